@@ -1,0 +1,300 @@
+//! What extraction yields from one document.
+
+use crate::cells::{T2Cell, T3Col, T3Row, T4Cell};
+use serde::{Deserialize, Serialize};
+
+/// Which official format the document follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum Template {
+    /// 国办公开办函〔2021〕30号.
+    #[serde(rename = "2021")]
+    V2021,
+    /// The 2019 trial format (国办公开办函〔2019〕60号), outdated from reporting year 2021.
+    #[serde(rename = "2019")]
+    V2019,
+    #[default]
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+impl Template {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Template::V2021 => "2021",
+            Template::V2019 => "2019",
+            Template::Unknown => "unknown",
+        }
+    }
+}
+
+/// The six parts of the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Part {
+    /// 一、总体情况
+    Overview = 1,
+    /// 二、主动公开政府信息情况
+    Proactive = 2,
+    /// 三、收到和处理政府信息公开申请情况
+    Requests = 3,
+    /// 四、政府信息公开行政复议、行政诉讼情况
+    ReviewLitigation = 4,
+    /// 五、存在的主要问题及改进情况
+    Problems = 5,
+    /// 六、其他需要报告的事项
+    Other = 6,
+}
+
+impl Part {
+    pub const ALL: [Part; 6] = [
+        Part::Overview,
+        Part::Proactive,
+        Part::Requests,
+        Part::ReviewLitigation,
+        Part::Problems,
+        Part::Other,
+    ];
+
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_number(n: u8) -> Option<Part> {
+        Part::ALL.get(usize::from(n).checked_sub(1)?).copied()
+    }
+
+    /// The canonical heading without its numeral.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Part::Overview => "总体情况",
+            Part::Proactive => "主动公开政府信息情况",
+            Part::Requests => "收到和处理政府信息公开申请情况",
+            Part::ReviewLitigation => "政府信息公开行政复议、行政诉讼情况",
+            Part::Problems => "存在的主要问题及改进情况",
+            Part::Other => "其他需要报告的事项",
+        }
+    }
+
+    /// The Chinese numeral of the heading (一 … 六).
+    pub fn numeral(self) -> &'static str {
+        ["一", "二", "三", "四", "五", "六"][usize::from(self.number()) - 1]
+    }
+
+    /// "二、主动公开政府信息情况".
+    pub fn title(self) -> String {
+        format!("{}、{}", self.numeral(), self.heading())
+    }
+}
+
+/// One line of the document's text after normalisation (full-width ASCII folded to half-width, spaces
+/// between Chinese characters removed), with the 1-based line number in the original so that findings
+/// can point at it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextLine {
+    pub no: u32,
+    pub text: String,
+}
+
+/// Where one part sits in [`Extraction::lines`]: `start..end` are indices into that vector, the heading
+/// included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartSpan {
+    pub part: Part,
+    /// 1-based source line of the heading, or of the part's table when the heading itself is missing.
+    pub heading_line: u32,
+    pub start: usize,
+    pub end: usize,
+    /// False when the part was inferred from its table because the heading is missing or garbled.
+    pub heading_found: bool,
+}
+
+/// One table cell as written.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// The text of the cell; `None` when the cell is blank (or its row was not found at all).
+    pub raw: Option<String>,
+    /// The number read from `raw`; `None` when blank or not a number.
+    pub value: Option<f64>,
+    /// 1-based source line.
+    pub line: Option<u32>,
+}
+
+impl Cell {
+    pub fn number(value: f64, line: Option<u32>) -> Cell {
+        Cell {
+            raw: Some(format_number(value)),
+            value: Some(value),
+            line,
+        }
+    }
+
+    pub fn is_blank(&self) -> bool {
+        self.raw.is_none()
+    }
+
+    /// Written but not a number ("若干", "—" is blank, not invalid).
+    pub fn is_unparsable(&self) -> bool {
+        self.raw.is_some() && self.value.is_none()
+    }
+
+    /// The value for arithmetic: a blank counts as 0 (`format-2021.md` §3).
+    pub fn arith(&self) -> f64 {
+        self.value.unwrap_or(0.0)
+    }
+}
+
+/// Formats a number the way the report would write it: integers without a decimal point.
+pub fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// 表二 as extracted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Table2 {
+    pub cells: [Cell; 10],
+    /// 1-based source line where the table starts.
+    pub line: u32,
+}
+
+impl Table2 {
+    pub fn get(&self, c: T2Cell) -> &Cell {
+        &self.cells[c.index()]
+    }
+    pub fn get_mut(&mut self, c: T2Cell) -> &mut Cell {
+        &mut self.cells[c.index()]
+    }
+}
+
+/// 表三 as extracted: 25 rows × 7 columns.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Table3 {
+    pub rows: [[Cell; 7]; 25],
+    /// 1-based source line of each row's label, `None` where the row was not found.
+    pub row_lines: [Option<u32>; 25],
+    pub line: u32,
+}
+
+impl Table3 {
+    pub fn get(&self, r: T3Row, c: T3Col) -> &Cell {
+        &self.rows[r.index()][c.index()]
+    }
+    pub fn get_mut(&mut self, r: T3Row, c: T3Col) -> &mut Cell {
+        &mut self.rows[r.index()][c.index()]
+    }
+    pub fn row(&self, r: T3Row) -> &[Cell; 7] {
+        &self.rows[r.index()]
+    }
+    pub fn row_line(&self, r: T3Row) -> Option<u32> {
+        self.row_lines[r.index()]
+    }
+}
+
+/// 表四 as extracted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Table4 {
+    pub cells: [Cell; 15],
+    pub line: u32,
+}
+
+impl Table4 {
+    pub fn get(&self, c: T4Cell) -> &Cell {
+        &self.cells[c.index()]
+    }
+    pub fn get_mut(&mut self, c: T4Cell) -> &mut Cell {
+        &mut self.cells[c.index()]
+    }
+}
+
+/// A label that differs from the official text but was recognised (e.g. 本年度止件数 for 本年废止件数).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelDeviation {
+    pub part: u8,
+    /// The cell or row id the label belongs to, where it names one.
+    pub cell: Option<String>,
+    pub expected: String,
+    pub actual: String,
+    pub line: u32,
+}
+
+/// A trace of the 2019 trial format found in the document (`format-2021.md` §4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateSignature {
+    pub text: String,
+    pub line: u32,
+}
+
+/// Everything extraction learned from one document. Rules read only this.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Extraction {
+    pub agency: Option<String>,
+    pub year: Option<i32>,
+    pub template: Template,
+    /// The parts found, in document order.
+    pub parts: Vec<PartSpan>,
+    pub table2: Option<Table2>,
+    pub table3: Option<Table3>,
+    pub table4: Option<Table4>,
+    /// The title line, when one was recognised.
+    pub title: Option<TextLine>,
+    /// The whole text, normalised; parts index into it.
+    pub lines: Vec<TextLine>,
+    pub deviations: Vec<LabelDeviation>,
+    pub outdated_signatures: Vec<TemplateSignature>,
+    /// Set when the document could not be decoded or parsed at all; the reason is for people.
+    pub unreadable: Option<String>,
+    /// The detected input kind and encoding, e.g. `text/GB18030`.
+    pub source_kind: String,
+}
+
+impl Extraction {
+    /// The numbers of the parts found, ascending (`contract.md` §2 `parts`).
+    pub fn part_numbers(&self) -> Vec<u8> {
+        let mut v: Vec<u8> = self.parts.iter().map(|p| p.part.number()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    pub fn part(&self, part: Part) -> Option<&PartSpan> {
+        self.parts.iter().find(|p| p.part == part)
+    }
+
+    /// The lines of a part (heading included), empty when the part is absent.
+    pub fn part_lines(&self, part: Part) -> &[TextLine] {
+        match self.part(part) {
+            Some(span) => self.lines.get(span.start..span.end).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    /// The lines before the first part: title, navigation, introduction.
+    pub fn preamble_lines(&self) -> &[TextLine] {
+        let end = self.parts.first().map_or(self.lines.len(), |p| p.start);
+        self.lines.get(..end).unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_and_numbers() {
+        assert_eq!(Part::from_number(3), Some(Part::Requests));
+        assert_eq!(Part::from_number(0), None);
+        assert_eq!(Part::from_number(7), None);
+        assert_eq!(Part::Other.title(), "六、其他需要报告的事项");
+    }
+
+    #[test]
+    fn numbers_format_like_a_report() {
+        assert_eq!(format_number(3119.0), "3119");
+        assert_eq!(format_number(96171.6), "96171.6");
+        assert_eq!(format_number(-2.0), "-2");
+        assert_eq!(format_number(0.25), "0.25");
+    }
+}
