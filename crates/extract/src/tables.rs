@@ -1,0 +1,665 @@
+//! The three tables, read by their labels rather than by positions: a row is found by its official
+//! label (tolerating layout noise and typos), and its values are the cells that follow the label —
+//! on the same line for tab/pipe/space-separated rows, or on the following lines for web copies
+//! with one cell per line.
+
+use crate::doc::{Line, Row, RowKind, rows};
+use crate::text::{CellText, Match, key, match_key, normalize_line, parse_cell};
+use nianbao_model::report::TemplateSignature;
+use nianbao_model::{Cell, LabelDeviation, T2Cell, T2Row, T3Row, T4Cell, Table2, Table3, Table4};
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// One value slot as written: the cell text (empty = blank) and its line.
+type Slot = Option<(String, u32)>;
+
+fn to_cell(slot: &Slot) -> Cell {
+    match slot {
+        None => Cell::default(),
+        Some((text, line)) => match parse_cell(text) {
+            CellText::Blank => Cell {
+                raw: None,
+                value: None,
+                line: Some(*line),
+            },
+            CellText::Number(v) => Cell {
+                raw: Some(text.clone()),
+                value: Some(v),
+                line: Some(*line),
+            },
+            CellText::Text => Cell {
+                raw: Some(text.clone()),
+                value: None,
+                line: Some(*line),
+            },
+        },
+    }
+}
+
+/// Page numbers that fall inside tables in converted documents ("-4-", "— 4 —", "第4页").
+fn is_page_number(s: &str) -> bool {
+    let t = s.trim();
+    let dash = |c: char| matches!(c, '-' | '—' | '－' | ' ');
+    let inner = t.trim_matches(dash);
+    let wrapped = inner.len() < t.len() && t.starts_with(dash) && t.ends_with(dash);
+    let paged = t.starts_with('第') && t.ends_with('页');
+    let digits = inner.trim_start_matches('第').trim_end_matches('页');
+    (wrapped || paged) && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+/// A row whose values sit on the label's own line and still need aligning to columns.
+struct Pending {
+    /// Which value slots this fills (e.g. a 表三 row, or a 表二 row).
+    target: usize,
+    /// Cells after the label.
+    after: Vec<String>,
+    label_idx: usize,
+    ncells: usize,
+    n: usize,
+    line: u32,
+}
+
+/// Aligns the cells after a label to `n` columns. Exported tables pad rows with empty cells, so an
+/// empty cell is a blank value only where the row's non-empty cells leave no other choice; then the
+/// offset that complete rows of the same shape use decides.
+fn align(after: &[String], n: usize, preferred: &[usize], line: u32) -> Vec<Slot> {
+    let nonempty: Vec<usize> = (0..after.len()).filter(|&i| !after[i].is_empty()).collect();
+    let slot = |i: usize| -> Slot { after.get(i).map(|s| (s.clone(), line)) };
+    if nonempty.len() >= n {
+        return nonempty.iter().take(n).map(|&i| slot(i)).collect();
+    }
+    let (Some(&first), Some(&last)) = (nonempty.first(), nonempty.last()) else {
+        // Only blanks: the row is there, its values are not.
+        return (0..n).map(|_| Some((String::new(), line))).collect();
+    };
+    let max_off = after.len().saturating_sub(n);
+    let fits = |o: usize| o <= first && last < o + n;
+    let off = preferred
+        .iter()
+        .copied()
+        .find(|&o| o <= max_off && fits(o))
+        .or_else(|| (0..=max_off).find(|&o| fits(o)));
+    match off {
+        Some(o) => (o..o + n)
+            .map(|i| Some((after.get(i).cloned().unwrap_or_default(), line)))
+            .collect(),
+        None => {
+            let mut v: Vec<Slot> = nonempty.iter().map(|&i| slot(i)).collect();
+            v.resize(n, None);
+            v
+        }
+    }
+}
+
+/// Resolves pending rows: complete rows teach the offset of values after the label, per row shape.
+fn resolve(pending: &[Pending]) -> Vec<(usize, Vec<Slot>)> {
+    let mut by_shape: HashMap<(usize, usize, usize), HashMap<usize, usize>> = HashMap::new();
+    let mut by_n: HashMap<usize, HashMap<usize, usize>> = HashMap::new();
+    for p in pending {
+        let ne: Vec<usize> = (0..p.after.len()).filter(|&i| !p.after[i].is_empty()).collect();
+        if ne.len() == p.n {
+            let off = ne[0];
+            *by_shape.entry((p.label_idx, p.ncells, p.n)).or_default().entry(off).or_default() += 1;
+            *by_n.entry(p.n).or_default().entry(off).or_default() += 1;
+        }
+    }
+    let ranked = |m: Option<&HashMap<usize, usize>>| -> Vec<usize> {
+        let mut v: Vec<(usize, usize)> = m.map(|m| m.iter().map(|(&o, &c)| (o, c)).collect()).unwrap_or_default();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.into_iter().map(|(o, _)| o).collect()
+    };
+    pending
+        .iter()
+        .map(|p| {
+            let mut pref = ranked(by_shape.get(&(p.label_idx, p.ncells, p.n)));
+            pref.extend(ranked(by_n.get(&p.n)));
+            (p.target, align(&p.after, p.n, &pref, p.line))
+        })
+        .collect()
+}
+
+/// Reads up to `n` values from one-cell-per-line rows starting at `rows[start]`; stops at a label.
+fn stream_values(rows: &[Row], start: usize, n: usize, is_label: &dyn Fn(&str) -> bool) -> (Vec<Slot>, usize) {
+    let mut out = Vec::new();
+    let mut i = start;
+    while i < rows.len() && out.len() < n {
+        let row = &rows[i];
+        if row.kind == RowKind::Multi {
+            // A row of bare numbers continues the values; anything else is the next row.
+            if row.cells.iter().all(|c| !matches!(parse_cell(c), CellText::Text)) {
+                for c in &row.cells {
+                    if out.len() < n {
+                        out.push(Some((c.clone(), row.no)));
+                    }
+                }
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        let c = &row.cells[0];
+        if c.is_empty() {
+            out.push(Some((String::new(), row.no)));
+        } else {
+            match parse_cell(c) {
+                CellText::Number(_) | CellText::Blank => out.push(Some((c.clone(), row.no))),
+                CellText::Text if is_page_number(c) => {}
+                CellText::Text => {
+                    if is_label(c) || c.chars().count() > 6 {
+                        break;
+                    }
+                    out.push(Some((c.clone(), row.no)));
+                }
+            }
+        }
+        i += 1;
+    }
+    out.resize(n, None);
+    (out, i)
+}
+
+/// Result of reading one table.
+pub struct Parsed<T> {
+    pub table: T,
+    /// Document index of the table's first line.
+    pub first_idx: usize,
+    /// Document indices of lines read as multi-cell rows.
+    pub row_lines: Vec<usize>,
+    pub deviations: Vec<LabelDeviation>,
+    pub signatures: Vec<TemplateSignature>,
+    /// The table is in the 2019 trial layout.
+    pub is2019: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// 表三
+
+struct T3Keys {
+    rows: Vec<String>,
+    /// Labels that are not data rows: level-1/2 group labels and header words.
+    others: Vec<String>,
+}
+
+impl T3Keys {
+    fn new() -> T3Keys {
+        let rows = T3Row::ALL.iter().map(|r| key(&normalize_line(r.label()))).collect();
+        let others = [
+            "本年度办理结果", "不予公开", "无法提供", "不予处理", "其他处理", "申请人情况", "自然人",
+            "法人或其他组织", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "商业", "企业",
+            "科研", "机构", "社会公益", "组织", "法律服务", "总计", "其他",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        T3Keys { rows, others }
+    }
+
+    /// A data row label among `from..from+5`.
+    fn row(&self, k: &str, from: usize) -> Option<(T3Row, Match)> {
+        if k.is_empty() {
+            return None;
+        }
+        for i in from..(from + 5).min(25) {
+            let r = T3Row::ALL[i];
+            if let Some(m) = match_key(k, &self.rows[i]) {
+                return Some((r, m));
+            }
+            if r == T3Row::R04 && k == "部分公开" {
+                return Some((r, Match::Variant));
+            }
+        }
+        None
+    }
+
+    fn is_label(&self, text: &str) -> bool {
+        let k = key(text);
+        if k.contains("勾稽关系") {
+            return true;
+        }
+        self.others.iter().any(|o| *o == k)
+            || self.rows.iter().any(|r| match_key(&k, r).is_some())
+            || k == "部分公开"
+    }
+}
+
+/// Reads 表三 from the lines of `range`.
+pub fn table3(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table3>> {
+    let rows = rows(lines, range);
+    let keys = T3Keys::new();
+    let is_label = |s: &str| keys.is_label(s);
+    let mut t = Table3::default();
+    let mut next = 0usize;
+    let mut first_idx: Option<usize> = None;
+    let mut deviations = Vec::new();
+    let mut signatures = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut row_lines = Vec::new();
+    let mut streamed: Vec<(usize, Vec<Slot>)> = Vec::new();
+    let mut is2019 = false;
+    let mut i = 0usize;
+    while i < rows.len() && next < 25 {
+        let row = &rows[i];
+        if first_idx.is_none() && row.cells.iter().any(|c| {
+            let k = key(c);
+            k.contains("勾稽关系") || k == "申请人情况"
+        }) {
+            first_idx = Some(row.idx);
+        }
+        let mut consumed_to = i + 1;
+        let mut found = false;
+        for (j, cell) in row.cells.iter().enumerate() {
+            let mut k = key(cell);
+            if k.is_empty() {
+                continue;
+            }
+            let mut hit = keys.row(&k, next);
+            let mut label_text = cell.clone();
+            let mut extra = 0usize;
+            // A label wrapped over several single-cell lines: join the pieces.
+            if row.kind == RowKind::Single && hit.is_none_or(|(_, m)| m == Match::Variant) {
+                let mut joined = cell.clone();
+                for step in 1..=2 {
+                    let Some(nr) = rows.get(i + step) else { break };
+                    if nr.kind != RowKind::Single || !matches!(parse_cell(&nr.cells[0]), CellText::Text) {
+                        break;
+                    }
+                    joined.push_str(&nr.cells[0]);
+                    let jk = key(&joined);
+                    if let Some((r, Match::Exact)) = keys.row(&jk, next) {
+                        hit = Some((r, Match::Exact));
+                        label_text = joined.clone();
+                        k = jk;
+                        extra = step;
+                        break;
+                    }
+                }
+            }
+            // The 2019 template: one numeric （六）其他处理 row.
+            if hit.is_none() && k == "其他处理" && (next..next + 3).contains(&T3Row::R21.index()) {
+                let after_is_number = match row.kind {
+                    RowKind::Multi => row.cells[j + 1..]
+                        .iter()
+                        .find(|c| !c.is_empty())
+                        .is_some_and(|c| !matches!(parse_cell(c), CellText::Text)),
+                    RowKind::Single => rows.get(i + 1).is_some_and(|nr| {
+                        nr.cells[0].is_empty() || !matches!(parse_cell(&nr.cells[0]), CellText::Text)
+                    }),
+                };
+                if after_is_number {
+                    hit = Some((T3Row::R21, Match::Exact));
+                    is2019 = true;
+                    signatures.push(TemplateSignature {
+                        text: "（六）其他处理（单行）".into(),
+                        line: row.no,
+                    });
+                }
+            }
+            let Some((r, m)) = hit else { continue };
+            found = true;
+            first_idx.get_or_insert(row.idx);
+            if m == Match::Variant {
+                deviations.push(LabelDeviation {
+                    part: 3,
+                    cell: Some(r.id().to_string()),
+                    expected: r.label().to_string(),
+                    actual: label_text,
+                    line: row.no,
+                });
+            }
+            t.row_lines[r.index()] = Some(row.no);
+            let after: Vec<String> = row.cells[j + 1..].to_vec();
+            if row.kind == RowKind::Multi && after.iter().any(|c| !c.is_empty()) {
+                row_lines.push(row.idx);
+                pending.push(Pending {
+                    target: r.index(),
+                    ncells: row.cells.len(),
+                    label_idx: j,
+                    after,
+                    n: 7,
+                    line: row.no,
+                });
+            } else {
+                if row.kind == RowKind::Multi {
+                    row_lines.push(row.idx);
+                }
+                let (vals, end) = stream_values(&rows, i + 1 + extra, 7, &is_label);
+                streamed.push((r.index(), vals));
+                consumed_to = end.max(i + 1 + extra);
+            }
+            next = if is2019 && r == T3Row::R21 { T3Row::R24.index() } else { r.index() + 1 };
+            break;
+        }
+        if !found && row.kind == RowKind::Multi && first_idx.is_some() {
+            row_lines.push(row.idx);
+        }
+        i = consumed_to;
+    }
+    if t.row_lines.iter().all(Option::is_none) {
+        return None;
+    }
+    for (r, vals) in resolve(&pending).into_iter().chain(streamed) {
+        for (c, slot) in vals.iter().enumerate().take(7) {
+            t.rows[r][c] = to_cell(slot);
+        }
+    }
+    let first_idx = first_idx.unwrap_or(0);
+    t.line = lines.get(first_idx).map_or(0, |l| l.no);
+    Some(Parsed {
+        table: t,
+        first_idx,
+        row_lines,
+        deviations,
+        signatures,
+        is2019,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 表二
+
+/// 表二 row labels in order, with the 2019 rows that have no 2021 counterpart.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum T2Label {
+    Row(T2Row),
+    /// 2019: 其他对外管理服务事项, 政府集中采购 — read and dropped.
+    Extra2019,
+}
+
+const T2_HEADERS: [(&str, T2Cell); 5] = [
+    ("本年制发件数", T2Cell::A01),
+    ("本年废止件数", T2Cell::A02),
+    ("现行有效件数", T2Cell::A03),
+    ("本年处理决定数量", T2Cell::A07),
+    ("本年收费金额单位万元", T2Cell::A10),
+];
+
+const SIGNATURES_2019: [&str; 10] = [
+    "本年新制作数量",
+    "本年新公开数量",
+    "对外公开总数量",
+    "上一年项目数量",
+    "本年增减",
+    "其他对外管理服务事项",
+    "第二十条第九项",
+    "政府集中采购",
+    "采购项目数量",
+    "采购总金额",
+];
+
+fn t2_label(k: &str) -> Option<(T2Label, Match)> {
+    if k == "规范性文件" {
+        return Some((T2Label::Row(T2Row::NormativeDocuments), Match::Variant));
+    }
+    if k == "其他对外管理服务事项" || k == "政府集中采购" {
+        return Some((T2Label::Extra2019, Match::Exact));
+    }
+    T2Row::ALL.iter().find_map(|&r| match_key(k, r.label()).map(|m| (T2Label::Row(r), m)))
+}
+
+fn is_t2_label(s: &str) -> bool {
+    let k = key(s);
+    k == "信息内容"
+        || k.starts_with("第二十条")
+        || t2_label(&k).is_some()
+        || T2_HEADERS.iter().any(|(h, _)| match_key(&k, h).is_some())
+        || SIGNATURES_2019.iter().any(|s| k.contains(s))
+}
+
+/// Reads 表二 from the lines of `range`.
+pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>> {
+    let rows = rows(lines, range);
+    let mut t = Table2::default();
+    let mut first_idx: Option<usize> = None;
+    let mut deviations = Vec::new();
+    let mut signatures = Vec::new();
+    let mut is2019 = false;
+    let mut seen: Vec<T2Label> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut streamed: Vec<(usize, Vec<Slot>)> = Vec::new();
+    // Targets: index into `targets` → (row, count, 2019?)
+    let mut targets: Vec<(T2Label, bool)> = Vec::new();
+    let mut row_lines = Vec::new();
+    let mut i = 0usize;
+    while i < rows.len() {
+        let row = &rows[i];
+        let mut consumed_to = i + 1;
+        for (j, cell) in row.cells.iter().enumerate() {
+            let k = key(cell);
+            if k.is_empty() {
+                continue;
+            }
+            if k.starts_with("第二十条") || k == "信息内容" {
+                first_idx.get_or_insert(row.idx);
+            }
+            if let Some(sig) = SIGNATURES_2019.iter().find(|s| k.contains(*s)) {
+                is2019 = true;
+                signatures.push(TemplateSignature {
+                    text: (*sig).to_string(),
+                    line: row.no,
+                });
+                if !matches!(*sig, "其他对外管理服务事项" | "政府集中采购") {
+                    continue;
+                }
+            }
+            if let Some((h, m)) = T2_HEADERS.iter().find_map(|(h, c)| match_key(&k, h).map(|m| ((h, c), m))) {
+                if m == Match::Variant {
+                    deviations.push(LabelDeviation {
+                        part: 2,
+                        cell: Some(h.1.id().to_string()),
+                        expected: h.1.column_label().to_string(),
+                        actual: cell.clone(),
+                        line: row.no,
+                    });
+                }
+                continue;
+            }
+            let Some((label, m)) = t2_label(&k) else { continue };
+            if seen.contains(&label) && label != T2Label::Extra2019 {
+                continue;
+            }
+            seen.push(label);
+            first_idx.get_or_insert(row.idx);
+            if let (Match::Variant, T2Label::Row(r)) = (m, label) {
+                deviations.push(LabelDeviation {
+                    part: 2,
+                    cell: Some(r.cells()[0].id().to_string()),
+                    expected: r.label().to_string(),
+                    actual: cell.clone(),
+                    line: row.no,
+                });
+            }
+            let n = match (label, is2019) {
+                (T2Label::Row(T2Row::Fees), true) => 2,
+                (_, true) => 3,
+                (T2Label::Row(r), false) => r.cells().len(),
+                (T2Label::Extra2019, false) => 3,
+            };
+            let target = targets.len();
+            targets.push((label, is2019));
+            let after: Vec<String> = row.cells[j + 1..].to_vec();
+            if row.kind == RowKind::Multi && after.iter().any(|c| !c.is_empty()) {
+                row_lines.push(row.idx);
+                pending.push(Pending {
+                    target,
+                    ncells: row.cells.len(),
+                    label_idx: j,
+                    after,
+                    n,
+                    line: row.no,
+                });
+            } else {
+                if row.kind == RowKind::Multi {
+                    row_lines.push(row.idx);
+                }
+                let (vals, end) = stream_values(&rows, i + 1, n, &is_t2_label);
+                streamed.push((target, vals));
+                consumed_to = end.max(i + 1);
+            }
+            break;
+        }
+        if row.kind == RowKind::Multi && first_idx.is_some() && !row_lines.contains(&row.idx) {
+            row_lines.push(row.idx);
+        }
+        if seen.contains(&T2Label::Row(T2Row::Fees)) && seen.len() >= 6 && pending.len() + streamed.len() == targets.len() {
+            // 行政事业性收费 is the last 2021 row; 2019 continues with 政府集中采购.
+            if !is2019 || seen.iter().filter(|l| **l == T2Label::Extra2019).count() >= 2 {
+                break;
+            }
+        }
+        i = consumed_to;
+    }
+    if targets.is_empty() {
+        return None;
+    }
+    for (target, vals) in resolve(&pending).into_iter().chain(streamed) {
+        let Some(&(label, old)) = targets.get(target) else { continue };
+        let T2Label::Row(r) = label else { continue };
+        let cells = r.cells();
+        if old {
+            // 2019: (一) 新制作/新公开/对外公开总数 → 制发 and 现行有效; (五)(六) 上一年/增减/处理决定 →
+            // 处理决定; (八) is a count of fee items, not an amount → nothing.
+            match r {
+                T2Row::Regulations | T2Row::NormativeDocuments => {
+                    *t.get_mut(cells[0]) = to_cell(&vals[0]);
+                    *t.get_mut(cells[2]) = to_cell(&vals[2]);
+                }
+                T2Row::Licensing | T2Row::Penalties | T2Row::Enforcement => {
+                    *t.get_mut(cells[0]) = to_cell(&vals[2]);
+                }
+                T2Row::Fees => {}
+            }
+        } else {
+            for (c, slot) in cells.iter().zip(vals.iter()) {
+                *t.get_mut(*c) = to_cell(slot);
+            }
+        }
+    }
+    let first_idx = first_idx.unwrap_or(0);
+    t.line = lines.get(first_idx).map_or(0, |l| l.no);
+    Some(Parsed {
+        table: t,
+        first_idx,
+        row_lines,
+        deviations,
+        signatures,
+        is2019,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 表四
+
+fn is_t4_header(s: &str) -> bool {
+    let k = key(s);
+    [
+        "行政复议", "行政诉讼", "结果维持", "结果纠正", "其他结果", "尚未审结", "总计", "未经复议直接起诉",
+        "复议后起诉", "结果", "维持", "纠正", "其他", "尚未", "审结",
+    ]
+    .contains(&k.as_str())
+}
+
+/// Reads 表四 from the lines of `range`.
+pub fn table4(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table4>> {
+    let rows = rows(lines, range);
+    let anchor = rows.iter().position(|r| r.cells.iter().any(|c| key(c).contains("行政复议")))?;
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut row_lines = Vec::new();
+    let mut started = false;
+    for row in &rows[anchor..] {
+        if slots.len() >= 15 {
+            break;
+        }
+        match row.kind {
+            RowKind::Multi => {
+                row_lines.push(row.idx);
+                let data = row.cells.iter().any(|c| matches!(parse_cell(c), CellText::Number(_)))
+                    && row.cells.iter().all(|c| {
+                        // a short text in a data row is an invalid value; a header word is not data
+                        !matches!(parse_cell(c), CellText::Text) || (!is_t4_header(c) && c.chars().count() <= 6)
+                    });
+                if !data {
+                    if started {
+                        break;
+                    }
+                    continue;
+                }
+                started = true;
+                let need = 15 - slots.len();
+                if row.cells.iter().filter(|c| !c.is_empty()).count() >= need || row.cells.len() >= need {
+                    slots.extend(align(&row.cells, need, &[0], row.no));
+                } else {
+                    slots.extend(row.cells.iter().map(|c| Some((c.clone(), row.no))));
+                }
+            }
+            RowKind::Single => {
+                let c = &row.cells[0];
+                match parse_cell(c) {
+                    CellText::Number(_) | CellText::Blank => {
+                        started = true;
+                        slots.push(Some((c.clone(), row.no)));
+                    }
+                    CellText::Text if c.is_empty() => slots.push(Some((String::new(), row.no))),
+                    CellText::Text if is_page_number(c) => {}
+                    CellText::Text => {
+                        if started {
+                            if is_t4_header(c) || c.chars().count() > 6 {
+                                break;
+                            }
+                            slots.push(Some((c.clone(), row.no)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut t = Table4::default();
+    for (c, slot) in T4Cell::ALL.iter().zip(slots.iter()) {
+        *t.get_mut(*c) = to_cell(slot);
+    }
+    let first_idx = rows[anchor].idx;
+    t.line = rows[anchor].no;
+    Some(Parsed {
+        table: t,
+        first_idx,
+        row_lines,
+        deviations: Vec::new(),
+        signatures: Vec::new(),
+        is2019: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    fn texts(v: &[Slot]) -> Vec<String> {
+        v.iter().map(|x| x.as_ref().map(|(t, _)| t.clone()).unwrap_or("∅".into())).collect()
+    }
+
+    #[test]
+    fn aligns_padded_rows() {
+        // complete row: values after one padding cell
+        assert_eq!(texts(&align(&s(&["", "1", "2", "3", "4", "5", "6", "21", ""]), 7, &[], 1)), s(&["1", "2", "3", "4", "5", "6", "21"]));
+        // first value blank: the preferred offset (1, from complete rows) keeps C1 blank
+        assert_eq!(texts(&align(&s(&["", "", "2", "3", "4", "5", "6", "20", ""]), 7, &[1], 1)), s(&["", "2", "3", "4", "5", "6", "20"]));
+        // same row, preferred offset 2 (the total is the blank one)
+        assert_eq!(texts(&align(&s(&["", "", "2", "3", "4", "5", "6", "20", ""]), 7, &[2], 1)), s(&["2", "3", "4", "5", "6", "20", ""]));
+        // middle blank without padding
+        assert_eq!(texts(&align(&s(&["0", "", "0"]), 3, &[], 1)), s(&["0", "", "0"]));
+        // nothing but blanks
+        assert_eq!(texts(&align(&s(&["", ""]), 1, &[], 1)), s(&[""]));
+    }
+
+    #[test]
+    fn page_numbers() {
+        assert!(is_page_number("-4-"));
+        assert!(is_page_number("— 4 —"));
+        assert!(is_page_number("第4页"));
+        assert!(!is_page_number("-4"));
+        assert!(!is_page_number("4"));
+    }
+}

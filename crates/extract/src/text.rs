@@ -1,0 +1,273 @@
+//! Character-level helpers: normalisation of lines, comparison keys for labels, numbers in cells.
+
+/// CJK ideographs and CJK punctuation: the characters next to which a space is layout noise.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3000..=0x303F   // CJK symbols and punctuation 、。〃〔〕
+        | 0x3400..=0x4DBF // extension A
+        | 0x4E00..=0x9FFF // unified ideographs
+        | 0xF900..=0xFAFF // compatibility ideographs
+        | 0x2018..=0x201F // curly quotes “”‘’ (used in Chinese text)
+        | 0xFF01..=0xFF0F | 0xFF1A..=0xFF20) // full-width punctuation (before folding)
+}
+
+/// Folds one character: full-width ASCII to half-width, exotic spaces to a plain space; `None` drops it.
+#[inline]
+fn fold(c: char) -> Option<char> {
+    let u = c as u32;
+    match u {
+        0xFF01..=0xFF5E => char::from_u32(u - 0xFEE0),
+        0x3000 | 0x00A0 | 0x2000..=0x200A | 0x202F | 0x205F => Some(' '),
+        0x200B..=0x200D | 0xFEFF | 0x00AD => None, // zero-width, BOM, soft hyphen
+        0x0000..=0x0008 | 0x000B..=0x001F | 0x007F => None, // control characters other than \t, \n
+        _ => Some(c),
+    }
+}
+
+/// Normalises one line of text (no `\n` inside): full-width ASCII folded, spaces around CJK removed,
+/// runs of spaces collapsed to one, ends trimmed. Tabs are kept: they separate table cells.
+pub fn normalize_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    // A pending space is emitted only if neither neighbour is CJK.
+    let mut pending_space = false;
+    let mut prev: Option<char> = None;
+    for c in s.chars().filter_map(fold) {
+        if c == ' ' {
+            pending_space = true;
+            continue;
+        }
+        if pending_space {
+            let keep = match prev {
+                Some(p) => p != '\t' && c != '\t' && !is_cjk(p) && !is_cjk(c),
+                None => false,
+            };
+            if keep {
+                out.push(' ');
+            }
+            pending_space = false;
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    out
+}
+
+/// Strips a leading list marker: `(一)`, `一、`, `1.`, `1、`, `(1)`, `1)`, `第一,`… and markdown
+/// heading/bold marks. Input is a normalised cell or line.
+pub fn strip_marker(s: &str) -> &str {
+    let s = s.trim_start_matches(['#', '*', ' ', '>']).trim_start();
+    let mut rest = s;
+    // (一) / (1)
+    if let Some(r) = rest.strip_prefix('(') {
+        if let Some(end) = r.find(')') {
+            let inner = &r[..end];
+            if !inner.is_empty() && inner.chars().all(|c| is_numeral(c) || c.is_ascii_digit()) {
+                rest = r[end + 1..].trim_start();
+                return rest.trim_start_matches(['、', '.', ' ']);
+            }
+        }
+        return s;
+    }
+    // 一、 / 1. / 1、 / 1) / 十二、
+    let digits_end = rest
+        .char_indices()
+        .find(|&(_, c)| !(is_numeral(c) || c.is_ascii_digit()))
+        .map_or(rest.len(), |(i, _)| i);
+    if digits_end > 0 && digits_end <= 9 {
+        let after = &rest[digits_end..];
+        if let Some(r) = after
+            .strip_prefix('、')
+            .or_else(|| after.strip_prefix('.'))
+            .or_else(|| after.strip_prefix(')'))
+            .or_else(|| after.strip_prefix(','))
+        {
+            // "1.5" is a number, not a marker.
+            if !r.starts_with(|c: char| c.is_ascii_digit()) {
+                rest = r.trim_start();
+            }
+        }
+    }
+    rest
+}
+
+/// Chinese numerals used in headings and list markers.
+pub fn is_numeral(c: char) -> bool {
+    matches!(c, '一' | '二' | '三' | '四' | '五' | '六' | '七' | '八' | '九' | '十')
+}
+
+/// The comparison key of a label: marker stripped, then only ideographs, letters and digits kept
+/// (so spacing, brackets, quote styles and commas never matter).
+pub fn key(s: &str) -> String {
+    strip_marker(s)
+        .chars()
+        .filter(|&c| c.is_alphanumeric() && c != '〃')
+        .collect()
+}
+
+/// How a written label relates to an official one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Match {
+    /// Same text up to spacing, brackets, quotes and markers.
+    Exact,
+    /// Recognisably the same label, but written differently (a typo, a missing parenthetical).
+    Variant,
+}
+
+/// Compares label keys. Short labels must match exactly; longer ones tolerate a few edits or a
+/// truncated tail such as a dropped parenthetical.
+pub fn match_key(written: &str, official: &str) -> Option<Match> {
+    if written == official {
+        return Some(Match::Exact);
+    }
+    let wl = written.chars().count();
+    let ol = official.chars().count();
+    if ol < 4 || wl < 3 {
+        return None;
+    }
+    // A label cut short or continued with a parenthetical ("部分公开" for the full R04 label).
+    if (official.starts_with(written) && wl * 2 >= ol && wl >= 4)
+        || (written.starts_with(official) && ol * 3 >= wl * 2)
+    {
+        return Some(Match::Variant);
+    }
+    let budget = (ol / 5).max(1);
+    if wl.abs_diff(ol) > budget {
+        return None;
+    }
+    if edit_distance_within(written, official, budget) {
+        Some(Match::Variant)
+    } else {
+        None
+    }
+}
+
+/// Levenshtein distance over chars, bounded: true when distance ≤ `max`.
+pub fn edit_distance_within(a: &str, b: &str, max: usize) -> bool {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return false;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        let mut row_min = cur[0];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            row_min = row_min.min(cur[j]);
+        }
+        if row_min > max {
+            return false;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()] <= max
+}
+
+/// What a table cell holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CellText {
+    /// Nothing, or a placeholder dash/slash.
+    Blank,
+    /// A number (possibly negative or fractional: rules judge that), with the text as written.
+    Number(f64),
+    /// Text where a number belongs.
+    Text,
+}
+
+/// Reads a normalised cell: blanks and placeholders, numbers with thousands separators, inner spaces
+/// and units (`1 033`, `3,119`, `287件`, `96171.6万元`).
+pub fn parse_cell(s: &str) -> CellText {
+    let t = s.trim();
+    if t.is_empty() || matches!(t, "-" | "—" | "——" | "/" | "、" | "－" | "–" | "/ ") {
+        return CellText::Blank;
+    }
+    let mut body = t;
+    for unit in ["万元", "元", "件", "个", "条", "项", "次", "起"] {
+        if let Some(b) = body.strip_suffix(unit) {
+            body = b.trim_end();
+            break;
+        }
+    }
+    let mut num = String::with_capacity(body.len());
+    let mut seen_digit = false;
+    for (i, c) in body.chars().enumerate() {
+        match c {
+            '0'..='9' => {
+                seen_digit = true;
+                num.push(c);
+            }
+            '.' if seen_digit => num.push('.'),
+            '-' | '+' if i == 0 => num.push(c),
+            ',' | ' ' if seen_digit => {}
+            _ => return CellText::Text,
+        }
+    }
+    if !seen_digit || num.ends_with('.') || num.matches('.').count() > 1 {
+        return CellText::Text;
+    }
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() => CellText::Number(v),
+        _ => CellText::Text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_width_and_spacing() {
+        assert_eq!(normalize_line("（一）主动公开情况。2024 年，共 90 余条"), "(一)主动公开情况。2024年,共90余条");
+        assert_eq!(normalize_line("结果 维持\t其他 结果"), "结果维持\t其他结果");
+        assert_eq!(normalize_line("0\u{a0} "), "0");
+        assert_eq!(normalize_line("  stray English and words 在此"), "stray English and words在此");
+        assert_eq!(normalize_line("\u{feff}标题"), "标题");
+    }
+
+    #[test]
+    fn strips_markers() {
+        assert_eq!(strip_marker("(七)总计"), "总计");
+        assert_eq!(strip_marker("3.其他"), "其他");
+        assert_eq!(strip_marker("一、本年新收"), "本年新收");
+        assert_eq!(strip_marker("#### 五、存在"), "存在");
+        assert_eq!(strip_marker("1、属于"), "属于");
+        assert_eq!(strip_marker("1.5"), "1.5");
+        assert_eq!(strip_marker("三安全一稳定"), "三安全一稳定");
+    }
+
+    #[test]
+    fn keys_ignore_punctuation_and_quotes() {
+        assert_eq!(key("3. 危及“三安全一稳定”"), "危及三安全一稳定");
+        assert_eq!(key("3.危及\"三安全一稳定\""), "危及三安全一稳定");
+        assert_eq!(
+            key("(二)部分公开(区分处理的,只计这一情形,不计其他情形)"),
+            "部分公开区分处理的只计这一情形不计其他情形"
+        );
+    }
+
+    #[test]
+    fn matches_labels_fuzzily() {
+        assert_eq!(match_key("本年度止件数", "本年废止件数"), Some(Match::Variant));
+        assert_eq!(match_key("其他", "总计"), None);
+        assert_eq!(match_key("部分公开", "部分公开区分处理的只计这一情形不计其他情形"), None);
+        assert_eq!(match_key("予以公开", "不予公开"), None);
+        assert_eq!(match_key("结转下年度继续办理", "结转下年度继续办理"), Some(Match::Exact));
+    }
+
+    #[test]
+    fn parses_cells() {
+        assert_eq!(parse_cell("1 033"), CellText::Number(1033.0));
+        assert_eq!(parse_cell("3,119"), CellText::Number(3119.0));
+        assert_eq!(parse_cell("96171.6万元"), CellText::Number(96171.6));
+        assert_eq!(parse_cell("-2"), CellText::Number(-2.0));
+        assert_eq!(parse_cell("2.5"), CellText::Number(2.5));
+        assert_eq!(parse_cell("—"), CellText::Blank);
+        assert_eq!(parse_cell(""), CellText::Blank);
+        assert_eq!(parse_cell("若干"), CellText::Text);
+        assert_eq!(parse_cell("1."), CellText::Text);
+        assert_eq!(parse_cell("-4-"), CellText::Text);
+    }
+}
