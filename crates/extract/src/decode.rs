@@ -1,7 +1,7 @@
 //! Bytes → text. The encoding is read from the content (BOM, UTF-8 validity, then a statistical guess
 //! among the Chinese legacy encodings), never from a file name.
 
-use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
+use encoding_rs::{Encoding, GB18030, UTF_8, UTF_16BE, UTF_16LE};
 use thiserror::Error;
 
 /// Why a file could not be turned into text. The messages are shown to officials.
@@ -43,7 +43,10 @@ pub fn decode(bytes: &[u8], limit: usize) -> Result<Decoded, DecodeError> {
     let (text, encoding) = if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
         let (cow, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         (cow.into_owned(), enc.name())
-    } else if let Some(s) = std::str::from_utf8(bytes).ok().filter(|s| !s.contains('\0')) {
+    } else if let Some(s) = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|s| !s.contains('\0'))
+    {
         (s.to_owned(), UTF_8.name())
     } else if let Some((text, enc)) = utf16_without_bom(bytes) {
         (text, enc.name())
@@ -101,7 +104,10 @@ fn utf16_without_bom(bytes: &[u8]) -> Option<(String, &'static Encoding)> {
 fn decode_legacy(bytes: &[u8]) -> (String, &'static str) {
     let (utf8, _) = UTF_8.decode_without_bom_handling(bytes);
     let broken = utf8.chars().filter(|&c| c == '\u{FFFD}').count();
-    let cjk = utf8.chars().filter(|&c| ('\u{4E00}'..='\u{9FFF}').contains(&c)).count();
+    let cjk = utf8
+        .chars()
+        .filter(|&c| ('\u{4E00}'..='\u{9FFF}').contains(&c))
+        .count();
     if cjk > 0 && broken * 10 < cjk {
         return (utf8.into_owned(), "UTF-8 (damaged)");
     }
@@ -118,20 +124,30 @@ fn decode_legacy(bytes: &[u8]) -> (String, &'static str) {
 }
 
 /// Rejects what decoded to garbage: many control or replacement characters, or no Chinese at all.
+/// Counts on UTF-8 bytes (a sample of the first 256 KiB): characters are the non-continuation bytes,
+/// CJK ideographs start with lead bytes E4–E9, U+FFFD is EF BF BD.
 fn judge(text: String, encoding: &'static str) -> Result<Decoded, DecodeError> {
-    let mut total = 0usize;
-    let mut bad = 0usize;
-    let mut cjk = 0usize;
-    for c in text.chars() {
-        total += 1;
-        if c == '\u{FFFD}' || (c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}')) {
-            bad += 1;
-        } else if ('\u{4E00}'..='\u{9FFF}').contains(&c) {
-            cjk += 1;
-        }
-    }
-    if total == 0 || text.trim().is_empty() {
+    if text.trim().is_empty() {
         return Err(DecodeError::Empty);
+    }
+    let b = text.as_bytes();
+    let sample = &b[..b.len().min(256 * 1024)];
+    let (mut total, mut bad, mut cjk) = (0usize, 0usize, 0usize);
+    for (i, &x) in sample.iter().enumerate() {
+        if x & 0xC0 == 0x80 {
+            if x >= 0x80 && x <= 0x9F && i > 0 && sample[i - 1] == 0xC2 {
+                bad += 1; // C1 control character
+            }
+            continue;
+        }
+        total += 1;
+        match x {
+            b'\n' | b'\r' | b'\t' | 0x0C => {}
+            0x00..=0x1F | 0x7F => bad += 1,
+            0xE4..=0xE9 => cjk += 1,
+            0xEF if sample.get(i + 1) == Some(&0xBF) && sample.get(i + 2) == Some(&0xBD) => bad += 1,
+            _ => {}
+        }
     }
     if bad * 20 > total {
         return Err(DecodeError::Binary);
@@ -141,7 +157,11 @@ fn judge(text: String, encoding: &'static str) -> Result<Decoded, DecodeError> {
     }
     // Mojibake from a wrong legacy guess is dominated by rare ideographs; the common report
     // vocabulary must be present in a real report.
-    if !encoding.starts_with("UTF") && !["政府", "公开", "信息", "报告", "情况"].iter().any(|w| text.contains(w)) {
+    if !encoding.starts_with("UTF")
+        && !["政府", "公开", "信息", "报告", "情况"]
+            .iter()
+            .any(|w| text.contains(w))
+    {
         return Err(DecodeError::NoChinese);
     }
     Ok(Decoded { text, encoding })
@@ -191,9 +211,18 @@ mod tests {
     fn rejects_what_is_not_a_report_text() {
         assert_eq!(decode(b"", 100).unwrap_err(), DecodeError::Empty);
         assert_eq!(decode(b"  \n\t", 100).unwrap_err(), DecodeError::Empty);
-        assert!(matches!(decode(b"%PDF-1.7 ...", 100), Err(DecodeError::Container(_))));
+        assert!(matches!(
+            decode(b"%PDF-1.7 ...", 100),
+            Err(DecodeError::Container(_))
+        ));
         assert!(matches!(decode(&[0u8; 64], 100), Err(DecodeError::Binary)));
-        assert!(matches!(decode(b"hello world, plain English", 100), Err(DecodeError::NoChinese)));
-        assert!(matches!(decode(&[1u8; 300], 100), Err(DecodeError::TooLarge { .. })));
+        assert!(matches!(
+            decode(b"hello world, plain English", 100),
+            Err(DecodeError::NoChinese)
+        ));
+        assert!(matches!(
+            decode(&[1u8; 300], 100),
+            Err(DecodeError::TooLarge { .. })
+        ));
     }
 }

@@ -1,6 +1,7 @@
 //! The document as lines, and a line as table cells.
 
 use crate::text::{CellText, normalize_line, parse_cell};
+use std::borrow::Cow;
 
 /// One source line.
 #[derive(Debug)]
@@ -50,27 +51,32 @@ pub enum RowKind {
 
 /// A line inside a table region, cut into normalised cells.
 #[derive(Debug)]
-pub struct Row {
+pub struct Row<'a> {
     pub no: u32,
     /// Index of the line in the document.
     pub idx: usize,
     pub kind: RowKind,
     /// For `Single` rows that are blank markers, one empty cell.
-    pub cells: Vec<String>,
+    pub cells: Vec<Cow<'a, str>>,
 }
 
 /// Cuts a line into cells. Tabs win; then markdown pipes; then runs of two or more spaces (text
 /// converted from PDF or typed with spaces); then, for a line made only of numbers, single spaces.
-pub fn split_cells(line: &Line<'_>) -> Option<(RowKind, Vec<String>)> {
+pub fn split_cells<'a>(line: &'a Line<'_>) -> Option<(RowKind, Vec<Cow<'a, str>>)> {
     let raw = line.raw;
     if line.is_empty() {
         return None;
     }
     if line.is_blank_marker() {
-        return Some((RowKind::Single, vec![String::new()]));
+        return Some((RowKind::Single, vec![Cow::Borrowed("")]));
     }
     if raw.contains('\t') {
-        return Some((RowKind::Multi, raw.split('\t').map(normalize_line).collect()));
+        // The normalised line keeps its tabs and drops spaces next to them, so its tab-separated
+        // pieces are the normalised cells.
+        return Some((
+            RowKind::Multi,
+            line.norm.split('\t').map(Cow::Borrowed).collect(),
+        ));
     }
     let t = raw.trim();
     if t.starts_with('|') && t.len() > 1 {
@@ -79,18 +85,27 @@ pub fn split_cells(line: &Line<'_>) -> Option<(RowKind, Vec<String>)> {
         }
         let inner = t.trim_start_matches('|');
         let inner = inner.strip_suffix('|').unwrap_or(inner);
-        return Some((RowKind::Multi, inner.split('|').map(normalize_line).collect()));
+        return Some((
+            RowKind::Multi,
+            inner.split('|').map(|c| Cow::Owned(normalize_line(c))).collect(),
+        ));
     }
     let folded: String = t
         .chars()
-        .map(|c| if c == '\u{3000}' || c == '\u{a0}' { ' ' } else { c })
+        .map(|c| {
+            if c == '\u{3000}' || c == '\u{a0}' {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     if folded.contains("  ") {
-        let cells: Vec<String> = folded
+        let cells: Vec<Cow<'a, str>> = folded
             .split("  ")
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(normalize_line)
+            .map(|c| Cow::Owned(normalize_line(c)))
             .collect();
         if cells.len() > 1 {
             return Some((RowKind::Multi, cells));
@@ -99,15 +114,22 @@ pub fn split_cells(line: &Line<'_>) -> Option<(RowKind, Vec<String>)> {
     let norm = &line.norm;
     if norm.contains(' ') {
         let parts: Vec<&str> = norm.split(' ').collect();
-        if parts.len() > 1 && parts.iter().all(|p| !matches!(parse_cell(p), CellText::Text)) {
-            return Some((RowKind::Multi, parts.into_iter().map(str::to_owned).collect()));
+        if parts.len() > 1
+            && parts
+                .iter()
+                .all(|p| !matches!(parse_cell(p), CellText::Text))
+        {
+            return Some((
+                RowKind::Multi,
+                parts.into_iter().map(Cow::Borrowed).collect(),
+            ));
         }
     }
-    Some((RowKind::Single, vec![norm.clone()]))
+    Some((RowKind::Single, vec![Cow::Borrowed(norm.as_str())]))
 }
 
 /// The rows of lines `range`, empty lines dropped.
-pub fn rows(lines: &[Line<'_>], range: std::ops::Range<usize>) -> Vec<Row> {
+pub fn rows<'a>(lines: &'a [Line<'_>], range: std::ops::Range<usize>) -> Vec<Row<'a>> {
     let mut out = Vec::new();
     for idx in range {
         let Some(line) = lines.get(idx) else { break };
@@ -127,6 +149,10 @@ pub fn rows(lines: &[Line<'_>], range: std::ops::Range<usize>) -> Vec<Row> {
 mod tests {
     use super::*;
 
+    fn owned((k, c): (RowKind, Vec<Cow<'_, str>>)) -> (RowKind, Vec<String>) {
+        (k, c.into_iter().map(Cow::into_owned).collect())
+    }
+
     fn line(raw: &str) -> Line<'_> {
         Line {
             no: 1,
@@ -135,21 +161,31 @@ mod tests {
         }
     }
 
+    fn owned_split(l: &Line<'_>) -> Option<(RowKind, Vec<String>)> {
+        split_cells(l).map(owned)
+    }
+
     #[test]
     fn cuts_each_layout() {
-        let (k, c) = split_cells(&line("规章\t0\t\t0")).unwrap();
-        assert_eq!((k, c), (RowKind::Multi, vec!["规章".into(), "0".into(), String::new(), "0".into()]));
-        let (_, c) = split_cells(&line("| 规章 | 0 |  | 0 |")).unwrap();
+        let (k, c) = owned_split(&line("规章\t0\t\t0")).unwrap();
+        assert_eq!(
+            (k, c),
+            (
+                RowKind::Multi,
+                vec!["规章".into(), "0".into(), String::new(), "0".into()]
+            )
+        );
+        let (_, c) = owned_split(&line("| 规章 | 0 |  | 0 |")).unwrap();
         assert_eq!(c, vec!["规章", "0", "", "0"]);
-        assert!(split_cells(&line("|---|:--:|---|")).is_none());
-        let (_, c) = split_cells(&line("规章  0  —  0")).unwrap();
+        assert!(owned_split(&line("|---|:--:|---|")).is_none());
+        let (_, c) = owned_split(&line("规章  0  —  0")).unwrap();
         assert_eq!(c, vec!["规章", "0", "—", "0"]);
-        let (_, c) = split_cells(&line("0 0 0 12")).unwrap();
+        let (_, c) = owned_split(&line("0 0 0 12")).unwrap();
         assert_eq!(c, vec!["0", "0", "0", "12"]);
-        let (k, c) = split_cells(&line("\u{a0} ")).unwrap();
+        let (k, c) = owned_split(&line("\u{a0} ")).unwrap();
         assert_eq!((k, c), (RowKind::Single, vec![String::new()]));
-        let (k, c) = split_cells(&line("结果 维持")).unwrap();
+        let (k, c) = owned_split(&line("结果 维持")).unwrap();
         assert_eq!((k, c), (RowKind::Single, vec!["结果维持".to_string()]));
-        assert!(split_cells(&line("")).is_none());
+        assert!(owned_split(&line("")).is_none());
     }
 }

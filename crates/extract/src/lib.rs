@@ -94,28 +94,47 @@ fn extract_decoded(text: &str, encoding: &str) -> Extraction {
         ..Default::default()
     };
     let mut table_rows: HashSet<usize> = HashSet::new();
-    let mut starts: Vec<(Part, usize, bool)> = headings.iter().map(|&(p, i)| (p, i, true)).collect();
+    let mut starts: Vec<(Part, usize, bool)> =
+        headings.iter().map(|&(p, i)| (p, i, true)).collect();
     let mut is2019 = false;
 
     let t2 = tables::table2(&lines, window(Part::Proactive));
     let t3 = tables::table3(&lines, window(Part::Requests));
     let t4 = tables::table4(&lines, window(Part::ReviewLitigation));
     if let Some(p) = t2 {
-        note_table(&mut starts, &mut table_rows, Part::Proactive, &p.row_lines, p.first_idx);
+        note_table(
+            &mut starts,
+            &mut table_rows,
+            Part::Proactive,
+            &p.row_lines,
+            p.first_idx,
+        );
         is2019 |= p.is2019;
         x.deviations.extend(p.deviations);
         x.outdated_signatures.extend(p.signatures);
         x.table2 = Some(p.table);
     }
     if let Some(p) = t3 {
-        note_table(&mut starts, &mut table_rows, Part::Requests, &p.row_lines, p.first_idx);
+        note_table(
+            &mut starts,
+            &mut table_rows,
+            Part::Requests,
+            &p.row_lines,
+            p.first_idx,
+        );
         is2019 |= p.is2019;
         x.deviations.extend(p.deviations);
         x.outdated_signatures.extend(p.signatures);
         x.table3 = Some(p.table);
     }
     if let Some(p) = t4 {
-        note_table(&mut starts, &mut table_rows, Part::ReviewLitigation, &p.row_lines, p.first_idx);
+        note_table(
+            &mut starts,
+            &mut table_rows,
+            Part::ReviewLitigation,
+            &p.row_lines,
+            p.first_idx,
+        );
         x.table4 = Some(p.table);
     }
     x.template = if is2019 {
@@ -142,14 +161,14 @@ fn extract_decoded(text: &str, encoding: &str) -> Extraction {
         text: l.norm.clone(),
     });
     x.lines = lines
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, l)| TextLine {
             no: l.no,
             text: if table_rows.contains(&i) && !l.norm.contains('\t') {
-                table_text(l)
+                table_text(&l)
             } else {
-                l.norm.clone()
+                l.norm
             },
         })
         .collect();
@@ -157,7 +176,13 @@ fn extract_decoded(text: &str, encoding: &str) -> Extraction {
 }
 
 /// Records a table's lines; where its part has no heading, the table starts the part.
-fn note_table(starts: &mut Vec<(Part, usize, bool)>, rows: &mut HashSet<usize>, part: Part, lines: &[usize], first: usize) {
+fn note_table(
+    starts: &mut Vec<(Part, usize, bool)>,
+    rows: &mut HashSet<usize>,
+    part: Part,
+    lines: &[usize],
+    first: usize,
+) {
     rows.extend(lines.iter().copied());
     if !starts.iter().any(|s| s.0 == part) {
         starts.push((part, first, false));

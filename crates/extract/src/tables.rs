@@ -4,16 +4,16 @@
 //! with one cell per line.
 
 use crate::doc::{Line, Row, RowKind, rows};
-use crate::text::{CellText, Match, key, match_key, normalize_line, parse_cell};
+use crate::text::{CellText, Match, key, match_key, parse_cell};
 use nianbao_model::report::TemplateSignature;
 use nianbao_model::{Cell, LabelDeviation, T2Cell, T2Row, T3Row, T4Cell, Table2, Table3, Table4};
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// One value slot as written: the cell text (empty = blank) and its line.
-type Slot = Option<(String, u32)>;
+type Slot<'r> = Option<(&'r str, u32)>;
 
-fn to_cell(slot: &Slot) -> Cell {
+fn to_cell(slot: &Slot<'_>) -> Cell {
     match slot {
         None => Cell::default(),
         Some((text, line)) => match parse_cell(text) {
@@ -23,12 +23,12 @@ fn to_cell(slot: &Slot) -> Cell {
                 line: Some(*line),
             },
             CellText::Number(v) => Cell {
-                raw: Some(text.clone()),
+                raw: Some((*text).to_string()),
                 value: Some(v),
                 line: Some(*line),
             },
             CellText::Text => Cell {
-                raw: Some(text.clone()),
+                raw: Some((*text).to_string()),
                 value: None,
                 line: Some(*line),
             },
@@ -47,12 +47,19 @@ fn is_page_number(s: &str) -> bool {
     (wrapped || paged) && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
 }
 
+/// A cell that starts like a number ("0", "12", "-3", "1 033") cannot be a row label; labels such as
+/// "1.属于国家秘密" continue with text, which `parse_cell` tells apart.
+fn looks_numeric(cell: &str) -> bool {
+    cell.as_bytes().first().is_some_and(|b| b.is_ascii_digit() || *b == b'-')
+        && !matches!(parse_cell(cell), CellText::Text)
+}
+
 /// A row whose values sit on the label's own line and still need aligning to columns.
-struct Pending {
+struct Pending<'r> {
     /// Which value slots this fills (e.g. a 表三 row, or a 表二 row).
     target: usize,
     /// Cells after the label.
-    after: Vec<String>,
+    after: &'r [Cow<'r, str>],
     label_idx: usize,
     ncells: usize,
     n: usize,
@@ -62,15 +69,15 @@ struct Pending {
 /// Aligns the cells after a label to `n` columns. Exported tables pad rows with empty cells, so an
 /// empty cell is a blank value only where the row's non-empty cells leave no other choice; then the
 /// offset that complete rows of the same shape use decides.
-fn align(after: &[String], n: usize, preferred: &[usize], line: u32) -> Vec<Slot> {
-    let nonempty: Vec<usize> = (0..after.len()).filter(|&i| !after[i].is_empty()).collect();
-    let slot = |i: usize| -> Slot { after.get(i).map(|s| (s.clone(), line)) };
+fn align<'r, S: AsRef<str>>(after: &'r [S], n: usize, preferred: &[usize], line: u32) -> Vec<Slot<'r>> {
+    let nonempty: Vec<usize> = (0..after.len()).filter(|&i| !after[i].as_ref().is_empty()).collect();
+    let slot = |i: usize| -> Slot<'r> { after.get(i).map(|s| (s.as_ref(), line)) };
     if nonempty.len() >= n {
         return nonempty.iter().take(n).map(|&i| slot(i)).collect();
     }
     let (Some(&first), Some(&last)) = (nonempty.first(), nonempty.last()) else {
         // Only blanks: the row is there, its values are not.
-        return (0..n).map(|_| Some((String::new(), line))).collect();
+        return (0..n).map(|_| Some(("", line))).collect();
     };
     let max_off = after.len().saturating_sub(n);
     let fits = |o: usize| o <= first && last < o + n;
@@ -81,55 +88,101 @@ fn align(after: &[String], n: usize, preferred: &[usize], line: u32) -> Vec<Slot
         .or_else(|| (0..=max_off).find(|&o| fits(o)));
     match off {
         Some(o) => (o..o + n)
-            .map(|i| Some((after.get(i).cloned().unwrap_or_default(), line)))
+            .map(|i| Some((after.get(i).map_or("", |s| s.as_ref()), line)))
             .collect(),
         None => {
-            let mut v: Vec<Slot> = nonempty.iter().map(|&i| slot(i)).collect();
+            let mut v: Vec<Slot<'_>> = nonempty.iter().map(|&i| slot(i)).collect();
             v.resize(n, None);
             v
         }
     }
 }
 
-/// Resolves pending rows: complete rows teach the offset of values after the label, per row shape.
-fn resolve(pending: &[Pending]) -> Vec<(usize, Vec<Slot>)> {
-    let mut by_shape: HashMap<(usize, usize, usize), HashMap<usize, usize>> = HashMap::new();
-    let mut by_n: HashMap<usize, HashMap<usize, usize>> = HashMap::new();
-    for p in pending {
-        let ne: Vec<usize> = (0..p.after.len()).filter(|&i| !p.after[i].is_empty()).collect();
-        if ne.len() == p.n {
-            let off = ne[0];
-            *by_shape.entry((p.label_idx, p.ncells, p.n)).or_default().entry(off).or_default() += 1;
-            *by_n.entry(p.n).or_default().entry(off).or_default() += 1;
+/// Counts of how often each offset occurred, small enough for a linear list.
+#[derive(Default)]
+struct Tally(Vec<(usize, usize)>);
+
+impl Tally {
+    fn add(&mut self, off: usize) {
+        match self.0.iter_mut().find(|(o, _)| *o == off) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((off, 1)),
         }
     }
-    let ranked = |m: Option<&HashMap<usize, usize>>| -> Vec<usize> {
-        let mut v: Vec<(usize, usize)> = m.map(|m| m.iter().map(|(&o, &c)| (o, c)).collect()).unwrap_or_default();
+
+    /// Offsets, most frequent first (ties: smaller offset first).
+    fn ranked(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut v = self.0.clone();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        v.into_iter().map(|(o, _)| o).collect()
-    };
+        v.into_iter().map(|(o, _)| o)
+    }
+}
+
+/// Resolves pending rows: complete rows teach the offset of values after the label, per row shape.
+fn resolve<'r>(pending: &[Pending<'r>]) -> Vec<(usize, Vec<Slot<'r>>)> {
+    let mut by_shape: Vec<((usize, usize, usize), Tally)> = Vec::new();
+    let mut by_n: Vec<(usize, Tally)> = Vec::new();
+    for p in pending {
+        let mut ne = (0..p.after.len()).filter(|&i| !p.after[i].is_empty());
+        let Some(first) = ne.next() else { continue };
+        if 1 + ne.count() == p.n {
+            let shape = (p.label_idx, p.ncells, p.n);
+            match by_shape.iter_mut().find(|(s, _)| *s == shape) {
+                Some((_, t)) => t.add(first),
+                None => {
+                    let mut t = Tally::default();
+                    t.add(first);
+                    by_shape.push((shape, t));
+                }
+            }
+            match by_n.iter_mut().find(|(n, _)| *n == p.n) {
+                Some((_, t)) => t.add(first),
+                None => {
+                    let mut t = Tally::default();
+                    t.add(first);
+                    by_n.push((p.n, t));
+                }
+            }
+        }
+    }
     pending
         .iter()
         .map(|p| {
-            let mut pref = ranked(by_shape.get(&(p.label_idx, p.ncells, p.n)));
-            pref.extend(ranked(by_n.get(&p.n)));
-            (p.target, align(&p.after, p.n, &pref, p.line))
+            let shape = (p.label_idx, p.ncells, p.n);
+            let mut pref: Vec<usize> = by_shape
+                .iter()
+                .find(|(s, _)| *s == shape)
+                .map(|(_, t)| t.ranked().collect())
+                .unwrap_or_default();
+            if let Some((_, t)) = by_n.iter().find(|(n, _)| *n == p.n) {
+                pref.extend(t.ranked());
+            }
+            (p.target, align(p.after, p.n, &pref, p.line))
         })
         .collect()
 }
 
 /// Reads up to `n` values from one-cell-per-line rows starting at `rows[start]`; stops at a label.
-fn stream_values(rows: &[Row], start: usize, n: usize, is_label: &dyn Fn(&str) -> bool) -> (Vec<Slot>, usize) {
+fn stream_values<'r>(
+    rows: &'r [Row<'r>],
+    start: usize,
+    n: usize,
+    is_label: &dyn Fn(&str) -> bool,
+) -> (Vec<Slot<'r>>, usize) {
     let mut out = Vec::new();
     let mut i = start;
     while i < rows.len() && out.len() < n {
         let row = &rows[i];
         if row.kind == RowKind::Multi {
             // A row of bare numbers continues the values; anything else is the next row.
-            if row.cells.iter().all(|c| !matches!(parse_cell(c), CellText::Text)) {
+            if row
+                .cells
+                .iter()
+                .all(|c| !matches!(parse_cell(c), CellText::Text))
+            {
                 for c in &row.cells {
                     if out.len() < n {
-                        out.push(Some((c.clone(), row.no)));
+                        out.push(Some((c.as_ref(), row.no)));
                     }
                 }
                 i += 1;
@@ -139,16 +192,16 @@ fn stream_values(rows: &[Row], start: usize, n: usize, is_label: &dyn Fn(&str) -
         }
         let c = &row.cells[0];
         if c.is_empty() {
-            out.push(Some((String::new(), row.no)));
+            out.push(Some(("", row.no)));
         } else {
             match parse_cell(c) {
-                CellText::Number(_) | CellText::Blank => out.push(Some((c.clone(), row.no))),
+                CellText::Number(_) | CellText::Blank => out.push(Some((c.as_ref(), row.no))),
                 CellText::Text if is_page_number(c) => {}
                 CellText::Text => {
                     if is_label(c) || c.chars().count() > 6 {
                         break;
                     }
-                    out.push(Some((c.clone(), row.no)));
+                    out.push(Some((c.as_ref(), row.no)));
                 }
             }
         }
@@ -174,24 +227,71 @@ pub struct Parsed<T> {
 // ---------------------------------------------------------------------------------------------
 // 表三
 
+/// Label keys of the 25 data rows (`key(label)`), precomputed: a unit test proves they match.
+const T3_ROW_KEYS: [&str; 25] = [
+    "本年新收政府信息公开申请数量",
+    "上年结转政府信息公开申请数量",
+    "予以公开",
+    "部分公开区分处理的只计这一情形不计其他情形",
+    "属于国家秘密",
+    "其他法律行政法规禁止公开",
+    "危及三安全一稳定",
+    "保护第三方合法权益",
+    "属于三类内部事务信息",
+    "属于四类过程性信息",
+    "属于行政执法案卷",
+    "属于行政查询事项",
+    "本机关不掌握相关政府信息",
+    "没有现成信息需要另行制作",
+    "补正后申请内容仍不明确",
+    "信访举报投诉类申请",
+    "重复申请",
+    "要求提供公开出版物",
+    "无正当理由大量反复申请",
+    "要求行政机关确认或重新出具已获取信息",
+    "申请人无正当理由逾期不补正行政机关不再处理其政府信息公开申请",
+    "申请人逾期未按收费通知要求缴纳费用行政机关不再处理其政府信息公开申请",
+    "其他",
+    "总计",
+    "结转下年度继续办理",
+];
+
+/// Labels of 表三 that are not data rows: level-1/2 group labels and header words.
+const T3_OTHER_KEYS: [&str; 21] = [
+    "本年度办理结果",
+    "不予公开",
+    "无法提供",
+    "不予处理",
+    "其他处理",
+    "申请人情况",
+    "自然人",
+    "法人或其他组织",
+    "商业企业",
+    "科研机构",
+    "社会公益组织",
+    "法律服务机构",
+    "商业",
+    "企业",
+    "科研",
+    "机构",
+    "社会公益",
+    "组织",
+    "法律服务",
+    "总计",
+    "其他",
+];
+
 struct T3Keys {
-    rows: Vec<String>,
-    /// Labels that are not data rows: level-1/2 group labels and header words.
-    others: Vec<String>,
+    rows: [&'static str; 25],
+    others: [&'static str; 21],
 }
 
 impl T3Keys {
     fn new() -> T3Keys {
-        let rows = T3Row::ALL.iter().map(|r| key(&normalize_line(r.label()))).collect();
-        let others = [
-            "本年度办理结果", "不予公开", "无法提供", "不予处理", "其他处理", "申请人情况", "自然人",
-            "法人或其他组织", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "商业", "企业",
-            "科研", "机构", "社会公益", "组织", "法律服务", "总计", "其他",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        T3Keys { rows, others }
+        T3Keys {
+            rows: T3_ROW_KEYS,
+            others: T3_OTHER_KEYS,
+        }
     }
 
     /// A data row label among `from..from+5`.
@@ -201,7 +301,7 @@ impl T3Keys {
         }
         for i in from..(from + 5).min(25) {
             let r = T3Row::ALL[i];
-            if let Some(m) = match_key(k, &self.rows[i]) {
+            if let Some(m) = match_key(k, self.rows[i]) {
                 return Some((r, m));
             }
             if r == T3Row::R04 && k == "部分公开" {
@@ -232,35 +332,45 @@ pub fn table3(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table3>>
     let mut first_idx: Option<usize> = None;
     let mut deviations = Vec::new();
     let mut signatures = Vec::new();
-    let mut pending: Vec<Pending> = Vec::new();
+    let mut pending: Vec<Pending<'_>> = Vec::new();
     let mut row_lines = Vec::new();
-    let mut streamed: Vec<(usize, Vec<Slot>)> = Vec::new();
+    let mut streamed: Vec<(usize, Vec<Slot<'_>>)> = Vec::new();
     let mut is2019 = false;
     let mut i = 0usize;
     while i < rows.len() && next < 25 {
         let row = &rows[i];
-        if first_idx.is_none() && row.cells.iter().any(|c| {
-            let k = key(c);
-            k.contains("勾稽关系") || k == "申请人情况"
-        }) {
+        if first_idx.is_none()
+            && row.cells.iter().any(|c| {
+                let k = key(c);
+                k.contains("勾稽关系") || k == "申请人情况"
+            })
+        {
             first_idx = Some(row.idx);
         }
         let mut consumed_to = i + 1;
         let mut found = false;
         for (j, cell) in row.cells.iter().enumerate() {
+            if cell.is_empty() || looks_numeric(cell) {
+                continue;
+            }
             let mut k = key(cell);
             if k.is_empty() {
                 continue;
             }
             let mut hit = keys.row(&k, next);
-            let mut label_text = cell.clone();
+            let mut label_text = cell.to_string();
             let mut extra = 0usize;
             // A label wrapped over several single-cell lines: join the pieces.
-            if row.kind == RowKind::Single && hit.is_none_or(|(_, m)| m == Match::Variant) {
-                let mut joined = cell.clone();
+            if row.kind == RowKind::Single
+                && hit.is_none_or(|(_, m)| m == Match::Variant)
+                && !keys.others.contains(&k.as_str())
+            {
+                let mut joined = cell.to_string();
                 for step in 1..=2 {
                     let Some(nr) = rows.get(i + step) else { break };
-                    if nr.kind != RowKind::Single || !matches!(parse_cell(&nr.cells[0]), CellText::Text) {
+                    if nr.kind != RowKind::Single
+                        || !matches!(parse_cell(&nr.cells[0]), CellText::Text)
+                    {
                         break;
                     }
                     joined.push_str(&nr.cells[0]);
@@ -275,14 +385,16 @@ pub fn table3(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table3>>
                 }
             }
             // The 2019 template: one numeric （六）其他处理 row.
-            if hit.is_none() && k == "其他处理" && (next..next + 3).contains(&T3Row::R21.index()) {
+            if hit.is_none() && k == "其他处理" && (next..next + 3).contains(&T3Row::R21.index())
+            {
                 let after_is_number = match row.kind {
                     RowKind::Multi => row.cells[j + 1..]
                         .iter()
                         .find(|c| !c.is_empty())
                         .is_some_and(|c| !matches!(parse_cell(c), CellText::Text)),
                     RowKind::Single => rows.get(i + 1).is_some_and(|nr| {
-                        nr.cells[0].is_empty() || !matches!(parse_cell(&nr.cells[0]), CellText::Text)
+                        nr.cells[0].is_empty()
+                            || !matches!(parse_cell(&nr.cells[0]), CellText::Text)
                     }),
                 };
                 if after_is_number {
@@ -307,7 +419,7 @@ pub fn table3(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table3>>
                 });
             }
             t.row_lines[r.index()] = Some(row.no);
-            let after: Vec<String> = row.cells[j + 1..].to_vec();
+            let after = &row.cells[j + 1..];
             if row.kind == RowKind::Multi && after.iter().any(|c| !c.is_empty()) {
                 row_lines.push(row.idx);
                 pending.push(Pending {
@@ -326,7 +438,11 @@ pub fn table3(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table3>>
                 streamed.push((r.index(), vals));
                 consumed_to = end.max(i + 1 + extra);
             }
-            next = if is2019 && r == T3Row::R21 { T3Row::R24.index() } else { r.index() + 1 };
+            next = if is2019 && r == T3Row::R21 {
+                T3Row::R24.index()
+            } else {
+                r.index() + 1
+            };
             break;
         }
         if !found && row.kind == RowKind::Multi && first_idx.is_some() {
@@ -393,7 +509,9 @@ fn t2_label(k: &str) -> Option<(T2Label, Match)> {
     if k == "其他对外管理服务事项" || k == "政府集中采购" {
         return Some((T2Label::Extra2019, Match::Exact));
     }
-    T2Row::ALL.iter().find_map(|&r| match_key(k, r.label()).map(|m| (T2Label::Row(r), m)))
+    T2Row::ALL
+        .iter()
+        .find_map(|&r| match_key(k, r.label()).map(|m| (T2Label::Row(r), m)))
 }
 
 fn is_t2_label(s: &str) -> bool {
@@ -414,8 +532,8 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
     let mut signatures = Vec::new();
     let mut is2019 = false;
     let mut seen: Vec<T2Label> = Vec::new();
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut streamed: Vec<(usize, Vec<Slot>)> = Vec::new();
+    let mut pending: Vec<Pending<'_>> = Vec::new();
+    let mut streamed: Vec<(usize, Vec<Slot<'_>>)> = Vec::new();
     // Targets: index into `targets` → (row, count, 2019?)
     let mut targets: Vec<(T2Label, bool)> = Vec::new();
     let mut row_lines = Vec::new();
@@ -441,19 +559,24 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
                     continue;
                 }
             }
-            if let Some((h, m)) = T2_HEADERS.iter().find_map(|(h, c)| match_key(&k, h).map(|m| ((h, c), m))) {
+            if let Some((h, m)) = T2_HEADERS
+                .iter()
+                .find_map(|(h, c)| match_key(&k, h).map(|m| ((h, c), m)))
+            {
                 if m == Match::Variant {
                     deviations.push(LabelDeviation {
                         part: 2,
                         cell: Some(h.1.id().to_string()),
                         expected: h.1.column_label().to_string(),
-                        actual: cell.clone(),
+                        actual: cell.to_string(),
                         line: row.no,
                     });
                 }
                 continue;
             }
-            let Some((label, m)) = t2_label(&k) else { continue };
+            let Some((label, m)) = t2_label(&k) else {
+                continue;
+            };
             if seen.contains(&label) && label != T2Label::Extra2019 {
                 continue;
             }
@@ -464,7 +587,7 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
                     part: 2,
                     cell: Some(r.cells()[0].id().to_string()),
                     expected: r.label().to_string(),
-                    actual: cell.clone(),
+                    actual: cell.to_string(),
                     line: row.no,
                 });
             }
@@ -476,7 +599,7 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
             };
             let target = targets.len();
             targets.push((label, is2019));
-            let after: Vec<String> = row.cells[j + 1..].to_vec();
+            let after = &row.cells[j + 1..];
             if row.kind == RowKind::Multi && after.iter().any(|c| !c.is_empty()) {
                 row_lines.push(row.idx);
                 pending.push(Pending {
@@ -500,7 +623,10 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
         if row.kind == RowKind::Multi && first_idx.is_some() && !row_lines.contains(&row.idx) {
             row_lines.push(row.idx);
         }
-        if seen.contains(&T2Label::Row(T2Row::Fees)) && seen.len() >= 6 && pending.len() + streamed.len() == targets.len() {
+        if seen.contains(&T2Label::Row(T2Row::Fees))
+            && seen.len() >= 6
+            && pending.len() + streamed.len() == targets.len()
+        {
             // 行政事业性收费 is the last 2021 row; 2019 continues with 政府集中采购.
             if !is2019 || seen.iter().filter(|l| **l == T2Label::Extra2019).count() >= 2 {
                 break;
@@ -512,7 +638,9 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
         return None;
     }
     for (target, vals) in resolve(&pending).into_iter().chain(streamed) {
-        let Some(&(label, old)) = targets.get(target) else { continue };
+        let Some(&(label, old)) = targets.get(target) else {
+            continue;
+        };
         let T2Label::Row(r) = label else { continue };
         let cells = r.cells();
         if old {
@@ -552,8 +680,21 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
 fn is_t4_header(s: &str) -> bool {
     let k = key(s);
     [
-        "行政复议", "行政诉讼", "结果维持", "结果纠正", "其他结果", "尚未审结", "总计", "未经复议直接起诉",
-        "复议后起诉", "结果", "维持", "纠正", "其他", "尚未", "审结",
+        "行政复议",
+        "行政诉讼",
+        "结果维持",
+        "结果纠正",
+        "其他结果",
+        "尚未审结",
+        "总计",
+        "未经复议直接起诉",
+        "复议后起诉",
+        "结果",
+        "维持",
+        "纠正",
+        "其他",
+        "尚未",
+        "审结",
     ]
     .contains(&k.as_str())
 }
@@ -561,8 +702,10 @@ fn is_t4_header(s: &str) -> bool {
 /// Reads 表四 from the lines of `range`.
 pub fn table4(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table4>> {
     let rows = rows(lines, range);
-    let anchor = rows.iter().position(|r| r.cells.iter().any(|c| key(c).contains("行政复议")))?;
-    let mut slots: Vec<Slot> = Vec::new();
+    let anchor = rows
+        .iter()
+        .position(|r| r.cells.iter().any(|c| key(c).contains("行政复议")))?;
+    let mut slots: Vec<Slot<'_>> = Vec::new();
     let mut row_lines = Vec::new();
     let mut started = false;
     for row in &rows[anchor..] {
@@ -572,10 +715,14 @@ pub fn table4(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table4>>
         match row.kind {
             RowKind::Multi => {
                 row_lines.push(row.idx);
-                let data = row.cells.iter().any(|c| matches!(parse_cell(c), CellText::Number(_)))
+                let data = row
+                    .cells
+                    .iter()
+                    .any(|c| matches!(parse_cell(c), CellText::Number(_)))
                     && row.cells.iter().all(|c| {
                         // a short text in a data row is an invalid value; a header word is not data
-                        !matches!(parse_cell(c), CellText::Text) || (!is_t4_header(c) && c.chars().count() <= 6)
+                        !matches!(parse_cell(c), CellText::Text)
+                            || (!is_t4_header(c) && c.chars().count() <= 6)
                     });
                 if !data {
                     if started {
@@ -585,10 +732,12 @@ pub fn table4(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table4>>
                 }
                 started = true;
                 let need = 15 - slots.len();
-                if row.cells.iter().filter(|c| !c.is_empty()).count() >= need || row.cells.len() >= need {
+                if row.cells.iter().filter(|c| !c.is_empty()).count() >= need
+                    || row.cells.len() >= need
+                {
                     slots.extend(align(&row.cells, need, &[0], row.no));
                 } else {
-                    slots.extend(row.cells.iter().map(|c| Some((c.clone(), row.no))));
+                    slots.extend(row.cells.iter().map(|c| Some((c.as_ref(), row.no))));
                 }
             }
             RowKind::Single => {
@@ -596,16 +745,16 @@ pub fn table4(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table4>>
                 match parse_cell(c) {
                     CellText::Number(_) | CellText::Blank => {
                         started = true;
-                        slots.push(Some((c.clone(), row.no)));
+                        slots.push(Some((c.as_ref(), row.no)));
                     }
-                    CellText::Text if c.is_empty() => slots.push(Some((String::new(), row.no))),
+                    CellText::Text if c.is_empty() => slots.push(Some(("", row.no))),
                     CellText::Text if is_page_number(c) => {}
                     CellText::Text => {
                         if started {
                             if is_t4_header(c) || c.chars().count() > 6 {
                                 break;
                             }
-                            slots.push(Some((c.clone(), row.no)));
+                            slots.push(Some((c.as_ref(), row.no)));
                         }
                     }
                 }
@@ -636,22 +785,58 @@ mod tests {
         v.iter().map(|x| x.to_string()).collect()
     }
 
-    fn texts(v: &[Slot]) -> Vec<String> {
-        v.iter().map(|x| x.as_ref().map(|(t, _)| t.clone()).unwrap_or("∅".into())).collect()
+    fn texts(v: &[Slot<'_>]) -> Vec<String> {
+        v.iter()
+            .map(|x| x.map_or("∅".to_string(), |(t, _)| t.to_string()))
+            .collect()
     }
 
     #[test]
     fn aligns_padded_rows() {
         // complete row: values after one padding cell
-        assert_eq!(texts(&align(&s(&["", "1", "2", "3", "4", "5", "6", "21", ""]), 7, &[], 1)), s(&["1", "2", "3", "4", "5", "6", "21"]));
+        assert_eq!(
+            texts(&align(
+                &s(&["", "1", "2", "3", "4", "5", "6", "21", ""]),
+                7,
+                &[],
+                1
+            )),
+            s(&["1", "2", "3", "4", "5", "6", "21"])
+        );
         // first value blank: the preferred offset (1, from complete rows) keeps C1 blank
-        assert_eq!(texts(&align(&s(&["", "", "2", "3", "4", "5", "6", "20", ""]), 7, &[1], 1)), s(&["", "2", "3", "4", "5", "6", "20"]));
+        assert_eq!(
+            texts(&align(
+                &s(&["", "", "2", "3", "4", "5", "6", "20", ""]),
+                7,
+                &[1],
+                1
+            )),
+            s(&["", "2", "3", "4", "5", "6", "20"])
+        );
         // same row, preferred offset 2 (the total is the blank one)
-        assert_eq!(texts(&align(&s(&["", "", "2", "3", "4", "5", "6", "20", ""]), 7, &[2], 1)), s(&["2", "3", "4", "5", "6", "20", ""]));
+        assert_eq!(
+            texts(&align(
+                &s(&["", "", "2", "3", "4", "5", "6", "20", ""]),
+                7,
+                &[2],
+                1
+            )),
+            s(&["2", "3", "4", "5", "6", "20", ""])
+        );
         // middle blank without padding
-        assert_eq!(texts(&align(&s(&["0", "", "0"]), 3, &[], 1)), s(&["0", "", "0"]));
+        assert_eq!(
+            texts(&align(&s(&["0", "", "0"]), 3, &[], 1)),
+            s(&["0", "", "0"])
+        );
         // nothing but blanks
         assert_eq!(texts(&align(&s(&["", ""]), 1, &[], 1)), s(&[""]));
+    }
+
+    #[test]
+    fn precomputed_keys_match_the_official_labels() {
+        for r in T3Row::ALL {
+            assert_eq!(key(&crate::text::normalize_line(r.label())), T3_ROW_KEYS[r.index()], "{r:?}");
+        }
     }
 
     #[test]

@@ -11,6 +11,21 @@ pub fn is_cjk(c: char) -> bool {
         | 0xFF01..=0xFF0F | 0xFF1A..=0xFF20) // full-width punctuation (before folding)
 }
 
+/// Letters and digits of a label: ideographs and ASCII alphanumerics on a fast path (the standard
+/// library's Unicode lookup for ideographs dominated extraction time), anything else by the table.
+#[inline]
+pub fn is_word(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric()
+    } else if ('\u{4E00}'..='\u{9FFF}').contains(&c) || ('\u{3400}'..='\u{4DBF}').contains(&c) {
+        true
+    } else if matches!(c as u32, 0x2000..=0x206F | 0x3000..=0x303F | 0xFF00..=0xFFEF) {
+        false
+    } else {
+        c.is_alphanumeric()
+    }
+}
+
 /// Folds one character: full-width ASCII to half-width, exotic spaces to a plain space; `None` drops it.
 #[inline]
 fn fold(c: char) -> Option<char> {
@@ -26,12 +41,25 @@ fn fold(c: char) -> Option<char> {
 
 /// Normalises one line of text (no `\n` inside): full-width ASCII folded, spaces around CJK removed,
 /// runs of spaces collapsed to one, ends trimmed. Tabs are kept: they separate table cells.
+///
+/// Runs of characters that need no change are copied as slices: this runs over every line of every
+/// report, so it must not push character by character.
 pub fn normalize_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     // A pending space is emitted only if neither neighbour is CJK.
     let mut pending_space = false;
     let mut prev: Option<char> = None;
-    for c in s.chars().filter_map(fold) {
+    let mut run_start = 0usize;
+    for (i, c) in s.char_indices() {
+        let folded = fold(c);
+        let unchanged = folded == Some(c) && c != ' ';
+        if unchanged && !pending_space {
+            prev = Some(c);
+            continue;
+        }
+        out.push_str(&s[run_start..i]);
+        run_start = i + c.len_utf8();
+        let Some(c) = folded else { continue };
         if c == ' ' {
             pending_space = true;
             continue;
@@ -46,9 +74,15 @@ pub fn normalize_line(s: &str) -> String {
             }
             pending_space = false;
         }
-        out.push(c);
+        if unchanged {
+            // Start a new run at this character instead of pushing it.
+            run_start = i;
+        } else {
+            out.push(c);
+        }
         prev = Some(c);
     }
+    out.push_str(&s[run_start..]);
     out
 }
 
@@ -92,7 +126,10 @@ pub fn strip_marker(s: &str) -> &str {
 
 /// Chinese numerals used in headings and list markers.
 pub fn is_numeral(c: char) -> bool {
-    matches!(c, '一' | '二' | '三' | '四' | '五' | '六' | '七' | '八' | '九' | '十')
+    matches!(
+        c,
+        '一' | '二' | '三' | '四' | '五' | '六' | '七' | '八' | '九' | '十'
+    )
 }
 
 /// The comparison key of a label: marker stripped, then only ideographs, letters and digits kept
@@ -100,7 +137,7 @@ pub fn is_numeral(c: char) -> bool {
 pub fn key(s: &str) -> String {
     strip_marker(s)
         .chars()
-        .filter(|&c| c.is_alphanumeric() && c != '〃')
+        .filter(|&c| is_word(c))
         .collect()
 }
 
@@ -141,20 +178,40 @@ pub fn match_key(written: &str, official: &str) -> Option<Match> {
     }
 }
 
-/// Levenshtein distance over chars, bounded: true when distance ≤ `max`.
+/// Levenshtein distance over chars, bounded: true when distance ≤ `max`. Labels are short, so the
+/// rows live on the stack.
 pub fn edit_distance_within(a: &str, b: &str, max: usize) -> bool {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > max {
+    const CAP: usize = 96;
+    let mut ab = ['\0'; CAP];
+    let mut bb = ['\0'; CAP];
+    let (mut la, mut lb) = (0usize, 0usize);
+    for c in a.chars() {
+        if la == CAP {
+            return a == b;
+        }
+        ab[la] = c;
+        la += 1;
+    }
+    for c in b.chars() {
+        if lb == CAP {
+            return a == b;
+        }
+        bb[lb] = c;
+        lb += 1;
+    }
+    if la.abs_diff(lb) > max {
         return false;
     }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for i in 1..=a.len() {
+    let mut prev = [0usize; CAP + 1];
+    let mut cur = [0usize; CAP + 1];
+    for (j, p) in prev.iter_mut().enumerate().take(lb + 1) {
+        *p = j;
+    }
+    for i in 1..=la {
         cur[0] = i;
         let mut row_min = cur[0];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
+        for j in 1..=lb {
+            let cost = usize::from(ab[i - 1] != bb[j - 1]);
             cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             row_min = row_min.min(cur[j]);
         }
@@ -163,7 +220,7 @@ pub fn edit_distance_within(a: &str, b: &str, max: usize) -> bool {
         }
         std::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()] <= max
+    prev[lb] <= max
 }
 
 /// What a table cell holds.
@@ -181,6 +238,10 @@ pub enum CellText {
 /// and units (`1 033`, `3,119`, `287件`, `96171.6万元`).
 pub fn parse_cell(s: &str) -> CellText {
     let t = s.trim();
+    // Fast path: plain digits, by far the most common cell.
+    if !t.is_empty() && t.len() < 16 && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse::<f64>().map_or(CellText::Text, CellText::Number);
+    }
     if t.is_empty() || matches!(t, "-" | "—" | "——" | "/" | "、" | "－" | "–" | "/ ") {
         return CellText::Blank;
     }
@@ -220,10 +281,16 @@ mod tests {
 
     #[test]
     fn normalises_width_and_spacing() {
-        assert_eq!(normalize_line("（一）主动公开情况。2024 年，共 90 余条"), "(一)主动公开情况。2024年,共90余条");
+        assert_eq!(
+            normalize_line("（一）主动公开情况。2024 年，共 90 余条"),
+            "(一)主动公开情况。2024年,共90余条"
+        );
         assert_eq!(normalize_line("结果 维持\t其他 结果"), "结果维持\t其他结果");
         assert_eq!(normalize_line("0\u{a0} "), "0");
-        assert_eq!(normalize_line("  stray English and words 在此"), "stray English and words在此");
+        assert_eq!(
+            normalize_line("  stray English and words 在此"),
+            "stray English and words在此"
+        );
         assert_eq!(normalize_line("\u{feff}标题"), "标题");
     }
 
@@ -250,11 +317,20 @@ mod tests {
 
     #[test]
     fn matches_labels_fuzzily() {
-        assert_eq!(match_key("本年度止件数", "本年废止件数"), Some(Match::Variant));
+        assert_eq!(
+            match_key("本年度止件数", "本年废止件数"),
+            Some(Match::Variant)
+        );
         assert_eq!(match_key("其他", "总计"), None);
-        assert_eq!(match_key("部分公开", "部分公开区分处理的只计这一情形不计其他情形"), None);
+        assert_eq!(
+            match_key("部分公开", "部分公开区分处理的只计这一情形不计其他情形"),
+            None
+        );
         assert_eq!(match_key("予以公开", "不予公开"), None);
-        assert_eq!(match_key("结转下年度继续办理", "结转下年度继续办理"), Some(Match::Exact));
+        assert_eq!(
+            match_key("结转下年度继续办理", "结转下年度继续办理"),
+            Some(Match::Exact)
+        );
     }
 
     #[test]

@@ -34,18 +34,20 @@ const REPORT_WORDS: [&str; 3] = ["政府信息公开工作", "政府信息公开
 /// Cleans an agency name cut out of a title: brackets, "关于", trailing "的", stray punctuation.
 fn clean_agency(s: &str) -> Option<String> {
     let s = s
-        .trim_matches(|c: char| !c.is_alphanumeric())
+        .trim_matches(|c: char| !crate::text::is_word(c))
         .trim_start_matches("关于")
         .trim_end_matches('的');
     let s = s.strip_suffix("年度").unwrap_or(s);
-    let s = s.trim_matches(|c: char| !c.is_alphanumeric());
+    let s = s.trim_matches(|c: char| !crate::text::is_word(c));
     (s.chars().count() >= 2 && !s.chars().all(|c| c.is_ascii_digit())).then(|| s.to_string())
 }
 
 /// Parses "郑县东城街道办事处2024年政府信息公开工作年度报告" and its relatives
 /// ("2024年度郑县财政局政府信息公开工作年度报告", "郑县财政局政府信息公开工作2024年度报告").
 pub fn parse_title(norm: &str) -> Option<(Option<String>, Option<i32>)> {
-    let t = norm.trim_start_matches(['#', '*', ' ']).trim_end_matches(['*', ' ']);
+    let t = norm
+        .trim_start_matches(['#', '*', ' '])
+        .trim_end_matches(['*', ' ']);
     // Breadcrumbs: keep what follows the last '>'.
     let t = t.rsplit('>').next().unwrap_or(t).trim();
     let t = t.strip_prefix("标题:").unwrap_or(t);
@@ -72,7 +74,18 @@ pub fn parse_title(norm: &str) -> Option<(Option<String>, Option<i32>)> {
 
 /// Agency-like names end with one of these.
 const AGENCY_SUFFIXES: [&str; 12] = [
-    "人民政府", "办事处", "办公室", "委员会", "管理局", "局", "厅", "委", "中心", "院", "署", "办",
+    "人民政府",
+    "办事处",
+    "办公室",
+    "委员会",
+    "管理局",
+    "局",
+    "厅",
+    "委",
+    "中心",
+    "院",
+    "署",
+    "办",
 ];
 
 fn looks_like_agency(s: &str) -> bool {
@@ -85,7 +98,11 @@ fn looks_like_agency(s: &str) -> bool {
 /// Title first (the first title-like line before the first part), then body fallbacks.
 pub fn find(lines: &[Line<'_>], first_part: usize) -> TitleInfo {
     let mut info = TitleInfo::default();
-    for (idx, line) in lines.iter().enumerate().take(first_part.max(1).min(lines.len())) {
+    for (idx, line) in lines
+        .iter()
+        .enumerate()
+        .take(first_part.max(1).min(lines.len()))
+    {
         if let Some((agency, year)) = parse_title(&line.norm) {
             info.line = Some(idx);
             info.agency = agency;
@@ -117,7 +134,9 @@ fn announced_agency(lines: &[Line<'_>]) -> Option<String> {
         let end = REPORT_WORDS.iter().find_map(|w| rest.find(w))?;
         let mut seg = &rest[..end];
         if let Some((i, _)) = years(seg).next() {
-            seg = seg[i + 4..].trim_start_matches('年').trim_start_matches('度');
+            seg = seg[i + 4..]
+                .trim_start_matches('年')
+                .trim_start_matches('度');
         }
         clean_agency(seg).filter(|a| looks_like_agency(a))
     })
@@ -125,7 +144,12 @@ fn announced_agency(lines: &[Line<'_>]) -> Option<String> {
 
 /// The signature block at the end: an agency name followed by a date.
 fn signature_agency(lines: &[Line<'_>]) -> Option<String> {
-    let tail: Vec<&Line<'_>> = lines.iter().rev().filter(|l| !l.norm.is_empty()).take(12).collect();
+    let tail: Vec<&Line<'_>> = lines
+        .iter()
+        .rev()
+        .filter(|l| !l.norm.is_empty())
+        .take(12)
+        .collect();
     tail.iter()
         .map(|l| l.norm.trim())
         .find(|s| looks_like_agency(s))
@@ -145,7 +169,10 @@ fn signature_date(lines: &[Line<'_>]) -> Option<i32> {
         }
         let at = s.find("时间:").or_else(|| s.find("日期:"))?;
         let d = s[at..].split(':').nth(1)?.trim();
-        d.get(..4)?.parse::<i32>().ok().filter(|y| (2000..2100).contains(y))
+        d.get(..4)?
+            .parse::<i32>()
+            .ok()
+            .filter(|y| (2000..2100).contains(y))
     })
 }
 

@@ -12,8 +12,12 @@ fn fixtures() -> PathBuf {
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
-        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w))),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
         _ => a == b,
     }
 }
@@ -21,7 +25,8 @@ fn same(a: &Value, b: &Value) -> bool {
 #[test]
 fn every_layout_and_encoding_extracts_the_same_values() {
     let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap())
+            .unwrap();
     let layouts = expected["layouts"].as_object().unwrap();
     assert!(layouts.len() >= 13);
     let mut failures = Vec::new();
@@ -36,7 +41,10 @@ fn every_layout_and_encoding_extracts_the_same_values() {
         }
         for (row, w) in want["table3"].as_object().unwrap() {
             if !same(&got["table3"][row], w) {
-                failures.push(format!("{name}: table3 {row}: got {} want {w}", got["table3"][row]));
+                failures.push(format!(
+                    "{name}: table3 {row}: got {} want {w}",
+                    got["table3"][row]
+                ));
             }
         }
     }

@@ -11,7 +11,12 @@ fn clean_report() -> Vec<u8> {
 
 #[test]
 fn empty_and_binary_inputs_are_unreadable() {
-    for input in [&b""[..], b"   \n\n", &[0u8, 159, 146, 150, 0, 1, 2, 3][..], &[0xFFu8; 4096][..]] {
+    for input in [
+        &b""[..],
+        b"   \n\n",
+        &[0u8, 159, 146, 150, 0, 1, 2, 3][..],
+        &[0xFFu8; 4096][..],
+    ] {
         let x = extract_bytes(input);
         assert!(x.unreadable.is_some(), "{input:?}");
     }
@@ -21,7 +26,11 @@ fn empty_and_binary_inputs_are_unreadable() {
 
 #[test]
 fn a_50_mb_file_is_rejected_by_the_size_limit_without_reading_it() {
-    let big: Vec<u8> = clean_report().into_iter().cycle().take(50 * 1024 * 1024).collect();
+    let big: Vec<u8> = clean_report()
+        .into_iter()
+        .cycle()
+        .take(50 * 1024 * 1024)
+        .collect();
     let x = extract_bytes(&big);
     assert!(x.unreadable.as_deref().unwrap().contains("文件过大"));
 }
@@ -29,8 +38,17 @@ fn a_50_mb_file_is_rejected_by_the_size_limit_without_reading_it() {
 #[test]
 fn a_50_mb_file_under_a_raised_limit_is_read_to_the_end() {
     // The same report pasted many times: still one report's parts and tables, no panic.
-    let big: Vec<u8> = clean_report().into_iter().cycle().take(50 * 1024 * 1024).collect();
-    let x = extract_bytes_with(&big, &Limits { max_bytes: 64 * 1024 * 1024 });
+    let big: Vec<u8> = clean_report()
+        .into_iter()
+        .cycle()
+        .take(50 * 1024 * 1024)
+        .collect();
+    let x = extract_bytes_with(
+        &big,
+        &Limits {
+            max_bytes: 64 * 1024 * 1024,
+        },
+    );
     assert!(x.unreadable.is_none());
     assert_eq!(x.part_numbers(), vec![1, 2, 3, 4, 5, 6]);
     assert!(x.table3.is_some());

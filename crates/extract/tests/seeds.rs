@@ -14,8 +14,12 @@ pub fn seeds_dir() -> Option<PathBuf> {
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
-        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w))),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
         _ => a == b,
     }
 }
@@ -33,15 +37,24 @@ fn seeds_extract_to_their_truth() {
         if path.extension().is_none_or(|e| e != "txt") {
             continue;
         }
-        let truth: Value =
-            serde_json::from_str(&std::fs::read_to_string(path.with_extension("truth.json")).unwrap()).unwrap();
+        let truth: Value = serde_json::from_str(
+            &std::fs::read_to_string(path.with_extension("truth.json")).unwrap(),
+        )
+        .unwrap();
         let bytes = std::fs::read(&path).unwrap();
         let x = nianbao_extract::extract_bytes(&bytes);
         let got = extract_record(&path.display().to_string(), &x);
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let agency_ok = truth["agency_any"].as_array().unwrap().iter().any(|a| *a == got["agency"]);
+        let agency_ok = truth["agency_any"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| *a == got["agency"]);
         if !agency_ok {
-            failures.push(format!("{name}: agency {} not in {}", got["agency"], truth["agency_any"]));
+            failures.push(format!(
+                "{name}: agency {} not in {}",
+                got["agency"], truth["agency_any"]
+            ));
         }
         for k in ["year", "template", "parts", "table2", "table4"] {
             if !same(&got[k], &truth[k]) {
@@ -50,7 +63,10 @@ fn seeds_extract_to_their_truth() {
         }
         for (row, want) in truth["table3"].as_object().unwrap() {
             if !same(&got["table3"][row], want) {
-                failures.push(format!("{name}: table3 {row}: got {} want {}", got["table3"][row], want));
+                failures.push(format!(
+                    "{name}: table3 {row}: got {} want {}",
+                    got["table3"][row], want
+                ));
             }
         }
         checked += 1;
