@@ -27,17 +27,16 @@ impl Line<'_> {
 }
 
 pub fn split_lines(text: &str) -> Vec<Line<'_>> {
-    text.split('\n')
-        .enumerate()
-        .map(|(i, raw)| {
-            let raw = raw.strip_suffix('\r').unwrap_or(raw);
-            Line {
-                no: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                raw,
-                norm: normalize_line(raw),
-            }
-        })
-        .collect()
+    let mut out = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
+    out.extend(text.split('\n').enumerate().map(|(i, raw)| {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        Line {
+            no: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            raw,
+            norm: normalize_line(raw),
+        }
+    }));
+    out
 }
 
 /// How a line was cut into cells.
@@ -73,10 +72,12 @@ pub fn split_cells<'a>(line: &'a Line<'_>) -> Option<(RowKind, Vec<Cow<'a, str>>
     if raw.contains('\t') {
         // The normalised line keeps its tabs and drops spaces next to them, so its tab-separated
         // pieces are the normalised cells.
-        return Some((
-            RowKind::Multi,
-            line.norm.split('\t').map(Cow::Borrowed).collect(),
-        ));
+        return Some((RowKind::Multi, {
+            let mut cells =
+                Vec::with_capacity(line.norm.bytes().filter(|&b| b == b'\t').count() + 1);
+            cells.extend(line.norm.split('\t').map(Cow::Borrowed));
+            cells
+        }));
     }
     let t = raw.trim();
     if t.starts_with('|') && t.len() > 1 {
@@ -87,20 +88,23 @@ pub fn split_cells<'a>(line: &'a Line<'_>) -> Option<(RowKind, Vec<Cow<'a, str>>
         let inner = inner.strip_suffix('|').unwrap_or(inner);
         return Some((
             RowKind::Multi,
-            inner.split('|').map(|c| Cow::Owned(normalize_line(c))).collect(),
+            inner
+                .split('|')
+                .map(|c| Cow::Owned(normalize_line(c)))
+                .collect(),
         ));
     }
-    let folded: String = t
-        .chars()
-        .map(|c| {
-            if c == '\u{3000}' || c == '\u{a0}' {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
-    if folded.contains("  ") {
+    if has_gap(t) {
+        let folded: String = t
+            .chars()
+            .map(|c| {
+                if c == '\u{3000}' || c == '\u{a0}' {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
         let cells: Vec<Cow<'a, str>> = folded
             .split("  ")
             .map(str::trim)
@@ -128,9 +132,28 @@ pub fn split_cells<'a>(line: &'a Line<'_>) -> Option<(RowKind, Vec<Cow<'a, str>>
     Some((RowKind::Single, vec![Cow::Borrowed(norm.as_str())]))
 }
 
+/// Two or more spaces (plain, ideographic or non-breaking) between two non-space characters: the
+/// column gap of text converted from PDF or typed with spaces.
+fn has_gap(t: &str) -> bool {
+    let mut run = 0usize;
+    let mut seen_text = false;
+    for c in t.chars() {
+        if c == ' ' || c == '\u{3000}' || c == '\u{a0}' {
+            run += 1;
+        } else {
+            if seen_text && run >= 2 {
+                return true;
+            }
+            run = 0;
+            seen_text = true;
+        }
+    }
+    false
+}
+
 /// The rows of lines `range`, empty lines dropped.
 pub fn rows<'a>(lines: &'a [Line<'_>], range: std::ops::Range<usize>) -> Vec<Row<'a>> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(range.len());
     for idx in range {
         let Some(line) = lines.get(idx) else { break };
         if let Some((kind, cells)) = split_cells(line) {

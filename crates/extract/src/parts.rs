@@ -45,7 +45,7 @@ pub fn heading_of(norm: &str) -> Option<Part> {
     };
     if !numbered {
         // Without its numeral only the canonical text itself is a heading.
-        if rest.len() > 60 {
+        if rest.len() > 60 || !(rest.ends_with('况') || rest.ends_with('项')) {
             return None;
         }
         let k: String = rest.chars().filter(|&c| is_word(c)).collect();
@@ -85,11 +85,11 @@ pub fn find_headings(lines: &[Line<'_>]) -> Vec<(Part, usize)> {
         if line.norm.is_empty() {
             continue;
         }
-        if let Some(p) = heading_of(&line.norm) {
-            if p.number() > current {
-                out.push((p, idx));
-                current = p.number();
-            }
+        if let Some(p) = heading_of(&line.norm)
+            && p.number() > current
+        {
+            out.push((p, idx));
+            current = p.number();
         }
     }
     out

@@ -23,7 +23,7 @@ fn to_cell(slot: &Slot<'_>) -> Cell {
                 line: Some(*line),
             },
             CellText::Number(v) => Cell {
-                raw: Some((*text).to_string()),
+                raw: (!text.bytes().all(|b| b.is_ascii_digit())).then(|| (*text).to_string()),
                 value: Some(v),
                 line: Some(*line),
             },
@@ -50,7 +50,9 @@ fn is_page_number(s: &str) -> bool {
 /// A cell that starts like a number ("0", "12", "-3", "1 033") cannot be a row label; labels such as
 /// "1.属于国家秘密" continue with text, which `parse_cell` tells apart.
 fn looks_numeric(cell: &str) -> bool {
-    cell.as_bytes().first().is_some_and(|b| b.is_ascii_digit() || *b == b'-')
+    cell.as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_digit() || *b == b'-')
         && !matches!(parse_cell(cell), CellText::Text)
 }
 
@@ -69,13 +71,25 @@ struct Pending<'r> {
 /// Aligns the cells after a label to `n` columns. Exported tables pad rows with empty cells, so an
 /// empty cell is a blank value only where the row's non-empty cells leave no other choice; then the
 /// offset that complete rows of the same shape use decides.
-fn align<'r, S: AsRef<str>>(after: &'r [S], n: usize, preferred: &[usize], line: u32) -> Vec<Slot<'r>> {
-    let nonempty: Vec<usize> = (0..after.len()).filter(|&i| !after[i].as_ref().is_empty()).collect();
-    let slot = |i: usize| -> Slot<'r> { after.get(i).map(|s| (s.as_ref(), line)) };
-    if nonempty.len() >= n {
-        return nonempty.iter().take(n).map(|&i| slot(i)).collect();
+fn align<'r, S: AsRef<str>>(
+    after: &'r [S],
+    n: usize,
+    preferred: &[&[usize]],
+    line: u32,
+) -> Vec<Slot<'r>> {
+    let filled = |i: usize| !after[i].as_ref().is_empty();
+    let count = (0..after.len()).filter(|&i| filled(i)).count();
+    if count >= n {
+        return (0..after.len())
+            .filter(|&i| filled(i))
+            .take(n)
+            .map(|i| Some((after[i].as_ref(), line)))
+            .collect();
     }
-    let (Some(&first), Some(&last)) = (nonempty.first(), nonempty.last()) else {
+    let (Some(first), Some(last)) = (
+        (0..after.len()).find(|&i| filled(i)),
+        (0..after.len()).rev().find(|&i| filled(i)),
+    ) else {
         // Only blanks: the row is there, its values are not.
         return (0..n).map(|_| Some(("", line))).collect();
     };
@@ -83,7 +97,7 @@ fn align<'r, S: AsRef<str>>(after: &'r [S], n: usize, preferred: &[usize], line:
     let fits = |o: usize| o <= first && last < o + n;
     let off = preferred
         .iter()
-        .copied()
+        .flat_map(|p| p.iter().copied())
         .find(|&o| o <= max_off && fits(o))
         .or_else(|| (0..=max_off).find(|&o| fits(o)));
     match off {
@@ -91,7 +105,10 @@ fn align<'r, S: AsRef<str>>(after: &'r [S], n: usize, preferred: &[usize], line:
             .map(|i| Some((after.get(i).map_or("", |s| s.as_ref()), line)))
             .collect(),
         None => {
-            let mut v: Vec<Slot<'_>> = nonempty.iter().map(|&i| slot(i)).collect();
+            let mut v: Vec<Slot<'_>> = (0..after.len())
+                .filter(|&i| filled(i))
+                .map(|i| Some((after[i].as_ref(), line)))
+                .collect();
             v.resize(n, None);
             v
         }
@@ -145,19 +162,27 @@ fn resolve<'r>(pending: &[Pending<'r>]) -> Vec<(usize, Vec<Slot<'r>>)> {
             }
         }
     }
+    let shape_prefs: Vec<((usize, usize, usize), Vec<usize>)> = by_shape
+        .iter()
+        .map(|(s, t)| (*s, t.ranked().collect()))
+        .collect();
+    let n_prefs: Vec<(usize, Vec<usize>)> = by_n
+        .iter()
+        .map(|(n, t)| (*n, t.ranked().collect()))
+        .collect();
     pending
         .iter()
         .map(|p| {
             let shape = (p.label_idx, p.ncells, p.n);
-            let mut pref: Vec<usize> = by_shape
+            let a = shape_prefs
                 .iter()
                 .find(|(s, _)| *s == shape)
-                .map(|(_, t)| t.ranked().collect())
-                .unwrap_or_default();
-            if let Some((_, t)) = by_n.iter().find(|(n, _)| *n == p.n) {
-                pref.extend(t.ranked());
-            }
-            (p.target, align(p.after, p.n, &pref, p.line))
+                .map_or(&[][..], |(_, v)| v.as_slice());
+            let b = n_prefs
+                .iter()
+                .find(|(n, _)| *n == p.n)
+                .map_or(&[][..], |(_, v)| v.as_slice());
+            (p.target, align(p.after, p.n, &[a, b], p.line))
         })
         .collect()
 }
@@ -297,6 +322,16 @@ impl T3Keys {
     /// A data row label among `from..from+5`.
     fn row(&self, k: &str, from: usize) -> Option<(T3Row, Match)> {
         if k.is_empty() {
+            return None;
+        }
+        // The expected row, exactly: the common case, decided without any fuzzy matching.
+        if let Some(&exact) = self.rows.get(from)
+            && k == exact
+        {
+            return T3Row::from_index(from).map(|r| (r, Match::Exact));
+        }
+        // Group labels and header words are never data rows.
+        if self.others.contains(&k) {
             return None;
         }
         for i in from..(from + 5).min(25) {
@@ -502,7 +537,21 @@ const SIGNATURES_2019: [&str; 10] = [
     "采购总金额",
 ];
 
+/// A 表二 row label written exactly (or a 2019 row), without fuzzy matching.
+fn t2_exact(k: &str) -> Option<(T2Label, Match)> {
+    if let Some(&r) = T2Row::ALL.iter().find(|r| r.label() == k) {
+        return Some((T2Label::Row(r), Match::Exact));
+    }
+    if k == "其他对外管理服务事项" || k == "政府集中采购" {
+        return Some((T2Label::Extra2019, Match::Exact));
+    }
+    None
+}
+
 fn t2_label(k: &str) -> Option<(T2Label, Match)> {
+    if let Some(&r) = T2Row::ALL.iter().find(|r| r.label() == k) {
+        return Some((T2Label::Row(r), Match::Exact));
+    }
     if k == "规范性文件" {
         return Some((T2Label::Row(T2Row::NormativeDocuments), Match::Variant));
     }
@@ -520,7 +569,9 @@ fn is_t2_label(s: &str) -> bool {
         || k.starts_with("第二十条")
         || t2_label(&k).is_some()
         || T2_HEADERS.iter().any(|(h, _)| match_key(&k, h).is_some())
-        || SIGNATURES_2019.iter().any(|s| k.contains(s))
+        || SIGNATURES_2019
+            .iter()
+            .any(|s| k.len() >= s.len() && k.contains(s))
 }
 
 /// Reads 表二 from the lines of `range`.
@@ -542,6 +593,9 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
         let row = &rows[i];
         let mut consumed_to = i + 1;
         for (j, cell) in row.cells.iter().enumerate() {
+            if cell.is_empty() || looks_numeric(cell) {
+                continue;
+            }
             let k = key(cell);
             if k.is_empty() {
                 continue;
@@ -549,7 +603,10 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
             if k.starts_with("第二十条") || k == "信息内容" {
                 first_idx.get_or_insert(row.idx);
             }
-            if let Some(sig) = SIGNATURES_2019.iter().find(|s| k.contains(*s)) {
+            if let Some(sig) = SIGNATURES_2019
+                .iter()
+                .find(|s| k.len() >= s.len() && k.contains(*s))
+            {
                 is2019 = true;
                 signatures.push(TemplateSignature {
                     text: (*sig).to_string(),
@@ -559,10 +616,19 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
                     continue;
                 }
             }
-            if let Some((h, m)) = T2_HEADERS
-                .iter()
-                .find_map(|(h, c)| match_key(&k, h).map(|m| ((h, c), m)))
+            // Exact labels first: fuzzy matching is for what is left.
+            let exact_row = t2_exact(&k);
+            let header = if exact_row.is_some() || k.starts_with("第二十条") || k == "信息内容"
             {
+                None
+            } else if let Some((h, c)) = T2_HEADERS.iter().find(|(h, _)| *h == k) {
+                Some(((h, c), Match::Exact))
+            } else {
+                T2_HEADERS
+                    .iter()
+                    .find_map(|(h, c)| match_key(&k, h).map(|m| ((h, c), m)))
+            };
+            if let Some((h, m)) = header {
                 if m == Match::Variant {
                     deviations.push(LabelDeviation {
                         part: 2,
@@ -574,7 +640,7 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
                 }
                 continue;
             }
-            let Some((label, m)) = t2_label(&k) else {
+            let Some((label, m)) = exact_row.or_else(|| t2_label(&k)) else {
                 continue;
             };
             if seen.contains(&label) && label != T2Label::Extra2019 {
@@ -735,7 +801,7 @@ pub fn table4(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table4>>
                 if row.cells.iter().filter(|c| !c.is_empty()).count() >= need
                     || row.cells.len() >= need
                 {
-                    slots.extend(align(&row.cells, need, &[0], row.no));
+                    slots.extend(align(&row.cells, need, &[&[0]], row.no));
                 } else {
                     slots.extend(row.cells.iter().map(|c| Some((c.as_ref(), row.no))));
                 }
@@ -808,7 +874,7 @@ mod tests {
             texts(&align(
                 &s(&["", "", "2", "3", "4", "5", "6", "20", ""]),
                 7,
-                &[1],
+                &[&[1]],
                 1
             )),
             s(&["", "2", "3", "4", "5", "6", "20"])
@@ -818,7 +884,7 @@ mod tests {
             texts(&align(
                 &s(&["", "", "2", "3", "4", "5", "6", "20", ""]),
                 7,
-                &[2],
+                &[&[2]],
                 1
             )),
             s(&["2", "3", "4", "5", "6", "20", ""])
@@ -835,7 +901,11 @@ mod tests {
     #[test]
     fn precomputed_keys_match_the_official_labels() {
         for r in T3Row::ALL {
-            assert_eq!(key(&crate::text::normalize_line(r.label())), T3_ROW_KEYS[r.index()], "{r:?}");
+            assert_eq!(
+                key(&crate::text::normalize_line(r.label())),
+                T3_ROW_KEYS[r.index()],
+                "{r:?}"
+            );
         }
     }
 

@@ -45,42 +45,104 @@ fn fold(c: char) -> Option<char> {
 /// Runs of characters that need no change are copied as slices: this runs over every line of every
 /// report, so it must not push character by character.
 pub fn normalize_line(s: &str) -> String {
+    let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
-    // A pending space is emitted only if neither neighbour is CJK.
+    // What the last emitted character was, for the space rule.
+    let mut prev_cjk = false;
+    let mut prev_tab = false;
+    let mut has_prev = false;
     let mut pending_space = false;
-    let mut prev: Option<char> = None;
     let mut run_start = 0usize;
-    for (i, c) in s.char_indices() {
+    let mut i = 0usize;
+    while i < b.len() {
+        let x = b[i];
+        // Fast path, the bulk of a report: printable ASCII other than space, and ideographs
+        // U+4000–U+9FFF (lead bytes E4–E9), stay as they are.
+        if !pending_space {
+            if (0x21..=0x7E).contains(&x) {
+                prev_cjk = false;
+                prev_tab = false;
+                has_prev = true;
+                i += 1;
+                continue;
+            }
+            if (0xE4..=0xE9).contains(&x) && i + 3 <= b.len() {
+                prev_cjk = true;
+                prev_tab = false;
+                has_prev = true;
+                i += 3;
+                continue;
+            }
+            // CJK punctuation U+3001–U+303F (、。〔〕…) and the rest of E3, except U+3000 (a space).
+            if x == 0xE3 && i + 3 <= b.len() && !(b[i + 1] == 0x80 && b[i + 2] == 0x80) {
+                prev_cjk = b[i + 1] == 0x80;
+                prev_tab = false;
+                has_prev = true;
+                i += 3;
+                continue;
+            }
+        }
+        // Full-width ASCII U+FF01–U+FF5E (EF BC 81 – EF BD 9E): folded to the ASCII byte directly.
+        if x == 0xEF && i + 3 <= b.len() && (b[i + 1] == 0xBC || b[i + 1] == 0xBD) {
+            let cp = 0xFF00 + ((u32::from(b[i + 1]) & 0x3F) << 6 | (u32::from(b[i + 2]) & 0x3F));
+            if (0xFF01..=0xFF5E).contains(&cp) {
+                let ascii = (cp - 0xFEE0) as u8;
+                out.push_str(&s[run_start..i]);
+                i += 3;
+                run_start = i;
+                if ascii == b' ' {
+                    pending_space = true;
+                    continue;
+                }
+                if pending_space {
+                    if has_prev && !prev_tab && !prev_cjk {
+                        out.push(' ');
+                    }
+                    pending_space = false;
+                }
+                out.push(char::from(ascii));
+                prev_cjk = false;
+                prev_tab = false;
+                has_prev = true;
+                continue;
+            }
+        }
+        let Some(c) = s.get(i..).and_then(|t| t.chars().next()) else {
+            break;
+        };
+        let len = c.len_utf8();
         let folded = fold(c);
         let unchanged = folded == Some(c) && c != ' ';
         if unchanged && !pending_space {
-            prev = Some(c);
+            prev_cjk = is_cjk(c);
+            prev_tab = c == '\t';
+            has_prev = true;
+            i += len;
             continue;
         }
         out.push_str(&s[run_start..i]);
-        run_start = i + c.len_utf8();
+        run_start = i + len;
+        i += len;
         let Some(c) = folded else { continue };
         if c == ' ' {
             pending_space = true;
             continue;
         }
         if pending_space {
-            let keep = match prev {
-                Some(p) => p != '\t' && c != '\t' && !is_cjk(p) && !is_cjk(c),
-                None => false,
-            };
-            if keep {
+            if has_prev && !prev_tab && c != '\t' && !prev_cjk && !is_cjk(c) {
                 out.push(' ');
             }
             pending_space = false;
         }
         if unchanged {
             // Start a new run at this character instead of pushing it.
-            run_start = i;
+            run_start = i - len;
         } else {
             out.push(c);
         }
-        prev = Some(c);
+        prev_cjk = is_cjk(c);
+        prev_tab = c == '\t';
+        has_prev = true;
     }
     out.push_str(&s[run_start..]);
     out
@@ -135,10 +197,10 @@ pub fn is_numeral(c: char) -> bool {
 /// The comparison key of a label: marker stripped, then only ideographs, letters and digits kept
 /// (so spacing, brackets, quote styles and commas never matter).
 pub fn key(s: &str) -> String {
-    strip_marker(s)
-        .chars()
-        .filter(|&c| is_word(c))
-        .collect()
+    let body = strip_marker(s);
+    let mut k = String::with_capacity(body.len());
+    k.extend(body.chars().filter(|&c| is_word(c)));
+    k
 }
 
 /// How a written label relates to an official one.
@@ -155,6 +217,15 @@ pub enum Match {
 pub fn match_key(written: &str, official: &str) -> Option<Match> {
     if written == official {
         return Some(Match::Exact);
+    }
+    // Labels are ideographs (3 bytes each): a byte-length gap beyond a few characters rules a
+    // match out before counting characters.
+    let (wb, ob) = (written.len(), official.len());
+    if wb < 9
+        || (wb > ob && !written.starts_with(official) && wb - ob > 3 * (ob / 15 + 1) + 2)
+        || (ob > wb && !official.starts_with(written) && ob - wb > 3 * (ob / 15 + 1) + 2)
+    {
+        return None;
     }
     let wl = written.chars().count();
     let ol = official.chars().count();
@@ -240,7 +311,8 @@ pub fn parse_cell(s: &str) -> CellText {
     let t = s.trim();
     // Fast path: plain digits, by far the most common cell.
     if !t.is_empty() && t.len() < 16 && t.bytes().all(|b| b.is_ascii_digit()) {
-        return t.parse::<f64>().map_or(CellText::Text, CellText::Number);
+        let v = t.bytes().fold(0u64, |a, b| a * 10 + u64::from(b - b'0'));
+        return CellText::Number(v as f64);
     }
     if t.is_empty() || matches!(t, "-" | "—" | "——" | "/" | "、" | "－" | "–" | "/ ") {
         return CellText::Blank;

@@ -162,10 +162,11 @@ fn signature_date(lines: &[Line<'_>]) -> Option<i32> {
     let head = lines.iter().take(15);
     tail.chain(head).find_map(|l| {
         let s = l.norm.trim();
-        if let Some((i, y)) = years(s).next() {
-            if s.len() < 24 && s[i + 4..].contains('月') {
-                return Some(y);
-            }
+        if let Some((i, y)) = years(s).next()
+            && s.len() < 24
+            && s[i + 4..].contains('月')
+        {
+            return Some(y);
         }
         let at = s.find("时间:").or_else(|| s.find("日期:"))?;
         let d = s[at..].split(':').nth(1)?.trim();

@@ -1,6 +1,8 @@
 //! Our own fixtures (`fixtures/make_fixtures.py`): one report with non-zero tables in every text
 //! layout and encoding, plus a 2019-template report, must extract to exactly the same values.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 use nianbao_model::json::extract_record;
 use serde_json::Value;
 use std::path::PathBuf;

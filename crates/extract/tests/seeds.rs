@@ -1,6 +1,8 @@
 //! The five real reports of `../shared/seeds`: every cell, agency, year, parts and template must equal
 //! `*.truth.json`. Skipped (with a note) where the folder is not beside the checkout.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 use nianbao_model::json::extract_record;
 use serde_json::Value;
 use std::path::PathBuf;

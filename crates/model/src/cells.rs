@@ -90,7 +90,9 @@ impl T2Cell {
     }
 
     pub fn id(self) -> &'static str {
-        ["A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09", "A10"][self.index()]
+        [
+            "A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09", "A10",
+        ][self.index()]
     }
 
     pub fn from_id(id: &str) -> Option<T2Cell> {
@@ -235,8 +237,8 @@ impl T3Row {
     pub const ALL: [T3Row; 25] = {
         use T3Row::*;
         [
-            R01, R02, R03, R04, R05, R06, R07, R08, R09, R10, R11, R12, R13, R14, R15, R16, R17, R18,
-            R19, R20, R21, R22, R23, R24, R25,
+            R01, R02, R03, R04, R05, R06, R07, R08, R09, R10, R11, R12, R13, R14, R15, R16, R17,
+            R18, R19, R20, R21, R22, R23, R24, R25,
         ]
     };
 
@@ -255,8 +257,9 @@ impl T3Row {
 
     pub fn id(self) -> &'static str {
         const IDS: [&str; 25] = [
-            "R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08", "R09", "R10", "R11", "R12", "R13",
-            "R14", "R15", "R16", "R17", "R18", "R19", "R20", "R21", "R22", "R23", "R24", "R25",
+            "R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08", "R09", "R10", "R11", "R12",
+            "R13", "R14", "R15", "R16", "R17", "R18", "R19", "R20", "R21", "R22", "R23", "R24",
+            "R25",
         ];
         IDS[self.index()]
     }
@@ -285,15 +288,27 @@ impl T3Row {
                     None,
                 ),
                 R05 => (L3, Some("（三）不予公开"), Some("1.属于国家秘密")),
-                R06 => (L3, Some("（三）不予公开"), Some("2.其他法律行政法规禁止公开")),
+                R06 => (
+                    L3,
+                    Some("（三）不予公开"),
+                    Some("2.其他法律行政法规禁止公开"),
+                ),
                 R07 => (L3, Some("（三）不予公开"), Some("3.危及“三安全一稳定”")),
                 R08 => (L3, Some("（三）不予公开"), Some("4.保护第三方合法权益")),
                 R09 => (L3, Some("（三）不予公开"), Some("5.属于三类内部事务信息")),
                 R10 => (L3, Some("（三）不予公开"), Some("6.属于四类过程性信息")),
                 R11 => (L3, Some("（三）不予公开"), Some("7.属于行政执法案卷")),
                 R12 => (L3, Some("（三）不予公开"), Some("8.属于行政查询事项")),
-                R13 => (L3, Some("（四）无法提供"), Some("1.本机关不掌握相关政府信息")),
-                R14 => (L3, Some("（四）无法提供"), Some("2.没有现成信息需要另行制作")),
+                R13 => (
+                    L3,
+                    Some("（四）无法提供"),
+                    Some("1.本机关不掌握相关政府信息"),
+                ),
+                R14 => (
+                    L3,
+                    Some("（四）无法提供"),
+                    Some("2.没有现成信息需要另行制作"),
+                ),
                 R15 => (L3, Some("（四）无法提供"), Some("3.补正后申请内容仍不明确")),
                 R16 => (L3, Some("（五）不予处理"), Some("1.信访举报投诉类申请")),
                 R17 => (L3, Some("（五）不予处理"), Some("2.重复申请")),
@@ -307,9 +322,7 @@ impl T3Row {
                 R21 => (
                     L3,
                     Some("（六）其他处理"),
-                    Some(
-                        "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
-                    ),
+                    Some("1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请"),
                 ),
                 R22 => (
                     L3,
@@ -440,8 +453,8 @@ impl T4Cell {
 
     pub fn id(self) -> &'static str {
         const IDS: [&str; 15] = [
-            "D01", "D02", "D03", "D04", "D05", "D06", "D07", "D08", "D09", "D10", "D11", "D12", "D13",
-            "D14", "D15",
+            "D01", "D02", "D03", "D04", "D05", "D06", "D07", "D08", "D09", "D10", "D11", "D12",
+            "D13", "D14", "D15",
         ];
         IDS[self.index()]
     }
@@ -492,7 +505,10 @@ mod tests {
 
     #[test]
     fn row_cells_cover_table2_once() {
-        let mut all: Vec<T2Cell> = T2Row::ALL.iter().flat_map(|r| r.cells().iter().copied()).collect();
+        let mut all: Vec<T2Cell> = T2Row::ALL
+            .iter()
+            .flat_map(|r| r.cells().iter().copied())
+            .collect();
         all.sort();
         assert_eq!(all, T2Cell::ALL.to_vec());
         for c in T2Cell::ALL {

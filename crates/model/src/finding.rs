@@ -220,7 +220,10 @@ mod tests {
     fn ids_parse_back_and_serialize_as_strings() {
         for &r in RuleId::ALL {
             assert_eq!(r.as_str().parse::<RuleId>(), Ok(r));
-            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{}\"", r.as_str()));
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.as_str())
+            );
         }
         assert_eq!(RuleId::ALL.len(), 26);
         assert_eq!(RuleId::T3Balance.default_severity(), Severity::Error);

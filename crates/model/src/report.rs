@@ -108,11 +108,16 @@ pub struct PartSpan {
 }
 
 /// One table cell as written.
+///
+/// Blank: no `value` and no `raw`. A plain non-negative integer (the overwhelming majority of cells)
+/// has its `value` and no `raw`, so that extraction does not allocate a string per cell. Anything
+/// else written keeps its text in `raw`: negative or fractional numbers, numbers with units, and
+/// text that is not a number (then `value` is `None`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
-    /// The text of the cell; `None` when the cell is blank (or its row was not found at all).
+    /// The text as written, where it says more than `value`.
     pub raw: Option<String>,
-    /// The number read from `raw`; `None` when blank or not a number.
+    /// The number read from the cell; `None` when blank or not a number.
     pub value: Option<f64>,
     /// 1-based source line.
     pub line: Option<u32>,
@@ -120,15 +125,25 @@ pub struct Cell {
 
 impl Cell {
     pub fn number(value: f64, line: Option<u32>) -> Cell {
+        let plain = value >= 0.0 && value.fract() == 0.0;
         Cell {
-            raw: Some(format_number(value)),
+            raw: (!plain).then(|| format_number(value)),
             value: Some(value),
             line,
         }
     }
 
     pub fn is_blank(&self) -> bool {
-        self.raw.is_none()
+        self.raw.is_none() && self.value.is_none()
+    }
+
+    /// What was written, for messages: the text, or the number as a report writes it.
+    pub fn written(&self) -> Option<String> {
+        match (&self.raw, self.value) {
+            (Some(r), _) => Some(r.clone()),
+            (None, Some(v)) => Some(format_number(v)),
+            (None, None) => None,
+        }
     }
 
     /// Written but not a number ("若干", "—" is blank, not invalid).

@@ -118,7 +118,7 @@ fn cell_checks(
     };
     let expected = if amount { "非负数" } else { "非负整数" };
     match (&cell.raw, cell.value) {
-        (None, _) => {
+        (None, None) => {
             if !absent_in_2019(x.template, id) {
                 sink.push(locate(Finding::new(
                     RuleId::CellMissing,
@@ -134,9 +134,12 @@ fn cell_checks(
             .expected(expected)
             .actual(raw),
         ),
-        (Some(raw), Some(v)) => {
+        (raw, Some(v)) => {
             let bad = v < 0.0 || (!amount && v.fract() != 0.0) || !v.is_finite();
             if bad {
+                let raw = raw
+                    .clone()
+                    .unwrap_or_else(|| nianbao_model::report::format_number(v));
                 let why = if v < 0.0 { "为负数" } else { "不是整数" };
                 sink.push(
                     locate(Finding::new(

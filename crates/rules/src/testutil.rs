@@ -284,7 +284,7 @@ impl ReportBuilder {
         let mut table2 = self.table2;
         if let Some(t) = table2.as_mut() {
             t.line = first_body_line[1].max(1);
-            for c in t.cells.iter_mut().filter(|c| c.raw.is_some()) {
+            for c in t.cells.iter_mut().filter(|c| !c.is_blank()) {
                 c.line = c.line.or(Some(t.line + 2));
             }
         }
@@ -294,7 +294,7 @@ impl ReportBuilder {
             for r in T3Row::ALL {
                 let row_line = t.line + 1 + r.index() as u32;
                 t.row_lines[r.index()] = Some(row_line);
-                for c in t.rows[r.index()].iter_mut().filter(|c| c.raw.is_some()) {
+                for c in t.rows[r.index()].iter_mut().filter(|c| !c.is_blank()) {
                     c.line = c.line.or(Some(row_line));
                 }
             }
@@ -302,7 +302,7 @@ impl ReportBuilder {
         let mut table4 = self.table4;
         if let Some(t) = table4.as_mut() {
             t.line = first_body_line[3].max(1);
-            for c in t.cells.iter_mut().filter(|c| c.raw.is_some()) {
+            for c in t.cells.iter_mut().filter(|c| !c.is_blank()) {
                 c.line = c.line.or(Some(t.line + 1));
             }
         }

@@ -1,0 +1,202 @@
+//! `nianbao check` end to end through the binary: the five real seeds, our layout fixtures and one
+//! trigger/near-miss pair per rule; JSON Lines shape and exit codes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn nianbao(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nianbao"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../extract/tests/fixtures")
+}
+
+fn check_json(files: &[PathBuf]) -> (i32, Vec<Value>) {
+    let mut args = vec!["check".to_string(), "--json".to_string()];
+    args.extend(files.iter().map(|p| p.display().to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = nianbao(&refs);
+    assert!(code == 0 || code == 1, "exit {code}: {stderr}");
+    let recs: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), files.len());
+    (code, recs)
+}
+
+/// Does `f` satisfy every field the expectation names?
+fn matches(f: &Value, want: &Value) -> bool {
+    want.as_object()
+        .unwrap()
+        .iter()
+        .all(|(k, v)| k == "severity" || f.get(k) == Some(v))
+}
+
+fn serious(f: &Value) -> bool {
+    f["severity"] == "error" || f["severity"] == "warning"
+}
+
+#[test]
+fn seeds_give_exactly_their_expected_findings() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seeds");
+    if !dir.is_dir() {
+        eprintln!("note: ../shared/seeds not found; seed test skipped");
+        return;
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 5);
+    let (_, recs) = check_json(&files);
+    let mut problems = Vec::new();
+    for (path, rec) in files.iter().zip(&recs) {
+        let truth: Value = serde_json::from_str(
+            &std::fs::read_to_string(path.with_extension("truth.json")).unwrap(),
+        )
+        .unwrap();
+        let findings = rec["findings"].as_array().unwrap();
+        let expected = truth["expected_findings"].as_array().unwrap();
+        for want in expected {
+            if !findings.iter().any(|f| matches(f, want)) {
+                problems.push(format!("{}: missing {want}", path.display()));
+            }
+        }
+        for f in findings.iter().filter(|f| serious(f)) {
+            if !expected.iter().any(|w| matches(f, w)) {
+                problems.push(format!("{}: false alarm {f}", path.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn layout_fixtures_report_only_their_blank_cells() {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap())
+            .unwrap();
+    let layouts = expected["layouts"].as_object().unwrap();
+    let files: Vec<PathBuf> = layouts
+        .keys()
+        .map(|k| fixtures().join("layouts").join(k))
+        .collect();
+    let (_, recs) = check_json(&files);
+    let mut problems = Vec::new();
+    for ((name, want), rec) in layouts.iter().zip(&recs) {
+        let findings = rec["findings"].as_array().unwrap();
+        let expected = want["findings"].as_array().unwrap();
+        for w in expected {
+            if !findings.iter().any(|f| matches(f, w)) {
+                problems.push(format!("{name}: missing {w}"));
+            }
+        }
+        for f in findings.iter().filter(|f| serious(f)) {
+            if !expected.iter().any(|w| matches(f, w)) {
+                problems.push(format!("{name}: unexpected {f}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_rule_fires_on_its_trigger_and_not_on_its_near_miss() {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap())
+            .unwrap();
+    let rules = expected["rules"].as_object().unwrap();
+    assert_eq!(rules.len(), 19, "one fixture pair per single-report rule");
+    let mut problems = Vec::new();
+    let clean = fixtures().join("rules/clean.txt");
+    let (code, recs) = check_json(std::slice::from_ref(&clean));
+    assert_eq!(code, 0);
+    let serious_clean: Vec<&Value> = recs[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| serious(f))
+        .collect();
+    assert!(serious_clean.is_empty(), "clean fixture: {serious_clean:?}");
+    for (rule, want) in rules {
+        let trig = fixtures().join(format!("rules/{rule}.trigger.txt"));
+        let near = fixtures().join(format!("rules/{rule}.clean.txt"));
+        let (_, recs) = check_json(&[trig, near]);
+        let fired = recs[0]["findings"].as_array().unwrap();
+        if !fired.iter().any(|f| matches(f, want)) {
+            problems.push(format!(
+                "{rule}: trigger did not give {want}; got {fired:?}"
+            ));
+        }
+        let near_findings = recs[1]["findings"].as_array().unwrap();
+        if near_findings.iter().any(|f| f["rule"] == want["rule"]) {
+            problems.push(format!("{rule}: near-miss fired: {near_findings:?}"));
+        }
+        if let Some(f) = near_findings.iter().find(|f| serious(f)) {
+            problems.push(format!("{rule}: near-miss has {f}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn exit_codes_and_output_forms() {
+    let clean = fixtures().join("rules/clean.txt");
+    let broken = fixtures().join("rules/t3-balance.trigger.txt");
+    let (code, out, _) = nianbao(&["check", clean.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.contains("未发现问题"), "{out}");
+    let (code, out, _) = nianbao(&["check", clean.to_str().unwrap(), broken.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains("t3-balance") && out.contains("错误"), "{out}");
+    let (code, _, err) = nianbao(&["check", "/nonexistent/report.txt"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read"));
+    let (code, _, _) = nianbao(&["check"]);
+    assert_eq!(code, 2);
+    let (code, out, _) = nianbao(&["extract", "--json", clean.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["schema"], "nianbao.extract/v1");
+    assert_eq!(v["table3"]["R01"][6], 39);
+    assert_eq!(v["parts"], serde_json::json!([1, 2, 3, 4, 5, 6]));
+    let (code, out, _) = nianbao(&["extract", clean.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.contains("青河县自然资源局") && out.contains("表三"));
+}
+
+#[test]
+fn severity_overrides_come_from_the_config_file() {
+    let dir = std::env::temp_dir().join(format!("nianbao-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("rules.toml");
+    std::fs::write(&cfg, "[severity]\n\"fee-statement-missing\" = \"error\"\n").unwrap();
+    let file = fixtures().join("rules/fee-statement-missing.trigger.txt");
+    let (code, _, _) = nianbao(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "a warning alone exits 0");
+    let (code, out, _) = nianbao(&[
+        "check",
+        "--json",
+        "--config",
+        cfg.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\"severity\":\"error\""));
+    let _ = std::fs::remove_dir_all(Path::new(&dir));
+}
