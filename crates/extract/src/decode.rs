@@ -103,16 +103,38 @@ fn utf16_without_bom(bytes: &[u8]) -> Option<(String, &'static Encoding)> {
     })
 }
 
-/// Not valid UTF-8: either UTF-8 with a few broken bytes (decode it lossily), or a legacy Chinese
-/// encoding (chardetng guesses; GB18030 is the superset decoder for GBK/GB2312).
+/// Not valid UTF-8: either UTF-8 with a few broken bytes (decoded lossily), or a legacy Chinese
+/// encoding. GB18030 (the superset of GBK/GB2312, what Chinese Windows writes) is tried directly;
+/// only what it cannot decode goes to chardetng's statistical guess, which is far slower.
 fn decode_legacy(bytes: &[u8]) -> (String, &'static str) {
+    // A real UTF-8 report with a few damaged bytes: stop counting as soon as it is clearly not.
+    let limit = 2 + bytes.len() / 1000;
+    let mut errors = 0usize;
+    let mut rest = bytes;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(_) => break,
+            Err(e) => {
+                errors += 1;
+                if errors > limit {
+                    break;
+                }
+                let skip = e.valid_up_to() + e.error_len().unwrap_or(rest.len() - e.valid_up_to()).max(1);
+                rest = rest.get(skip..).unwrap_or_default();
+            }
+        }
+    }
+    if errors <= limit {
+        let (utf8, _) = UTF_8.decode_without_bom_handling(bytes);
+        return (utf8.into_owned(), "UTF-8 (damaged)");
+    }
+    let (gb, had_errors) = GB18030.decode_without_bom_handling(bytes);
+    if !had_errors && has_report_words(&gb) {
+        return (gb.into_owned(), GB18030.name());
+    }
+    // Heavily damaged UTF-8 still beats a legacy misreading when its words are there.
     let (utf8, _) = UTF_8.decode_without_bom_handling(bytes);
-    let broken = utf8.chars().filter(|&c| c == '\u{FFFD}').count();
-    let cjk = utf8
-        .chars()
-        .filter(|&c| ('\u{4E00}'..='\u{9FFF}').contains(&c))
-        .count();
-    if cjk > 0 && broken * 10 < cjk {
+    if has_report_words(&utf8) {
         return (utf8.into_owned(), "UTF-8 (damaged)");
     }
     let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
@@ -125,6 +147,13 @@ fn decode_legacy(bytes: &[u8]) -> (String, &'static str) {
     };
     let (cow, _) = enc.decode_without_bom_handling(bytes);
     (cow.into_owned(), enc.name())
+}
+
+/// Words every annual report uses: a decoding that lacks all of them read the bytes wrongly.
+fn has_report_words(text: &str) -> bool {
+    ["政府", "公开", "信息", "报告", "情况"]
+        .iter()
+        .any(|w| text.contains(w))
 }
 
 const CHAR_START: u8 = 1;
@@ -192,11 +221,7 @@ fn judge<'a>(text: Cow<'a, str>, encoding: &'static str) -> Result<Decoded<'a>, 
     }
     // Mojibake from a wrong legacy guess is dominated by rare ideographs; the common report
     // vocabulary must be present in a real report.
-    if !encoding.starts_with("UTF")
-        && !["政府", "公开", "信息", "报告", "情况"]
-            .iter()
-            .any(|w| text.contains(w))
-    {
+    if !encoding.starts_with("UTF") && !has_report_words(&text) {
         return Err(DecodeError::NoChinese);
     }
     Ok(Decoded { text, encoding })

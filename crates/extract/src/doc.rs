@@ -51,6 +51,8 @@ pub enum RowKind {
 /// A line inside a table region, cut into normalised cells.
 #[derive(Debug)]
 pub struct Row<'a> {
+    /// Cut from tabs: the normalised line already shows its cells with tabs.
+    pub tabbed: bool,
     pub no: u32,
     /// Index of the line in the document.
     pub idx: usize,
@@ -95,20 +97,7 @@ pub fn split_cells<'a>(line: &'a Line<'_>) -> Option<(RowKind, Vec<Cow<'a, str>>
         ));
     }
     if has_gap(t) {
-        let folded: String = t
-            .chars()
-            .map(|c| {
-                if c == '\u{3000}' || c == '\u{a0}' {
-                    ' '
-                } else {
-                    c
-                }
-            })
-            .collect();
-        let cells: Vec<Cow<'a, str>> = folded
-            .split("  ")
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+        let cells: Vec<Cow<'a, str>> = gap_pieces(t)
             .map(|c| Cow::Owned(normalize_line(c)))
             .collect();
         if cells.len() > 1 {
@@ -151,6 +140,33 @@ fn has_gap(t: &str) -> bool {
     false
 }
 
+/// The pieces of `t` between column gaps (two or more plain, ideographic or non-breaking spaces).
+fn gap_pieces(t: &str) -> impl Iterator<Item = &str> {
+    let is_space = |c: char| c == ' ' || c == '\u{3000}' || c == '\u{a0}';
+    let mut pieces = Vec::new();
+    let mut start = 0usize;
+    let mut run_start: Option<usize> = None;
+    let mut run = 0usize;
+    for (i, c) in t.char_indices() {
+        if is_space(c) {
+            if run == 0 {
+                run_start = Some(i);
+            }
+            run += 1;
+        } else {
+            if run >= 2 {
+                if let Some(rs) = run_start {
+                    pieces.push(&t[start..rs]);
+                }
+                start = i;
+            }
+            run = 0;
+        }
+    }
+    pieces.push(&t[start..]);
+    pieces.into_iter().map(str::trim).filter(|p| !p.is_empty())
+}
+
 /// The rows of lines `range`, empty lines dropped.
 pub fn rows<'a>(lines: &'a [Line<'_>], range: std::ops::Range<usize>) -> Vec<Row<'a>> {
     let mut out = Vec::with_capacity(range.len());
@@ -158,6 +174,7 @@ pub fn rows<'a>(lines: &'a [Line<'_>], range: std::ops::Range<usize>) -> Vec<Row
         let Some(line) = lines.get(idx) else { break };
         if let Some((kind, cells)) = split_cells(line) {
             out.push(Row {
+                tabbed: line.raw.contains('\t'),
                 no: line.no,
                 idx,
                 kind,

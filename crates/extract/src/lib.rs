@@ -18,9 +18,8 @@ mod tables;
 mod text;
 mod title;
 
-use doc::{Line, split_lines};
+use doc::split_lines;
 use nianbao_model::{Extraction, Part, PartSpan, Template, TextLine};
-use std::collections::HashSet;
 
 /// Hard limits for one document.
 #[derive(Clone, Debug)]
@@ -93,7 +92,8 @@ fn extract_decoded(text: &str, encoding: &str) -> Extraction {
         year: title.year,
         ..Default::default()
     };
-    let mut table_rows: HashSet<usize> = HashSet::new();
+    // Per line: the tab-joined text of a table row cut from pipes or spaces.
+    let mut table_rows: Vec<Option<String>> = vec![None; lines.len()];
     let mut starts: Vec<(Part, usize, bool)> =
         headings.iter().map(|&(p, i)| (p, i, true)).collect();
     let mut is2019 = false;
@@ -106,7 +106,7 @@ fn extract_decoded(text: &str, encoding: &str) -> Extraction {
             &mut starts,
             &mut table_rows,
             Part::Proactive,
-            &p.row_lines,
+            p.row_lines,
             p.first_idx,
         );
         is2019 |= p.is2019;
@@ -119,7 +119,7 @@ fn extract_decoded(text: &str, encoding: &str) -> Extraction {
             &mut starts,
             &mut table_rows,
             Part::Requests,
-            &p.row_lines,
+            p.row_lines,
             p.first_idx,
         );
         is2019 |= p.is2019;
@@ -132,7 +132,7 @@ fn extract_decoded(text: &str, encoding: &str) -> Extraction {
             &mut starts,
             &mut table_rows,
             Part::ReviewLitigation,
-            &p.row_lines,
+            p.row_lines,
             p.first_idx,
         );
         x.table4 = Some(p.table);
@@ -165,11 +165,7 @@ fn extract_decoded(text: &str, encoding: &str) -> Extraction {
         .enumerate()
         .map(|(i, l)| TextLine {
             no: l.no,
-            text: if table_rows.contains(&i) && !l.norm.contains('\t') {
-                table_text(&l)
-            } else {
-                l.norm
-            },
+            text: table_rows.get_mut(i).and_then(Option::take).unwrap_or(l.norm),
         })
         .collect();
     x
@@ -178,21 +174,17 @@ fn extract_decoded(text: &str, encoding: &str) -> Extraction {
 /// Records a table's lines; where its part has no heading, the table starts the part.
 fn note_table(
     starts: &mut Vec<(Part, usize, bool)>,
-    rows: &mut HashSet<usize>,
+    rows: &mut [Option<String>],
     part: Part,
-    lines: &[usize],
+    lines: Vec<(usize, Option<String>)>,
     first: usize,
 ) {
-    rows.extend(lines.iter().copied());
+    for (i, joined) in lines {
+        if let (Some(slot), Some(j)) = (rows.get_mut(i), joined) {
+            *slot = Some(j);
+        }
+    }
     if !starts.iter().any(|s| s.0 == part) {
         starts.push((part, first, false));
-    }
-}
-
-/// A table row cut from spaces or pipes, rewritten with tabs so that narrative rules skip it.
-fn table_text(l: &Line<'_>) -> String {
-    match doc::split_cells(l) {
-        Some((_, cells)) => cells.join("\t"),
-        None => l.norm.clone(),
     }
 }

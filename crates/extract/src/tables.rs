@@ -236,13 +236,18 @@ fn stream_values<'r>(
     (out, i)
 }
 
+fn row_entry(row: &Row<'_>) -> (usize, Option<String>) {
+    (row.idx, (!row.tabbed).then(|| row.cells.join("\t")))
+}
+
 /// Result of reading one table.
 pub struct Parsed<T> {
     pub table: T,
     /// Document index of the table's first line.
     pub first_idx: usize,
-    /// Document indices of lines read as multi-cell rows.
-    pub row_lines: Vec<usize>,
+    /// Document indices of lines read as multi-cell rows, with the cells joined by tabs where the
+    /// source separated them otherwise (pipes, spaces), so that narrative rules skip them.
+    pub row_lines: Vec<(usize, Option<String>)>,
     pub deviations: Vec<LabelDeviation>,
     pub signatures: Vec<TemplateSignature>,
     /// The table is in the 2019 trial layout.
@@ -456,7 +461,7 @@ pub fn table3(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table3>>
             t.row_lines[r.index()] = Some(row.no);
             let after = &row.cells[j + 1..];
             if row.kind == RowKind::Multi && after.iter().any(|c| !c.is_empty()) {
-                row_lines.push(row.idx);
+                row_lines.push(row_entry(row));
                 pending.push(Pending {
                     target: r.index(),
                     ncells: row.cells.len(),
@@ -467,7 +472,7 @@ pub fn table3(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table3>>
                 });
             } else {
                 if row.kind == RowKind::Multi {
-                    row_lines.push(row.idx);
+                    row_lines.push(row_entry(row));
                 }
                 let (vals, end) = stream_values(&rows, i + 1 + extra, 7, &is_label);
                 streamed.push((r.index(), vals));
@@ -481,7 +486,7 @@ pub fn table3(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table3>>
             break;
         }
         if !found && row.kind == RowKind::Multi && first_idx.is_some() {
-            row_lines.push(row.idx);
+            row_lines.push(row_entry(row));
         }
         i = consumed_to;
     }
@@ -667,7 +672,7 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
             targets.push((label, is2019));
             let after = &row.cells[j + 1..];
             if row.kind == RowKind::Multi && after.iter().any(|c| !c.is_empty()) {
-                row_lines.push(row.idx);
+                row_lines.push(row_entry(row));
                 pending.push(Pending {
                     target,
                     ncells: row.cells.len(),
@@ -678,7 +683,7 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
                 });
             } else {
                 if row.kind == RowKind::Multi {
-                    row_lines.push(row.idx);
+                    row_lines.push(row_entry(row));
                 }
                 let (vals, end) = stream_values(&rows, i + 1, n, &is_t2_label);
                 streamed.push((target, vals));
@@ -686,8 +691,8 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
             }
             break;
         }
-        if row.kind == RowKind::Multi && first_idx.is_some() && !row_lines.contains(&row.idx) {
-            row_lines.push(row.idx);
+        if row.kind == RowKind::Multi && first_idx.is_some() && !row_lines.iter().any(|(i, _)| *i == row.idx) {
+            row_lines.push(row_entry(row));
         }
         if seen.contains(&T2Label::Row(T2Row::Fees))
             && seen.len() >= 6
@@ -780,7 +785,7 @@ pub fn table4(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table4>>
         }
         match row.kind {
             RowKind::Multi => {
-                row_lines.push(row.idx);
+                row_lines.push(row_entry(row));
                 let data = row
                     .cells
                     .iter()
