@@ -1,6 +1,9 @@
 //! Times extract and check separately over the given files, for profiling (`perf record`, callgrind):
 //! `ROUNDS=2000 cargo run --release -p nianbao-cli --example profile_extract -- FILE...`.
 use std::hint::black_box;
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Instant;
 
 fn main() {

@@ -1,6 +1,6 @@
 //! The document as lines, and a line as table cells.
 
-use crate::text::{CellText, normalize_line, parse_cell};
+use crate::text::{CellText, normalize_into, normalize_line, parse_cell};
 use std::borrow::Cow;
 
 /// One source line.
@@ -9,8 +9,8 @@ pub struct Line<'a> {
     /// 1-based line number in the source.
     pub no: u32,
     pub raw: &'a str,
-    /// Normalised whole line (tabs kept).
-    pub norm: String,
+    /// Normalised whole line (tabs kept), a slice of the document's normalised buffer.
+    pub norm: &'a str,
 }
 
 impl Line<'_> {
@@ -26,17 +26,49 @@ impl Line<'_> {
     }
 }
 
-pub fn split_lines(text: &str) -> Vec<Line<'_>> {
-    let mut out = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
-    out.extend(text.split('\n').enumerate().map(|(i, raw)| {
-        let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        Line {
+/// The lines of `text` (`\r\n` or `\n`), each cut out of the raw text.
+fn raw_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n').map(|raw| raw.strip_suffix('\r').unwrap_or(raw))
+}
+
+/// Normalises the whole document into one buffer, lines separated by `\n`; returns the buffer and
+/// each line's byte range in it. One allocation for the document instead of one per line.
+pub fn normalize_document(text: &str) -> (String, Vec<(u32, u32)>) {
+    let mut buf = String::with_capacity(text.len());
+    let mut ranges = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
+    for raw in raw_lines(text) {
+        if !ranges.is_empty() {
+            buf.push('\n');
+        }
+        let start = buf.len();
+        normalize_into(&mut buf, raw);
+        ranges.push((
+            u32::try_from(start).unwrap_or(u32::MAX),
+            u32::try_from(buf.len()).unwrap_or(u32::MAX),
+        ));
+    }
+    (buf, ranges)
+}
+
+/// Pairs the raw lines with their normalised ranges.
+pub fn make_lines<'a>(text: &'a str, norm: &'a str, ranges: &[(u32, u32)]) -> Vec<Line<'a>> {
+    raw_lines(text)
+        .zip(ranges)
+        .enumerate()
+        .map(|(i, (raw, &(s, e)))| Line {
             no: u32::try_from(i + 1).unwrap_or(u32::MAX),
             raw,
-            norm: normalize_line(raw),
-        }
-    }));
-    out
+            norm: norm.get(s as usize..e as usize).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Runs `f` over the lines of a text (tests).
+#[cfg(test)]
+pub fn with_lines<R>(text: &str, f: impl FnOnce(&[Line<'_>]) -> R) -> R {
+    let (norm, ranges) = normalize_document(text);
+    let lines = make_lines(text, &norm, &ranges);
+    f(&lines)
 }
 
 /// How a line was cut into cells.
@@ -104,7 +136,7 @@ pub fn split_cells<'a>(line: &'a Line<'_>) -> Option<(RowKind, Vec<Cow<'a, str>>
             return Some((RowKind::Multi, cells));
         }
     }
-    let norm = &line.norm;
+    let norm = line.norm;
     if norm.contains(' ') {
         let parts: Vec<&str> = norm.split(' ').collect();
         if parts.len() > 1
@@ -118,7 +150,7 @@ pub fn split_cells<'a>(line: &'a Line<'_>) -> Option<(RowKind, Vec<Cow<'a, str>>
             ));
         }
     }
-    Some((RowKind::Single, vec![Cow::Borrowed(norm.as_str())]))
+    Some((RowKind::Single, vec![Cow::Borrowed(norm)]))
 }
 
 /// Two or more spaces (plain, ideographic or non-breaking) between two non-space characters: the
@@ -193,21 +225,24 @@ mod tests {
         (k, c.into_iter().map(Cow::into_owned).collect())
     }
 
-    fn line(raw: &str) -> Line<'_> {
-        Line {
-            no: 1,
-            raw,
-            norm: normalize_line(raw),
-        }
+    fn line<'a>(raw: &'a str, norm: &'a mut String) -> Line<'a> {
+        *norm = normalize_line(raw);
+        Line { no: 1, raw, norm }
     }
 
     fn owned_split(l: &Line<'_>) -> Option<(RowKind, Vec<String>)> {
         split_cells(l).map(owned)
     }
 
+    fn cut(raw: &str) -> Option<(RowKind, Vec<String>)> {
+        let mut norm = String::new();
+        let l = line(raw, &mut norm);
+        owned_split(&l)
+    }
+
     #[test]
     fn cuts_each_layout() {
-        let (k, c) = owned_split(&line("规章\t0\t\t0")).unwrap();
+        let (k, c) = cut("规章\t0\t\t0").unwrap();
         assert_eq!(
             (k, c),
             (
@@ -215,17 +250,17 @@ mod tests {
                 vec!["规章".into(), "0".into(), String::new(), "0".into()]
             )
         );
-        let (_, c) = owned_split(&line("| 规章 | 0 |  | 0 |")).unwrap();
+        let (_, c) = cut("| 规章 | 0 |  | 0 |").unwrap();
         assert_eq!(c, vec!["规章", "0", "", "0"]);
-        assert!(owned_split(&line("|---|:--:|---|")).is_none());
-        let (_, c) = owned_split(&line("规章  0  —  0")).unwrap();
+        assert!(cut("|---|:--:|---|").is_none());
+        let (_, c) = cut("规章  0  —  0").unwrap();
         assert_eq!(c, vec!["规章", "0", "—", "0"]);
-        let (_, c) = owned_split(&line("0 0 0 12")).unwrap();
+        let (_, c) = cut("0 0 0 12").unwrap();
         assert_eq!(c, vec!["0", "0", "0", "12"]);
-        let (k, c) = owned_split(&line("\u{a0} ")).unwrap();
+        let (k, c) = cut("\u{a0} ").unwrap();
         assert_eq!((k, c), (RowKind::Single, vec![String::new()]));
-        let (k, c) = owned_split(&line("结果 维持")).unwrap();
+        let (k, c) = cut("结果 维持").unwrap();
         assert_eq!((k, c), (RowKind::Single, vec!["结果维持".to_string()]));
-        assert!(owned_split(&line("")).is_none());
+        assert!(cut("").is_none());
     }
 }

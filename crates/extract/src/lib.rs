@@ -18,7 +18,7 @@ mod tables;
 mod text;
 mod title;
 
-use doc::split_lines;
+use doc::{Line, make_lines, normalize_document};
 use nianbao_model::{Extraction, Part, PartSpan, Template, TextLine};
 
 /// Hard limits for one document.
@@ -59,10 +59,42 @@ pub fn extract_text(text: &str) -> Extraction {
 }
 
 fn extract_decoded(text: &str, encoding: &str) -> Extraction {
-    let lines = split_lines(text);
-    let headings = parts::find_headings(&lines);
+    let (mut buf, ranges) = normalize_document(text);
+    let (mut x, mut table_rows, title_line) = {
+        let lines = make_lines(text, &buf, &ranges);
+        analyse(&lines, encoding)
+    };
+    // Lines point into one buffer; a table row cut from pipes or spaces is re-pointed at its
+    // tab-joined text, appended to the buffer, so that narrative rules skip it.
+    let mut lines: Vec<TextLine> = ranges
+        .iter()
+        .enumerate()
+        .map(|(i, &(start, end))| TextLine {
+            no: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            start,
+            end,
+        })
+        .collect();
+    for (line, joined) in lines.iter_mut().zip(table_rows.iter_mut()) {
+        if let Some(j) = joined.take() {
+            buf.push('\n');
+            line.start = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+            buf.push_str(&j);
+            line.end = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        }
+    }
+    x.title = title_line.and_then(|i| lines.get(i).copied());
+    x.lines = lines;
+    x.text = buf;
+    x
+}
+
+/// Everything but the text buffer: parts, title, tables. Returns the extraction, the tab-joined
+/// text of table rows per line, and the title's line index.
+fn analyse(lines: &[Line<'_>], encoding: &str) -> (Extraction, Vec<Option<String>>, Option<usize>) {
+    let headings = parts::find_headings(lines);
     let first_heading = headings.first().map_or(lines.len(), |h| h.1);
-    let title = title::find(&lines, first_heading);
+    let title = title::find(lines, first_heading);
 
     let heading_idx = |p: Part| headings.iter().find(|h| h.0 == p).map(|h| h.1);
     // The lines where a table may be: its part, or — when its heading is missing — between the
@@ -98,9 +130,9 @@ fn extract_decoded(text: &str, encoding: &str) -> Extraction {
         headings.iter().map(|&(p, i)| (p, i, true)).collect();
     let mut is2019 = false;
 
-    let t2 = tables::table2(&lines, window(Part::Proactive));
-    let t3 = tables::table3(&lines, window(Part::Requests));
-    let t4 = tables::table4(&lines, window(Part::ReviewLitigation));
+    let t2 = tables::table2(lines, window(Part::Proactive));
+    let t3 = tables::table3(lines, window(Part::Requests));
+    let t4 = tables::table4(lines, window(Part::ReviewLitigation));
     if let Some(p) = t2 {
         note_table(
             &mut starts,
@@ -156,19 +188,7 @@ fn extract_decoded(text: &str, encoding: &str) -> Extraction {
             heading_found,
         });
     }
-    x.title = title.line.and_then(|i| lines.get(i)).map(|l| TextLine {
-        no: l.no,
-        text: l.norm.clone(),
-    });
-    x.lines = lines
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| TextLine {
-            no: l.no,
-            text: table_rows.get_mut(i).and_then(Option::take).unwrap_or(l.norm),
-        })
-        .collect();
-    x
+    (x, table_rows, title.line)
 }
 
 /// Records a table's lines; where its part has no heading, the table starts the part.

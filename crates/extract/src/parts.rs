@@ -85,7 +85,7 @@ pub fn find_headings(lines: &[Line<'_>]) -> Vec<(Part, usize)> {
         if line.norm.is_empty() {
             continue;
         }
-        if let Some(p) = heading_of(&line.norm)
+        if let Some(p) = heading_of(line.norm)
             && p.number() > current
         {
             out.push((p, idx));

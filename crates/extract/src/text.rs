@@ -45,8 +45,14 @@ fn fold(c: char) -> Option<char> {
 /// Runs of characters that need no change are copied as slices: this runs over every line of every
 /// report, so it must not push character by character.
 pub fn normalize_line(s: &str) -> String {
-    let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
+    normalize_into(&mut out, s);
+    out
+}
+
+/// [`normalize_line`], appending to `out`: the whole document is normalised into one buffer.
+pub fn normalize_into(out: &mut String, s: &str) {
+    let b = s.as_bytes();
     // What the last emitted character was, for the space rule.
     let mut prev_cjk = false;
     let mut prev_tab = false;
@@ -145,7 +151,6 @@ pub fn normalize_line(s: &str) -> String {
         has_prev = true;
     }
     out.push_str(&s[run_start..]);
-    out
 }
 
 /// Strips a leading list marker: `(一)`, `一、`, `1.`, `1、`, `(1)`, `1)`, `第一,`… and markdown

@@ -103,7 +103,7 @@ pub fn find(lines: &[Line<'_>], first_part: usize) -> TitleInfo {
         .enumerate()
         .take(first_part.max(1).min(lines.len()))
     {
-        if let Some((agency, year)) = parse_title(&line.norm) {
+        if let Some((agency, year)) = parse_title(line.norm) {
             info.line = Some(idx);
             info.agency = agency;
             info.year = year;
@@ -122,7 +122,7 @@ pub fn find(lines: &[Line<'_>], first_part: usize) -> TitleInfo {
 /// 统计期限: "2023年1月1日至12月31日".
 fn period_year(lines: &[Line<'_>]) -> Option<i32> {
     lines.iter().take(80).find_map(|l| {
-        years(&l.norm).find_map(|(i, y)| l.norm[i + 4..].starts_with("年1月1日").then_some(y))
+        years(l.norm).find_map(|(i, y)| l.norm[i + 4..].starts_with("年1月1日").then_some(y))
     })
 }
 
@@ -180,7 +180,7 @@ fn signature_date(lines: &[Line<'_>]) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::doc::split_lines;
+    use crate::doc::with_lines;
 
     #[test]
     fn title_styles() {
@@ -207,13 +207,11 @@ mod tests {
     #[test]
     fn damaged_title_falls_back_to_body() {
         let text = "政府信息公开工作年度报告\n本报告统计期限为2023年1月1日至12月31日。现公布2023年方城县释之街道办事处信息公开工作年度报告。\n一、总体情况\n正文\n方城县释之街道办事处\n2024年1月20日\n";
-        let lines = split_lines(text);
-        let info = find(&lines, 2);
+        let info = with_lines(text, |lines| find(lines, 2));
         assert_eq!(info.year, Some(2023));
         assert_eq!(info.agency.as_deref(), Some("方城县释之街道办事处"));
         let text = "报告\n一、总体情况\n正文\n郑县财政局\n2025年1月20日\n";
-        let lines = split_lines(text);
-        let info = find(&lines, 1);
+        let info = with_lines(text, |lines| find(lines, 1));
         assert_eq!(info.year, Some(2024));
         assert_eq!(info.agency.as_deref(), Some("郑县财政局"));
     }

@@ -87,11 +87,13 @@ impl Part {
 
 /// One line of the document's text after normalisation (full-width ASCII folded to half-width, spaces
 /// between Chinese characters removed), with the 1-based line number in the original so that findings
-/// can point at it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// can point at it. The text itself lives in [`Extraction::text`] (`start..end`, byte offsets): one
+/// buffer per document instead of one allocation per line; read it with [`Extraction::text_of`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextLine {
     pub no: u32,
-    pub text: String,
+    pub start: u32,
+    pub end: u32,
 }
 
 /// Where one part sits in [`Extraction::lines`]: `start..end` are indices into that vector, the heading
@@ -255,8 +257,10 @@ pub struct Extraction {
     pub table4: Option<Table4>,
     /// The title line, when one was recognised.
     pub title: Option<TextLine>,
-    /// The whole text, normalised; parts index into it.
+    /// The lines of the document in order; parts index into this vector.
     pub lines: Vec<TextLine>,
+    /// The normalised text the lines point into.
+    pub text: String,
     pub deviations: Vec<LabelDeviation>,
     pub outdated_signatures: Vec<TemplateSignature>,
     /// Set when the document could not be decoded or parsed at all; the reason is for people.
@@ -286,6 +290,26 @@ impl Extraction {
         }
     }
 
+    /// The normalised text of a line.
+    pub fn text_of(&self, line: &TextLine) -> &str {
+        self.text
+            .get(line.start as usize..line.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// Appends a line (for builders of extractions: extractors, tests).
+    pub fn push_line(&mut self, no: u32, text: &str) -> TextLine {
+        if !self.text.is_empty() {
+            self.text.push('\n');
+        }
+        let start = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        self.text.push_str(text);
+        let end = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        let line = TextLine { no, start, end };
+        self.lines.push(line);
+        line
+    }
+
     /// The lines before the first part: title, navigation, introduction.
     pub fn preamble_lines(&self) -> &[TextLine] {
         let end = self.parts.first().map_or(self.lines.len(), |p| p.start);
@@ -303,6 +327,16 @@ mod tests {
         assert_eq!(Part::from_number(0), None);
         assert_eq!(Part::from_number(7), None);
         assert_eq!(Part::Other.title(), "六、其他需要报告的事项");
+    }
+
+    #[test]
+    fn lines_point_into_one_buffer() {
+        let mut x = Extraction::default();
+        let a = x.push_line(1, "一、总体情况");
+        let b = x.push_line(2, "正文");
+        assert_eq!(x.text_of(&a), "一、总体情况");
+        assert_eq!(x.text_of(&b), "正文");
+        assert_eq!(x.text, "一、总体情况\n正文");
     }
 
     #[test]

@@ -106,7 +106,7 @@ fn subitems(x: &Extraction, sink: &mut Sink<'_>) {
     let lines = x.part_lines(Part::Overview);
     let mut by_heading = [false; 5];
     for line in lines {
-        if let Some(rest) = subheading_rest(&line.text) {
+        if let Some(rest) = subheading_rest(x.text_of(line)) {
             let start = head(rest, 20);
             for (i, t) in TOPICS.iter().enumerate() {
                 by_heading[i] |= t.heading.iter().any(|k| start.contains(k));
@@ -121,7 +121,7 @@ fn subitems(x: &Extraction, sink: &mut Sink<'_>) {
         let mut found = [false; 5];
         for line in lines {
             for (i, t) in TOPICS.iter().enumerate() {
-                found[i] |= line.text.contains(t.keyword);
+                found[i] |= x.text_of(line).contains(t.keyword);
             }
         }
         found
@@ -163,7 +163,7 @@ fn rectification(x: &Extraction, sink: &mut Sink<'_>) {
     // A repeated heading line (e.g. numbered twice in a web copy) says 改进 without saying anything.
     let lines: Vec<&str> = body(x, Part::Problems)
         .iter()
-        .map(|l| l.text.as_str())
+        .map(|l| x.text_of(l))
         .filter(|t| !(t.contains("主要问题及改进情况") && t.chars().count() < 30))
         .collect();
     let has = |words: &[&str]| lines.iter().any(|l| words.iter().any(|w| l.contains(w)));
@@ -187,7 +187,7 @@ fn fee_statement(x: &Extraction, sink: &mut Sink<'_>) {
     };
     let said = body(x, Part::Other)
         .iter()
-        .any(|l| FEE_WORDS.iter().any(|w| l.text.contains(w)));
+        .any(|l| FEE_WORDS.iter().any(|w| x.text_of(l).contains(w)));
     if !said {
         sink.push(
             Finding::new(

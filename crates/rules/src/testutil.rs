@@ -3,7 +3,7 @@
 use nianbao_model::report::{LabelDeviation, TemplateSignature};
 use nianbao_model::{
     Cell, Extraction, Finding, Part, PartSpan, RuleId, T2Cell, T3Col, T3Row, T4Cell, Table2,
-    Table3, Table4, Template, TextLine,
+    Table3, Table4, Template,
 };
 
 pub(crate) fn only(f: &[Finding], rule: RuleId) -> Vec<&Finding> {
@@ -14,7 +14,7 @@ pub(crate) fn only(f: &[Finding], rule: RuleId) -> Vec<&Finding> {
 pub(crate) fn line_of(x: &Extraction, needle: &str) -> Option<u32> {
     x.lines
         .iter()
-        .find(|l| l.text.contains(needle))
+        .find(|l| x.text_of(l).contains(needle))
         .map(|l| l.no)
 }
 
@@ -235,19 +235,21 @@ impl ReportBuilder {
 
     pub(crate) fn build(self) -> Extraction {
         let year = self.year.unwrap_or(2024);
-        let mut lines: Vec<TextLine> = Vec::new();
-        let push = |lines: &mut Vec<TextLine>, text: String| {
-            let no = lines.len() as u32 + 1;
-            lines.push(TextLine { no, text });
+        // Lines accumulate in a scratch extraction: it owns the text buffer they point into.
+        let mut buf = Extraction::default();
+        let push = |buf: &mut Extraction, text: String| {
+            let no = buf.lines.len() as u32 + 1;
+            buf.push_line(no, &text);
             no
         };
         let title_text = format!(
             "{}{year}年政府信息公开工作年度报告",
             self.agency.clone().unwrap_or_default()
         );
-        let title_no = push(&mut lines, title_text.clone());
+        push(&mut buf, title_text);
+        let title_line = buf.lines[0];
         for l in &self.preamble {
-            push(&mut lines, l.clone());
+            push(&mut buf, l.clone());
         }
         let mut parts = Vec::new();
         let mut first_body_line = [0u32; 6];
@@ -256,8 +258,8 @@ impl ReportBuilder {
             if self.removed[i] {
                 continue;
             }
-            let start = lines.len();
-            let heading_line = push(&mut lines, p.title());
+            let start = buf.lines.len();
+            let heading_line = push(&mut buf, p.title());
             let mut body = self.custom[i]
                 .clone()
                 .unwrap_or_else(|| Self::default_body(p, year));
@@ -269,15 +271,15 @@ impl ReportBuilder {
                     }
                 }
             }
-            first_body_line[i] = lines.len() as u32 + 1;
+            first_body_line[i] = buf.lines.len() as u32 + 1;
             for l in body {
-                push(&mut lines, l);
+                push(&mut buf, l);
             }
             parts.push(PartSpan {
                 part: p,
                 heading_line,
                 start,
-                end: lines.len(),
+                end: buf.lines.len(),
                 heading_found: true,
             });
         }
@@ -314,11 +316,9 @@ impl ReportBuilder {
             table2,
             table3,
             table4,
-            title: Some(TextLine {
-                no: title_no,
-                text: title_text,
-            }),
-            lines,
+            title: Some(title_line),
+            lines: buf.lines,
+            text: buf.text,
             deviations: self.deviations,
             outdated_signatures: self.signatures,
             unreadable: None,

@@ -31,8 +31,8 @@ pub(crate) fn check(x: &Extraction, labels: &TableLabels, sink: &mut Sink<'_>) {
     let title = x.title.iter();
     let preamble = x.preamble_lines().iter();
     for line in title.chain(preamble) {
-        if let Some(hit) = period_mismatch(&line.text, year) {
-            sink.push(finding(None, year, &line.text, line.no, &hit));
+        if let Some(hit) = period_mismatch(x.text_of(line), year) {
+            sink.push(finding(None, year, x.text_of(line), line.no, &hit));
             break;
         }
     }
@@ -44,7 +44,7 @@ pub(crate) fn check(x: &Extraction, labels: &TableLabels, sink: &mut Sink<'_>) {
         Part::ReviewLitigation,
     ] {
         for line in x.part_lines(part) {
-            let text = &line.text;
+            let text = x.text_of(line);
             // "2023年" is 7 bytes; most table lines are shorter or have no 年 at all.
             if text.len() < 7 || !text.contains('年') || text.contains('\t') {
                 continue;
