@@ -46,7 +46,7 @@ pub fn decode(bytes: &[u8], limit: usize) -> Result<Decoded<'_>, DecodeError> {
     {
         let (cow, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         (cow, enc.name())
-    } else if let Some(s) = std::str::from_utf8(bytes)
+    } else if let Some(s) = simdutf8::basic::from_utf8(bytes)
         .ok()
         .filter(|s| !s.as_bytes().contains(&0))
     {
@@ -119,7 +119,8 @@ fn decode_legacy(bytes: &[u8]) -> (String, &'static str) {
                 if errors > limit {
                     break;
                 }
-                let skip = e.valid_up_to() + e.error_len().unwrap_or(rest.len() - e.valid_up_to()).max(1);
+                let skip =
+                    e.valid_up_to() + e.error_len().unwrap_or(rest.len() - e.valid_up_to()).max(1);
                 rest = rest.get(skip..).unwrap_or_default();
             }
         }

@@ -28,7 +28,8 @@ impl Line<'_> {
 
 /// The lines of `text` (`\r\n` or `\n`), each cut out of the raw text.
 fn raw_lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split('\n').map(|raw| raw.strip_suffix('\r').unwrap_or(raw))
+    text.split('\n')
+        .map(|raw| raw.strip_suffix('\r').unwrap_or(raw))
 }
 
 /// Normalises the whole document into one buffer, lines separated by `\n`; returns the buffer and

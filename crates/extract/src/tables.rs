@@ -691,7 +691,10 @@ pub fn table2(lines: &[Line<'_>], range: Range<usize>) -> Option<Parsed<Table2>>
             }
             break;
         }
-        if row.kind == RowKind::Multi && first_idx.is_some() && !row_lines.iter().any(|(i, _)| *i == row.idx) {
+        if row.kind == RowKind::Multi
+            && first_idx.is_some()
+            && !row_lines.iter().any(|(i, _)| *i == row.idx)
+        {
             row_lines.push(row_entry(row));
         }
         if seen.contains(&T2Label::Row(T2Row::Fees))

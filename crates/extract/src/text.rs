@@ -61,24 +61,34 @@ pub fn normalize_into(out: &mut String, s: &str) {
     let mut run_start = 0usize;
     let mut i = 0usize;
     while i < b.len() {
-        let x = b[i];
         // Fast path, the bulk of a report: printable ASCII other than space, and ideographs
-        // U+4000–U+9FFF (lead bytes E4–E9), stay as they are.
+        // U+4000–U+9FFF (lead bytes E4–E9), stay as they are: scan them in a tight loop.
         if !pending_space {
-            if (0x21..=0x7E).contains(&x) {
-                prev_cjk = false;
+            let scan_start = i;
+            let mut last_cjk = prev_cjk;
+            while i < b.len() {
+                let x = b[i];
+                if x.wrapping_sub(0x21) < 0x5E {
+                    i += 1;
+                    last_cjk = false;
+                } else if x.wrapping_sub(0xE4) < 6 && i + 3 <= b.len() {
+                    i += 3;
+                    last_cjk = true;
+                } else {
+                    break;
+                }
+            }
+            if i > scan_start {
+                prev_cjk = last_cjk;
                 prev_tab = false;
                 has_prev = true;
-                i += 1;
-                continue;
             }
-            if (0xE4..=0xE9).contains(&x) && i + 3 <= b.len() {
-                prev_cjk = true;
-                prev_tab = false;
-                has_prev = true;
-                i += 3;
-                continue;
+            if i >= b.len() {
+                break;
             }
+        }
+        let x = b[i];
+        if !pending_space {
             // CJK punctuation U+3001–U+303F (、。〔〕…) and the rest of E3, except U+3000 (a space).
             if x == 0xE3 && i + 3 <= b.len() && !(b[i + 1] == 0x80 && b[i + 2] == 0x80) {
                 prev_cjk = b[i + 1] == 0x80;
@@ -204,7 +214,15 @@ pub fn is_numeral(c: char) -> bool {
 pub fn key(s: &str) -> String {
     let body = strip_marker(s);
     let mut k = String::with_capacity(body.len());
-    k.extend(body.chars().filter(|&c| is_word(c)));
+    // Copy runs of kept characters as slices rather than pushing character by character.
+    let mut run = 0usize;
+    for (i, c) in body.char_indices() {
+        if !is_word(c) {
+            k.push_str(&body[run..i]);
+            run = i + c.len_utf8();
+        }
+    }
+    k.push_str(&body[run..]);
     k
 }
 

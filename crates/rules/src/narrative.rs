@@ -515,22 +515,23 @@ pub(crate) fn check(x: &Extraction, labels: &TableLabels, sink: &mut Sink<'_>) {
         Part::ReviewLitigation,
     ] {
         for line in x.part_lines(part) {
+            let text = x.text_of(line);
             // Every anchor is at least two CJK characters (6 bytes): bare numbers and cells are skipped
             // before any search is set up, which matters for tables flattened one cell per line.
-            if x.text_of(line).len() < 6 || x.text_of(line).contains('\t') {
+            if text.len() < 6 || text.contains('\t') {
                 continue;
             }
-            anchored_sentences(x.text_of(line), &mut spans);
+            anchored_sentences(text, &mut spans);
             let mut table_line: Option<bool> = None;
             for &(start, end, anchors) in &spans {
-                let sentence = &x.text_of(line)[start..end];
+                let sentence = &text[start..end];
                 found.clear();
                 scan_sentence(sentence, anchors, &mut found);
                 if found.is_empty() {
                     continue;
                 }
                 // Only now pay for the label comparison: almost no line gets this far.
-                if *table_line.get_or_insert_with(|| labels.is_table_line(x.text_of(line))) {
+                if *table_line.get_or_insert_with(|| labels.is_table_line(text)) {
                     break;
                 }
                 for st in &found {
