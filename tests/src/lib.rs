@@ -1,0 +1,1 @@
+//! Harness for the cross-service tests (filled in with the pipeline).
