@@ -1,0 +1,232 @@
+//! The consume loop: bounded concurrency, ack after the handler, delayed retries, parking lot.
+
+use crate::topology::QueueSpec;
+use crate::{ATTEMPT_HEADER, Bus, BusError, REASON_HEADER, TRACEPARENT_HEADER};
+use futures_util::StreamExt;
+use lapin::BasicProperties;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A delivery as handlers see it.
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub body: Vec<u8>,
+    pub routing_key: String,
+    /// 1 on first delivery of the event, +1 per retry.
+    pub attempt: u32,
+    pub traceparent: Option<String>,
+    pub message_id: Option<String>,
+    /// The broker delivered it before (a worker died holding it).
+    pub redelivered: bool,
+}
+
+/// What a handler made of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Processed (including "processed into a finding"): acknowledge.
+    Done,
+    /// A transient failure (a service down, a timeout): try again later, then park.
+    Retry(String),
+    /// Not something this consumer can ever process (not a valid event): park at once.
+    Invalid(String),
+}
+
+/// The work of one consumer.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, msg: &Message) -> impl Future<Output = Outcome> + Send;
+
+    /// Called once a message failed its last attempt and was parked: the place to record the report
+    /// as failed.
+    fn parked(&self, _msg: &Message, _reason: &str) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+fn header_str(props: &BasicProperties, key: &str) -> Option<String> {
+    let h = props.headers().as_ref()?;
+    match h.inner().get(key)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+        _ => None,
+    }
+}
+
+fn header_u32(props: &BasicProperties, key: &str) -> Option<u32> {
+    let h = props.headers().as_ref()?;
+    match h.inner().get(key)? {
+        AMQPValue::LongUInt(v) => Some(*v),
+        AMQPValue::LongInt(v) => u32::try_from(*v).ok(),
+        AMQPValue::LongLongInt(v) => u32::try_from(*v).ok(),
+        AMQPValue::ShortUInt(v) => Some(u32::from(*v)),
+        AMQPValue::ShortShortUInt(v) => Some(u32::from(*v)),
+        _ => None,
+    }
+}
+
+impl Message {
+    fn from_delivery(d: &Delivery) -> Message {
+        Message {
+            body: d.data.clone(),
+            routing_key: d.routing_key.as_str().to_string(),
+            attempt: header_u32(&d.properties, ATTEMPT_HEADER)
+                .unwrap_or(1)
+                .max(1),
+            traceparent: header_str(&d.properties, TRACEPARENT_HEADER),
+            message_id: d
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|s| s.as_str().to_string()),
+            redelivered: d.redelivered,
+        }
+    }
+}
+
+impl Bus {
+    /// Consumes `spec`'s queue until `shutdown` resolves: stops taking new deliveries, finishes the
+    /// ones in hand, and closes the channel so that prefetched but unprocessed deliveries go back to
+    /// the queue for another worker. Returns an error if the broker cancels the consumer (queue
+    /// deleted): the caller re-declares and consumes again, or exits.
+    pub async fn consume<H: Handler>(
+        &self,
+        spec: &QueueSpec,
+        handler: Arc<H>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), BusError> {
+        let ch = self.channel().await?;
+        ch.basic_qos(self.cfg.prefetch, BasicQosOptions::default())
+            .await?;
+        let consumer = ch
+            .basic_consume(
+                ShortString::from(spec.name.clone()),
+                ShortString::from(""),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = stopping.clone();
+        let shutdown = async move {
+            shutdown.await;
+            flag.store(true, Ordering::SeqCst);
+        };
+        let concurrency = usize::from(self.cfg.prefetch.max(1));
+        consumer
+            .take_until(shutdown)
+            .for_each_concurrent(concurrency, |delivery| {
+                let handler = handler.clone();
+                async move {
+                    match delivery {
+                        Ok(d) => self.process(spec, &*handler, d).await,
+                        Err(e) => tracing::warn!(queue = %spec.name, error = %e, "delivery error"),
+                    }
+                }
+            })
+            .await;
+        let _ = ch.close(200, ShortString::from("consumer stopped")).await;
+        if stopping.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(BusError::ConsumerCancelled(spec.name.clone()))
+        }
+    }
+
+    async fn process<H: Handler>(&self, spec: &QueueSpec, handler: &H, d: Delivery) {
+        let msg = Message::from_delivery(&d);
+        let outcome = handler.handle(&msg).await;
+        let settled = match &outcome {
+            Outcome::Done => Ok(()),
+            Outcome::Retry(reason) if msg.attempt < self.cfg.max_attempts => {
+                let delay = self.delay_for(msg.attempt);
+                tracing::info!(queue = %spec.name, attempt = msg.attempt, delay_ms = delay, %reason, "retrying later");
+                self.republish(&spec.retry(delay), &d, msg.attempt + 1, None)
+                    .await
+            }
+            Outcome::Retry(reason) => {
+                let reason = format!("failed after {} attempts: {reason}", msg.attempt);
+                tracing::warn!(queue = %spec.name, %reason, "parking message");
+                let r = self
+                    .republish(&spec.parked(), &d, msg.attempt, Some(&reason))
+                    .await;
+                if r.is_ok() {
+                    handler.parked(&msg, &reason).await;
+                }
+                r
+            }
+            Outcome::Invalid(reason) => {
+                tracing::warn!(queue = %spec.name, %reason, "parking invalid message");
+                self.republish(&spec.parked(), &d, msg.attempt, Some(reason))
+                    .await
+            }
+        };
+        let result = match settled {
+            Ok(()) => d.ack(BasicAckOptions::default()).await.map(|_| ()),
+            Err(e) => {
+                // Could not hand the message on: give it back to the queue rather than lose it.
+                tracing::error!(queue = %spec.name, error = %e, "requeueing after a failed re-publish");
+                d.nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ())
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(queue = %spec.name, error = %e, "could not settle a delivery; the broker will redeliver it");
+        }
+    }
+
+    fn delay_for(&self, attempt: u32) -> u64 {
+        let i = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
+        self.cfg
+            .retry_delays_ms
+            .get(i)
+            .or(self.cfg.retry_delays_ms.last())
+            .copied()
+            .unwrap_or(1_000)
+    }
+
+    /// A copy of the delivery to another queue via the default exchange, with the attempt header set
+    /// and the broker's `x-death` history dropped (our own header counts attempts).
+    async fn republish(
+        &self,
+        queue: &str,
+        d: &Delivery,
+        attempt: u32,
+        reason: Option<&str>,
+    ) -> Result<(), BusError> {
+        let mut headers = FieldTable::default();
+        if let Some(h) = d.properties.headers().as_ref() {
+            for (k, v) in h.inner() {
+                if k.as_str() != "x-death" && !k.as_str().starts_with("x-first-death") {
+                    headers.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        headers.insert(
+            ShortString::from(ATTEMPT_HEADER),
+            AMQPValue::LongUInt(attempt),
+        );
+        if let Some(r) = reason {
+            headers.insert(
+                ShortString::from(REASON_HEADER),
+                AMQPValue::LongString(LongString::from(r.to_string())),
+            );
+        }
+        let mut props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_headers(headers);
+        if let Some(id) = d.properties.message_id() {
+            props = props.with_message_id(id.clone());
+        }
+        if let Some(ts) = d.properties.timestamp() {
+            props = props.with_timestamp(*ts);
+        }
+        self.publish_raw("", queue, &d.data, props, true).await
+    }
+}

@@ -1,0 +1,314 @@
+//! RabbitMQ for nianbao.
+//!
+//! # Topology (all durable)
+//! - `nianbao.events`, a topic exchange: every event, routing key `report.<stage>.<region>`.
+//! - One quorum work queue per consumer (`nianbao.extraction`, …), shared by all the workers of that
+//!   stage, bound to the routing keys it needs. Its dead-letter exchange, `nianbao.dead` (fanout →
+//!   queue `nianbao.dead`), receives what the broker itself rejects: a message redelivered more than
+//!   `x-delivery-limit` times because workers kept dying on it.
+//! - Per work queue, one delay queue per retry step, `<queue>.retry.<ms>`: a message waits there for
+//!   its TTL and is dead-lettered back to the work queue through the default exchange. Retries are
+//!   explicit re-publications carrying `x-nianbao-attempt`, so the attempt count travels with the
+//!   message and the broker's dead-letter cycle detection never drops one.
+//! - Per work queue, a parking lot `<queue>.parked`: messages that failed every attempt, and messages
+//!   that are not valid events, with the reason in `x-nianbao-reason`. Nothing ever blocks a queue.
+//!
+//! # Delivery
+//! Publishing waits for the broker's confirm (and treats an unroutable message as an error). A
+//! consumer acknowledges a delivery only after its handler finished and any follow-up message (retry
+//! copy, parked copy) is confirmed: at-least-once, so handlers are idempotent.
+
+mod consumer;
+mod topology;
+
+pub use consumer::{Handler, Message, Outcome};
+pub use topology::QueueSpec;
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use serde::Deserialize;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+
+/// Header carrying the delivery attempt (1 on first publication).
+pub const ATTEMPT_HEADER: &str = "x-nianbao-attempt";
+/// Header carrying why a message was parked.
+pub const REASON_HEADER: &str = "x-nianbao-reason";
+/// W3C trace context header.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+
+/// Connection and delivery settings, shared by every service's configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct BusConfig {
+    /// AMQP URL of the broker.
+    pub url: String,
+    /// The topic exchange every event goes through.
+    pub exchange: String,
+    /// Deliveries a consumer may hold unacknowledged (and process concurrently).
+    pub prefetch: u16,
+    /// Delay before each retry, in milliseconds; attempt n waits `retry_delays_ms[n-1]` (the last
+    /// value repeats).
+    pub retry_delays_ms: Vec<u64>,
+    /// Attempts before a message is parked and its report marked failed.
+    pub max_attempts: u32,
+    /// How long to wait for a publisher confirm before treating the publish as failed.
+    pub confirm_timeout_ms: u64,
+    /// Redeliveries (a worker died holding the message) before the broker dead-letters it.
+    pub delivery_limit: u32,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            exchange: "nianbao.events".into(),
+            prefetch: 8,
+            retry_delays_ms: vec![1_000, 10_000, 60_000],
+            max_attempts: 4,
+            confirm_timeout_ms: 10_000,
+            delivery_limit: 20,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum BusError {
+    #[error("AMQP: {0}")]
+    Amqp(#[from] lapin::Error),
+    #[error("the broker did not confirm the message within {0:?}")]
+    ConfirmTimeout(Duration),
+    #[error("the broker refused the message (nack)")]
+    Nacked,
+    #[error("no queue is bound for routing key {0}")]
+    Unroutable(String),
+    #[error("the consumer of {0} was cancelled by the broker")]
+    ConsumerCancelled(String),
+}
+
+/// The pipeline stages, the middle segment of routing keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Received,
+    Extracted,
+    Validated,
+    Notified,
+    Failed,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Received => "received",
+            Stage::Extracted => "extracted",
+            Stage::Validated => "validated",
+            Stage::Notified => "notified",
+            Stage::Failed => "failed",
+        }
+    }
+
+    /// `report.<stage>.<region>`; an empty or odd region becomes `000000` so that keys stay parseable.
+    pub fn routing_key(self, region: &str) -> String {
+        let region = if !region.is_empty() && region.chars().all(|c| c.is_ascii_alphanumeric()) {
+            region
+        } else {
+            "000000"
+        };
+        format!("report.{}.{region}", self.as_str())
+    }
+
+    /// The binding pattern for every region.
+    pub fn pattern(self) -> String {
+        format!("report.{}.*", self.as_str())
+    }
+}
+
+/// Metadata published with an event.
+#[derive(Clone, Debug, Default)]
+pub struct Envelope {
+    /// Idempotency key for consumers (`<report id>:<version>:<stage>`).
+    pub message_id: String,
+    pub traceparent: Option<String>,
+}
+
+/// A connection with a confirm-mode publishing channel.
+#[derive(Clone)]
+pub struct Bus {
+    conn: std::sync::Arc<Connection>,
+    publisher: Channel,
+    cfg: BusConfig,
+}
+
+impl Bus {
+    /// Connects (with automatic recovery) and declares the exchanges.
+    pub async fn connect(cfg: &BusConfig, name: &str) -> Result<Bus, BusError> {
+        let props = ConnectionProperties::default()
+            .with_connection_name(LongString::from(name.to_string()))
+            .enable_auto_recover()
+            .configure_backoff(|b| b.with_max_delay(Duration::from_secs(1)).with_max_times(120));
+        let conn = Connection::connect(&cfg.url, props).await?;
+        let publisher = conn.create_channel().await?;
+        publisher
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        let bus = Bus {
+            conn: std::sync::Arc::new(conn),
+            publisher,
+            cfg: cfg.clone(),
+        };
+        bus.declare_exchanges().await?;
+        Ok(bus)
+    }
+
+    pub fn config(&self) -> &BusConfig {
+        &self.cfg
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.conn.status().connected()
+    }
+
+    async fn declare_exchanges(&self) -> Result<(), BusError> {
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        self.publisher
+            .exchange_declare(
+                ShortString::from(self.cfg.exchange.clone()),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        topology::declare_dead(&self.publisher).await?;
+        Ok(())
+    }
+
+    /// Publishes an event to the topic exchange and waits for the broker's confirm.
+    pub async fn publish(
+        &self,
+        stage: Stage,
+        region: &str,
+        body: &[u8],
+        env: &Envelope,
+    ) -> Result<(), BusError> {
+        let key = stage.routing_key(region);
+        let mut headers = FieldTable::default();
+        headers.insert(ShortString::from(ATTEMPT_HEADER), AMQPValue::LongUInt(1));
+        if let Some(tp) = &env.traceparent {
+            headers.insert(
+                ShortString::from(TRACEPARENT_HEADER),
+                AMQPValue::LongString(LongString::from(tp.clone())),
+            );
+        }
+        let props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_message_id(ShortString::from(env.message_id.clone()))
+            .with_timestamp(now_secs())
+            .with_headers(headers);
+        self.publish_raw(&self.cfg.exchange, &key, body, props, true)
+            .await
+    }
+
+    /// Publishes with confirm; `mandatory` makes an unroutable message an error instead of a loss.
+    pub(crate) async fn publish_raw(
+        &self,
+        exchange: &str,
+        key: &str,
+        body: &[u8],
+        props: BasicProperties,
+        mandatory: bool,
+    ) -> Result<(), BusError> {
+        let timeout = Duration::from_millis(self.cfg.confirm_timeout_ms);
+        let send = async {
+            let confirm = self
+                .publisher
+                .basic_publish(
+                    ShortString::from(exchange.to_string()),
+                    ShortString::from(key.to_string()),
+                    BasicPublishOptions {
+                        mandatory,
+                        ..Default::default()
+                    },
+                    body,
+                    props,
+                )
+                .await?
+                .await?;
+            if confirm.is_nack() {
+                return Err(BusError::Nacked);
+            }
+            if confirm.take_message().is_some() {
+                return Err(BusError::Unroutable(key.to_string()));
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(timeout, send).await {
+            Ok(r) => r,
+            Err(_) => Err(BusError::ConfirmTimeout(timeout)),
+        }
+    }
+
+    /// Declares a work queue with its retry steps and parking lot, bound to `spec.bindings`.
+    pub async fn declare(&self, spec: &QueueSpec) -> Result<(), BusError> {
+        topology::declare_queue(&self.publisher, &self.cfg, spec).await
+    }
+
+    /// A fresh channel (consumers get their own, so that QoS and cancellation stay per consumer).
+    pub(crate) async fn channel(&self) -> Result<Channel, BusError> {
+        Ok(self.conn.create_channel().await?)
+    }
+
+    /// Number of ready messages in a queue (passive declare): for tests and health checks.
+    pub async fn queue_len(&self, queue: &str) -> Result<u32, BusError> {
+        let ch = self.channel().await?;
+        let q = ch
+            .queue_declare(
+                ShortString::from(queue.to_string()),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        let n = q.message_count();
+        let _ = ch.close(200, ShortString::from("done")).await;
+        Ok(n)
+    }
+
+    /// Publishes raw bytes straight to a queue (through the default exchange): tests use it to put
+    /// garbage on a work queue.
+    pub async fn publish_to_queue(&self, queue: &str, body: &[u8]) -> Result<(), BusError> {
+        let props = BasicProperties::default().with_delivery_mode(2);
+        self.publish_raw("", queue, body, props, true).await
+    }
+
+    pub async fn close(&self) {
+        let _ = self.conn.close(200, ShortString::from("shutdown")).await;
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_keys_name_stage_and_region() {
+        assert_eq!(
+            Stage::Received.routing_key("410000"),
+            "report.received.410000"
+        );
+        assert_eq!(Stage::Validated.routing_key(""), "report.validated.000000");
+        assert_eq!(Stage::Failed.routing_key("a.b"), "report.failed.000000");
+        assert_eq!(Stage::Extracted.pattern(), "report.extracted.*");
+    }
+}
