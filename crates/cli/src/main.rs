@@ -1,5 +1,7 @@
 //! `nianbao`: check annual reports offline, generate realistic samples.
 
+mod bench;
+mod client;
 mod report;
 
 /// The extractor allocates many small strings; mimalloc makes that markedly cheaper than glibc.
@@ -43,6 +45,99 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Send reports to the ingest service; prints their ids.
+    Submit {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        agency: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        source_url: Option<String>,
+        /// Publication date, YYYY-MM-DD.
+        #[arg(long)]
+        published_on: Option<String>,
+        /// Ingest gRPC endpoint (default $NIANBAO_INGEST_URL or http://127.0.0.1:50051).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// State and findings of submitted reports.
+    Status {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// List submitted reports.
+    Reports {
+        #[arg(long)]
+        agency: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        year: Option<i32>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Wait until reports reach a status (received, extracted, validated, notified).
+    Wait {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long, default_value = "notified")]
+        until: String,
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Alerts the offices received.
+    Alerts {
+        #[arg(long)]
+        office: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Notification gRPC endpoint (default $NIANBAO_NOTIFICATION_URL or http://127.0.0.1:50054).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Acknowledge an alert.
+    Ack {
+        alert: String,
+        #[arg(long, default_value = "nianbao-cli")]
+        by: String,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Push generated reports through the running pipeline; print reports/s and latency.
+    BenchPipeline {
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Submissions in flight at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// The broker the pipeline uses (default $NIANBAO_BUS__URL).
+        #[arg(long)]
+        amqp: Option<String>,
+        #[arg(long, default_value = "nianbao.events")]
+        exchange: String,
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+    },
     /// Generate realistic reports with known defects and their expected results.
     Synth {
         #[arg(long)]
@@ -75,10 +170,131 @@ fn read(path: &PathBuf) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// The service commands need an async runtime; the offline ones do not.
+fn block_on<F: std::future::Future<Output = Result<()>>>(f: F) -> Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(f)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
+        Command::Submit {
+            files,
+            agency,
+            region,
+            source_url,
+            published_on,
+            endpoint,
+        } => block_on(async {
+            let args = client::SubmitArgs {
+                files,
+                agency,
+                region,
+                source_url,
+                published_on,
+            };
+            client::submit(&client::ingest_url(endpoint), args, &mut out).await?;
+            Ok(())
+        }),
+        Command::Status {
+            ids,
+            json,
+            endpoint,
+        } => block_on(async {
+            client::status(&client::ingest_url(endpoint), &ids, json, &mut out).await
+        }),
+        Command::Reports {
+            agency,
+            region,
+            year,
+            status,
+            limit,
+            json,
+            endpoint,
+        } => block_on(async {
+            let args = client::ListArgs {
+                agency,
+                region,
+                year,
+                status,
+                limit,
+            };
+            client::reports(&client::ingest_url(endpoint), args, json, &mut out).await
+        }),
+        Command::Wait {
+            ids,
+            until,
+            timeout_secs,
+            endpoint,
+        } => block_on(async {
+            let done = client::wait(
+                &client::ingest_url(endpoint),
+                &ids,
+                &until,
+                std::time::Duration::from_secs(timeout_secs),
+            )
+            .await?;
+            writeln!(out, "{} reports reached {until}", done.len())?;
+            Ok(())
+        }),
+        Command::Alerts {
+            office,
+            status,
+            json,
+            endpoint,
+        } => block_on(async {
+            client::alerts(
+                &client::notification_url(endpoint),
+                office,
+                status,
+                json,
+                &mut out,
+            )
+            .await
+        }),
+        Command::BenchPipeline {
+            count,
+            seed,
+            concurrency,
+            endpoint,
+            amqp,
+            exchange,
+            timeout_secs,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let amqp_url = amqp
+                .or_else(|| std::env::var("NIANBAO_BUS__URL").ok())
+                .context("give --amqp URL or set NIANBAO_BUS__URL")?;
+            rt.block_on(bench::run(
+                bench::BenchArgs {
+                    count,
+                    seed,
+                    concurrency,
+                    ingest_url: client::ingest_url(endpoint),
+                    amqp_url,
+                    exchange,
+                    timeout: std::time::Duration::from_secs(timeout_secs),
+                },
+                &mut out,
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ack {
+            alert,
+            by,
+            endpoint,
+        } => block_on(async {
+            client::ack(&client::notification_url(endpoint), &alert, &by, &mut out).await
+        }),
         Command::Extract { json, files } => {
             for path in &files {
                 let x = nianbao_extract::extract_bytes(&read(path)?);

@@ -1,0 +1,159 @@
+//! `nianbao bench-pipeline`: pushes generated reports through the running pipeline and measures
+//! throughput and submit→validated latency from the `report.validated` events themselves.
+
+use anyhow::{Context, Result};
+use futures_util::StreamExt;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{Connection, ConnectionProperties};
+use nianbao_proto::v1::{ReportValidated, SubmitReportRequest};
+use prost::Message;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+pub struct BenchArgs {
+    pub count: usize,
+    pub seed: u64,
+    pub concurrency: usize,
+    pub ingest_url: String,
+    pub amqp_url: String,
+    pub exchange: String,
+    pub timeout: Duration,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
+    // Listen first, so no validated event is missed.
+    let conn = Connection::connect(&a.amqp_url, ConnectionProperties::default())
+        .await
+        .with_context(|| format!("cannot connect to {}", a.amqp_url))?;
+    let ch = conn.create_channel().await?;
+    let q = ch
+        .queue_declare(
+            ShortString::from(""),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    ch.queue_bind(
+        q.name().clone(),
+        ShortString::from(a.exchange.clone()),
+        ShortString::from("report.validated.*"),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+    let mut consumer = ch
+        .basic_consume(
+            q.name().clone(),
+            ShortString::from(""),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+
+    let opts = nianbao_synth::SynthOptions {
+        count: a.count,
+        seed: a.seed,
+        ..Default::default()
+    };
+    writeln!(out, "generating {} reports (seed {})…", a.count, a.seed)?;
+    let reports = nianbao_synth::generate(&opts);
+    let client = crate::client::ingest(&a.ingest_url).await?;
+    let submitted: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let start = Instant::now();
+
+    let sub = submitted.clone();
+    let submit_all = async move {
+        let results = futures_util::stream::iter(reports.into_iter())
+            .map(|r| {
+                let mut client = client.clone();
+                let sub = sub.clone();
+                async move {
+                    let t = Instant::now();
+                    let resp = client
+                        .submit_report(SubmitReportRequest {
+                            content: r.bytes,
+                            file_name: format!("{}.txt", r.name),
+                            agency: None,
+                            region: None,
+                            source_url: None,
+                            published_on: None,
+                        })
+                        .await?
+                        .into_inner();
+                    sub.lock().await.insert(resp.report_id, t);
+                    Ok::<_, tonic::Status>(())
+                }
+            })
+            .buffer_unordered(a.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        results.into_iter().filter(|r| r.is_err()).count()
+    };
+
+    let mut latencies: HashMap<String, f64> = HashMap::new();
+    let collect = async {
+        let deadline = tokio::time::sleep(a.timeout);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => break,
+                d = consumer.next() => {
+                    let Some(Ok(d)) = d else { break };
+                    let _ = d.ack(BasicAckOptions::default()).await;
+                    if let Ok(ev) = ReportValidated::decode(d.data.as_slice()) {
+                        if let Some(meta) = ev.meta {
+                            let now = Instant::now();
+                            if let Some(t) = submitted.lock().await.get(&meta.report_id) {
+                                latencies.entry(meta.report_id).or_insert_with(|| now.duration_since(*t).as_secs_f64() * 1e3);
+                            }
+                        }
+                    }
+                    if latencies.len() >= a.count {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let (failed, ()) = tokio::join!(submit_all, collect);
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut l: Vec<f64> = latencies.values().copied().collect();
+    l.sort_by(|x, y| x.total_cmp(y));
+    writeln!(
+        out,
+        "{} of {} reports validated in {:.2} s: {:.0} reports/s; submit→validated p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; {} submissions failed",
+        l.len(),
+        a.count,
+        elapsed,
+        l.len() as f64 / elapsed,
+        percentile(&l, 0.50),
+        percentile(&l, 0.99),
+        l.last().copied().unwrap_or(0.0),
+        failed
+    )?;
+    let _ = conn.close(200, ShortString::from("done")).await;
+    if l.len() < a.count {
+        anyhow::bail!(
+            "only {} of {} reports were validated before the timeout",
+            l.len(),
+            a.count
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The main job on one machine: a private RabbitMQ, the four services, the bundled sample reports
+# submitted through ingest, then each report's findings and the alerts each office received.
+# Everything it starts lives under target/local/ and stops on Ctrl-C (or at the end with --once).
+#
+#   deploy/local/run.sh            # stays up after printing; Ctrl-C stops all
+#   deploy/local/run.sh --once     # stops everything after printing (CI, scripts)
+#   deploy/local/run.sh --once FILE...   # your own reports instead of deploy/samples/*.txt
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+once=0
+if [ "${1:-}" = "--once" ]; then once=1; shift; fi
+files=("$@")
+if [ ${#files[@]} -eq 0 ]; then files=(deploy/samples/*.txt); fi
+
+target=${CARGO_TARGET_DIR:-$root/target}
+state=$target/local
+rm -rf "$state"
+mkdir -p "$state"
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  echo
+  echo "== stopping"
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  bash deploy/scripts/rabbitmq.sh stop "$state/rabbitmq" >/dev/null 2>&1 || true
+  echo "stopped; logs are in $state"
+}
+trap cleanup EXIT INT TERM
+
+echo "== RabbitMQ"
+bash deploy/scripts/rabbitmq.sh install
+amqp=$(bash deploy/scripts/rabbitmq.sh start "$state/rabbitmq")
+echo "broker at $amqp"
+
+echo "== building the services (first run: a few minutes)"
+cargo build -q -p nianbao-ingest -p nianbao-extraction -p nianbao-validation -p nianbao-notification -p nianbao-cli
+bin=$target/debug
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+p_ingest=$(free_port); p_extract=$(free_port); p_validate=$(free_port); p_notify=$(free_port)
+
+export NIANBAO_BUS__URL=$amqp
+start() {  # name port [extra env...]
+  local name=$1 port=$2; shift 2
+  mkdir -p "$state/$name"
+  env NIANBAO_LISTEN="127.0.0.1:$port" NIANBAO_DATA_DIR="$state/$name" "$@" \
+    "$bin/nianbao-$name" >"$state/$name.log" 2>&1 &
+  pids+=($!)
+}
+echo "== services"
+start ingest "$p_ingest"
+start extraction "$p_extract" NIANBAO_INGEST_URL="http://127.0.0.1:$p_ingest"
+start validation "$p_validate"
+start notification "$p_notify" NIANBAO_DIRECTORY="$root/deploy/directory/chujiang.toml"
+export NIANBAO_INGEST_URL="http://127.0.0.1:$p_ingest"
+export NIANBAO_NOTIFICATION_URL="http://127.0.0.1:$p_notify"
+for port in "$p_ingest" "$p_extract" "$p_validate" "$p_notify"; do
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    sleep 0.2
+  done
+done
+echo "ingest :$p_ingest  extraction :$p_extract  validation :$p_validate  notification :$p_notify"
+
+echo "== submitting ${#files[@]} reports"
+ids=$("$bin/nianbao" submit "${files[@]}" | tee /dev/stderr | awk '{print $1}')
+"$bin/nianbao" wait $ids --until notified --timeout-secs 180 >/dev/null
+
+echo
+echo "== findings per report"
+"$bin/nianbao" status $ids
+echo "== alerts received by the offices"
+"$bin/nianbao" alerts
+
+if [ "$once" -eq 1 ]; then exit 0; fi
+echo
+echo "Services are up (NIANBAO_INGEST_URL=$NIANBAO_INGEST_URL, NIANBAO_NOTIFICATION_URL=$NIANBAO_NOTIFICATION_URL)."
+echo "Try: $bin/nianbao reports   |   grpcurl -plaintext 127.0.0.1:$p_ingest list"
+echo "Ctrl-C stops everything."
+wait "${pids[@]}"
