@@ -1,0 +1,157 @@
+//! The status follower: consumes `nianbao.ingest.status` (extracted, validated, notified and failed
+//! events of every region) and records each report's progress in the store.
+
+use crate::status::{Status, StatusChange};
+use crate::store::{Applied, EventData, Store, StoredFinding};
+use nianbao_bus::{Handler, Message, Outcome, QueueSpec, Stage};
+use nianbao_proto::v1;
+use prost::Message as _;
+
+/// The work queue of the follower and the events it takes.
+pub fn queue_spec() -> QueueSpec {
+    QueueSpec::new(
+        "nianbao.ingest.status",
+        &[
+            Stage::Extracted.pattern(),
+            Stage::Validated.pattern(),
+            Stage::Notified.pattern(),
+            Stage::Failed.pattern(),
+        ],
+    )
+}
+
+/// One decoded status event.
+#[derive(Debug)]
+struct Event {
+    meta: v1::EventMeta,
+    change: StatusChange,
+    data: EventData,
+}
+
+/// Decodes a delivery by the stage named in its routing key (`report.<stage>.<region>`).
+fn decode(msg: &Message) -> Result<Event, String> {
+    let stage = msg
+        .routing_key
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| format!("routing key {:?} names no stage", msg.routing_key))?;
+    let body = msg.body.as_slice();
+    let bad = |e: prost::DecodeError| format!("not a valid {stage} event: {e}");
+    let (meta, change, data) = match stage {
+        "extracted" => {
+            let e = v1::ReportExtracted::decode(body).map_err(bad)?;
+            let data = EventData {
+                agency: e.agency,
+                year: i64::from(e.year),
+                ..EventData::default()
+            };
+            (e.meta, StatusChange::Reached(Status::Extracted), data)
+        }
+        "validated" => {
+            let e = v1::ReportValidated::decode(body).map_err(bad)?;
+            let data = EventData {
+                agency: e.agency,
+                year: i64::from(e.year),
+                findings: Some(e.findings.iter().map(StoredFinding::from).collect()),
+                alert_ids: None,
+            };
+            (e.meta, StatusChange::Reached(Status::Validated), data)
+        }
+        "notified" => {
+            let e = v1::ReportNotified::decode(body).map_err(bad)?;
+            let data = EventData {
+                alert_ids: Some(e.alert_ids),
+                ..EventData::default()
+            };
+            (e.meta, StatusChange::Reached(Status::Notified), data)
+        }
+        "failed" => {
+            let e = v1::ReportFailed::decode(body).map_err(bad)?;
+            let change = StatusChange::Failed {
+                stage: e.stage,
+                reason: e.reason,
+            };
+            (e.meta, change, EventData::default())
+        }
+        other => return Err(format!("unexpected stage {other:?} on the status queue")),
+    };
+    let meta = meta.ok_or_else(|| format!("{stage} event without meta"))?;
+    if meta.report_id.is_empty() {
+        return Err(format!("{stage} event without a report id"));
+    }
+    Ok(Event { meta, change, data })
+}
+
+/// Applies status events to the store.
+pub struct StatusFollower {
+    pub store: Store,
+}
+
+impl Handler for StatusFollower {
+    async fn handle(&self, msg: &Message) -> Outcome {
+        let ev = match decode(msg) {
+            Ok(ev) => ev,
+            Err(reason) => return Outcome::Invalid(reason),
+        };
+        let now = nianbao_service::now_ms();
+        match self
+            .store
+            .apply(
+                &ev.meta.report_id,
+                &ev.meta.version,
+                &ev.change,
+                &ev.data,
+                now,
+            )
+            .await
+        {
+            Ok(Applied::UnknownReport) => {
+                tracing::debug!(report_id = %ev.meta.report_id, "status event of a report not submitted here; ignored");
+                Outcome::Done
+            }
+            Ok(Applied::OtherVersion) => {
+                tracing::warn!(report_id = %ev.meta.report_id, version = %ev.meta.version, "status event for other bytes than the stored ones; ignored");
+                Outcome::Done
+            }
+            Ok(Applied::Stored { status, moved }) => {
+                tracing::info!(report_id = %ev.meta.report_id, %status, moved, "report status");
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(key: &str, body: Vec<u8>) -> Message {
+        Message {
+            body,
+            routing_key: key.into(),
+            attempt: 1,
+            traceparent: None,
+            message_id: None,
+            redelivered: false,
+        }
+    }
+
+    #[test]
+    fn decodes_by_routing_key_and_rejects_garbage() {
+        let ev = v1::ReportFailed {
+            meta: Some(v1::EventMeta {
+                report_id: "r1".into(),
+                ..Default::default()
+            }),
+            stage: "extraction".into(),
+            reason: "timeout".into(),
+        };
+        let d = decode(&msg("report.failed.410000", ev.encode_to_vec())).unwrap();
+        assert_eq!(d.meta.report_id, "r1");
+        assert!(matches!(d.change, StatusChange::Failed { .. }));
+        assert!(decode(&msg("report.validated.0", vec![0xff, 0xff, 0xff])).is_err());
+        assert!(decode(&msg("report.extracted.0", Vec::new())).is_err()); // no meta
+        assert!(decode(&msg("nonsense", Vec::new())).is_err());
+    }
+}

@@ -1,0 +1,298 @@
+//! The `nianbao.v1.Ingest` gRPC service.
+//!
+//! Error messages are Chinese first (the officials and agencies who submit reports read them), then
+//! English (the operators and tools).
+
+use crate::outbox::publish_received;
+use crate::status::Status;
+use crate::store::{ListFilter, ReportRow, Store, StoreError, StoredFinding};
+use nianbao_bus::Bus;
+use nianbao_proto::v1;
+use nianbao_proto::v1::ingest_server::Ingest;
+use sha2::{Digest, Sha256};
+use tonic::{Request, Response, Status as GrpcStatus};
+
+/// Region code used when a submission names none (also the routing-key fallback of the bus).
+pub const UNKNOWN_REGION: &str = "000000";
+/// `ListReports` page size when the request says 0, and the largest page served.
+pub const DEFAULT_LIMIT: u32 = 100;
+pub const MAX_LIMIT: u32 = 1000;
+
+/// The service state shared by every request.
+#[derive(Clone)]
+pub struct IngestService {
+    pub store: Store,
+    pub bus: Bus,
+    pub max_bytes: u64,
+}
+
+/// The report id: the first 24 hex digits of sha256(agency hint + "\n" + version). The same bytes
+/// submitted for the same agency get the same id (idempotent re-submission); the same bytes from two
+/// agencies (a template copied unchanged) are two reports.
+pub fn report_id(agency_hint: &str, version: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(agency_hint.as_bytes());
+    h.update(b"\n");
+    h.update(version.as_bytes());
+    let mut id = hex::encode(h.finalize());
+    id.truncate(24);
+    id
+}
+
+fn unavailable(e: &StoreError) -> GrpcStatus {
+    tracing::error!(error = %e, "database error");
+    GrpcStatus::unavailable(format!(
+        "数据库暂不可用，请稍后重试 / database unavailable, retry later: {e}"
+    ))
+}
+
+fn not_found(id: &str) -> GrpcStatus {
+    GrpcStatus::not_found(format!("没有编号为 {id} 的报告 / no report with id {id}"))
+}
+
+/// `YYYY-MM-DD` with plausible ranges (no calendar check: the date is informative only).
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    matches!(
+        (digits(0..4), digits(5..7), digits(8..10)),
+        (Some(_), Some(1..=12), Some(1..=31))
+    )
+}
+
+fn is_region(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 12 && s.bytes().all(|c| c.is_ascii_alphanumeric())
+}
+
+fn opt_trim(s: Option<String>) -> Option<String> {
+    s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// The row as the API shows it.
+pub fn to_proto(r: ReportRow) -> v1::Report {
+    let findings: Vec<StoredFinding> = serde_json::from_str(&r.findings_json).unwrap_or_else(|e| {
+        tracing::warn!(report_id = %r.report_id, error = %e, "stored findings unreadable");
+        Vec::new()
+    });
+    let alert_ids: Vec<String> = serde_json::from_str(&r.alert_ids_json).unwrap_or_default();
+    let agency = if r.agency.is_empty() {
+        r.agency_hint
+    } else {
+        r.agency
+    };
+    v1::Report {
+        report_id: r.report_id,
+        version: r.version,
+        file_name: r.file_name,
+        agency,
+        region: r.region,
+        year: i32::try_from(r.year).unwrap_or(0),
+        status: r.status.as_str().to_string(),
+        failure_reason: r.failure_reason,
+        findings: findings.into_iter().map(v1::Finding::from).collect(),
+        received_at_ms: r.received_at_ms,
+        updated_at_ms: r.updated_at_ms,
+        source_url: r.source_url,
+        published_on: r.published_on,
+        alert_ids,
+        size: u64::try_from(r.size).unwrap_or(0),
+    }
+}
+
+#[tonic::async_trait]
+impl Ingest for IngestService {
+    async fn submit_report(
+        &self,
+        request: Request<v1::SubmitReportRequest>,
+    ) -> Result<Response<v1::SubmitReportResponse>, GrpcStatus> {
+        let traceparent = request
+            .metadata()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let req = request.into_inner();
+        let size = req.content.len() as u64;
+        if size == 0 {
+            return Err(GrpcStatus::invalid_argument(
+                "报告内容为空 / the report content is empty",
+            ));
+        }
+        if size > self.max_bytes {
+            return Err(GrpcStatus::invalid_argument(format!(
+                "报告过大：{size} 字节，上限 {max} 字节 / report too large: {size} bytes, the limit is {max} bytes",
+                max = self.max_bytes
+            )));
+        }
+        let agency_hint = opt_trim(req.agency).unwrap_or_default();
+        let region = opt_trim(req.region).unwrap_or_else(|| UNKNOWN_REGION.to_string());
+        if !is_region(&region) {
+            return Err(GrpcStatus::invalid_argument(format!(
+                "地区代码无效：{region:?}（应为数字或字母，最多12位）/ invalid region code {region:?} (letters and digits, at most 12)"
+            )));
+        }
+        let published_on = opt_trim(req.published_on).unwrap_or_default();
+        if !published_on.is_empty() && !is_date(&published_on) {
+            return Err(GrpcStatus::invalid_argument(format!(
+                "发布日期格式应为 YYYY-MM-DD：{published_on:?} / published_on must be YYYY-MM-DD: {published_on:?}"
+            )));
+        }
+
+        let version = hex::encode(Sha256::digest(&req.content));
+        let id = report_id(&agency_hint, &version);
+        let now = nianbao_service::now_ms();
+        let row = ReportRow {
+            report_id: id.clone(),
+            version: version.clone(),
+            file_name: req.file_name,
+            agency_hint,
+            agency: String::new(),
+            region,
+            year: 0,
+            status: Status::Received,
+            failure_reason: String::new(),
+            findings_json: "[]".into(),
+            alert_ids_json: "[]".into(),
+            received_at_ms: now,
+            updated_at_ms: now,
+            source_url: opt_trim(req.source_url).unwrap_or_default(),
+            published_on,
+            size: i64::try_from(size).unwrap_or(i64::MAX),
+            published: false,
+            progress: 0,
+            traceparent,
+        };
+        self.store
+            .put_blob(&version, &req.content)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let inserted = self
+            .store
+            .insert_report(&row)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        if inserted {
+            tracing::info!(report_id = %id, size, region = %row.region, "report received");
+            publish_received(&self.bus, &self.store, &row).await;
+        } else {
+            // A re-submission: no second pass, unless the first event never reached the broker.
+            let existing = self.store.get(&id).await.map_err(|e| unavailable(&e))?;
+            if let Some(existing) = existing.filter(|r| !r.published) {
+                publish_received(&self.bus, &self.store, &existing).await;
+            }
+            tracing::info!(report_id = %id, "duplicate submission");
+        }
+        Ok(Response::new(v1::SubmitReportResponse {
+            report_id: id,
+            version,
+            duplicate: !inserted,
+        }))
+    }
+
+    async fn get_report(
+        &self,
+        request: Request<v1::GetReportRequest>,
+    ) -> Result<Response<v1::Report>, GrpcStatus> {
+        let id = request.into_inner().report_id;
+        let row = self
+            .store
+            .get(id.trim())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        row.map(|r| Response::new(to_proto(r)))
+            .ok_or_else(|| not_found(&id))
+    }
+
+    async fn list_reports(
+        &self,
+        request: Request<v1::ListReportsRequest>,
+    ) -> Result<Response<v1::ListReportsResponse>, GrpcStatus> {
+        let req = request.into_inner();
+        let status = match opt_trim(req.status) {
+            None => None,
+            Some(s) => Some(s.parse::<Status>().map_err(|_| {
+                GrpcStatus::invalid_argument(format!(
+                    "未知状态 {s:?}（可用：received、extracted、validated、notified、failed）/ unknown status {s:?} (received, extracted, validated, notified, failed)"
+                ))
+            })?),
+        };
+        let limit = match req.limit {
+            0 => DEFAULT_LIMIT,
+            n => n.min(MAX_LIMIT),
+        };
+        let filter = ListFilter {
+            agency: opt_trim(req.agency),
+            region: opt_trim(req.region),
+            year: req.year.map(i64::from),
+            status,
+            limit: i64::from(limit),
+            offset: i64::from(req.offset),
+        };
+        let (rows, total) = self
+            .store
+            .list(&filter)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(Response::new(v1::ListReportsResponse {
+            reports: rows.into_iter().map(to_proto).collect(),
+            total,
+        }))
+    }
+
+    async fn fetch_report(
+        &self,
+        request: Request<v1::FetchReportRequest>,
+    ) -> Result<Response<v1::FetchReportResponse>, GrpcStatus> {
+        let id = request.into_inner().report_id;
+        let found = self
+            .store
+            .fetch(id.trim())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let (row, content) = found.ok_or_else(|| not_found(&id))?;
+        Ok(Response::new(v1::FetchReportResponse {
+            content,
+            file_name: row.file_name,
+            version: row.version,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_ids_depend_on_agency_and_bytes() {
+        let v = hex::encode(Sha256::digest(b"report"));
+        let a = report_id("某县人民政府", &v);
+        assert_eq!(a.len(), 24);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(a, report_id("某县人民政府", &v));
+        assert_ne!(a, report_id("", &v));
+        assert_ne!(
+            a,
+            report_id("某县人民政府", &hex::encode(Sha256::digest(b"other")))
+        );
+    }
+
+    #[test]
+    fn dates_and_regions() {
+        assert!(is_date("2025-01-20"));
+        assert!(!is_date("2025-1-20"));
+        assert!(!is_date("2025-13-01"));
+        assert!(!is_date("２０２５-01-01"));
+        assert!(is_region("410000"));
+        assert!(!is_region("41.00"));
+        assert!(!is_region(""));
+    }
+}

@@ -1,0 +1,322 @@
+//! nianbao-ingest: where reports enter the pipeline.
+//!
+//! - gRPC `nianbao.v1.Ingest`: `SubmitReport` stores the raw bytes content-addressed (sha256) and a
+//!   row per report, then publishes `report.received` (store-then-publish, see [`outbox`]);
+//!   `GetReport`, `ListReports`, `FetchReport` (the raw bytes, for extraction workers). Standard
+//!   health and reflection services run beside it.
+//! - The status follower ([`follower`]) consumes `nianbao.ingest.status` and keeps each report's
+//!   status (received → extracted → validated → notified, or failed), never moving it backwards
+//!   ([`status`]).
+//!
+//! [`run`] serves all of it on a listener until a shutdown future resolves, so that the binary and
+//! the tests start the service the same way.
+
+pub mod follower;
+pub mod grpc;
+pub mod outbox;
+pub mod status;
+pub mod store;
+
+use nianbao_bus::{Bus, BusConfig};
+use nianbao_proto::v1::ingest_server::IngestServer;
+use serde::Deserialize;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::watch;
+
+/// The defaults, every key commented: also the reference for deploy/.
+pub const DEFAULT_CONFIG: &str = include_str!("../config.default.toml");
+
+/// Extra room above `max_bytes` for the gRPC message limit: the other request fields and protobuf
+/// framing, so that an over-size report reaches our handler and gets a clear error rather than
+/// tonic's generic "message too large".
+pub const MESSAGE_MARGIN: usize = 1024 * 1024;
+
+/// The service's configuration (see `config.default.toml` for what each key means).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub max_bytes: u64,
+    pub republish_interval_ms: u64,
+    pub bus: BusConfig,
+    pub log: nianbao_telemetry::LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:50051".into(),
+            data_dir: PathBuf::from("data/ingest"),
+            database_url: String::new(),
+            max_bytes: 20 * 1024 * 1024,
+            republish_interval_ms: 5_000,
+            bus: BusConfig::default(),
+            log: nianbao_telemetry::LogConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The database URL: `database_url`, or SQLite under `data_dir` when it is empty.
+    pub fn database_url(&self) -> String {
+        if self.database_url.trim().is_empty() {
+            format!(
+                "sqlite://{}/ingest.sqlite?mode=rwc",
+                self.data_dir.display()
+            )
+        } else {
+            self.database_url.trim().to_string()
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Service(#[from] nianbao_service::ServiceError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("message bus: {0}")]
+    Bus(#[from] nianbao_bus::BusError),
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Loads the configuration: embedded defaults, then `file`, then `NIANBAO_*` environment variables.
+pub fn load(file: Option<&Path>) -> Result<Config, IngestError> {
+    Ok(nianbao_service::load_config(DEFAULT_CONFIG, file)?)
+}
+
+/// Serves the Ingest API on `listener` and follows the status events until `shutdown` resolves;
+/// then stops taking requests and events, finishes those in hand, and returns.
+pub async fn run(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    Ok(serve(cfg, listener, shutdown).await?)
+}
+
+async fn serve(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), IngestError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let (health, health_service) = nianbao_service::grpc_health();
+    health
+        .set_not_serving::<IngestServer<grpc::IngestService>>()
+        .await;
+
+    let db_url = cfg.database_url();
+    let store = store::Store::open(&db_url).await?;
+    tracing::info!(
+        database = if nianbao_service::is_postgres(&db_url) {
+            "postgres"
+        } else {
+            "sqlite"
+        },
+        "database ready"
+    );
+    let spec = follower::queue_spec();
+    let Some(bus) = connect_bus(&cfg.bus, &spec, stop_rx.clone()).await else {
+        store.close().await;
+        tracing::info!("nianbao-ingest stopped before the broker was reachable");
+        return Ok(());
+    };
+    tracing::info!(exchange = %cfg.bus.exchange, queue = %spec.name, "broker ready");
+
+    let service = grpc::IngestService {
+        store: store.clone(),
+        bus: bus.clone(),
+        max_bytes: cfg.max_bytes,
+    };
+    let limit = usize::try_from(cfg.max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(MESSAGE_MARGIN);
+    let ingest = IngestServer::new(service)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+
+    let republisher = tokio::spawn(outbox::republish_loop(
+        bus.clone(),
+        store.clone(),
+        Duration::from_millis(cfg.republish_interval_ms),
+        stop_rx.clone(),
+    ));
+    let follower = tokio::spawn(follow(bus.clone(), store.clone(), spec, stop_rx.clone()));
+    let watchdog = tokio::spawn(watch_health(bus.clone(), health.clone(), stop_rx.clone()));
+
+    health
+        .set_serving::<IngestServer<grpc::IngestService>>()
+        .await;
+    tracing::info!(addr = ?listener.local_addr().ok(), "nianbao-ingest serving");
+    let served = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(nianbao_service::grpc_reflection()?)
+        .add_service(ingest)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            stopped(stop_rx.clone()),
+        )
+        .await;
+
+    // The server stops on shutdown (or on error): make sure the background tasks stop too.
+    let _ = follower.await;
+    let _ = republisher.await;
+    let _ = watchdog.await;
+    bus.close().await;
+    store.close().await;
+    tracing::info!("nianbao-ingest stopped");
+    Ok(served?)
+}
+
+/// Connects to the broker and declares the status queue, retrying every two seconds until it works
+/// or `stop` (then `None`): services may start before the broker (a compose file, a reboot), and
+/// waiting here is better than a crash loop. Once connected, the bus recovers by itself.
+async fn connect_bus(
+    cfg: &BusConfig,
+    spec: &nianbao_bus::QueueSpec,
+    mut stop: watch::Receiver<bool>,
+) -> Option<Bus> {
+    loop {
+        let attempt = async {
+            let bus = Bus::connect(cfg, "nianbao-ingest").await?;
+            bus.declare(spec).await?;
+            Ok::<_, nianbao_bus::BusError>(bus)
+        };
+        // The connection itself may keep retrying inside lapin: bound each attempt, and give up
+        // at once on shutdown.
+        tokio::select! {
+            r = tokio::time::timeout(Duration::from_secs(10), attempt) => match r {
+                Ok(Ok(bus)) => return Some(bus),
+                Ok(Err(e)) => tracing::warn!(error = %e, url = %redact(&cfg.url), "broker not reachable yet; retrying in 2 s"),
+                Err(_) => tracing::warn!(url = %redact(&cfg.url), "broker not reachable within 10 s; retrying"),
+            },
+            _ = stop.wait_for(|s| *s) => return None,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.wait_for(|s| *s) => return None,
+        }
+    }
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Runs the status follower until `stop`; if the broker cancels the consumer (queue deleted,
+/// connection lost), declares the queue again and resumes after a pause.
+async fn follow(
+    bus: Bus,
+    store: store::Store,
+    spec: nianbao_bus::QueueSpec,
+    mut stop: watch::Receiver<bool>,
+) {
+    let handler = Arc::new(follower::StatusFollower { store });
+    loop {
+        let mut rx = stop.clone();
+        let result = bus
+            .consume(&spec, handler.clone(), async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
+        if *stop.borrow() {
+            return;
+        }
+        if let Err(e) = result {
+            tracing::warn!(error = %e, queue = %spec.name, "status consumer stopped; resuming shortly");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = bus.declare(&spec).await {
+            tracing::warn!(error = %e, queue = %spec.name, "could not declare the status queue");
+        }
+    }
+}
+
+/// Reports NOT_SERVING while the broker connection is down (reports are still accepted and
+/// published later, but a load balancer should prefer a healthy instance).
+async fn watch_health(
+    bus: Bus,
+    health: tonic_health::server::HealthReporter,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut was_up = true;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let up = bus.is_connected();
+        if up != was_up {
+            if up {
+                health
+                    .set_serving::<IngestServer<grpc::IngestService>>()
+                    .await;
+            } else {
+                tracing::warn!("broker connection lost");
+                health
+                    .set_not_serving::<IngestServer<grpc::IngestService>>()
+                    .await;
+            }
+            was_up = up;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_match_default() {
+        let c: Config = nianbao_service::load_config(DEFAULT_CONFIG, None).unwrap();
+        let d = Config::default();
+        assert_eq!(c.listen, d.listen);
+        assert_eq!(c.data_dir, d.data_dir);
+        assert_eq!(c.database_url, d.database_url);
+        assert_eq!(c.max_bytes, d.max_bytes);
+        assert_eq!(c.republish_interval_ms, d.republish_interval_ms);
+        assert_eq!(c.bus.url, d.bus.url);
+        assert_eq!(c.bus.retry_delays_ms, d.bus.retry_delays_ms);
+        assert!(
+            c.database_url()
+                .starts_with("sqlite://data/ingest/ingest.sqlite")
+        );
+    }
+
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        assert_eq!(
+            redact("amqp://guest:secret@127.0.0.1:5672/%2f"),
+            "amqp://guest:***@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(redact("amqp://127.0.0.1"), "amqp://127.0.0.1");
+    }
+}

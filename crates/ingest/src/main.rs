@@ -1,0 +1,17 @@
+//! `nianbao-ingest [--config FILE]`: the ingest service (see the library for what it does).
+
+use anyhow::Context;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let path = nianbao_service::config_path_from_args();
+    let cfg = nianbao_ingest::load(path.as_deref()).context("loading the configuration")?;
+    nianbao_telemetry::init("ingest", &cfg.log).context("setting up logging")?;
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    nianbao_ingest::run(cfg, listener, nianbao_service::shutdown_signal()).await
+}
