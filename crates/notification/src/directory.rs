@@ -1,0 +1,656 @@
+//! The directory: which office supervises which agency, and how each office is reached.
+//!
+//! A TOML file (format in `deploy/directory/README.md`) lists the supervising offices (政务公开办 of the
+//! province, cities and counties) and the agencies that publish reports, each with its office. The
+//! agency named in a report rarely matches the roster letter for letter — titles drop the county in
+//! front of a 街道, add the city and 人民政府 in front of it, use full-width letters or stray
+//! spaces — so [`Directory::resolve`] tries, in order: the exact name, an exact alias, a comparison
+//! after folding width and dropping whitespace, and finally a comparison of the *core* name with the
+//! region prefixes (省/市/县/区 names, 人民政府) stripped, the prefixes then deciding between
+//! candidates. Whatever cannot be resolved to exactly one agency goes to the default office, with the
+//! reason kept on the alert so that a person can fix the directory.
+
+use crate::deliver::Channel;
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::Path;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum DirectoryError {
+    #[error("cannot read the directory {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the directory {path} is not valid TOML: {source}")]
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("directory: {0}")]
+    Invalid(String),
+}
+
+/// Administrative level of a supervising office. `national` exists for the one report a province
+/// directory cannot route inside the province: the provincial government's own, which 国务院办公厅
+/// supervises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    National,
+    Province,
+    City,
+    County,
+}
+
+/// A supervising office as the directory file writes it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Office {
+    /// Stable id, used in the API (`ListAlerts { office_id }`) and stored on alerts.
+    pub id: String,
+    /// Display name (江州市人民政府办公室).
+    pub name: String,
+    pub level: Level,
+    /// Region code of the office (6 digits).
+    #[serde(default)]
+    pub region: String,
+    /// The office one level up: where escalation will go (a later issue).
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// How the office is told; empty → the service's `default_channels`.
+    #[serde(default)]
+    pub channels: Vec<String>,
+}
+
+/// An agency as the directory file writes it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agency {
+    /// The full official name.
+    pub name: String,
+    /// Other names its reports use (short and long forms).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Id of the supervising office.
+    pub office: String,
+    /// Region code of the agency.
+    #[serde(default)]
+    pub region: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DirectoryFile {
+    default_office: String,
+    #[serde(default)]
+    offices: Vec<Office>,
+    #[serde(default)]
+    agencies: Vec<Agency>,
+}
+
+/// How an agency name was matched to the directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchKind {
+    Name,
+    Alias,
+    /// Equal after folding full-width characters and dropping whitespace.
+    Normalised,
+    /// Equal core name once region prefixes (and 人民政府/办事处 decorations) are stripped.
+    Core,
+    /// Not resolved: the default office.
+    Default,
+}
+
+impl fmt::Display for MatchKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MatchKind::Name => "name",
+            MatchKind::Alias => "alias",
+            MatchKind::Normalised => "normalised",
+            MatchKind::Core => "core",
+            MatchKind::Default => "default",
+        })
+    }
+}
+
+/// Where an agency's alerts go.
+#[derive(Clone, Debug)]
+pub struct Route<'a> {
+    pub office: &'a Office,
+    /// The directory's name of the agency, when it was found.
+    pub agency: Option<&'a str>,
+    pub how: MatchKind,
+    /// Why the route is not an exact match (Chinese, shown on the alert); `None` for an exact one.
+    pub note: Option<String>,
+}
+
+/// One indexed form of an agency name.
+#[derive(Clone, Debug)]
+struct CoreEntry {
+    agency: usize,
+}
+
+/// The loaded, checked and indexed directory.
+#[derive(Clone, Debug)]
+pub struct Directory {
+    default_office: String,
+    offices: Vec<Office>,
+    office_index: HashMap<String, usize>,
+    agencies: Vec<Agency>,
+    by_name: HashMap<String, usize>,
+    by_alias: HashMap<String, Vec<usize>>,
+    by_folded: HashMap<String, Vec<usize>>,
+    by_core: HashMap<String, Vec<CoreEntry>>,
+    /// Region prefixes seen in each agency's name forms (for disambiguating core matches).
+    prefixes: Vec<HashSet<String>>,
+    /// Whether this directory came from a file (else every alert goes to the default office).
+    configured: bool,
+}
+
+impl Directory {
+    /// No directory file: one office, `default_office`, receives everything.
+    pub fn empty(default_office: &str) -> Directory {
+        let office = Office {
+            id: default_office.to_string(),
+            name: default_office.to_string(),
+            level: Level::Province,
+            region: String::new(),
+            parent: None,
+            channels: Vec::new(),
+        };
+        let mut d = Directory::build(default_office.to_string(), vec![office], Vec::new());
+        d.configured = false;
+        d
+    }
+
+    /// Loads and checks a directory file.
+    pub fn load(path: &Path) -> Result<Directory, DirectoryError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DirectoryError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Directory::from_toml(&text).map_err(|e| match e {
+            DirectoryError::Parse { source, .. } => DirectoryError::Parse {
+                path: path.display().to_string(),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and checks directory TOML text.
+    pub fn from_toml(text: &str) -> Result<Directory, DirectoryError> {
+        let file: DirectoryFile = toml::from_str(text).map_err(|e| DirectoryError::Parse {
+            path: "<text>".into(),
+            source: Box::new(e),
+        })?;
+        check(&file)?;
+        Ok(Directory::build(
+            file.default_office,
+            file.offices,
+            file.agencies,
+        ))
+    }
+
+    fn build(default_office: String, offices: Vec<Office>, agencies: Vec<Agency>) -> Directory {
+        let office_index = offices
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.id.clone(), i))
+            .collect();
+        let mut by_name = HashMap::new();
+        let mut by_alias: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_folded: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_core: HashMap<String, Vec<CoreEntry>> = HashMap::new();
+        let mut prefixes = Vec::with_capacity(agencies.len());
+        for (i, a) in agencies.iter().enumerate() {
+            by_name.insert(a.name.clone(), i);
+            let mut seen = HashSet::new();
+            for alias in &a.aliases {
+                let v = by_alias.entry(alias.clone()).or_default();
+                if !v.contains(&i) {
+                    v.push(i);
+                }
+            }
+            let mut own_prefixes = HashSet::new();
+            for form in std::iter::once(&a.name).chain(&a.aliases) {
+                let folded = fold(form);
+                let v = by_folded.entry(folded.clone()).or_default();
+                if !v.contains(&i) {
+                    v.push(i);
+                }
+                let (core, pre) = core_of(&folded);
+                own_prefixes.extend(pre);
+                if seen.insert(core.clone()) {
+                    by_core
+                        .entry(core)
+                        .or_default()
+                        .push(CoreEntry { agency: i });
+                }
+            }
+            prefixes.push(own_prefixes);
+        }
+        Directory {
+            default_office,
+            offices,
+            office_index,
+            agencies,
+            by_name,
+            by_alias,
+            by_folded,
+            by_core,
+            prefixes,
+            configured: true,
+        }
+    }
+
+    pub fn offices(&self) -> &[Office] {
+        &self.offices
+    }
+
+    pub fn agencies(&self) -> &[Agency] {
+        &self.agencies
+    }
+
+    pub fn office(&self, id: &str) -> Option<&Office> {
+        self.office_index.get(id).map(|&i| &self.offices[i])
+    }
+
+    pub fn default_office(&self) -> &Office {
+        // `check` guarantees the default office exists; `empty` creates it.
+        self.office(&self.default_office)
+            .unwrap_or_else(|| &self.offices[0])
+    }
+
+    /// The office an agency's alerts go to.
+    pub fn resolve(&self, agency: &str) -> Route<'_> {
+        let fallback = |note: String| Route {
+            office: self.default_office(),
+            agency: None,
+            how: MatchKind::Default,
+            note: Some(note),
+        };
+        if !self.configured {
+            return fallback("未配置机关名录，发往默认办公室".to_string());
+        }
+        let name = agency.trim();
+        if fold(name).is_empty() {
+            return fallback("报告未识别出机关名称，发往默认办公室".to_string());
+        }
+        let found = |i: usize, how: MatchKind, note: Option<String>| {
+            let a = &self.agencies[i];
+            Route {
+                office: self
+                    .office(&a.office)
+                    .unwrap_or_else(|| self.default_office()),
+                agency: Some(a.name.as_str()),
+                how,
+                note,
+            }
+        };
+        if let Some(&i) = self.by_name.get(name) {
+            return found(i, MatchKind::Name, None);
+        }
+        if let Some(v) = self.by_alias.get(name)
+            && let [i] = v.as_slice()
+        {
+            return found(*i, MatchKind::Alias, None);
+        }
+        let folded = fold(name);
+        if let Some(v) = self.by_folded.get(&folded) {
+            match v.as_slice() {
+                [i] => {
+                    let note = format!(
+                        "机关名称「{name}」按规范化比较匹配为「{}」",
+                        self.agencies[*i].name
+                    );
+                    return found(*i, MatchKind::Normalised, Some(note));
+                }
+                many => return fallback(self.ambiguous(name, many)),
+            }
+        }
+        let (core, pre) = core_of(&folded);
+        let mut candidates: Vec<usize> = Vec::new();
+        for e in self
+            .by_core
+            .get(&core)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let own = &self.prefixes[e.agency];
+            // The query's most specific region prefix (清河县 in 江州市清河县…) must be one the roster
+            // uses for the candidate, unless either side names no region at all (then nothing
+            // contradicts). Outer prefixes are not required: the roster may omit the city.
+            let compatible = match pre.last() {
+                None => true,
+                Some(p) => own.is_empty() || own.contains(p),
+            };
+            if compatible && !candidates.contains(&e.agency) {
+                candidates.push(e.agency);
+            }
+        }
+        match candidates.as_slice() {
+            [] => fallback(format!("机关「{name}」不在名录中，发往默认办公室")),
+            [i] => {
+                let note = format!(
+                    "机关名称「{name}」按去除地区前缀比较匹配为「{}」",
+                    self.agencies[*i].name
+                );
+                found(*i, MatchKind::Core, Some(note))
+            }
+            many => fallback(self.ambiguous(name, many)),
+        }
+    }
+
+    fn ambiguous(&self, name: &str, many: &[usize]) -> String {
+        let names: Vec<&str> = many
+            .iter()
+            .take(5)
+            .map(|&i| self.agencies[i].name.as_str())
+            .collect();
+        format!(
+            "机关「{name}」在名录中对应多个机关（{}），发往默认办公室",
+            names.join("、")
+        )
+    }
+}
+
+fn check(file: &DirectoryFile) -> Result<(), DirectoryError> {
+    let bad = |m: String| Err(DirectoryError::Invalid(m));
+    let mut ids = HashSet::new();
+    for o in &file.offices {
+        if o.id.trim().is_empty() {
+            return bad(format!("office {:?} has an empty id", o.name));
+        }
+        if !ids.insert(o.id.as_str()) {
+            return bad(format!("office id {:?} appears twice", o.id));
+        }
+        for c in &o.channels {
+            if let Err(e) = c.parse::<Channel>() {
+                return bad(format!("office {:?}: {e}", o.id));
+            }
+        }
+    }
+    for o in &file.offices {
+        if let Some(p) = &o.parent
+            && !ids.contains(p.as_str())
+        {
+            return bad(format!("office {:?}: parent {p:?} is not an office", o.id));
+        }
+    }
+    if !ids.contains(file.default_office.as_str()) {
+        return bad(format!(
+            "default_office {:?} is not an office",
+            file.default_office
+        ));
+    }
+    let mut names = HashSet::new();
+    for a in &file.agencies {
+        if a.name.trim().is_empty() {
+            return bad("an agency has an empty name".into());
+        }
+        if !names.insert(a.name.as_str()) {
+            return bad(format!("agency {:?} appears twice", a.name));
+        }
+        if !ids.contains(a.office.as_str()) {
+            return bad(format!(
+                "agency {:?}: office {:?} is not an office",
+                a.name, a.office
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Folds full-width ASCII (Ａ, １, （) to half-width, drops whitespace of every width and zero-width
+/// characters, lower-cases ASCII.
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .filter_map(|c| match c {
+            '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' => None,
+            c if c.is_whitespace() => None,
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0),
+            c => Some(c),
+        })
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Suffixes that end a region name at the start of an agency name, longest first.
+const REGION_SUFFIXES: [&str; 9] = [
+    "自治州",
+    "自治县",
+    "自治旗",
+    "省",
+    "市",
+    "县",
+    "区",
+    "盟",
+    "旗",
+];
+/// Characters a region name before its suffix never contains (so 江州市市场监督管理局 strips 江州市 and
+/// stops at 市场).
+const REGION_CHARS: [char; 4] = ['省', '市', '县', '区'];
+
+/// Splits a folded name into its core and the region prefixes in front of it:
+/// `江州市清河县人民政府河西街道办事处` → (`河西街道`, [江州市, 清河县]); `清河县人民政府` →
+/// (`人民政府`, [清河县]); `城关镇人民政府` → (`城关镇`, []).
+pub fn core_of(folded: &str) -> (String, Vec<String>) {
+    let mut rest = folded;
+    let mut prefixes = Vec::new();
+    while let Some(p) = region_prefix(rest) {
+        prefixes.push(p.to_string());
+        rest = &rest[p.len()..];
+    }
+    if !prefixes.is_empty()
+        && let Some(after) = rest.strip_prefix("人民政府")
+        && !after.is_empty()
+    {
+        rest = after;
+    }
+    // A township is named with or without its body: 河西街道 / 河西街道办事处, 城关镇 / 城关镇人民政府.
+    let mut core = rest;
+    if let Some(s) = core.strip_suffix("办事处")
+        && s.ends_with("街道")
+    {
+        core = s;
+    }
+    if let Some(s) = core.strip_suffix("人民政府")
+        && (s.ends_with('镇') || s.ends_with('乡'))
+    {
+        core = s;
+    }
+    (core.to_string(), prefixes)
+}
+
+/// The region name at the start of `s` (e.g. `江州市`), if any: 1 to 8 characters free of 省市县区,
+/// then a region suffix, with something left after it.
+fn region_prefix(s: &str) -> Option<&str> {
+    for (stem_chars, (i, c)) in s.char_indices().enumerate() {
+        if stem_chars >= 1 {
+            let tail = &s[i..];
+            for suf in REGION_SUFFIXES {
+                if tail.starts_with(suf) {
+                    let end = i + suf.len();
+                    return (end < s.len()).then(|| &s[..end]);
+                }
+            }
+        }
+        if REGION_CHARS.contains(&c) || stem_chars >= 8 {
+            return None;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+default_office = "province"
+
+[[offices]]
+id = "province"
+name = "楚江省人民政府办公厅"
+level = "province"
+region = "390000"
+
+[[offices]]
+id = "390100"
+name = "江州市人民政府办公室"
+level = "city"
+region = "390100"
+parent = "province"
+
+[[offices]]
+id = "390121"
+name = "清河县人民政府办公室"
+level = "county"
+region = "390121"
+parent = "390100"
+channels = ["inbox", "webhook:http://127.0.0.1:9/hook"]
+
+[[offices]]
+id = "zheng"
+name = "郑县人民政府办公室"
+level = "county"
+parent = "390100"
+
+[[agencies]]
+name = "清河县河西街道办事处"
+aliases = ["河西街道办事处", "江州市清河县人民政府河西街道办事处"]
+office = "390121"
+region = "390121"
+
+[[agencies]]
+name = "清河县人民政府"
+office = "390100"
+region = "390121"
+
+[[agencies]]
+name = "江州市人民政府"
+office = "province"
+region = "390100"
+
+[[agencies]]
+name = "江州市市场监督管理局"
+office = "390100"
+
+[[agencies]]
+name = "郑县东城街道办事处"
+office = "zheng"
+
+[[agencies]]
+name = "郑县城关镇人民政府"
+office = "zheng"
+
+[[agencies]]
+name = "清河县城关镇人民政府"
+office = "390121"
+"#;
+
+    fn dir() -> Directory {
+        Directory::from_toml(SAMPLE).unwrap()
+    }
+
+    #[test]
+    fn exact_name_and_alias() {
+        let d = dir();
+        let r = d.resolve("清河县河西街道办事处");
+        assert_eq!((r.office.id.as_str(), r.how), ("390121", MatchKind::Name));
+        assert!(r.note.is_none());
+        let r = d.resolve("江州市清河县人民政府河西街道办事处");
+        assert_eq!((r.office.id.as_str(), r.how), ("390121", MatchKind::Alias));
+    }
+
+    #[test]
+    fn width_and_spaces_are_folded() {
+        let d = dir();
+        let r = d.resolve("清河县 河西街道\u{3000}办事处");
+        assert_eq!(r.how, MatchKind::Normalised);
+        assert_eq!(r.agency, Some("清河县河西街道办事处"));
+        assert!(r.note.unwrap().contains("规范化"));
+    }
+
+    #[test]
+    fn region_prefix_is_stripped_both_ways() {
+        let d = dir();
+        // The roster has the county in front, the report does not.
+        let r = d.resolve("东城街道办事处");
+        assert_eq!((r.office.id.as_str(), r.how), ("zheng", MatchKind::Core));
+        assert_eq!(r.agency, Some("郑县东城街道办事处"));
+        // The report adds the city and 人民政府, and drops 办事处.
+        let r = d.resolve("江州市郑县人民政府东城街道");
+        assert_eq!(r.agency, Some("郑县东城街道办事处"));
+        // A government is told apart by its region prefix.
+        let r = d.resolve("江州市 清河县人民政府");
+        assert_eq!(r.agency, Some("清河县人民政府"));
+        let r = d.resolve("江州市清河县人民政府");
+        assert_eq!(r.agency, Some("清河县人民政府"));
+        assert_eq!(r.office.id, "390100");
+    }
+
+    #[test]
+    fn ambiguous_and_unknown_go_to_the_default_office_with_a_reason() {
+        let d = dir();
+        let r = d.resolve("城关镇人民政府");
+        assert_eq!(
+            (r.office.id.as_str(), r.how),
+            ("province", MatchKind::Default)
+        );
+        assert!(r.note.unwrap().contains("多个机关"));
+        // …unless the prefix decides.
+        assert_eq!(
+            d.resolve("清河县城关镇").agency,
+            Some("清河县城关镇人民政府")
+        );
+        let r = d.resolve("云阳市人民政府");
+        assert_eq!(r.how, MatchKind::Default);
+        assert!(r.note.unwrap().contains("不在名录中"));
+        let r = d.resolve("  ");
+        assert_eq!(r.how, MatchKind::Default);
+    }
+
+    #[test]
+    fn core_names() {
+        assert_eq!(
+            core_of("江州市市场监督管理局"),
+            ("市场监督管理局".to_string(), vec!["江州市".to_string()])
+        );
+        assert_eq!(core_of("城关镇人民政府").0, "城关镇");
+        assert_eq!(core_of("楚江省人民政府").0, "人民政府");
+        assert_eq!(core_of("江州市生态环境局清河分局").0, "生态环境局清河分局");
+        assert_eq!(fold("ＡＢ（１）\u{3000}x"), "ab(1)x");
+    }
+
+    #[test]
+    fn empty_directory_routes_everything_to_the_default() {
+        let d = Directory::empty("province");
+        let r = d.resolve("清河县人民政府");
+        assert_eq!(
+            (r.office.id.as_str(), r.how),
+            ("province", MatchKind::Default)
+        );
+        assert!(r.note.is_some());
+    }
+
+    #[test]
+    fn broken_directories_are_refused() {
+        let e = Directory::from_toml("default_office = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("default_office"));
+        let e = Directory::from_toml(
+            "default_office = \"a\"\n[[offices]]\nid = \"a\"\nname = \"A\"\nlevel = \"city\"\nchannels = [\"pigeon\"]\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("pigeon"));
+        let e = Directory::from_toml(
+            "default_office = \"a\"\n[[offices]]\nid = \"a\"\nname = \"A\"\nlevel = \"city\"\n[[agencies]]\nname = \"X\"\noffice = \"b\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not an office"));
+    }
+}

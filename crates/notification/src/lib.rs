@@ -1,0 +1,232 @@
+//! nianbao-notification: tells the supervising office about the problems found in a report.
+//!
+//! # Layout
+//! - [`config`]: the typed configuration (`config.default.toml`).
+//! - [`directory`]: offices, agencies, and resolving a report's agency to its office.
+//! - [`alert`]: the alert record and the Chinese message.
+//! - [`store`]: alerts and deliveries in the service's own database.
+//! - [`deliver`]: channels (inbox, outbox, stdout, webhook) and the background webhook sender.
+//! - [`consumer`]: the `report.validated` handler.
+//! - [`grpc`]: `nianbao.v1.Notification` (ListAlerts, AcknowledgeAlert, StreamAlerts).
+//!
+//! [`run`] wires them: the gRPC server (with health and reflection) on the given listener, and the
+//! consumer of `nianbao.notification`, until `shutdown` resolves.
+
+pub mod alert;
+pub mod config;
+pub mod consumer;
+pub mod deliver;
+pub mod directory;
+pub mod grpc;
+pub mod store;
+
+pub use config::Config;
+
+use crate::consumer::NotifyHandler;
+use crate::deliver::{DeliverError, Deliverer};
+use crate::directory::{Directory, DirectoryError};
+use crate::grpc::NotificationService;
+use crate::store::{Store, StoreError};
+use nianbao_bus::{Bus, QueueSpec, Stage};
+use nianbao_proto::v1::notification_server::NotificationServer;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::{broadcast, watch};
+use tonic_health::ServingStatus;
+
+/// Loads the configuration: embedded defaults, then `file`, then `NIANBAO_…` variables.
+pub fn load(file: Option<&Path>) -> Result<Config, config::ConfigError> {
+    Config::load(file)
+}
+
+/// The work queue of this service, shared by all its instances.
+pub const QUEUE: &str = "nianbao.notification";
+
+/// The queue and its bindings.
+pub fn queue_spec() -> QueueSpec {
+    QueueSpec::new(QUEUE, &[Stage::Validated.pattern()])
+}
+
+#[derive(Debug, Error)]
+pub enum NotificationError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Deliver(#[from] DeliverError),
+    #[error(transparent)]
+    Service(#[from] nianbao_service::ServiceError),
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("the gRPC server task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// The directory of `cfg`: the file, or none (everything to `default_office`).
+pub fn load_directory(cfg: &Config) -> Result<Directory, DirectoryError> {
+    if cfg.directory.trim().is_empty() {
+        Ok(Directory::empty(&cfg.default_office))
+    } else {
+        Directory::load(Path::new(cfg.directory.trim()))
+    }
+}
+
+/// Runs the service until `shutdown` resolves: serves gRPC on `listener` and consumes
+/// `report.validated` events. Health turns SERVING once the database and the broker are up; the
+/// broker is awaited (with retries) rather than required at start, so that the services of a
+/// deployment can start in any order. On shutdown: stop taking deliveries, finish those in hand,
+/// end streams, stop webhook tasks (they resume at the next start), and return.
+pub async fn run(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NotificationError> {
+    cfg.validate()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+
+    let directory = Arc::new(load_directory(&cfg)?);
+    tracing::info!(
+        offices = directory.offices().len(),
+        agencies = directory.agencies().len(),
+        default_office = %directory.default_office().id,
+        "directory loaded"
+    );
+    let store = Store::connect(&cfg.database_url()).await?;
+    let (alerts_tx, _) = broadcast::channel(cfg.stream.capacity.max(1));
+    let deliverer = Arc::new(Deliverer::new(
+        store.clone(),
+        cfg.outbox_path(),
+        cfg.webhook_settings(),
+        stop_rx.clone(),
+    )?);
+    deliverer.resume_pending().await?;
+
+    let (health, health_service) = nianbao_service::grpc_health();
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    health
+        .set_not_serving::<NotificationServer<NotificationService>>()
+        .await;
+    let reflection = nianbao_service::grpc_reflection()?;
+    let service = NotificationService::new(store.clone(), alerts_tx.clone(), stop_rx.clone());
+    let addr = listener.local_addr().ok();
+    let server_stop = wait_stop(stop_rx.clone());
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(NotificationServer::new(service))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                server_stop,
+            ),
+    );
+    tracing::info!(?addr, "gRPC server listening");
+
+    if let Some(bus) = connect_bus(&cfg, stop_rx.clone()).await {
+        health.set_service_status("", ServingStatus::Serving).await;
+        health
+            .set_serving::<NotificationServer<NotificationService>>()
+            .await;
+        let handler = Arc::new(NotifyHandler {
+            store: store.clone(),
+            directory,
+            deliverer: deliverer.clone(),
+            bus: bus.clone(),
+            min_severity: cfg.min_severity()?,
+            default_channels: cfg.default_channels()?,
+            alerts: alerts_tx,
+        });
+        consume(&bus, handler, stop_rx.clone()).await;
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        bus.close().await;
+    }
+
+    let served = server.await;
+    deliverer.join().await;
+    store.close().await;
+    served??;
+    tracing::info!("notification service stopped");
+    Ok(())
+}
+
+/// Resolves once the service is told to stop.
+pub(crate) async fn wait_stop(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+fn stopped(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow()
+}
+
+/// Connects to the broker and declares the queue, retrying every few seconds until it works or the
+/// service stops (`None`).
+async fn connect_bus(cfg: &Config, stop: watch::Receiver<bool>) -> Option<Bus> {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        if stopped(&stop) {
+            return None;
+        }
+        let attempt = async {
+            let bus = Bus::connect(&cfg.bus, "nianbao-notification").await?;
+            bus.declare(&queue_spec()).await?;
+            Ok::<Bus, nianbao_bus::BusError>(bus)
+        };
+        // lapin retries a refused connection by itself for a while; shutdown must not wait for it.
+        let attempt = tokio::select! {
+            r = attempt => r,
+            () = wait_stop(stop.clone()) => return None,
+        };
+        match attempt {
+            Ok(bus) => {
+                tracing::info!(queue = QUEUE, "connected to the broker");
+                return Some(bus);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "cannot reach the broker yet");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {},
+                    () = wait_stop(stop.clone()) => return None,
+                }
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// Consumes until shutdown; if the broker cancels the consumer (queue deleted, node restarted),
+/// re-declares and consumes again.
+async fn consume(bus: &Bus, handler: Arc<NotifyHandler>, stop: watch::Receiver<bool>) {
+    let spec = queue_spec();
+    loop {
+        match bus
+            .consume(&spec, handler.clone(), wait_stop(stop.clone()))
+            .await
+        {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "consumer stopped; consuming again shortly");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {},
+                    () = wait_stop(stop.clone()) => return,
+                }
+                if let Err(e) = bus.declare(&spec).await {
+                    tracing::warn!(error = %e, "re-declaring the queue failed");
+                }
+            }
+        }
+    }
+}
