@@ -124,6 +124,27 @@ impl Stage {
     }
 }
 
+/// The work queues of the pipeline and what they take. Every service declares all of them when it
+/// connects, so that no event is ever unroutable because the next stage has not started yet: the
+/// services can start in any order. (Declarations are idempotent; all services must therefore use
+/// the same `delivery_limit`.)
+pub fn pipeline_queues() -> Vec<QueueSpec> {
+    vec![
+        QueueSpec::new("nianbao.extraction", &[Stage::Received.pattern()]),
+        QueueSpec::new("nianbao.validation", &[Stage::Extracted.pattern()]),
+        QueueSpec::new("nianbao.notification", &[Stage::Validated.pattern()]),
+        QueueSpec::new(
+            "nianbao.ingest.status",
+            &[
+                Stage::Extracted.pattern(),
+                Stage::Validated.pattern(),
+                Stage::Notified.pattern(),
+                Stage::Failed.pattern(),
+            ],
+        ),
+    ]
+}
+
 /// Metadata published with an event.
 #[derive(Clone, Debug, Default)]
 pub struct Envelope {
@@ -158,6 +179,9 @@ impl Bus {
             cfg: cfg.clone(),
         };
         bus.declare_exchanges().await?;
+        for spec in pipeline_queues() {
+            bus.declare(&spec).await?;
+        }
         Ok(bus)
     }
 

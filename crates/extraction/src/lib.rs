@@ -1,0 +1,408 @@
+//! The extraction worker (`nianbao-extraction`).
+//!
+//! Consumes `report.received.*` from the durable queue `nianbao.extraction`, shared by every worker
+//! of a deployment (a province scales this stage by starting more workers). For each
+//! `ReportReceived` it fetches the raw bytes from ingest over gRPC (events stay small), extracts them
+//! on the blocking thread pool, publishes `report.extracted.<region>` with the extraction as JSON,
+//! and only then acknowledges.
+//!
+//! Failures: ingest unreachable, timing out, or not knowing the report yet (ingest may lag behind its
+//! own event) are transient: the message is retried later, and after the last attempt it is parked
+//! and `report.failed` (stage `extraction`) is published so that ingest marks the report failed. A
+//! document that cannot be read is not a failure: its extraction carries `unreadable` and flows on
+//! to validation, which reports it. An event that does not decode is parked at once.
+//!
+//! The gRPC listener serves only health (SERVING once the broker is connected) and reflection.
+
+use nianbao_bus::{
+    Bus, BusConfig, BusError, Envelope, Handler, Message, Outcome, QueueSpec, Stage,
+};
+use nianbao_proto::v1;
+use nianbao_proto::v1::ingest_client::IngestClient;
+use nianbao_service::{ServiceError, grpc_health, grpc_reflection, load_config, now_ms};
+use prost::Message as _;
+use serde::Deserialize;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::ServingStatus;
+
+/// The work queue shared by all extraction workers.
+pub const QUEUE: &str = "nianbao.extraction";
+/// The stage name in `ReportFailed` events.
+pub const STAGE: &str = "extraction";
+
+const DEFAULTS: &str = include_str!("../config.default.toml");
+
+/// The worker's configuration; every key is documented in `config.default.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub listen: String,
+    pub ingest_url: String,
+    pub fetch_timeout_ms: u64,
+    pub max_bytes: usize,
+    pub bus: BusConfig,
+    pub log: nianbao_telemetry::LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:50052".into(),
+            ingest_url: "http://127.0.0.1:50051".into(),
+            fetch_timeout_ms: 30_000,
+            max_bytes: 20 * 1024 * 1024,
+            bus: BusConfig::default(),
+            log: nianbao_telemetry::LogConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("invalid ingest_url {url:?}: {source}")]
+    IngestUrl {
+        url: String,
+        source: tonic::transport::Error,
+    },
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("gRPC server task: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Loads the configuration: embedded defaults, then `file`, then `NIANBAO_*` variables.
+pub fn load(file: Option<&Path>) -> Result<Config, Error> {
+    Ok(load_config(DEFAULTS, file)?)
+}
+
+/// The queue the workers consume.
+pub fn queue_spec() -> QueueSpec {
+    QueueSpec::new(QUEUE, &[Stage::Received.pattern()])
+}
+
+/// A lazily connected ingest client: the worker starts (and reports healthy) before ingest is up;
+/// each call then connects as needed, and a failed call is simply retried later.
+pub fn ingest_client(cfg: &Config) -> Result<IngestClient<Channel>, Error> {
+    let endpoint = Endpoint::from_shared(cfg.ingest_url.clone())
+        .map_err(|source| Error::IngestUrl {
+            url: cfg.ingest_url.clone(),
+            source,
+        })?
+        .connect_timeout(Duration::from_millis(cfg.fetch_timeout_ms.min(10_000)))
+        .timeout(Duration::from_millis(cfg.fetch_timeout_ms));
+    Ok(IngestClient::new(endpoint.connect_lazy())
+        // The reply carries the whole document: allow the configured maximum plus the envelope.
+        .max_decoding_message_size(cfg.max_bytes.saturating_add(64 * 1024)))
+}
+
+/// The `nianbao.extraction` consumer.
+pub struct Worker {
+    bus: Bus,
+    ingest: IngestClient<Channel>,
+    max_bytes: usize,
+    stats: Arc<Stats>,
+}
+
+/// What one worker did, for operators (and tests that check the load is shared between workers).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Reports extracted and handed on (`report.extracted` confirmed).
+    pub processed: std::sync::atomic::AtomicU64,
+    /// Deliveries that will be retried (ingest unreachable, publish failed, …).
+    pub retried: std::sync::atomic::AtomicU64,
+}
+
+impl Worker {
+    pub fn new(bus: Bus, ingest: IngestClient<Channel>, max_bytes: usize) -> Worker {
+        Worker::with_stats(bus, ingest, max_bytes, Arc::default())
+    }
+
+    pub fn with_stats(
+        bus: Bus,
+        ingest: IngestClient<Channel>,
+        max_bytes: usize,
+        stats: Arc<Stats>,
+    ) -> Worker {
+        Worker {
+            bus,
+            ingest,
+            max_bytes,
+            stats,
+        }
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+impl Worker {
+    /// One delivery: fetch, extract, publish.
+    async fn extract(&self, msg: &Message) -> Outcome {
+        let ev = match v1::ReportReceived::decode(msg.body.as_slice()) {
+            Ok(ev) => ev,
+            Err(e) => return Outcome::Invalid(format!("not a ReportReceived: {e}")),
+        };
+        let Some(meta) = ev.meta.clone().filter(|m| !m.report_id.is_empty()) else {
+            return Outcome::Invalid("ReportReceived without report id".into());
+        };
+        let mut client = self.ingest.clone();
+        let fetched = client
+            .fetch_report(v1::FetchReportRequest {
+                report_id: meta.report_id.clone(),
+            })
+            .await;
+        let reply = match fetched {
+            Ok(r) => r.into_inner(),
+            // Every failure is worth another attempt: UNAVAILABLE and timeouts are the network,
+            // NOT_FOUND is ingest lagging behind its own event; the parking lot bounds the attempts.
+            Err(status) => {
+                return Outcome::Retry(format!(
+                    "FetchReport {}: {:?}: {}",
+                    meta.report_id,
+                    status.code(),
+                    status.message()
+                ));
+            }
+        };
+        if !reply.version.is_empty() && !meta.version.is_empty() && reply.version != meta.version {
+            tracing::warn!(report_id = %meta.report_id, event = %meta.version, fetched = %reply.version,
+                "ingest returned another version than the event names");
+        }
+        let limits = nianbao_extract::Limits {
+            max_bytes: self.max_bytes,
+        };
+        // A big document takes milliseconds of CPU: extract on the blocking pool so the runtime keeps
+        // serving other deliveries and the broker's heartbeats.
+        let content = reply.content;
+        let x = match tokio::task::spawn_blocking(move || {
+            nianbao_extract::extract_bytes_with(&content, &limits)
+        })
+        .await
+        {
+            Ok(x) => x,
+            Err(e) => return Outcome::Retry(format!("extraction task failed: {e}")),
+        };
+        let extraction_json = match serde_json::to_vec(&x) {
+            Ok(j) => j,
+            Err(e) => return Outcome::Retry(format!("cannot encode the extraction: {e}")),
+        };
+        let agency = x
+            .agency
+            .clone()
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| ev.agency_hint.clone());
+        let out = v1::ReportExtracted {
+            meta: Some(v1::EventMeta {
+                attempt: 1,
+                emitted_at_ms: now_ms(),
+                ..meta.clone()
+            }),
+            agency,
+            year: x.year.unwrap_or(0),
+            extraction_json,
+            agency_hint: ev.agency_hint.clone(),
+            published_on: ev.published_on.clone(),
+        };
+        let env = Envelope {
+            message_id: format!("{}:{}:extracted", meta.report_id, meta.version),
+            traceparent: non_empty(&meta.traceparent).or_else(|| msg.traceparent.clone()),
+        };
+        match self
+            .bus
+            .publish(Stage::Extracted, &meta.region, &out.encode_to_vec(), &env)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(report_id = %meta.report_id, agency = %out.agency, year = out.year,
+                    unreadable = x.unreadable.is_some(), "extracted");
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(format!("publish report.extracted: {e}")),
+        }
+    }
+}
+
+impl Handler for Worker {
+    async fn handle(&self, msg: &Message) -> Outcome {
+        let outcome = self.extract(msg).await;
+        let counter = match outcome {
+            Outcome::Done => &self.stats.processed,
+            Outcome::Retry(_) => &self.stats.retried,
+            Outcome::Invalid(_) => return outcome,
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        outcome
+    }
+
+    async fn parked(&self, msg: &Message, reason: &str) {
+        let Some(meta) = v1::ReportReceived::decode(msg.body.as_slice())
+            .ok()
+            .and_then(|e| e.meta)
+        else {
+            return;
+        };
+        let ev = v1::ReportFailed {
+            meta: Some(v1::EventMeta {
+                attempt: msg.attempt,
+                emitted_at_ms: now_ms(),
+                ..meta.clone()
+            }),
+            stage: STAGE.into(),
+            reason: reason.to_string(),
+        };
+        let env = Envelope {
+            message_id: format!("{}:{}:failed", meta.report_id, meta.version),
+            traceparent: non_empty(&meta.traceparent),
+        };
+        if let Err(e) = self
+            .bus
+            .publish(Stage::Failed, &meta.region, &ev.encode_to_vec(), &env)
+            .await
+        {
+            tracing::error!(report_id = %meta.report_id, error = %e, "could not publish report.failed");
+        }
+    }
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+/// Runs the worker until `shutdown` resolves: health and reflection on `listener`, the broker
+/// connection (retried every second until it answers), then the consumer. Graceful: on shutdown the
+/// consumer stops taking deliveries, finishes those in hand, and returns the prefetched rest to the
+/// queue for other workers.
+pub async fn run(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    run_with_stats(cfg, listener, shutdown, Arc::default()).await
+}
+
+/// [`run`], counting what this worker does into `stats`.
+pub async fn run_with_stats(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    stats: Arc<Stats>,
+) -> Result<(), Error> {
+    let ingest = ingest_client(&cfg)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+
+    let (reporter, health) = grpc_health();
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    let server = tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(grpc_reflection()?)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            stopped(stop_rx.clone()),
+        );
+    let server = tokio::spawn(server);
+
+    if let Some(bus) = connect_bus(&cfg.bus, stop_rx.clone()).await {
+        let spec = queue_spec();
+        let worker = Arc::new(Worker::with_stats(
+            bus.clone(),
+            ingest,
+            cfg.max_bytes,
+            stats.clone(),
+        ));
+        while !*stop_rx.borrow() {
+            match bus.declare(&spec).await {
+                Ok(()) => {
+                    reporter
+                        .set_service_status("", ServingStatus::Serving)
+                        .await;
+                    match bus
+                        .consume(&spec, worker.clone(), stopped(stop_rx.clone()))
+                        .await
+                    {
+                        Ok(()) => break,
+                        Err(e) => tracing::warn!(error = %e, "consumer ended; resuming"),
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot declare {QUEUE}; retrying"),
+            }
+            reporter
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = stopped(stop_rx.clone()) => {}
+            }
+        }
+        bus.close().await;
+    }
+    server.await??;
+    Ok(())
+}
+
+/// Connects to the broker, retrying every second until it answers or shutdown; `None` on shutdown.
+async fn connect_bus(cfg: &BusConfig, stop: watch::Receiver<bool>) -> Option<Bus> {
+    loop {
+        if *stop.borrow() {
+            return None;
+        }
+        tokio::select! {
+            r = Bus::connect(cfg, "nianbao-extraction") => match r {
+                Ok(bus) => return Some(bus),
+                Err(e) => tracing::warn!(error = %e, "broker not reachable; retrying"),
+            },
+            () = stopped(stop.clone()) => return None,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = stopped(stop.clone()) => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_are_documented() {
+        let cfg = load(None).unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:50052");
+        assert_eq!(cfg.ingest_url, "http://127.0.0.1:50051");
+        assert_eq!(cfg.max_bytes, 20 * 1024 * 1024);
+        assert_eq!(queue_spec().bindings, vec!["report.received.*".to_string()]);
+        // Every key in the embedded defaults carries a comment line above it.
+        let mut prev = "";
+        for line in DEFAULTS.lines() {
+            let t = line.trim();
+            if !t.is_empty() && !t.starts_with('#') && !t.starts_with('[') {
+                assert!(prev.starts_with('#'), "undocumented key: {t}");
+            }
+            prev = t;
+        }
+    }
+
+    #[test]
+    fn bad_ingest_url_is_a_config_error() {
+        let cfg = Config {
+            ingest_url: "not a url".into(),
+            ..Config::default()
+        };
+        assert!(matches!(ingest_client(&cfg), Err(Error::IngestUrl { .. })));
+    }
+}

@@ -1,0 +1,619 @@
+//! The validation service (`nianbao-validation`).
+//!
+//! - **Pipeline**: consumes `report.extracted.*` from the durable queue `nianbao.validation`, runs the
+//!   single-report rules (the same [`Checker`] as `nianbao check`) and the cross-report rules
+//!   ([`cross`]) against its own store of earlier reports ([`store`]), stores the report and publishes
+//!   `report.validated.<region>` with every finding, then acknowledges.
+//! - **gRPC** `nianbao.v1.Validation`: `Validate` (synchronous check of a document for its author:
+//!   exactly what `nianbao check` gives) and `ListRules` (the catalogue with this deployment's
+//!   severities), plus health and reflection.
+//!
+//! Delivery is at-least-once, so validation is idempotent on (report id, version): a re-delivered
+//! event finds its row and re-publishes the findings stored with it, neither adding a row nor
+//! comparing the report with itself.
+
+pub mod cross;
+pub mod fingerprint;
+pub mod store;
+
+use cross::{Context, ReportRow, Similarity};
+use nianbao_bus::{
+    Bus, BusConfig, BusError, Envelope, Handler, Message, Outcome, QueueSpec, Stage,
+};
+use nianbao_model::finding::RuleScope;
+use nianbao_model::{Extraction, Finding, RuleId};
+use nianbao_proto::v1;
+use nianbao_proto::v1::validation_server::{Validation, ValidationServer};
+use nianbao_rules::{Checker, RuleConfig};
+use nianbao_service::{
+    ServiceError, connect_db, grpc_health, grpc_reflection, load_config, now_ms,
+};
+use prost::Message as _;
+use serde::Deserialize;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use store::{Store, StoreError};
+use tokio::sync::{Mutex, watch};
+use tonic_health::ServingStatus;
+
+/// The work queue of this service.
+pub const QUEUE: &str = "nianbao.validation";
+/// The stage name in `ReportFailed` events.
+pub const STAGE: &str = "validation";
+
+const DEFAULTS: &str = include_str!("../config.default.toml");
+
+/// `[similarity]`: thresholds of the duplicate rules (see `config.default.toml`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct SimilarityConfig {
+    pub threshold: f64,
+    pub max_hamming: u32,
+    pub min_shingles: u32,
+}
+
+impl Default for SimilarityConfig {
+    fn default() -> Self {
+        let s = Similarity::default();
+        SimilarityConfig {
+            threshold: s.threshold,
+            max_hamming: s.max_hamming,
+            min_shingles: s.min_shingles,
+        }
+    }
+}
+
+/// The service's configuration; every key is documented in `config.default.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub rules_config: String,
+    pub max_bytes: usize,
+    pub similarity: SimilarityConfig,
+    pub bus: BusConfig,
+    pub log: nianbao_telemetry::LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:50053".into(),
+            data_dir: "data/validation".into(),
+            database_url: String::new(),
+            rules_config: String::new(),
+            max_bytes: 20 * 1024 * 1024,
+            similarity: SimilarityConfig::default(),
+            bus: BusConfig::default(),
+            log: nianbao_telemetry::LogConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("rule configuration {path}: {source}")]
+    Rules {
+        path: String,
+        source: nianbao_rules::ConfigError,
+    },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("gRPC server task: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Loads the configuration: embedded defaults, then `file`, then `NIANBAO_*` variables.
+pub fn load(file: Option<&Path>) -> Result<Config, Error> {
+    Ok(load_config(DEFAULTS, file)?)
+}
+
+impl Config {
+    /// The database URL: the configured one, else SQLite under `data_dir`.
+    pub fn database_url(&self) -> String {
+        if self.database_url.trim().is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("validation.db").display()
+            )
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The rule configuration named by `rules_config`, or the catalogue's defaults.
+    pub fn rule_config(&self) -> Result<RuleConfig, Error> {
+        let path = self.rules_config.trim();
+        if path.is_empty() {
+            return Ok(RuleConfig::default());
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_string(),
+            source,
+        })?;
+        RuleConfig::from_toml(&text).map_err(|source| Error::Rules {
+            path: path.to_string(),
+            source,
+        })
+    }
+
+    pub fn similarity(&self) -> Similarity {
+        Similarity {
+            threshold: self.similarity.threshold,
+            max_hamming: self.similarity.max_hamming,
+            min_shingles: self.similarity.min_shingles,
+        }
+    }
+}
+
+/// The queue this service consumes.
+pub fn queue_spec() -> QueueSpec {
+    QueueSpec::new(QUEUE, &[Stage::Extracted.pattern()])
+}
+
+/// Single-report plus cross-report validation against the store.
+pub struct Validator {
+    checker: Arc<Checker>,
+    sim: Similarity,
+    store: Store,
+    /// Validation of one report reads the store, decides and writes its row; serialising that
+    /// section keeps two near-identical reports arriving together from missing each other and keeps
+    /// `received_order` unique. The single-report check runs outside it.
+    lock: Mutex<()>,
+}
+
+impl Validator {
+    pub fn new(checker: Arc<Checker>, sim: Similarity, store: Store) -> Validator {
+        Validator {
+            checker,
+            sim,
+            store,
+            lock: Mutex::new(()),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// All findings for one extracted report (single-report, then cross-report), storing the report.
+    /// Idempotent on (report id, version).
+    pub async fn validate(
+        &self,
+        report_id: &str,
+        version: &str,
+        agency_hint: &str,
+        year_hint: i32,
+        x: &Extraction,
+    ) -> Result<Vec<Finding>, StoreError> {
+        let mut findings = self.checker.check(x);
+        let mut row = ReportRow::from_extraction(report_id, version, agency_hint, year_hint, x);
+        let _guard = self.lock.lock().await;
+        if let Some(json) = self.store.findings_of(report_id, version).await? {
+            match serde_json::from_str::<Vec<Finding>>(&json) {
+                Ok(f) => return Ok(f),
+                Err(e) => {
+                    return Err(StoreError::Corrupt(report_id.to_string(), e.to_string()));
+                }
+            }
+        }
+        row.received_order = self.store.next_order().await?;
+        let ctx = self.context(&row).await?;
+        findings.extend(cross::evaluate(
+            &row,
+            &ctx,
+            &self.sim,
+            self.checker.config(),
+        ));
+        let json = serde_json::to_string(&findings)
+            .map_err(|e| StoreError::Corrupt(report_id.to_string(), e.to_string()))?;
+        self.store.insert(&row, &json, now_ms()).await?;
+        Ok(findings)
+    }
+
+    /// What the cross-report rules need from the store.
+    async fn context(&self, row: &ReportRow) -> Result<Context, StoreError> {
+        let mut ctx = Context::default();
+        if row.agency.is_empty() || row.year <= 0 {
+            return Ok(ctx);
+        }
+        ctx.previous_year = self.store.latest_of(&row.agency, row.year - 1).await?;
+        for mut other in self
+            .store
+            .same_year_before(row.year, row.received_order)
+            .await?
+        {
+            if other.agency == row.agency {
+                ctx.same_agency_year.push(other);
+            } else if !other.agency.is_empty()
+                && self.sim.prefilter(&row.fingerprint, &other.fingerprint)
+            {
+                self.store.load_sketch(&mut other).await?;
+                ctx.peers.push(other);
+            }
+        }
+        Ok(ctx)
+    }
+}
+
+/// The `nianbao.validation` consumer.
+pub struct Worker {
+    validator: Arc<Validator>,
+    bus: Bus,
+}
+
+impl Worker {
+    pub fn new(validator: Arc<Validator>, bus: Bus) -> Worker {
+        Worker { validator, bus }
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+impl Handler for Worker {
+    async fn handle(&self, msg: &Message) -> Outcome {
+        let ev = match v1::ReportExtracted::decode(msg.body.as_slice()) {
+            Ok(ev) => ev,
+            Err(e) => return Outcome::Invalid(format!("not a ReportExtracted: {e}")),
+        };
+        let Some(meta) = ev.meta.clone().filter(|m| !m.report_id.is_empty()) else {
+            return Outcome::Invalid("ReportExtracted without report id".into());
+        };
+        let x: Extraction = match serde_json::from_slice(&ev.extraction_json) {
+            Ok(x) => x,
+            Err(e) => {
+                return Outcome::Invalid(format!("extraction_json is not an Extraction: {e}"));
+            }
+        };
+        let findings = match self
+            .validator
+            .validate(&meta.report_id, &meta.version, &ev.agency, ev.year, &x)
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => return Outcome::Retry(format!("store: {e}")),
+        };
+        let out = v1::ReportValidated {
+            meta: Some(v1::EventMeta {
+                attempt: 1,
+                emitted_at_ms: now_ms(),
+                ..meta.clone()
+            }),
+            agency: ev.agency.clone(),
+            year: ev.year,
+            findings: findings.iter().map(v1::Finding::from).collect(),
+            published_on: ev.published_on.clone(),
+        };
+        let env = Envelope {
+            message_id: format!("{}:{}:validated", meta.report_id, meta.version),
+            traceparent: non_empty(&meta.traceparent).or_else(|| msg.traceparent.clone()),
+        };
+        match self
+            .bus
+            .publish(Stage::Validated, &meta.region, &out.encode_to_vec(), &env)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(report_id = %meta.report_id, findings = findings.len(), "validated");
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(format!("publish report.validated: {e}")),
+        }
+    }
+
+    async fn parked(&self, msg: &Message, reason: &str) {
+        publish_failed(&self.bus, msg, reason).await;
+    }
+}
+
+/// Publishes `report.failed` for a message parked after its last attempt (ingest marks the report).
+async fn publish_failed(bus: &Bus, msg: &Message, reason: &str) {
+    let Some(meta) = v1::ReportExtracted::decode(msg.body.as_slice())
+        .ok()
+        .and_then(|e| e.meta)
+    else {
+        return;
+    };
+    let ev = v1::ReportFailed {
+        meta: Some(v1::EventMeta {
+            attempt: msg.attempt,
+            emitted_at_ms: now_ms(),
+            ..meta.clone()
+        }),
+        stage: STAGE.into(),
+        reason: reason.to_string(),
+    };
+    let env = Envelope {
+        message_id: format!("{}:{}:failed", meta.report_id, meta.version),
+        traceparent: non_empty(&meta.traceparent),
+    };
+    if let Err(e) = bus
+        .publish(Stage::Failed, &meta.region, &ev.encode_to_vec(), &env)
+        .await
+    {
+        tracing::error!(report_id = %meta.report_id, error = %e, "could not publish report.failed");
+    }
+}
+
+/// The gRPC `nianbao.v1.Validation` service.
+pub struct Api {
+    checker: Arc<Checker>,
+    max_bytes: usize,
+}
+
+impl Api {
+    pub fn new(checker: Arc<Checker>, max_bytes: usize) -> Api {
+        Api { checker, max_bytes }
+    }
+}
+
+fn scope_str(s: RuleScope) -> &'static str {
+    match s {
+        RuleScope::Single => "single",
+        RuleScope::CrossReport => "cross-report",
+        RuleScope::Roster => "roster",
+    }
+}
+
+/// The catalogue as this deployment applies it.
+pub fn rule_infos(cfg: &RuleConfig) -> Vec<v1::RuleInfo> {
+    RuleId::ALL
+        .iter()
+        .map(|&r| v1::RuleInfo {
+            id: r.as_str().into(),
+            severity: cfg.severity(r).as_str().into(),
+            title: r.title().into(),
+            scope: scope_str(r.scope()).into(),
+            enabled: cfg.is_enabled(r),
+        })
+        .collect()
+}
+
+#[tonic::async_trait]
+impl Validation for Api {
+    async fn validate(
+        &self,
+        request: tonic::Request<v1::ValidateRequest>,
+    ) -> Result<tonic::Response<v1::ValidateResponse>, tonic::Status> {
+        let req = request.into_inner();
+        let checker = self.checker.clone();
+        let limits = nianbao_extract::Limits {
+            max_bytes: self.max_bytes,
+        };
+        // Extraction of a large document takes milliseconds of CPU: keep it off the async workers.
+        let (x, findings) = tokio::task::spawn_blocking(move || {
+            let x = nianbao_extract::extract_bytes_with(&req.content, &limits);
+            let findings = checker.check(&x);
+            (x, findings)
+        })
+        .await
+        .map_err(|e| tonic::Status::internal(format!("validation task failed: {e}")))?;
+        let extraction_json = serde_json::to_vec(&x)
+            .map_err(|e| tonic::Status::internal(format!("cannot encode the extraction: {e}")))?;
+        Ok(tonic::Response::new(v1::ValidateResponse {
+            agency: x.agency.clone().unwrap_or_default(),
+            year: x.year.unwrap_or(0),
+            findings: findings.iter().map(v1::Finding::from).collect(),
+            extraction_json,
+        }))
+    }
+
+    async fn list_rules(
+        &self,
+        _request: tonic::Request<v1::ListRulesRequest>,
+    ) -> Result<tonic::Response<v1::ListRulesResponse>, tonic::Status> {
+        Ok(tonic::Response::new(v1::ListRulesResponse {
+            rules: rule_infos(self.checker.config()),
+        }))
+    }
+}
+
+/// Resolves once `rx` has seen `true`.
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+/// Runs the service until `shutdown` resolves: the gRPC server on `listener` at once (Validate works
+/// without the broker), then the database and the broker (retrying the connection until it
+/// succeeds), then the consumer. Health turns SERVING once the database and the broker are up.
+/// Graceful: on shutdown the consumer stops taking messages and finishes those in hand, and the
+/// server finishes its calls.
+pub async fn run(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let rules = cfg.rule_config()?;
+    let checker = Arc::new(Checker::new(rules));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+
+    let (reporter, health) = grpc_health();
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    reporter.set_not_serving::<ValidationServer<Api>>().await;
+    let api = ValidationServer::new(Api::new(checker.clone(), cfg.max_bytes))
+        .max_decoding_message_size(cfg.max_bytes.saturating_add(64 * 1024));
+    let server = tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(grpc_reflection()?)
+        .add_service(api)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            stopped(stop_rx.clone()),
+        );
+    let server = tokio::spawn(server);
+
+    let pipeline = async {
+        let pool = connect_db(&cfg.database_url()).await?;
+        let store = Store::open(pool).await?;
+        let validator = Arc::new(Validator::new(checker.clone(), cfg.similarity(), store));
+        let Some(bus) = connect_bus(&cfg.bus, stop_rx.clone()).await else {
+            return Ok::<(), Error>(());
+        };
+        let spec = queue_spec();
+        let worker = Arc::new(Worker::new(validator, bus.clone()));
+        consume_until_stopped(&bus, &spec, worker, &reporter, stop_rx.clone()).await;
+        bus.close().await;
+        Ok(())
+    };
+    let result = pipeline.await;
+    if result.is_err() {
+        // The server would otherwise keep running without a pipeline: stop it too.
+        reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+    }
+    // Wait for the shutdown signal before stopping the server, unless the pipeline failed.
+    if let Err(e) = result {
+        tracing::error!(error = %e, "validation pipeline failed");
+        server.abort();
+        return Err(e);
+    }
+    server.await??;
+    Ok(())
+}
+
+/// Connects to the broker, retrying every second until it answers or shutdown; `None` on shutdown.
+async fn connect_bus(cfg: &BusConfig, stop: watch::Receiver<bool>) -> Option<Bus> {
+    loop {
+        if *stop.borrow() {
+            return None;
+        }
+        tokio::select! {
+            r = Bus::connect(cfg, "nianbao-validation") => match r {
+                Ok(bus) => return Some(bus),
+                Err(e) => tracing::warn!(error = %e, "broker not reachable; retrying"),
+            },
+            () = stopped(stop.clone()) => return None,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = stopped(stop.clone()) => return None,
+        }
+    }
+}
+
+/// Declares the queue and consumes until shutdown; re-declares and resumes if the broker cancels the
+/// consumer (queue deleted, node restarted).
+async fn consume_until_stopped<H: Handler>(
+    bus: &Bus,
+    spec: &QueueSpec,
+    handler: Arc<H>,
+    reporter: &tonic_health::server::HealthReporter,
+    stop: watch::Receiver<bool>,
+) {
+    while !*stop.borrow() {
+        match bus.declare(spec).await {
+            Ok(()) => {
+                reporter
+                    .set_service_status("", ServingStatus::Serving)
+                    .await;
+                reporter
+                    .set_service_status("nianbao.v1.Validation", ServingStatus::Serving)
+                    .await;
+                match bus
+                    .consume(spec, handler.clone(), stopped(stop.clone()))
+                    .await
+                {
+                    Ok(()) => break,
+                    Err(e) => tracing::warn!(error = %e, "consumer ended; resuming"),
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot declare {}; retrying", spec.name),
+        }
+        reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = stopped(stop.clone()) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_are_documented() {
+        let cfg = load(None).unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:50053");
+        assert!(cfg.database_url().starts_with("sqlite://"));
+        assert_eq!(cfg.similarity(), Similarity::default());
+        assert_eq!(cfg.rule_config().unwrap(), RuleConfig::default());
+        assert_eq!(
+            queue_spec().bindings,
+            vec!["report.extracted.*".to_string()]
+        );
+        let mut prev = "";
+        for line in DEFAULTS.lines() {
+            let t = line.trim();
+            if !t.is_empty() && !t.starts_with('#') && !t.starts_with('[') {
+                assert!(prev.starts_with('#'), "undocumented key: {t}");
+            }
+            prev = t;
+        }
+    }
+
+    #[test]
+    fn a_broken_rules_file_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.toml");
+        std::fs::write(&p, "disabled = [\"no-such-rule\"]").unwrap();
+        let cfg = Config {
+            rules_config: p.display().to_string(),
+            ..Config::default()
+        };
+        assert!(matches!(cfg.rule_config(), Err(Error::Rules { .. })));
+    }
+
+    #[tokio::test]
+    async fn validator_is_idempotent_and_sees_replacements() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/v.db?mode=rwc", dir.path().display());
+        let store = Store::open(connect_db(&url).await.unwrap()).await.unwrap();
+        let v = Validator::new(Arc::new(Checker::default()), Similarity::default(), store);
+        let text = "清河县财政局2024年政府信息公开工作年度报告\n一、总体情况\n2024年，本局认真贯彻落实政府信息公开条例。\n";
+        let x = nianbao_extract::extract_text(text);
+        let first = v.validate("r1", "v1", "", 0, &x).await.unwrap();
+        assert_eq!(first, Checker::default().check(&x));
+        let again = v.validate("r1", "v1", "", 0, &x).await.unwrap();
+        assert_eq!(again, first);
+        assert_eq!(v.store().count().await.unwrap(), 1);
+        let replaced = v.validate("r1", "v2", "", 0, &x).await.unwrap();
+        assert_eq!(
+            replaced
+                .iter()
+                .filter(|f| f.rule == RuleId::ReportChanged)
+                .count(),
+            1
+        );
+        assert_eq!(v.store().count().await.unwrap(), 2);
+        // Re-delivery of v1 after v2: still exactly the first answer.
+        assert_eq!(v.validate("r1", "v1", "", 0, &x).await.unwrap(), first);
+    }
+}

@@ -1,0 +1,240 @@
+//! The validation service's own store: one row per validated report version, holding what the
+//! cross-report rules compare later (表三 R02/R25, 表二 A01–A06, the narrative fingerprint) and the
+//! findings that were published (so that a re-delivered event publishes exactly the same list).
+//!
+//! Portable SQL only (SQLite by default, PostgreSQL by URL): `$n` placeholders, BIGINT / TEXT /
+//! DOUBLE PRECISION, `ON CONFLICT DO NOTHING`.
+
+use crate::cross::ReportRow;
+use crate::fingerprint::Fingerprint;
+use sqlx::{AnyPool, Row};
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS validated (
+        report_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        agency TEXT NOT NULL,
+        agency_name TEXT NOT NULL,
+        year BIGINT NOT NULL,
+        received_order BIGINT NOT NULL,
+        r02_json TEXT,
+        r25_json TEXT,
+        a01 DOUBLE PRECISION,
+        a02 DOUBLE PRECISION,
+        a03 DOUBLE PRECISION,
+        a04 DOUBLE PRECISION,
+        a05 DOUBLE PRECISION,
+        a06 DOUBLE PRECISION,
+        fingerprint TEXT NOT NULL,
+        shingles BIGINT NOT NULL,
+        sketch TEXT NOT NULL,
+        findings_json TEXT NOT NULL,
+        validated_at_ms BIGINT NOT NULL,
+        PRIMARY KEY (report_id, version)
+    )",
+    // Peers are looked up by year (and arrival order), the previous report by agency and year.
+    "CREATE INDEX IF NOT EXISTS validated_year ON validated (year, received_order)",
+    "CREATE INDEX IF NOT EXISTS validated_agency_year ON validated (agency, year)",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("stored row {0} is corrupt: {1}")]
+    Corrupt(String, String),
+}
+
+/// The `validated` table.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+fn cells_json(v: &Option<[Option<f64>; 7]>) -> Option<String> {
+    v.as_ref().and_then(|c| serde_json::to_string(c).ok())
+}
+
+fn cells_from(json: Option<String>) -> Option<[Option<f64>; 7]> {
+    json.and_then(|s| serde_json::from_str(&s).ok())
+}
+
+impl Store {
+    /// Opens the store and creates the table and its indexes if they are missing.
+    pub async fn open(pool: AnyPool) -> Result<Store, StoreError> {
+        for stmt in SCHEMA {
+            sqlx::query(*stmt).execute(&pool).await?;
+        }
+        Ok(Store { pool })
+    }
+
+    /// The findings published for this report version, if it was validated before.
+    pub async fn findings_of(
+        &self,
+        report_id: &str,
+        version: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT findings_json FROM validated WHERE report_id = $1 AND version = $2",
+        )
+        .bind(report_id)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get::<String, _>(0)?),
+            None => None,
+        })
+    }
+
+    /// The arrival number for a new row (callers serialise validation, see `Validator`).
+    pub async fn next_order(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(received_order), 0) FROM validated")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>(0)? + 1)
+    }
+
+    fn full_row(r: &sqlx::any::AnyRow) -> Result<ReportRow, StoreError> {
+        let report_id: String = r.try_get("report_id")?;
+        let fp: String = r.try_get("fingerprint")?;
+        let shingles: i64 = r.try_get("shingles")?;
+        let sketch: String = r.try_get("sketch")?;
+        let fingerprint = Fingerprint::from_stored(&fp, shingles, &sketch)
+            .ok_or_else(|| StoreError::Corrupt(report_id.clone(), "fingerprint".into()))?;
+        let mut a = [None; 6];
+        for (i, slot) in a.iter_mut().enumerate() {
+            *slot = r.try_get::<Option<f64>, _>(format!("a0{}", i + 1).as_str())?;
+        }
+        Ok(ReportRow {
+            version: r.try_get("version")?,
+            agency: r.try_get("agency")?,
+            agency_name: r.try_get("agency_name")?,
+            year: i32::try_from(r.try_get::<i64, _>("year")?).unwrap_or(0),
+            received_order: r.try_get("received_order")?,
+            r02: cells_from(r.try_get("r02_json")?),
+            r25: cells_from(r.try_get("r25_json")?),
+            a,
+            fingerprint,
+            report_id,
+        })
+    }
+
+    /// The agency's latest report of `year` (by arrival).
+    pub async fn latest_of(
+        &self,
+        agency: &str,
+        year: i32,
+    ) -> Result<Option<ReportRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT report_id, version, agency, agency_name, year, received_order, r02_json, \
+             r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch \
+             FROM validated WHERE agency = $1 AND year = $2 \
+             ORDER BY received_order DESC LIMIT 1",
+        )
+        .bind(agency)
+        .bind(i64::from(year))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Store::full_row).transpose()
+    }
+
+    /// Rows of `year` stored before `before`, without their sketches (cheap: one short row each;
+    /// the sketch is loaded only for the candidates that pass the prefilter).
+    pub async fn same_year_before(
+        &self,
+        year: i32,
+        before: i64,
+    ) -> Result<Vec<ReportRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT report_id, version, agency, agency_name, received_order, fingerprint, shingles \
+             FROM validated WHERE year = $1 AND received_order < $2",
+        )
+        .bind(i64::from(year))
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let report_id: String = r.try_get("report_id")?;
+                let fp: String = r.try_get("fingerprint")?;
+                let shingles: i64 = r.try_get("shingles")?;
+                let fingerprint = Fingerprint::from_stored(&fp, shingles, "")
+                    .ok_or_else(|| StoreError::Corrupt(report_id.clone(), "fingerprint".into()))?;
+                Ok(ReportRow {
+                    version: r.try_get("version")?,
+                    agency: r.try_get("agency")?,
+                    agency_name: r.try_get("agency_name")?,
+                    year,
+                    received_order: r.try_get("received_order")?,
+                    fingerprint,
+                    report_id,
+                    ..Default::default()
+                })
+            })
+            .collect()
+    }
+
+    /// Fills in the sketch of a row loaded by [`Store::same_year_before`].
+    pub async fn load_sketch(&self, row: &mut ReportRow) -> Result<(), StoreError> {
+        let r = sqlx::query("SELECT sketch FROM validated WHERE report_id = $1 AND version = $2")
+            .bind(&row.report_id)
+            .bind(&row.version)
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(r) = r {
+            let sketch: String = r.try_get(0)?;
+            let fp = Fingerprint::from_stored(
+                &row.fingerprint.simhash_hex(),
+                i64::from(row.fingerprint.shingles),
+                &sketch,
+            )
+            .ok_or_else(|| StoreError::Corrupt(row.report_id.clone(), "sketch".into()))?;
+            row.fingerprint = fp;
+        }
+        Ok(())
+    }
+
+    /// Stores a validated report; a row already there (a re-delivery) is left as it was.
+    pub async fn insert(
+        &self,
+        row: &ReportRow,
+        findings_json: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut q = sqlx::query(
+            "INSERT INTO validated (report_id, version, agency, agency_name, year, received_order, \
+             r02_json, r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch, \
+             findings_json, validated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+             ON CONFLICT (report_id, version) DO NOTHING",
+        )
+        .bind(&row.report_id)
+        .bind(&row.version)
+        .bind(&row.agency)
+        .bind(&row.agency_name)
+        .bind(i64::from(row.year))
+        .bind(row.received_order)
+        .bind(cells_json(&row.r02))
+        .bind(cells_json(&row.r25));
+        for v in row.a {
+            q = q.bind(v);
+        }
+        q.bind(row.fingerprint.simhash_hex())
+            .bind(i64::from(row.fingerprint.shingles))
+            .bind(row.fingerprint.sketch_hex())
+            .bind(findings_json)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Number of stored rows (tests, diagnostics).
+    pub async fn count(&self) -> Result<i64, StoreError> {
+        let r = sqlx::query("SELECT COUNT(*) FROM validated")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get::<i64, _>(0)?)
+    }
+}
