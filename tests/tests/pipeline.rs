@@ -1,0 +1,515 @@
+//! The pipeline end to end: ingest, three extraction workers, validation and notification running
+//! in-process against a real RabbitMQ (one private vhost per test on the harness's broker), with
+//! SQLite — and once with PostgreSQL. Reports are submitted over gRPC exactly as agencies would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use nianbao_e2e::{Broker, new_database, shared_broker, shared_postgres, unique_suffix};
+use nianbao_model::{Finding, RuleId, Severity};
+use nianbao_proto::v1::ingest_client::IngestClient;
+use nianbao_proto::v1::notification_client::NotificationClient;
+use nianbao_proto::v1::{GetReportRequest, ListAlertsRequest, SubmitReportRequest};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+/// A private vhost on the shared broker, so that tests running side by side never see each other's
+/// events (queue names are fixed by the design).
+fn vhost_url(broker: &Broker) -> String {
+    let vhost = format!("t{}", unique_suffix());
+    broker.rabbitmqctl(&["-q", "add_vhost", &vhost]).unwrap();
+    broker
+        .rabbitmqctl(&[
+            "-q",
+            "set_permissions",
+            "-p",
+            &vhost,
+            "guest",
+            ".*",
+            ".*",
+            ".*",
+        ])
+        .unwrap();
+    let base = broker.amqp_url.rsplit_once('/').unwrap().0.to_string();
+    format!("{base}/{vhost}")
+}
+
+fn fast_bus(url: &str) -> nianbao_bus::BusConfig {
+    nianbao_bus::BusConfig {
+        url: url.to_string(),
+        retry_delays_ms: vec![200, 500],
+        max_attempts: 3,
+        ..Default::default()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+fn db_url(db: Db, dir: &Path, name: &str) -> String {
+    match db {
+        Db::Sqlite => format!("sqlite://{}/{name}.sqlite?mode=rwc", dir.display()),
+        Db::Postgres => new_database(shared_postgres(), name).unwrap(),
+    }
+}
+
+async fn listener() -> (tokio::net::TcpListener, String) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    (l, url)
+}
+
+fn stop_on(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let mut rx = rx.clone();
+    async move {
+        let _ = rx.wait_for(|v| *v).await;
+    }
+}
+
+struct Worker {
+    stats: Arc<nianbao_extraction::Stats>,
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+struct Pipeline {
+    amqp: String,
+    dir: PathBuf,
+    ingest_url: String,
+    notify_url: String,
+    stop: watch::Sender<bool>,
+    handles: Vec<JoinHandle<()>>,
+    workers: Vec<Worker>,
+}
+
+impl Pipeline {
+    async fn start(broker: &Broker, db: Db, workers: usize) -> Pipeline {
+        nianbao_e2e::init_test_tracing();
+        let amqp = vhost_url(broker);
+        let dir = nianbao_e2e::e2e_tmp_dir()
+            .unwrap()
+            .join(format!("pipeline-{}", unique_suffix()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (stop, rx) = watch::channel(false);
+        let mut handles = Vec::new();
+
+        let (l, ingest_url) = listener().await;
+        let mut cfg = nianbao_ingest::Config::default();
+        cfg.data_dir = dir.join("ingest");
+        cfg.database_url = db_url(db, &dir, "ingest");
+        cfg.bus = fast_bus(&amqp);
+        let s = stop_on(&rx);
+        handles.push(tokio::spawn(async move {
+            nianbao_ingest::run(cfg, l, s).await.unwrap();
+        }));
+
+        let (l, _) = listener().await;
+        let mut cfg = nianbao_validation::Config::default();
+        cfg.data_dir = dir.join("validation");
+        cfg.database_url = db_url(db, &dir, "validation");
+        cfg.bus = fast_bus(&amqp);
+        let s = stop_on(&rx);
+        handles.push(tokio::spawn(async move {
+            nianbao_validation::run(cfg, l, s).await.unwrap();
+        }));
+
+        let (l, notify_url) = listener().await;
+        let mut cfg = nianbao_notification::Config::default();
+        cfg.data_dir = dir.join("notification");
+        cfg.database_url = db_url(db, &dir, "notification");
+        cfg.directory = nianbao_e2e::repo_root()
+            .join("deploy/directory/chujiang.toml")
+            .display()
+            .to_string();
+        cfg.bus = fast_bus(&amqp);
+        let s = stop_on(&rx);
+        handles.push(tokio::spawn(async move {
+            nianbao_notification::run(cfg, l, s).await.unwrap();
+        }));
+
+        let mut p = Pipeline {
+            amqp,
+            dir,
+            ingest_url,
+            notify_url,
+            stop,
+            handles,
+            workers: Vec::new(),
+        };
+        for _ in 0..workers {
+            let url = p.ingest_url.clone();
+            p.add_worker(&url, 8).await;
+        }
+        p
+    }
+
+    async fn add_worker(&mut self, ingest_url: &str, prefetch: u16) {
+        let (l, _) = listener().await;
+        let mut cfg = nianbao_extraction::Config::default();
+        cfg.ingest_url = ingest_url.to_string();
+        cfg.bus = fast_bus(&self.amqp);
+        cfg.bus.prefetch = prefetch;
+        let stats = Arc::new(nianbao_extraction::Stats::default());
+        let (stop, rx) = watch::channel(false);
+        let st = stats.clone();
+        let s = stop_on(&rx);
+        let handle = tokio::spawn(async move {
+            nianbao_extraction::run_with_stats(cfg, l, s, st)
+                .await
+                .unwrap();
+        });
+        self.workers.push(Worker {
+            stats,
+            stop,
+            handle,
+        });
+    }
+
+    async fn ingest(&self) -> IngestClient<Channel> {
+        for _ in 0..100 {
+            if let Ok(c) = IngestClient::connect(self.ingest_url.clone()).await {
+                return c
+                    .max_decoding_message_size(64 << 20)
+                    .max_encoding_message_size(64 << 20);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("ingest did not come up");
+    }
+
+    async fn notification(&self) -> NotificationClient<Channel> {
+        for _ in 0..100 {
+            if let Ok(c) = NotificationClient::connect(self.notify_url.clone()).await {
+                return c.max_decoding_message_size(64 << 20);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("notification did not come up");
+    }
+
+    async fn submit(&self, reports: &[(String, Vec<u8>)]) -> Vec<String> {
+        let mut c = self.ingest().await;
+        let mut ids = Vec::new();
+        for (name, bytes) in reports {
+            let r = c
+                .submit_report(SubmitReportRequest {
+                    content: bytes.clone(),
+                    file_name: name.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            ids.push(r.report_id);
+        }
+        ids
+    }
+
+    /// Waits until every report is notified (or failed); returns them by id.
+    async fn wait_notified(
+        &self,
+        ids: &[String],
+        timeout: Duration,
+    ) -> HashMap<String, nianbao_proto::v1::Report> {
+        let mut c = self.ingest().await;
+        let start = Instant::now();
+        loop {
+            let mut done = HashMap::new();
+            for id in ids {
+                let r = c
+                    .get_report(GetReportRequest {
+                        report_id: id.clone(),
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner();
+                if r.status == "notified" || r.status == "failed" {
+                    done.insert(id.clone(), r);
+                }
+            }
+            if done.len() == ids.len() {
+                return done;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{} of {} reports notified after {timeout:?}",
+                done.len(),
+                ids.len()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn shutdown(self) {
+        for w in &self.workers {
+            let _ = w.stop.send(true);
+        }
+        let _ = self.stop.send(true);
+        for w in self.workers {
+            let _ = tokio::time::timeout(Duration::from_secs(20), w.handle).await;
+        }
+        for h in self.handles {
+            let _ = tokio::time::timeout(Duration::from_secs(20), h).await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The findings `nianbao check` gives offline, as comparable keys.
+fn offline(bytes: &[u8]) -> Vec<String> {
+    let x = nianbao_extract::extract_bytes(bytes);
+    let mut v: Vec<String> = nianbao_rules::Checker::default()
+        .check(&x)
+        .iter()
+        .map(key)
+        .collect();
+    v.sort();
+    v
+}
+
+fn key(f: &Finding) -> String {
+    format!(
+        "{}|{}|{:?}|{:?}|{:?}|{:?}",
+        f.rule, f.severity, f.part, f.cell, f.column, f.line
+    )
+}
+
+fn corpus(generated: usize) -> Vec<(String, Vec<u8>, Option<String>)> {
+    let mut out = Vec::new();
+    if let Some(dir) = nianbao_e2e::seeds_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+            .collect();
+        files.sort();
+        for f in files {
+            out.push((
+                f.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&f).unwrap(),
+                None,
+            ));
+        }
+    }
+    let opts = nianbao_synth::SynthOptions {
+        count: generated,
+        seed: 44,
+        ..Default::default()
+    };
+    for r in nianbao_synth::generate(&opts) {
+        out.push((
+            format!("{}.txt", r.name),
+            r.bytes,
+            Some(r.agency.supervisor.clone()),
+        ));
+    }
+    out
+}
+
+async fn run_corpus(db: Db, generated: usize) {
+    let broker = shared_broker();
+    let p = Pipeline::start(broker, db, 3).await;
+    let reports = corpus(generated);
+    let submissions: Vec<(String, Vec<u8>)> = reports
+        .iter()
+        .map(|(n, b, _)| (n.clone(), b.clone()))
+        .collect();
+    let ids = p.submit(&submissions).await;
+    let done = p.wait_notified(&ids, Duration::from_secs(300)).await;
+
+    let mut alerts_by_report: BTreeMap<String, Vec<nianbao_proto::v1::Alert>> = BTreeMap::new();
+    let mut n = p.notification().await;
+    let mut offset = 0;
+    loop {
+        let page = n
+            .list_alerts(ListAlertsRequest {
+                limit: 1000,
+                offset,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let got = page.alerts.len() as u32;
+        for a in page.alerts {
+            alerts_by_report
+                .entry(a.report_id.clone())
+                .or_default()
+                .push(a);
+        }
+        offset += got;
+        if got == 0 || u64::from(offset) >= page.total {
+            break;
+        }
+    }
+
+    let mut problems = Vec::new();
+    for ((name, bytes, supervisor), id) in reports.iter().zip(&ids) {
+        let r = &done[id];
+        if r.status != "notified" {
+            problems.push(format!(
+                "{name}: status {} ({})",
+                r.status, r.failure_reason
+            ));
+            continue;
+        }
+        let findings: Vec<Finding> = r
+            .findings
+            .iter()
+            .map(|f| Finding::try_from(f).unwrap())
+            .collect();
+        let mut single: Vec<String> = findings
+            .iter()
+            .filter(|f| f.rule.scope() == nianbao_model::finding::RuleScope::Single)
+            .map(key)
+            .collect();
+        single.sort();
+        if single != offline(bytes) {
+            problems.push(format!(
+                "{name}: pipeline findings {single:?} ≠ offline {:?}",
+                offline(bytes)
+            ));
+        }
+        let has_error = findings.iter().any(|f| f.severity == Severity::Error);
+        let alerts = alerts_by_report.get(id).map(Vec::as_slice).unwrap_or(&[]);
+        if has_error && alerts.len() != 1 {
+            problems.push(format!(
+                "{name}: {} alerts for a report with errors",
+                alerts.len()
+            ));
+        }
+        if let (Some(want), Some(a)) = (supervisor, alerts.first()) {
+            if &a.office_name != want {
+                problems.push(format!(
+                    "{name}: alert went to {} not {want}",
+                    a.office_name
+                ));
+            }
+        }
+        if findings.iter().any(|f| f.rule == RuleId::Unreadable) {
+            problems.push(format!("{name}: unreadable in the pipeline"));
+        }
+    }
+    let per_worker: Vec<u64> = p
+        .workers
+        .iter()
+        .map(|w| w.stats.processed.load(Ordering::Relaxed))
+        .collect();
+    assert_eq!(
+        per_worker.iter().sum::<u64>(),
+        ids.len() as u64,
+        "every report extracted once: {per_worker:?}"
+    );
+    assert!(
+        per_worker.iter().all(|&n| n > 0),
+        "each of the three workers took part: {per_worker:?}"
+    );
+    p.shutdown().await;
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn seeds_and_generated_reports_flow_through_three_workers_sqlite() {
+    run_corpus(Db::Sqlite, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_pipeline_on_postgresql() {
+    run_corpus(Db::Postgres, 60).await;
+}
+
+/// A worker that stops while holding unacknowledged messages loses none of them: the broker
+/// redelivers them to the next worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopped_worker_loses_nothing() {
+    let broker = shared_broker();
+    let mut p = Pipeline::start(broker, Db::Sqlite, 0).await;
+    // The first worker fetches from an ingest that accepts connections and never answers: it takes
+    // its prefetch of messages and holds them, unacknowledged.
+    let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hole_url = format!("http://{}", black_hole.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = black_hole.accept().await {
+            held.push(s);
+        }
+    });
+    p.add_worker(&hole_url, 10).await;
+    let reports = corpus(0)
+        .into_iter()
+        .chain(corpus(12).into_iter().skip(5))
+        .map(|(n, b, _)| (n, b))
+        .collect::<Vec<_>>();
+    let ids = p.submit(&reports).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Kill it abruptly: its connection goes, its deliveries return to the queue.
+    let dead = p.workers.remove(0);
+    dead.handle.abort();
+    let _ = dead.handle.await;
+    let url = p.ingest_url.clone();
+    p.add_worker(&url, 10).await;
+    let done = p.wait_notified(&ids, Duration::from_secs(120)).await;
+    assert!(
+        done.values().all(|r| r.status == "notified"),
+        "{:?}",
+        done.values().map(|r| &r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        p.workers[0].stats.processed.load(Ordering::Relaxed),
+        ids.len() as u64
+    );
+    p.shutdown().await;
+}
+
+/// A message that is not a valid event ends in the parking lot; the pipeline keeps flowing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invalid_message_is_parked_and_the_pipeline_flows() {
+    let broker = shared_broker();
+    let p = Pipeline::start(broker, Db::Sqlite, 1).await;
+    let bus = nianbao_bus::Bus::connect(&fast_bus(&p.amqp), "e2e-test")
+        .await
+        .unwrap();
+    // wait for the extraction queue to exist
+    for _ in 0..100 {
+        if bus.queue_len("nianbao.extraction").await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bus.publish_to_queue("nianbao.extraction", b"\xff\x00 not a protobuf event")
+        .await
+        .unwrap();
+    let reports: Vec<(String, Vec<u8>)> = corpus(3)
+        .into_iter()
+        .rev()
+        .take(3)
+        .map(|(n, b, _)| (n, b))
+        .collect();
+    let ids = p.submit(&reports).await;
+    let done = p.wait_notified(&ids, Duration::from_secs(60)).await;
+    assert!(done.values().all(|r| r.status == "notified"));
+    let mut parked = 0;
+    for _ in 0..50 {
+        parked = bus.queue_len("nianbao.extraction.parked").await.unwrap();
+        if parked > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(parked, 1, "the garbage message is parked");
+    bus.close().await;
+    p.shutdown().await;
+}
