@@ -6,12 +6,22 @@
 #   deploy/local/run.sh            # stays up after printing; Ctrl-C stops all
 #   deploy/local/run.sh --once     # stops everything after printing (CI, scripts)
 #   deploy/local/run.sh --once FILE...   # your own reports instead of deploy/samples/*.txt
+#   deploy/local/run.sh --release --workers 3 --bench 5000
+#                                  # the pipeline benchmark: N generated reports, reports/s, latency
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 
-once=0
-if [ "${1:-}" = "--once" ]; then once=1; shift; fi
+once=0; workers=1; profile=debug; bench=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --once) once=1; shift ;;
+    --workers) workers=$2; shift 2 ;;
+    --release) profile=release; shift ;;
+    --bench) bench=$2; once=1; shift 2 ;;
+    *) break ;;
+  esac
+done
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then files=(deploy/samples/*.txt); fi
 
@@ -38,34 +48,46 @@ amqp=$(bash deploy/scripts/rabbitmq.sh start "$state/rabbitmq")
 echo "broker at $amqp"
 
 echo "== building the services (first run: a few minutes)"
-cargo build -q -p nianbao-ingest -p nianbao-extraction -p nianbao-validation -p nianbao-notification -p nianbao-cli
-bin=$target/debug
+cargo_profile=()
+if [ "$profile" = release ]; then cargo_profile=(--release); fi
+cargo build -q "${cargo_profile[@]}" -p nianbao-ingest -p nianbao-extraction -p nianbao-validation -p nianbao-notification -p nianbao-cli
+bin=$target/$profile
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-p_ingest=$(free_port); p_extract=$(free_port); p_validate=$(free_port); p_notify=$(free_port)
+p_ingest=$(free_port); p_validate=$(free_port); p_notify=$(free_port)
 
 export NIANBAO_BUS__URL=$amqp
-start() {  # name port [extra env...]
-  local name=$1 port=$2; shift 2
-  mkdir -p "$state/$name"
-  env NIANBAO_LISTEN="127.0.0.1:$port" NIANBAO_DATA_DIR="$state/$name" "$@" \
-    "$bin/nianbao-$name" >"$state/$name.log" 2>&1 &
+start() {  # service label port [extra env...]
+  local name=$1 label=$2 port=$3; shift 3
+  mkdir -p "$state/$label"
+  env NIANBAO_LISTEN="127.0.0.1:$port" NIANBAO_DATA_DIR="$state/$label" "$@" \
+    "$bin/nianbao-$name" >"$state/$label.log" 2>&1 &
   pids+=($!)
 }
 echo "== services"
-start ingest "$p_ingest"
-start extraction "$p_extract" NIANBAO_INGEST_URL="http://127.0.0.1:$p_ingest"
-start validation "$p_validate"
-start notification "$p_notify" NIANBAO_DIRECTORY="$root/deploy/directory/chujiang.toml"
+start ingest ingest "$p_ingest"
+extract_ports=()
+for i in $(seq 1 "$workers"); do
+  port=$(free_port); extract_ports+=("$port")
+  start extraction "extraction-$i" "$port" NIANBAO_INGEST_URL="http://127.0.0.1:$p_ingest"
+done
+start validation validation "$p_validate"
+start notification notification "$p_notify" NIANBAO_DIRECTORY="$root/deploy/directory/chujiang.toml"
 export NIANBAO_INGEST_URL="http://127.0.0.1:$p_ingest"
 export NIANBAO_NOTIFICATION_URL="http://127.0.0.1:$p_notify"
-for port in "$p_ingest" "$p_extract" "$p_validate" "$p_notify"; do
+for port in "$p_ingest" "${extract_ports[@]}" "$p_validate" "$p_notify"; do
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
     sleep 0.2
   done
 done
-echo "ingest :$p_ingest  extraction :$p_extract  validation :$p_validate  notification :$p_notify"
+echo "ingest :$p_ingest  extraction :${extract_ports[*]}  validation :$p_validate  notification :$p_notify"
+
+if [ "$bench" -gt 0 ]; then
+  echo "== pipeline benchmark: $bench generated reports, $workers extraction worker(s), $profile build"
+  "$bin/nianbao" bench-pipeline --count "$bench" --amqp "$amqp"
+  exit 0
+fi
 
 echo "== submitting ${#files[@]} reports"
 ids=$("$bin/nianbao" submit "${files[@]}" | tee /dev/stderr | awk '{print $1}')

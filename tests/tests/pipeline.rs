@@ -2,7 +2,11 @@
 //! in-process against a real RabbitMQ (one private vhost per test on the harness's broker), with
 //! SQLite — and once with PostgreSQL. Reports are submitted over gRPC exactly as agencies would.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::field_reassign_with_default
+)] // a failed unwrap is a failed test; configs read as defaults plus the test's overrides
 
 use nianbao_e2e::{Broker, new_database, shared_broker, shared_postgres, unique_suffix};
 use nianbao_model::{Finding, RuleId, Severity};
@@ -386,13 +390,13 @@ async fn run_corpus(db: Db, generated: usize) {
                 alerts.len()
             ));
         }
-        if let (Some(want), Some(a)) = (supervisor, alerts.first()) {
-            if &a.office_name != want {
-                problems.push(format!(
-                    "{name}: alert went to {} not {want}",
-                    a.office_name
-                ));
-            }
+        if let (Some(want), Some(a)) = (supervisor, alerts.first())
+            && &a.office_name != want
+        {
+            problems.push(format!(
+                "{name}: alert went to {} not {want}",
+                a.office_name
+            ));
         }
         if findings.iter().any(|f| f.rule == RuleId::Unreadable) {
             problems.push(format!("{name}: unreadable in the pipeline"));

@@ -79,7 +79,7 @@ pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
 
     let sub = submitted.clone();
     let submit_all = async move {
-        let results = futures_util::stream::iter(reports.into_iter())
+        let results = futures_util::stream::iter(reports)
             .map(|r| {
                 let mut client = client.clone();
                 let sub = sub.clone();
@@ -116,12 +116,10 @@ pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
                 d = consumer.next() => {
                     let Some(Ok(d)) = d else { break };
                     let _ = d.ack(BasicAckOptions::default()).await;
-                    if let Ok(ev) = ReportValidated::decode(d.data.as_slice()) {
-                        if let Some(meta) = ev.meta {
-                            let now = Instant::now();
-                            if let Some(t) = submitted.lock().await.get(&meta.report_id) {
-                                latencies.entry(meta.report_id).or_insert_with(|| now.duration_since(*t).as_secs_f64() * 1e3);
-                            }
+                    if let Some(meta) = ReportValidated::decode(d.data.as_slice()).ok().and_then(|ev| ev.meta) {
+                        let now = Instant::now();
+                        if let Some(t) = submitted.lock().await.get(&meta.report_id) {
+                            latencies.entry(meta.report_id).or_insert_with(|| now.duration_since(*t).as_secs_f64() * 1e3);
                         }
                     }
                     if latencies.len() >= a.count {
