@@ -35,9 +35,9 @@ pub const QUEUE: &str = "nianbao.extraction";
 /// The stage name in `ReportFailed` events.
 pub const STAGE: &str = "extraction";
 
-const DEFAULTS: &str = include_str!("../config.default.toml");
+const DEFAULTS: &str = include_str!("../../../deploy/config/extraction.toml");
 
-/// The worker's configuration; every key is documented in `config.default.toml`.
+/// The worker's configuration; every key is documented in `deploy/config/extraction.toml`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct Config {

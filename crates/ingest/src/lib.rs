@@ -28,14 +28,14 @@ use thiserror::Error;
 use tokio::sync::watch;
 
 /// The defaults, every key commented: also the reference for deploy/.
-pub const DEFAULT_CONFIG: &str = include_str!("../config.default.toml");
+pub const DEFAULT_CONFIG: &str = include_str!("../../../deploy/config/ingest.toml");
 
 /// Extra room above `max_bytes` for the gRPC message limit: the other request fields and protobuf
 /// framing, so that an over-size report reaches our handler and gets a clear error rather than
 /// tonic's generic "message too large".
 pub const MESSAGE_MARGIN: usize = 1024 * 1024;
 
-/// The service's configuration (see `config.default.toml` for what each key means).
+/// The service's configuration (see `deploy/config/ingest.toml` for what each key means).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct Config {

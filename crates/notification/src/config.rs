@@ -1,4 +1,4 @@
-//! The service's configuration: embedded defaults (`config.default.toml`, every key commented there),
+//! The service's configuration: embedded defaults (`deploy/config/notification.toml`, every key commented there),
 //! an optional file, then `NIANBAO_…` environment variables.
 
 use crate::deliver::{Channel, WebhookSettings};
@@ -11,7 +11,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 /// The embedded defaults.
-pub const DEFAULTS: &str = include_str!("../config.default.toml");
+pub const DEFAULTS: &str = include_str!("../../../deploy/config/notification.toml");
 
 #[derive(Debug, Error)]
 pub enum ConfigError {

@@ -1,7 +1,7 @@
 //! nianbao-notification: tells the supervising office about the problems found in a report.
 //!
 //! # Layout
-//! - [`config`]: the typed configuration (`config.default.toml`).
+//! - [`config`]: the typed configuration (`deploy/config/notification.toml`).
 //! - [`directory`]: offices, agencies, and resolving a report's agency to its office.
 //! - [`alert`]: the alert record and the Chinese message.
 //! - [`store`]: alerts and deliveries in the service's own database.

@@ -43,9 +43,9 @@ pub const QUEUE: &str = "nianbao.validation";
 /// The stage name in `ReportFailed` events.
 pub const STAGE: &str = "validation";
 
-const DEFAULTS: &str = include_str!("../config.default.toml");
+const DEFAULTS: &str = include_str!("../../../deploy/config/validation.toml");
 
-/// `[similarity]`: thresholds of the duplicate rules (see `config.default.toml`).
+/// `[similarity]`: thresholds of the duplicate rules (see `deploy/config/validation.toml`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct SimilarityConfig {
@@ -65,7 +65,7 @@ impl Default for SimilarityConfig {
     }
 }
 
-/// The service's configuration; every key is documented in `config.default.toml`.
+/// The service's configuration; every key is documented in `deploy/config/validation.toml`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct Config {
