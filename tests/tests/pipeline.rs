@@ -439,8 +439,17 @@ async fn the_same_pipeline_on_postgresql() {
 /// redelivers them to the next worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stopped_worker_loses_nothing() {
+    stopped_worker(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopped_worker_loses_nothing_postgresql() {
+    stopped_worker(Db::Postgres).await;
+}
+
+async fn stopped_worker(db: Db) {
     let broker = shared_broker();
-    let mut p = Pipeline::start(broker, Db::Sqlite, 0).await;
+    let mut p = Pipeline::start(broker, db, 0).await;
     // The first worker fetches from an ingest that accepts connections and never answers: it takes
     // its prefetch of messages and holds them, unacknowledged.
     let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -481,8 +490,17 @@ async fn a_stopped_worker_loses_nothing() {
 /// A message that is not a valid event ends in the parking lot; the pipeline keeps flowing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_invalid_message_is_parked_and_the_pipeline_flows() {
+    invalid_message(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invalid_message_is_parked_and_the_pipeline_flows_postgresql() {
+    invalid_message(Db::Postgres).await;
+}
+
+async fn invalid_message(db: Db) {
     let broker = shared_broker();
-    let p = Pipeline::start(broker, Db::Sqlite, 1).await;
+    let p = Pipeline::start(broker, db, 1).await;
     let bus = nianbao_bus::Bus::connect(&fast_bus(&p.amqp), "e2e-test")
         .await
         .unwrap();

@@ -64,7 +64,7 @@ impl Default for BusConfig {
         BusConfig {
             url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             exchange: "nianbao.events".into(),
-            prefetch: 8,
+            prefetch: 32,
             retry_delays_ms: vec![1_000, 10_000, 60_000],
             max_attempts: 4,
             confirm_timeout_ms: 10_000,

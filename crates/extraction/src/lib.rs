@@ -223,7 +223,7 @@ impl Worker {
             .await
         {
             Ok(()) => {
-                tracing::info!(report_id = %meta.report_id, agency = %out.agency, year = out.year,
+                tracing::debug!(report_id = %meta.report_id, agency = %out.agency, year = out.year,
                     unreadable = x.unreadable.is_some(), "extracted");
                 Outcome::Done
             }

@@ -114,7 +114,7 @@ impl Handler for StatusFollower {
                 Outcome::Done
             }
             Ok(Applied::Stored { status, moved }) => {
-                tracing::info!(report_id = %ev.meta.report_id, %status, moved, "report status");
+                tracing::debug!(report_id = %ev.meta.report_id, %status, moved, "report status");
                 Outcome::Done
             }
             Err(e) => Outcome::Retry(e.to_string()),

@@ -181,7 +181,7 @@ impl Ingest for IngestService {
             .await
             .map_err(|e| unavailable(&e))?;
         if inserted {
-            tracing::info!(report_id = %id, size, region = %row.region, "report received");
+            tracing::debug!(report_id = %id, size, region = %row.region, "report received");
             publish_received(&self.bus, &self.store, &row).await;
         } else {
             // A re-submission: no second pass, unless the first event never reached the broker.

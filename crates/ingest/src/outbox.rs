@@ -50,7 +50,7 @@ pub async fn publish_received(bus: &Bus, store: &Store, r: &ReportRow) -> bool {
         // Published but not marked: the loop publishes it once more, which consumers tolerate.
         tracing::warn!(report_id = %r.report_id, error = %e, "could not mark report as published");
     }
-    tracing::info!(report_id = %r.report_id, region = %r.region, "report.received published");
+    tracing::debug!(report_id = %r.report_id, region = %r.region, "report.received published");
     true
 }
 

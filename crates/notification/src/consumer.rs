@@ -181,7 +181,7 @@ impl Handler for NotifyHandler {
         if !findings.is_empty() {
             let route = self.directory.resolve(&ev.agency);
             if let Some(note) = &route.note {
-                tracing::info!(report_id = %meta.report_id, agency = %ev.agency, office = %route.office.id, how = %route.how, %note, "agency routed");
+                tracing::debug!(report_id = %meta.report_id, agency = %ev.agency, office = %route.office.id, how = %route.how, %note, "agency routed");
             }
             let note = route.note.clone().unwrap_or_default();
             // The office knows the agency by the directory's name; the reported form, if different,

@@ -153,7 +153,7 @@ impl Deliverer {
                 Channel::Inbox => {}
                 Channel::Outbox => {
                     self.append_outbox(&line).await?;
-                    tracing::info!(alert_id = %alert.alert_id, office = %alert.office_id, outbox = %self.outbox.display(), message = %alert.message, "alert written to the outbox");
+                    tracing::debug!(alert_id = %alert.alert_id, office = %alert.office_id, outbox = %self.outbox.display(), message = %alert.message, "alert written to the outbox");
                 }
                 Channel::Stdout => {
                     let mut out = tokio::io::stdout();

@@ -173,8 +173,18 @@ pub struct Validator {
     store: Store,
     /// Validation of one report reads the store, decides and writes its row; serialising that
     /// section keeps two near-identical reports arriving together from missing each other and keeps
-    /// `received_order` unique. The single-report check runs outside it.
-    lock: Mutex<()>,
+    /// `received_order` unique. The single-report check runs outside it. The lock also guards an
+    /// in-memory index of what the store holds, so that a report costs a constant number of queries
+    /// however many reports came before it (the store is the truth; the index is rebuilt from it on
+    /// first use after a start).
+    lock: Mutex<Index>,
+}
+
+/// Light rows (no sketch) per year and the next arrival number, mirroring the store.
+#[derive(Default)]
+struct Index {
+    next_order: Option<i64>,
+    years: std::collections::HashMap<i32, Vec<cross::ReportRow>>,
 }
 
 impl Validator {
@@ -183,7 +193,7 @@ impl Validator {
             checker,
             sim,
             store,
-            lock: Mutex::new(()),
+            lock: Mutex::new(Index::default()),
         }
     }
 
@@ -203,7 +213,7 @@ impl Validator {
     ) -> Result<Vec<Finding>, StoreError> {
         let mut findings = self.checker.check(x);
         let mut row = ReportRow::from_extraction(report_id, version, agency_hint, year_hint, x);
-        let _guard = self.lock.lock().await;
+        let mut index = self.lock.lock().await;
         if let Some(json) = self.store.findings_of(report_id, version).await? {
             match serde_json::from_str::<Vec<Finding>>(&json) {
                 Ok(f) => return Ok(f),
@@ -212,8 +222,12 @@ impl Validator {
                 }
             }
         }
-        row.received_order = self.store.next_order().await?;
-        let ctx = self.context(&row).await?;
+        let order = match index.next_order {
+            Some(n) => n,
+            None => self.store.next_order().await?,
+        };
+        row.received_order = order;
+        let ctx = self.context(&row, &mut index).await?;
         findings.extend(cross::evaluate(
             &row,
             &ctx,
@@ -223,21 +237,48 @@ impl Validator {
         let json = serde_json::to_string(&findings)
             .map_err(|e| StoreError::Corrupt(report_id.to_string(), e.to_string()))?;
         self.store.insert(&row, &json, now_ms()).await?;
+        index.next_order = Some(order + 1);
+        if row.year > 0
+            && let Some(rows) = index.years.get_mut(&row.year)
+        {
+            let mut light = row.clone();
+            light.fingerprint.sketch = Default::default();
+            rows.push(light);
+        }
         Ok(findings)
     }
 
     /// What the cross-report rules need from the store.
-    async fn context(&self, row: &ReportRow) -> Result<Context, StoreError> {
+    async fn context(&self, row: &ReportRow, index: &mut Index) -> Result<Context, StoreError> {
         let mut ctx = Context::default();
         if row.agency.is_empty() || row.year <= 0 {
             return Ok(ctx);
         }
         ctx.previous_year = self.store.latest_of(&row.agency, row.year - 1).await?;
-        for mut other in self
-            .store
-            .same_year_before(row.year, row.received_order)
-            .await?
-        {
+        if !index.years.contains_key(&row.year) {
+            let rows = self
+                .store
+                .same_year_before(row.year, row.received_order)
+                .await?;
+            index.years.insert(row.year, rows);
+        }
+        // Only the rows that can matter are copied out: the same agency, or a peer whose cheap
+        // fingerprint passes the prefilter.
+        let same_year: Vec<ReportRow> = index
+            .years
+            .get(&row.year)
+            .map(|rows| {
+                rows.iter()
+                    .filter(|o| {
+                        o.agency == row.agency
+                            || (!o.agency.is_empty()
+                                && self.sim.prefilter(&row.fingerprint, &o.fingerprint))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for mut other in same_year {
             if other.agency == row.agency {
                 ctx.same_agency_year.push(other);
             } else if !other.agency.is_empty()
@@ -311,7 +352,7 @@ impl Handler for Worker {
             .await
         {
             Ok(()) => {
-                tracing::info!(report_id = %meta.report_id, findings = findings.len(), "validated");
+                tracing::debug!(report_id = %meta.report_id, findings = findings.len(), "validated");
                 Outcome::Done
             }
             Err(e) => Outcome::Retry(format!("publish report.validated: {e}")),
