@@ -255,12 +255,12 @@ impl Validator {
             return Ok(ctx);
         }
         ctx.previous_year = self.store.latest_of(&row.agency, row.year - 1).await?;
-        if !index.years.contains_key(&row.year) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = index.years.entry(row.year) {
             let rows = self
                 .store
                 .same_year_before(row.year, row.received_order)
                 .await?;
-            index.years.insert(row.year, rows);
+            slot.insert(rows);
         }
         // Only the rows that can matter are copied out: the same agency, or a peer whose cheap
         // fingerprint passes the prefilter.
