@@ -35,6 +35,8 @@
 //! did not run must not look like one that passed. PostgreSQL refuses to run as root; under root the
 //! script runs it as the system user `nianbao-pg`.
 
+pub mod bus;
+
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::IsTerminal;

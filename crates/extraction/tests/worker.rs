@@ -4,10 +4,9 @@
 //! parked at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{Broker, collect, next, wait_len};
 use nianbao_bus::{Bus, BusConfig, Envelope, Stage};
+use nianbao_e2e::Broker;
+use nianbao_e2e::bus::{collect, next, wait_len};
 use nianbao_model::Extraction;
 use nianbao_proto::v1;
 use nianbao_proto::v1::ingest_server::{Ingest, IngestServer};
@@ -112,7 +111,7 @@ async fn publish(bus: &Bus, ev: &v1::ReportReceived) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn extraction_worker_end_to_end() {
-    let broker = Broker::start();
+    let broker = Broker::start().expect("a private RabbitMQ (deploy/scripts/rabbitmq.sh)");
 
     // The fake ingest, on its own port, stoppable to simulate an outage.
     let fetches = Arc::new(AtomicUsize::new(0));

@@ -3,10 +3,9 @@
 //! garbage, idempotent re-delivery, the cross-report rules through the store, and the gRPC API.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{Broker, collect, next, wait_len};
 use nianbao_bus::{Bus, BusConfig, Envelope, Stage};
+use nianbao_e2e::Broker;
+use nianbao_e2e::bus::{collect, next, wait_len};
 use nianbao_model::{Extraction, Finding, RuleId};
 use nianbao_proto::v1;
 use nianbao_proto::v1::validation_client::ValidationClient;
@@ -124,7 +123,7 @@ fn corpus() -> Vec<nianbao_synth::SynthReport> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn validation_service_end_to_end() {
-    let broker = Broker::start();
+    let broker = Broker::start().expect("a private RabbitMQ (deploy/scripts/rabbitmq.sh)");
     let data = tempfile::tempdir().unwrap();
     let rules_path = data.path().join("rules.toml");
     std::fs::write(&rules_path, RULES).unwrap();

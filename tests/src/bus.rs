@@ -1,55 +1,10 @@
-//! Test support: a private RabbitMQ node (deploy/scripts/rabbitmq.sh) stopped on drop, and a
-//! consumer that collects what arrives on a test queue.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! Bus helpers for tests: a consumer that collects what arrives on a test queue, and waits on
+//! queue lengths. Panics are test failures here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use nianbao_bus::{Bus, Handler, Message, Outcome, QueueSpec};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/scripts/rabbitmq.sh")
-}
-
-/// A broker of our own under a temporary folder; stopped (and its folder removed) on drop, also
-/// when the test panics.
-pub struct Broker {
-    dir: tempfile::TempDir,
-    pub amqp_url: String,
-}
-
-impl Broker {
-    pub fn start() -> Broker {
-        let dir = tempfile::Builder::new()
-            .prefix("nianbao-rmq-")
-            .tempdir()
-            .unwrap();
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .expect("run rabbitmq.sh");
-        assert!(
-            out.status.success(),
-            "rabbitmq.sh start failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let amqp_url = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        Broker { dir, amqp_url }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .output();
-    }
-}
 
 /// Forwards every delivery's body to a channel.
 pub struct Collect(pub mpsc::UnboundedSender<Message>);
