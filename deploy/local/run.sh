@@ -33,12 +33,13 @@ mkdir -p "$state"
 pids=()
 cleanup() {
   trap - EXIT INT TERM
-  echo
-  echo "== stopping"
+  # Stop everything even if the terminal (or a pipe reading our output) is already gone.
+  trap '' PIPE
+  { echo; echo "== stopping"; } 2>/dev/null || true
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   bash deploy/scripts/rabbitmq.sh stop "$state/rabbitmq" >/dev/null 2>&1 || true
-  echo "stopped; logs are in $state"
+  { echo "stopped; logs are in $state"; } 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 
