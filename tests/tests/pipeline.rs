@@ -407,10 +407,10 @@ async fn run_corpus(db: Db, generated: usize) {
         .iter()
         .map(|w| w.stats.processed.load(Ordering::Relaxed))
         .collect();
-    assert_eq!(
-        per_worker.iter().sum::<u64>(),
-        ids.len() as u64,
-        "every report extracted once: {per_worker:?}"
+    // At least once: a redelivery may extract a report twice, never zero times.
+    assert!(
+        per_worker.iter().sum::<u64>() >= ids.len() as u64,
+        "every report extracted: {per_worker:?}"
     );
     assert!(
         per_worker.iter().all(|&n| n > 0),
@@ -480,9 +480,10 @@ async fn stopped_worker(db: Db) {
         "{:?}",
         done.values().map(|r| &r.status).collect::<Vec<_>>()
     );
-    assert_eq!(
-        p.workers[0].stats.processed.load(Ordering::Relaxed),
-        ids.len() as u64
+    // Delivery is at least once: a redelivered message may be extracted a second time.
+    assert!(
+        p.workers[0].stats.processed.load(Ordering::Relaxed) >= ids.len() as u64,
+        "the new worker extracted every report the stopped one held"
     );
     p.shutdown().await;
 }

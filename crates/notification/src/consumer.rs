@@ -213,29 +213,8 @@ impl Handler for NotifyHandler {
 
     /// The event failed every attempt: tell ingest the report failed at this stage.
     async fn parked(&self, msg: &Message, reason: &str) {
-        let Ok((_, meta)) = decode(&msg.body) else {
-            return;
-        };
-        let out = v1::ReportFailed {
-            meta: Some(next_meta(&meta, msg)),
-            stage: STAGE.to_string(),
-            reason: reason.to_string(),
-        };
-        let env = Envelope {
-            message_id: format!(
-                "{}:{}:{}",
-                meta.report_id,
-                meta.version,
-                Stage::Failed.as_str()
-            ),
-            traceparent: traceparent(&meta, msg),
-        };
-        if let Err(e) = self
-            .bus
-            .publish(Stage::Failed, &meta.region, &out.encode_to_vec(), &env)
-            .await
-        {
-            tracing::error!(report_id = %meta.report_id, error = %e, "could not publish report.failed");
+        if let Ok((_, meta)) = decode(&msg.body) {
+            nianbao_service::report_failed(&self.bus, &meta, msg, STAGE, reason).await;
         }
     }
 }

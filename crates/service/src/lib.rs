@@ -136,6 +136,42 @@ pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres")
 }
 
+/// Tells ingest that a report failed at `stage` after its last attempt. Every stage calls this from
+/// `Handler::parked` with the meta of the event it could not process, so that the report is marked
+/// failed with the reason instead of staying in its last state. A failure to publish is logged: the
+/// message itself is already safe in the parking lot.
+pub async fn report_failed(
+    bus: &nianbao_bus::Bus,
+    meta: &nianbao_proto::v1::EventMeta,
+    msg: &nianbao_bus::Message,
+    stage: &str,
+    reason: &str,
+) {
+    use prost::Message as _;
+    let ev = nianbao_proto::v1::ReportFailed {
+        meta: Some(nianbao_proto::v1::EventMeta {
+            attempt: msg.attempt,
+            emitted_at_ms: now_ms(),
+            ..meta.clone()
+        }),
+        stage: stage.to_string(),
+        reason: reason.to_string(),
+    };
+    let stage_key = nianbao_bus::Stage::Failed;
+    let env = nianbao_bus::Envelope {
+        message_id: format!("{}:{}:{}", meta.report_id, meta.version, stage_key.as_str()),
+        traceparent: Some(meta.traceparent.clone())
+            .filter(|t| !t.is_empty())
+            .or_else(|| msg.traceparent.clone()),
+    };
+    if let Err(e) = bus
+        .publish(stage_key, &meta.region, &ev.encode_to_vec(), &env)
+        .await
+    {
+        tracing::error!(report_id = %meta.report_id, error = %e, "could not publish report.failed");
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

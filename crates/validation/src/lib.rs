@@ -366,30 +366,11 @@ impl Handler for Worker {
 
 /// Publishes `report.failed` for a message parked after its last attempt (ingest marks the report).
 async fn publish_failed(bus: &Bus, msg: &Message, reason: &str) {
-    let Some(meta) = v1::ReportExtracted::decode(msg.body.as_slice())
+    if let Some(meta) = v1::ReportExtracted::decode(msg.body.as_slice())
         .ok()
         .and_then(|e| e.meta)
-    else {
-        return;
-    };
-    let ev = v1::ReportFailed {
-        meta: Some(v1::EventMeta {
-            attempt: msg.attempt,
-            emitted_at_ms: now_ms(),
-            ..meta.clone()
-        }),
-        stage: STAGE.into(),
-        reason: reason.to_string(),
-    };
-    let env = Envelope {
-        message_id: format!("{}:{}:failed", meta.report_id, meta.version),
-        traceparent: non_empty(&meta.traceparent),
-    };
-    if let Err(e) = bus
-        .publish(Stage::Failed, &meta.region, &ev.encode_to_vec(), &env)
-        .await
     {
-        tracing::error!(report_id = %meta.report_id, error = %e, "could not publish report.failed");
+        nianbao_service::report_failed(bus, &meta, msg, STAGE, reason).await;
     }
 }
 
