@@ -206,7 +206,9 @@ impl Store {
             "INSERT INTO validated (report_id, version, agency, agency_name, year, received_order, \
              r02_json, r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch, \
              findings_json, validated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CAST($9 AS DOUBLE PRECISION), \
+             CAST($10 AS DOUBLE PRECISION), CAST($11 AS DOUBLE PRECISION), CAST($12 AS DOUBLE PRECISION), \
+             CAST($13 AS DOUBLE PRECISION), CAST($14 AS DOUBLE PRECISION), $15, $16, $17, $18, $19) \
              ON CONFLICT (report_id, version) DO NOTHING",
         )
         .bind(&row.report_id)
@@ -217,8 +219,11 @@ impl Store {
         .bind(row.received_order)
         .bind(cells_json(&row.r02))
         .bind(cells_json(&row.r25));
+        // The cells go as text and are cast by the database: sqlx 0.9.0's Any driver encodes a NULL
+        // f64 as a float4 parameter, and PostgreSQL then rejects the next non-NULL double sent to
+        // the same cached statement ("incorrect binary data format").
         for v in row.a {
-            q = q.bind(v);
+            q = q.bind(v.map(|f| f.to_string()));
         }
         q.bind(row.fingerprint.simhash_hex())
             .bind(i64::from(row.fingerprint.shingles))
