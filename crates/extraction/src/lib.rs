@@ -297,7 +297,9 @@ pub async fn run_with_stats(
         );
     let server = tokio::spawn(server);
 
-    if let Some(bus) = connect_bus(&cfg.bus, stop_rx.clone()).await {
+    if let Some(bus) =
+        nianbao_service::connect_bus(&cfg.bus, "nianbao-extraction", None, stop_rx.clone()).await
+    {
         let spec = queue_spec();
         let worker = Arc::new(Worker::with_stats(
             bus.clone(),
@@ -333,26 +335,6 @@ pub async fn run_with_stats(
     }
     server.await??;
     Ok(())
-}
-
-/// Connects to the broker, retrying every second until it answers or shutdown; `None` on shutdown.
-async fn connect_bus(cfg: &BusConfig, stop: watch::Receiver<bool>) -> Option<Bus> {
-    loop {
-        if *stop.borrow() {
-            return None;
-        }
-        tokio::select! {
-            r = Bus::connect(cfg, "nianbao-extraction") => match r {
-                Ok(bus) => return Some(bus),
-                Err(e) => tracing::warn!(error = %e, "broker not reachable; retrying"),
-            },
-            () = stopped(stop.clone()) => return None,
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            () = stopped(stop.clone()) => return None,
-        }
-    }
 }
 
 #[cfg(test)]

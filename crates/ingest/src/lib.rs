@@ -133,7 +133,10 @@ async fn serve(
         "database ready"
     );
     let spec = follower::queue_spec();
-    let Some(bus) = connect_bus(&cfg.bus, &spec, stop_rx.clone()).await else {
+    let Some(bus) =
+        nianbao_service::connect_bus(&cfg.bus, "nianbao-ingest", Some(&spec), stop_rx.clone())
+            .await
+    else {
         store.close().await;
         tracing::info!("nianbao-ingest stopped before the broker was reachable");
         return Ok(());
@@ -183,49 +186,6 @@ async fn serve(
     store.close().await;
     tracing::info!("nianbao-ingest stopped");
     Ok(served?)
-}
-
-/// Connects to the broker and declares the status queue, retrying every two seconds until it works
-/// or `stop` (then `None`): services may start before the broker (a compose file, a reboot), and
-/// waiting here is better than a crash loop. Once connected, the bus recovers by itself.
-async fn connect_bus(
-    cfg: &BusConfig,
-    spec: &nianbao_bus::QueueSpec,
-    mut stop: watch::Receiver<bool>,
-) -> Option<Bus> {
-    loop {
-        let attempt = async {
-            let bus = Bus::connect(cfg, "nianbao-ingest").await?;
-            bus.declare(spec).await?;
-            Ok::<_, nianbao_bus::BusError>(bus)
-        };
-        // The connection itself may keep retrying inside lapin: bound each attempt, and give up
-        // at once on shutdown.
-        tokio::select! {
-            r = tokio::time::timeout(Duration::from_secs(10), attempt) => match r {
-                Ok(Ok(bus)) => return Some(bus),
-                Ok(Err(e)) => tracing::warn!(error = %e, url = %redact(&cfg.url), "broker not reachable yet; retrying in 2 s"),
-                Err(_) => tracing::warn!(url = %redact(&cfg.url), "broker not reachable within 10 s; retrying"),
-            },
-            _ = stop.wait_for(|s| *s) => return None,
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(2)) => {}
-            _ = stop.wait_for(|s| *s) => return None,
-        }
-    }
-}
-
-/// The URL without its password, for logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// Runs the status follower until `stop`; if the broker cancels the consumer (queue deleted,
@@ -309,14 +269,5 @@ mod tests {
             c.database_url()
                 .starts_with("sqlite://data/ingest/ingest.sqlite")
         );
-    }
-
-    #[test]
-    fn passwords_stay_out_of_logs() {
-        assert_eq!(
-            redact("amqp://guest:secret@127.0.0.1:5672/%2f"),
-            "amqp://guest:***@127.0.0.1:5672/%2f"
-        );
-        assert_eq!(redact("amqp://127.0.0.1"), "amqp://127.0.0.1");
     }
 }

@@ -134,7 +134,14 @@ pub async fn run(
     );
     tracing::info!(?addr, "gRPC server listening");
 
-    if let Some(bus) = connect_bus(&cfg, stop_rx.clone()).await {
+    if let Some(bus) = nianbao_service::connect_bus(
+        &cfg.bus,
+        "nianbao-notification",
+        Some(&queue_spec()),
+        stop_rx.clone(),
+    )
+    .await
+    {
         health.set_service_status("", ServingStatus::Serving).await;
         health
             .set_serving::<NotificationServer<NotificationService>>()
@@ -166,45 +173,6 @@ pub async fn run(
 /// Resolves once the service is told to stop.
 pub(crate) async fn wait_stop(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
-}
-
-fn stopped(stop: &watch::Receiver<bool>) -> bool {
-    *stop.borrow()
-}
-
-/// Connects to the broker and declares the queue, retrying every few seconds until it works or the
-/// service stops (`None`).
-async fn connect_bus(cfg: &Config, stop: watch::Receiver<bool>) -> Option<Bus> {
-    let mut delay = Duration::from_millis(500);
-    loop {
-        if stopped(&stop) {
-            return None;
-        }
-        let attempt = async {
-            let bus = Bus::connect(&cfg.bus, "nianbao-notification").await?;
-            bus.declare(&queue_spec()).await?;
-            Ok::<Bus, nianbao_bus::BusError>(bus)
-        };
-        // lapin retries a refused connection by itself for a while; shutdown must not wait for it.
-        let attempt = tokio::select! {
-            r = attempt => r,
-            () = wait_stop(stop.clone()) => return None,
-        };
-        match attempt {
-            Ok(bus) => {
-                tracing::info!(queue = QUEUE, "connected to the broker");
-                return Some(bus);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "cannot reach the broker yet");
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {},
-                    () = wait_stop(stop.clone()) => return None,
-                }
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
 }
 
 /// Consumes until shutdown; if the broker cancels the consumer (queue deleted, node restarted),

@@ -172,6 +172,60 @@ pub async fn report_failed(
     }
 }
 
+/// Connects to the broker (and declares `spec`, if given), retrying with a capped backoff until it
+/// answers or `stop` turns true (`None` then). Every service starts this way, so that services and
+/// broker can start in any order; each attempt is bounded because lapin keeps retrying a refused
+/// connection by itself, and shutdown must not wait for that.
+pub async fn connect_bus(
+    cfg: &nianbao_bus::BusConfig,
+    name: &str,
+    spec: Option<&nianbao_bus::QueueSpec>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<nianbao_bus::Bus> {
+    use std::time::Duration;
+    let mut delay = Duration::from_millis(500);
+    loop {
+        if *stop.borrow() {
+            return None;
+        }
+        let attempt = async {
+            let bus = nianbao_bus::Bus::connect(cfg, name).await?;
+            if let Some(spec) = spec {
+                bus.declare(spec).await?;
+            }
+            Ok::<_, nianbao_bus::BusError>(bus)
+        };
+        tokio::select! {
+            r = tokio::time::timeout(Duration::from_secs(10), attempt) => match r {
+                Ok(Ok(bus)) => {
+                    tracing::info!(url = %redact(&cfg.url), "connected to the broker");
+                    return Some(bus);
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, url = %redact(&cfg.url), retry_in_ms = delay.as_millis(), "broker not reachable yet"),
+                Err(_) => tracing::warn!(url = %redact(&cfg.url), retry_in_ms = delay.as_millis(), "broker not reachable within 10 s"),
+            },
+            _ = stop.wait_for(|s| *s) => return None,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|s| *s) => return None,
+        }
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// The URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -208,6 +262,15 @@ mod tests {
         assert_eq!(c.name, "x");
         assert_eq!(c.bus.url, "amqp://a");
         assert_eq!(c.bus.prefetch, 3);
+    }
+
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        assert_eq!(
+            redact("amqp://guest:secret@127.0.0.1:5672/%2f"),
+            "amqp://guest:***@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(redact("amqp://127.0.0.1"), "amqp://127.0.0.1");
     }
 
     #[tokio::test]

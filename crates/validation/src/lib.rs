@@ -491,7 +491,10 @@ pub async fn run(
         let pool = connect_db(&cfg.database_url()).await?;
         let store = Store::open(pool).await?;
         let validator = Arc::new(Validator::new(checker.clone(), cfg.similarity(), store));
-        let Some(bus) = connect_bus(&cfg.bus, stop_rx.clone()).await else {
+        let Some(bus) =
+            nianbao_service::connect_bus(&cfg.bus, "nianbao-validation", None, stop_rx.clone())
+                .await
+        else {
             return Ok::<(), Error>(());
         };
         let spec = queue_spec();
@@ -515,26 +518,6 @@ pub async fn run(
     }
     server.await??;
     Ok(())
-}
-
-/// Connects to the broker, retrying every second until it answers or shutdown; `None` on shutdown.
-async fn connect_bus(cfg: &BusConfig, stop: watch::Receiver<bool>) -> Option<Bus> {
-    loop {
-        if *stop.borrow() {
-            return None;
-        }
-        tokio::select! {
-            r = Bus::connect(cfg, "nianbao-validation") => match r {
-                Ok(bus) => return Some(bus),
-                Err(e) => tracing::warn!(error = %e, "broker not reachable; retrying"),
-            },
-            () = stopped(stop.clone()) => return None,
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            () = stopped(stop.clone()) => return None,
-        }
-    }
 }
 
 /// Declares the queue and consumes until shutdown; re-declares and resumes if the broker cancels the
