@@ -9,7 +9,6 @@
 //! several events at once, and two events of one report must never overwrite each other's step.
 
 use crate::status::{Status, StatusChange, decide};
-use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
@@ -47,59 +46,7 @@ pub struct ReportRow {
     pub traceparent: String,
 }
 
-/// A finding as stored: the fields of `nianbao.v1.Finding`, named as `nianbao check --json` names
-/// them. Kept as its own type (not `nianbao_model::Finding`) so that a rule id this build does not
-/// know, from a newer validation service, is stored and shown rather than dropped.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredFinding {
-    pub rule: String,
-    pub severity: String,
-    pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub part: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cell: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub column: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expected: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actual: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-}
-
-impl From<&nianbao_proto::v1::Finding> for StoredFinding {
-    fn from(f: &nianbao_proto::v1::Finding) -> Self {
-        StoredFinding {
-            rule: f.rule.clone(),
-            severity: f.severity.clone(),
-            message: f.message.clone(),
-            part: f.part,
-            cell: f.cell.clone(),
-            column: f.column,
-            expected: f.expected.clone(),
-            actual: f.actual.clone(),
-            line: f.line,
-        }
-    }
-}
-
-impl From<StoredFinding> for nianbao_proto::v1::Finding {
-    fn from(f: StoredFinding) -> Self {
-        nianbao_proto::v1::Finding {
-            rule: f.rule,
-            severity: f.severity,
-            message: f.message,
-            part: f.part,
-            cell: f.cell,
-            column: f.column,
-            expected: f.expected,
-            actual: f.actual,
-            line: f.line,
-        }
-    }
-}
+pub use nianbao_proto::StoredFinding;
 
 /// Filters of `ListReports`; `None` means "any".
 #[derive(Clone, Debug, Default)]

@@ -13,90 +13,39 @@ pub const ALERT_SCHEMA: &str = "nianbao.alert/v1";
 const MESSAGE_MAX_FINDINGS: usize = 20;
 
 /// A finding as alerts store and deliver it (the fields of `nianbao check --json`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FindingRecord {
-    pub rule: String,
-    pub severity: String,
-    pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub part: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cell: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub column: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expected: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actual: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
+pub use nianbao_proto::StoredFinding as FindingRecord;
+
+/// The severity, an unknown word counting as a warning: a newer validator's level must not make an
+/// alert disappear, nor shout as an error.
+pub fn level(f: &FindingRecord) -> Severity {
+    f.severity.parse().unwrap_or(Severity::Warning)
 }
 
-impl FindingRecord {
-    /// The severity, an unknown word counting as a warning: a newer validator's level must not make
-    /// an alert disappear, nor shout as an error.
-    pub fn level(&self) -> Severity {
-        self.severity.parse().unwrap_or(Severity::Warning)
+/// `第三部分，单元格 R24（自然人列），第57行`, the way `nianbao check` writes it.
+pub fn location(f: &FindingRecord) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = f
+        .part
+        .and_then(|p| u8::try_from(p).ok())
+        .and_then(Part::from_number)
+    {
+        parts.push(format!("第{}部分", p.numeral()));
     }
-
-    /// `第三部分，单元格 R24（自然人列），第57行`, the way `nianbao check` writes it.
-    pub fn location(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(p) = self
-            .part
-            .and_then(|p| u8::try_from(p).ok())
-            .and_then(Part::from_number)
+    if let Some(c) = &f.cell {
+        let mut s = format!("单元格 {c}");
+        if let Some(col) = f
+            .column
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(T3Col::from_index)
         {
-            parts.push(format!("第{}部分", p.numeral()));
+            let _ = write!(s, "（{}列）", col.label());
         }
-        if let Some(c) = &self.cell {
-            let mut s = format!("单元格 {c}");
-            if let Some(col) = self
-                .column
-                .and_then(|i| usize::try_from(i).ok())
-                .and_then(T3Col::from_index)
-            {
-                let _ = write!(s, "（{}列）", col.label());
-            }
-            parts.push(s);
-        }
-        if let Some(l) = self.line {
-            parts.push(format!("第{l}行"));
-        }
-        parts.join("，")
+        parts.push(s);
     }
-}
-
-impl From<&v1::Finding> for FindingRecord {
-    fn from(f: &v1::Finding) -> Self {
-        FindingRecord {
-            rule: f.rule.clone(),
-            severity: f.severity.clone(),
-            message: f.message.clone(),
-            part: f.part,
-            cell: f.cell.clone(),
-            column: f.column,
-            expected: f.expected.clone(),
-            actual: f.actual.clone(),
-            line: f.line,
-        }
+    if let Some(l) = f.line {
+        parts.push(format!("第{l}行"));
     }
-}
-
-impl From<&FindingRecord> for v1::Finding {
-    fn from(f: &FindingRecord) -> Self {
-        v1::Finding {
-            rule: f.rule.clone(),
-            severity: f.severity.clone(),
-            message: f.message.clone(),
-            part: f.part,
-            cell: f.cell.clone(),
-            column: f.column,
-            expected: f.expected.clone(),
-            actual: f.actual.clone(),
-            line: f.line,
-        }
-    }
+    parts.join("，")
 }
 
 /// Status of an alert: `open` until someone in the office acknowledges it. (`resolved` arrives with
@@ -177,9 +126,9 @@ pub fn alerting_findings(findings: &[v1::Finding], min: Severity) -> Vec<Finding
     let mut v: Vec<FindingRecord> = findings
         .iter()
         .map(FindingRecord::from)
-        .filter(|f| f.level() >= min)
+        .filter(|f| level(f) >= min)
         .collect();
-    v.sort_by_key(|f| std::cmp::Reverse(f.level()));
+    v.sort_by_key(|f| std::cmp::Reverse(level(f)));
     v
 }
 
@@ -202,7 +151,7 @@ pub fn format_message(
     } else {
         "年度报告（年度未识别）".to_string()
     };
-    let count = |s: Severity| findings.iter().filter(|f| f.level() == s).count();
+    let count = |s: Severity| findings.iter().filter(|f| level(f) == s).count();
     let mut counts = Vec::new();
     for s in [Severity::Error, Severity::Warning, Severity::Info] {
         let n = count(s);
@@ -216,9 +165,9 @@ pub fn format_message(
         .take(MESSAGE_MAX_FINDINGS)
         .enumerate()
         .map(|(i, f)| {
-            let loc = f.location();
+            let loc = location(f);
             let msg = f.message.trim().trim_end_matches(['。', '；', ';']);
-            let mut s = format!("{}. [{}] {msg}", i + 1, f.level().chinese());
+            let mut s = format!("{}. [{}] {msg}", i + 1, level(f).chinese());
             if !loc.is_empty() {
                 let _ = write!(s, "（{loc}）");
             }

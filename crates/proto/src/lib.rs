@@ -12,6 +12,66 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 pub use v1::Finding;
 
+/// A finding as services store it (JSON with the field names of `nianbao check --json`). The rule id
+/// and severity stay strings, so that a rule this build does not know, from a newer validation
+/// service, is kept and shown rather than dropped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredFinding {
+    pub rule: String,
+    pub severity: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+impl From<&v1::Finding> for StoredFinding {
+    fn from(f: &v1::Finding) -> Self {
+        StoredFinding {
+            rule: f.rule.clone(),
+            severity: f.severity.clone(),
+            message: f.message.clone(),
+            part: f.part,
+            cell: f.cell.clone(),
+            column: f.column,
+            expected: f.expected.clone(),
+            actual: f.actual.clone(),
+            line: f.line,
+        }
+    }
+}
+
+impl From<StoredFinding> for v1::Finding {
+    fn from(f: StoredFinding) -> Self {
+        v1::Finding {
+            rule: f.rule,
+            severity: f.severity,
+            message: f.message,
+            part: f.part,
+            cell: f.cell,
+            column: f.column,
+            expected: f.expected,
+            actual: f.actual,
+            line: f.line,
+        }
+    }
+}
+
+impl From<&StoredFinding> for v1::Finding {
+    fn from(f: &StoredFinding) -> Self {
+        v1::Finding::from(f.clone())
+    }
+}
+
 impl From<&nianbao_model::Finding> for v1::Finding {
     fn from(f: &nianbao_model::Finding) -> Self {
         v1::Finding {
