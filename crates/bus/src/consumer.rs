@@ -39,6 +39,21 @@ pub enum Outcome {
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, msg: &Message) -> impl Future<Output = Outcome> + Send;
 
+    /// Handlers whose work per message is mostly database round trips and publisher confirms say
+    /// `true` here and implement [`Handler::handle_batch`]: the consumer then hands them the
+    /// deliveries that are ready together (up to half the prefetch, so the next batch arrives while
+    /// this one is processed) and acknowledges a fully successful batch with one `multiple` ack.
+    /// Round trips and broker work per message are what limits throughput on a small machine, not
+    /// the CPU work of the handlers.
+    fn batched(&self) -> bool {
+        false
+    }
+
+    /// One outcome per message, in order. The default handles the messages concurrently, one by one.
+    fn handle_batch(&self, msgs: &[Message]) -> impl Future<Output = Vec<Outcome>> + Send {
+        futures_util::future::join_all(msgs.iter().map(|m| self.handle(m)))
+    }
+
     /// Called once a message failed its last attempt and was parked: the place to record the report
     /// as failed.
     fn parked(&self, _msg: &Message, _reason: &str) -> impl Future<Output = ()> + Send {
@@ -115,18 +130,35 @@ impl Bus {
             flag.store(true, Ordering::SeqCst);
         };
         let concurrency = usize::from(self.cfg.prefetch.max(1));
-        consumer
-            .take_until(shutdown)
-            .for_each_concurrent(concurrency, |delivery| {
-                let handler = handler.clone();
-                async move {
+        if handler.batched() {
+            let max_batch = (concurrency / 2).max(1);
+            let mut batches = Box::pin(consumer.take_until(shutdown).ready_chunks(max_batch));
+            while let Some(batch) = batches.next().await {
+                let mut deliveries = Vec::with_capacity(batch.len());
+                for delivery in batch {
                     match delivery {
-                        Ok(d) => self.process(spec, &*handler, d).await,
+                        Ok(d) => deliveries.push(d),
                         Err(e) => tracing::warn!(queue = %spec.name, error = %e, "delivery error"),
                     }
                 }
-            })
-            .await;
+                self.process_batch(spec, &*handler, deliveries).await;
+            }
+        } else {
+            consumer
+                .take_until(shutdown)
+                .for_each_concurrent(concurrency, |delivery| {
+                    let handler = handler.clone();
+                    async move {
+                        match delivery {
+                            Ok(d) => self.process(spec, &*handler, d).await,
+                            Err(e) => {
+                                tracing::warn!(queue = %spec.name, error = %e, "delivery error")
+                            }
+                        }
+                    }
+                })
+                .await;
+        }
         let _ = ch.close(200, ShortString::from("consumer stopped")).await;
         if stopping.load(Ordering::SeqCst) {
             Ok(())
@@ -138,28 +170,68 @@ impl Bus {
     async fn process<H: Handler>(&self, spec: &QueueSpec, handler: &H, d: Delivery) {
         let msg = Message::from_delivery(&d);
         let outcome = handler.handle(&msg).await;
+        self.settle(spec, handler, &d, &msg, outcome).await;
+    }
+
+    /// Handles deliveries in one call. When every one succeeded (the common case), one `multiple`
+    /// ack on the last delivery tag settles them all: batches are processed one at a time on this
+    /// channel, so every earlier tag is already settled. Otherwise each is settled on its own.
+    async fn process_batch<H: Handler>(&self, spec: &QueueSpec, handler: &H, ds: Vec<Delivery>) {
+        if ds.is_empty() {
+            return;
+        }
+        let msgs: Vec<Message> = ds.iter().map(Message::from_delivery).collect();
+        let mut outcomes = handler.handle_batch(&msgs).await;
+        if outcomes.len() != msgs.len() {
+            // A handler bug; never ack what was not handled.
+            tracing::error!(queue = %spec.name, expected = msgs.len(), got = outcomes.len(), "handle_batch returned the wrong number of outcomes; retrying the batch");
+            outcomes = vec![Outcome::Retry("internal: batch outcome count".into()); msgs.len()];
+        }
+        if outcomes.iter().all(|o| *o == Outcome::Done) {
+            if let Some(last) = ds.last() {
+                let ack = last.acker.ack(BasicAckOptions { multiple: true }).await;
+                if let Err(e) = ack {
+                    tracing::warn!(queue = %spec.name, error = %e, "could not acknowledge a batch; the broker will redeliver it");
+                }
+            }
+            return;
+        }
+        for ((d, msg), outcome) in ds.iter().zip(&msgs).zip(outcomes) {
+            self.settle(spec, handler, d, msg, outcome).await;
+        }
+    }
+
+    /// Acks a handled delivery, or hands it to its retry queue or parking lot first.
+    async fn settle<H: Handler>(
+        &self,
+        spec: &QueueSpec,
+        handler: &H,
+        d: &Delivery,
+        msg: &Message,
+        outcome: Outcome,
+    ) {
         let settled = match &outcome {
             Outcome::Done => Ok(()),
             Outcome::Retry(reason) if msg.attempt < self.cfg.max_attempts => {
                 let delay = self.delay_for(msg.attempt);
                 tracing::info!(queue = %spec.name, attempt = msg.attempt, delay_ms = delay, %reason, "retrying later");
-                self.republish(&spec.retry(delay), &d, msg.attempt + 1, None)
+                self.republish(&spec.retry(delay), d, msg.attempt + 1, None)
                     .await
             }
             Outcome::Retry(reason) => {
                 let reason = format!("failed after {} attempts: {reason}", msg.attempt);
                 tracing::warn!(queue = %spec.name, %reason, "parking message");
                 let r = self
-                    .republish(&spec.parked(), &d, msg.attempt, Some(&reason))
+                    .republish(&spec.parked(), d, msg.attempt, Some(&reason))
                     .await;
                 if r.is_ok() {
-                    handler.parked(&msg, &reason).await;
+                    handler.parked(msg, &reason).await;
                 }
                 r
             }
             Outcome::Invalid(reason) => {
                 tracing::warn!(queue = %spec.name, %reason, "parking invalid message");
-                self.republish(&spec.parked(), &d, msg.attempt, Some(reason))
+                self.republish(&spec.parked(), d, msg.attempt, Some(reason))
                     .await
             }
         };
