@@ -6,6 +6,7 @@
 use crate::outbox::publish_received;
 use crate::status::Status;
 use crate::store::{ListFilter, ReportRow, Store, StoreError, StoredFinding};
+use crate::submit::Submitter;
 use nianbao_bus::Bus;
 use nianbao_proto::v1;
 use nianbao_proto::v1::ingest_server::Ingest;
@@ -22,6 +23,8 @@ pub const MAX_LIMIT: u32 = 1000;
 #[derive(Clone)]
 pub struct IngestService {
     pub store: Store,
+    /// Stores and publishes submissions in groups (see [`crate::submit`]).
+    pub submitter: Submitter,
     pub bus: Bus,
     pub max_bytes: u64,
 }
@@ -171,19 +174,13 @@ impl Ingest for IngestService {
             progress: 0,
             traceparent,
         };
-        self.store
-            .put_blob(&version, &req.content)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let inserted = self
-            .store
-            .insert_report(&row)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        if inserted {
-            tracing::debug!(report_id = %id, size, region = %row.region, "report received");
-            publish_received(&self.bus, &self.store, &row).await;
-        } else {
+        let inserted = self.submitter.submit(row, req.content).await.map_err(|e| {
+            tracing::error!(error = %e, "could not store a submission");
+            GrpcStatus::unavailable(format!(
+                "数据库暂不可用，请稍后重试 / database unavailable, retry later: {e}"
+            ))
+        })?;
+        if !inserted {
             // A re-submission: no second pass, unless the first event never reached the broker.
             let existing = self.store.get(&id).await.map_err(|e| unavailable(&e))?;
             if let Some(existing) = existing.filter(|r| !r.published) {

@@ -16,6 +16,7 @@ pub mod grpc;
 pub mod outbox;
 pub mod status;
 pub mod store;
+pub mod submit;
 
 use nianbao_bus::{Bus, BusConfig};
 use nianbao_proto::v1::ingest_server::IngestServer;
@@ -145,6 +146,7 @@ async fn serve(
 
     let service = grpc::IngestService {
         store: store.clone(),
+        submitter: submit::Submitter::start(store.clone(), bus.clone()),
         bus: bus.clone(),
         max_bytes: cfg.max_bytes,
     };

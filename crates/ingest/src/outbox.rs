@@ -34,16 +34,38 @@ pub fn received_event(r: &ReportRow, now_ms: i64) -> v1::ReportReceived {
     }
 }
 
-/// Publishes `report.received` for `r` and, once confirmed, marks the row published. Returns whether
-/// it was confirmed; failures are logged, never returned: the row stays unpublished for the loop.
-pub async fn publish_received(bus: &Bus, store: &Store, r: &ReportRow) -> bool {
+/// Publishes `report.received` for `r` without marking it; whether the broker confirmed it.
+/// Failures are logged, never returned: the row stays unpublished for the loop.
+async fn publish_one(bus: &Bus, r: &ReportRow) -> bool {
     let body = received_event(r, nianbao_service::now_ms()).encode_to_vec();
     let env = Envelope {
         message_id: format!("{}:{}:{}", r.report_id, r.version, Stage::Received.as_str()),
         traceparent: (!r.traceparent.is_empty()).then(|| r.traceparent.clone()),
     };
-    if let Err(e) = bus.publish(Stage::Received, &r.region, &body, &env).await {
-        tracing::warn!(report_id = %r.report_id, error = %e, "report.received not published yet; will retry");
+    match bus.publish(Stage::Received, &r.region, &body, &env).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(report_id = %r.report_id, error = %e, "report.received not published yet; will retry");
+            false
+        }
+    }
+}
+
+/// Publishes `report.received` for every row concurrently (their confirms overlap) and returns the
+/// ids the broker confirmed; the caller marks them.
+pub async fn publish_unmarked(bus: &Bus, rows: &[&ReportRow]) -> Vec<String> {
+    let confirmed = futures_util::future::join_all(rows.iter().map(|r| publish_one(bus, r))).await;
+    rows.iter()
+        .zip(confirmed)
+        .filter(|(_, ok)| *ok)
+        .map(|(r, _)| r.report_id.clone())
+        .collect()
+}
+
+/// Publishes `report.received` for `r` and, once confirmed, marks the row published. Returns whether
+/// it was confirmed; failures are logged, never returned: the row stays unpublished for the loop.
+pub async fn publish_received(bus: &Bus, store: &Store, r: &ReportRow) -> bool {
+    if !publish_one(bus, r).await {
         return false;
     }
     if let Err(e) = store.mark_published(&r.report_id).await {

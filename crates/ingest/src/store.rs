@@ -92,6 +92,8 @@ pub enum StoreError {
     Service(#[from] nianbao_service::ServiceError),
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("database: {0}")]
+    Batch(String),
     #[error("report {0}: the status kept changing under us; try again")]
     Contention(String),
 }
@@ -157,50 +159,75 @@ impl Store {
         Ok(Store { pool })
     }
 
-    /// Stores the bytes under their hash; the same bytes twice are stored once.
-    pub async fn put_blob(&self, sha256: &str, content: &[u8]) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO blobs (sha256, content, size) VALUES ($1, $2, $3) \
-             ON CONFLICT (sha256) DO NOTHING",
-        )
-        .bind(sha256.to_string())
-        .bind(content.to_vec())
-        .bind(i64::try_from(content.len()).unwrap_or(i64::MAX))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Inserts a new report row; `false` if a row with that id already exists (a re-submission).
-    pub async fn insert_report(&self, r: &ReportRow) -> Result<bool, StoreError> {
+    /// Stores several reports with their bytes (see [`crate::submit`]): one multi-row insert per
+    /// table. Returns the ids of the rows that were new; the others already existed.
+    pub async fn insert_many(
+        &self,
+        items: &[(&ReportRow, &[u8])],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        if items.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut blobs: Vec<(&str, &[u8])> = items
+            .iter()
+            .map(|(r, c)| (r.version.as_str(), *c))
+            .collect();
+        blobs.sort_unstable_by_key(|(sha, _)| *sha);
+        blobs.dedup_by_key(|(sha, _)| *sha);
+        let values: Vec<String> = (0..blobs.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .collect();
         let sql = format!(
-            "INSERT INTO reports ({COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
-             ON CONFLICT (report_id) DO NOTHING"
+            "INSERT INTO blobs (sha256, content, size) VALUES {} ON CONFLICT (sha256) DO NOTHING",
+            values.join(", ")
         );
-        let done = sqlx::query(AssertSqlSafe(sql))
-            .bind(r.report_id.clone())
-            .bind(r.version.clone())
-            .bind(r.file_name.clone())
-            .bind(r.agency_hint.clone())
-            .bind(r.agency.clone())
-            .bind(r.region.clone())
-            .bind(r.year)
-            .bind(r.status.as_str().to_string())
-            .bind(r.failure_reason.clone())
-            .bind(r.findings_json.clone())
-            .bind(r.alert_ids_json.clone())
-            .bind(r.received_at_ms)
-            .bind(r.updated_at_ms)
-            .bind(r.source_url.clone())
-            .bind(r.published_on.clone())
-            .bind(r.size)
-            .bind(i64::from(r.published))
-            .bind(r.progress)
-            .bind(r.traceparent.clone())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (sha, content) in &blobs {
+            q = q
+                .bind(sha.to_string())
+                .bind(content.to_vec())
+                .bind(i64::try_from(content.len()).unwrap_or(i64::MAX));
+        }
+        q.execute(&self.pool).await?;
+
+        const PER_ROW: usize = 19;
+        let values: Vec<String> = (0..items.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=PER_ROW)
+                    .map(|k| format!("${}", i * PER_ROW + k))
+                    .collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO reports ({COLUMNS}) VALUES {} \
+             ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
+            values.join(", ")
+        );
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+        for (r, _) in items {
+            q = q
+                .bind(r.report_id.clone())
+                .bind(r.version.clone())
+                .bind(r.file_name.clone())
+                .bind(r.agency_hint.clone())
+                .bind(r.agency.clone())
+                .bind(r.region.clone())
+                .bind(r.year)
+                .bind(r.status.as_str().to_string())
+                .bind(r.failure_reason.clone())
+                .bind(r.findings_json.clone())
+                .bind(r.alert_ids_json.clone())
+                .bind(r.received_at_ms)
+                .bind(r.updated_at_ms)
+                .bind(r.source_url.clone())
+                .bind(r.published_on.clone())
+                .bind(r.size)
+                .bind(i64::from(r.published))
+                .bind(r.progress)
+                .bind(r.traceparent.clone());
+        }
+        Ok(q.fetch_all(&self.pool).await?.into_iter().collect())
     }
 
     pub async fn get(&self, report_id: &str) -> Result<Option<ReportRow>, StoreError> {
@@ -214,15 +241,24 @@ impl Store {
 
     /// The raw bytes of a report, with its row.
     pub async fn fetch(&self, report_id: &str) -> Result<Option<(ReportRow, Vec<u8>)>, StoreError> {
-        let Some(row) = self.get(report_id).await? else {
-            return Ok(None);
-        };
-        let content: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT content FROM blobs WHERE sha256 = $1")
-                .bind(row.version.clone())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(content.map(|c| (row, c)))
+        // One query: every extraction worker fetches every report.
+        let cols: Vec<String> = COLUMNS
+            .split(',')
+            .map(|c| format!("r.{}", c.trim()))
+            .collect();
+        let sql = format!(
+            "SELECT {}, b.content FROM reports r JOIN blobs b ON b.sha256 = r.version \
+             WHERE r.report_id = $1",
+            cols.join(", ")
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(report_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some((decode_row(&r)?, r.try_get("content")?))),
+        }
     }
 
     /// One page of reports matching `f`, newest first, and how many match in all.
@@ -301,6 +337,24 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::mark_published`] for several reports in one statement.
+    pub async fn mark_published_many(&self, report_ids: &[String]) -> Result<(), StoreError> {
+        if report_ids.is_empty() {
+            return Ok(());
+        }
+        let p: Vec<String> = (1..=report_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "UPDATE reports SET published = 1 WHERE report_id IN ({})",
+            p.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in report_ids {
+            q = q.bind(id.clone());
+        }
+        q.execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// The oldest reports whose `report.received` was never confirmed.
     pub async fn unpublished(&self, limit: i64) -> Result<Vec<ReportRow>, StoreError> {
         let sql = format!(
@@ -329,65 +383,185 @@ impl Store {
             let Some(row) = self.get(report_id).await? else {
                 return Ok(Applied::UnknownReport);
             };
-            if !version.is_empty() && row.version != version {
-                return Ok(Applied::OtherVersion);
+            let mut new = row.clone();
+            let applied = merge(&mut new, version, change, data, now_ms)?;
+            if !matches!(applied, Applied::Stored { .. }) {
+                return Ok(applied);
             }
-            let decision = decide(row.progress, change);
-            let (status, progress, reason) = match &decision {
-                Some((s, p)) => {
-                    let reason = match change {
-                        StatusChange::Failed { reason, .. } => reason.clone(),
-                        StatusChange::Reached(_) => String::new(),
-                    };
-                    (*s, *p, reason)
-                }
-                None => (row.status, row.progress, row.failure_reason.clone()),
-            };
-            let agency = if data.agency.is_empty() {
-                row.agency.clone()
-            } else {
-                data.agency.clone()
-            };
-            let year = if data.year == 0 { row.year } else { data.year };
-            let findings_json = match &data.findings {
-                Some(f) => serde_json::to_string(f)?,
-                None => row.findings_json.clone(),
-            };
-            let alert_ids_json = match &data.alert_ids {
-                Some(a) => serde_json::to_string(a)?,
-                None => row.alert_ids_json.clone(),
-            };
             let done = sqlx::query(
                 "UPDATE reports SET status = $1, progress = $2, failure_reason = $3, agency = $4, \
                  year = $5, findings_json = $6, alert_ids_json = $7, updated_at_ms = $8 \
                  WHERE report_id = $9 AND status = $10 AND progress = $11",
             )
-            .bind(status.as_str().to_string())
-            .bind(progress)
-            .bind(reason)
-            .bind(agency)
-            .bind(year)
-            .bind(findings_json)
-            .bind(alert_ids_json)
-            .bind(now_ms.max(row.updated_at_ms))
+            .bind(new.status.as_str().to_string())
+            .bind(new.progress)
+            .bind(new.failure_reason)
+            .bind(new.agency)
+            .bind(new.year)
+            .bind(new.findings_json)
+            .bind(new.alert_ids_json)
+            .bind(new.updated_at_ms)
             .bind(report_id.to_string())
             .bind(row.status.as_str().to_string())
             .bind(row.progress)
             .execute(&self.pool)
             .await?;
             if done.rows_affected() == 1 {
-                return Ok(Applied::Stored {
-                    status,
-                    moved: decision.is_some(),
-                });
+                return Ok(applied);
             }
         }
         Err(StoreError::Contention(report_id.to_string()))
     }
 
+    /// Applies many stage events at once (the status follower's batch): one read of every report
+    /// concerned, the events folded in order in memory, one compare-and-set update for all changed
+    /// rows. Reports whose update lost the compare-and-set (another ingest instance wrote them in
+    /// between) go through [`Store::apply`] one event at a time. Returns one result per event.
+    pub async fn apply_batch(
+        &self,
+        events: &[StatusEvent<'_>],
+        now_ms: i64,
+    ) -> Result<Vec<Applied>, StoreError> {
+        use std::collections::HashMap;
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids: Vec<&str> = events.iter().map(|e| e.report_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM reports WHERE report_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in &ids {
+            q = q.bind(id.to_string());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        // report id → (row as read, row after the events)
+        let mut state: HashMap<String, (ReportRow, ReportRow)> = HashMap::new();
+        for r in &rows {
+            let row = decode_row(r)?;
+            state.insert(row.report_id.clone(), (row.clone(), row));
+        }
+        let mut results = Vec::with_capacity(events.len());
+        for e in events {
+            let applied = match state.get_mut(e.report_id) {
+                None => Applied::UnknownReport,
+                Some((_, new)) => merge(new, e.version, e.change, e.data, now_ms)?,
+            };
+            results.push(applied);
+        }
+        let changed: Vec<&(ReportRow, ReportRow)> =
+            state.values().filter(|(old, new)| old != new).collect();
+        if changed.is_empty() {
+            return Ok(results);
+        }
+        const PER_ROW: usize = 11;
+        let mut values = Vec::with_capacity(changed.len());
+        for i in 0..changed.len() {
+            let p: Vec<String> = (1..=PER_ROW)
+                .map(|k| format!("${}", i * PER_ROW + k))
+                .collect();
+            values.push(format!("({})", p.join(", ")));
+        }
+        let sql = format!(
+            "UPDATE reports SET status = v.column2, progress = v.column3, \
+             failure_reason = v.column4, agency = v.column5, year = v.column6, \
+             findings_json = v.column7, alert_ids_json = v.column8, updated_at_ms = v.column9 \
+             FROM (VALUES {}) AS v \
+             WHERE reports.report_id = v.column1 AND reports.status = v.column10 \
+             AND reports.progress = v.column11 \
+             RETURNING reports.report_id",
+            values.join(", ")
+        );
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+        for (old, new) in &changed {
+            q = q
+                .bind(new.report_id.clone())
+                .bind(new.status.as_str().to_string())
+                .bind(new.progress)
+                .bind(new.failure_reason.clone())
+                .bind(new.agency.clone())
+                .bind(new.year)
+                .bind(new.findings_json.clone())
+                .bind(new.alert_ids_json.clone())
+                .bind(new.updated_at_ms)
+                .bind(old.status.as_str().to_string())
+                .bind(old.progress);
+        }
+        let updated: std::collections::HashSet<String> =
+            q.fetch_all(&self.pool).await?.into_iter().collect();
+        for (old, _) in changed {
+            if updated.contains(&old.report_id) {
+                continue;
+            }
+            // Lost the compare-and-set: redo this report's events against what is stored now.
+            for (e, result) in events.iter().zip(results.iter_mut()) {
+                if e.report_id == old.report_id {
+                    *result = self
+                        .apply(e.report_id, e.version, e.change, e.data, now_ms)
+                        .await?;
+                }
+            }
+        }
+        Ok(results)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// One stage event for [`Store::apply_batch`].
+#[derive(Clone, Copy, Debug)]
+pub struct StatusEvent<'a> {
+    pub report_id: &'a str,
+    /// The event's version ("" → any).
+    pub version: &'a str,
+    pub change: &'a StatusChange,
+    pub data: &'a EventData,
+}
+
+/// Folds one event into a row in memory: the event's data merged, the status moved if [`decide`]
+/// allows it. Leaves the row untouched for an event about other bytes.
+fn merge(
+    row: &mut ReportRow,
+    version: &str,
+    change: &StatusChange,
+    data: &EventData,
+    now_ms: i64,
+) -> Result<Applied, StoreError> {
+    if !version.is_empty() && row.version != version {
+        return Ok(Applied::OtherVersion);
+    }
+    let decision = decide(row.progress, change);
+    if let Some((status, progress)) = decision {
+        row.failure_reason = match change {
+            StatusChange::Failed { reason, .. } => reason.clone(),
+            StatusChange::Reached(_) => String::new(),
+        };
+        row.status = status;
+        row.progress = progress;
+    }
+    if !data.agency.is_empty() {
+        row.agency = data.agency.clone();
+    }
+    if data.year != 0 {
+        row.year = data.year;
+    }
+    if let Some(f) = &data.findings {
+        row.findings_json = serde_json::to_string(f)?;
+    }
+    if let Some(a) = &data.alert_ids {
+        row.alert_ids_json = serde_json::to_string(a)?;
+    }
+    row.updated_at_ms = now_ms.max(row.updated_at_ms);
+    Ok(Applied::Stored {
+        status: row.status,
+        moved: decision.is_some(),
+    })
 }
 
 fn decode_row(r: &AnyRow) -> Result<ReportRow, StoreError> {
@@ -414,4 +588,144 @@ fn decode_row(r: &AnyRow) -> Result<ReportRow, StoreError> {
         progress: r.try_get("progress")?,
         traceparent: r.try_get("traceparent")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, version: &str) -> ReportRow {
+        ReportRow {
+            report_id: id.into(),
+            version: version.into(),
+            file_name: format!("{id}.txt"),
+            agency_hint: String::new(),
+            agency: String::new(),
+            region: "390100".into(),
+            year: 0,
+            status: Status::Received,
+            failure_reason: String::new(),
+            findings_json: "[]".into(),
+            alert_ids_json: "[]".into(),
+            received_at_ms: 1,
+            updated_at_ms: 1,
+            source_url: String::new(),
+            published_on: String::new(),
+            size: 3,
+            published: false,
+            progress: 0,
+            traceparent: String::new(),
+        }
+    }
+
+    async fn store_with(dir: &tempfile::TempDir, name: &str, ids: &[&str]) -> Store {
+        let url = format!("sqlite://{}/{name}.db?mode=rwc", dir.path().display());
+        let store = Store::open(&url).await.unwrap();
+        let rows: Vec<ReportRow> = ids.iter().map(|id| row(id, "v")).collect();
+        let items: Vec<(&ReportRow, &[u8])> = rows.iter().map(|r| (r, &b"abc"[..])).collect();
+        let new = store.insert_many(&items).await.unwrap();
+        assert_eq!(new.len(), ids.len());
+        store
+    }
+
+    #[tokio::test]
+    async fn insert_many_reports_only_new_rows_and_fetch_joins_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, "s", &["a", "b"]).await;
+        let (c, a) = (row("c", "v"), row("a", "v"));
+        let again = store
+            .insert_many(&[(&c, &b"abc"[..]), (&a, &b"abc"[..])])
+            .await
+            .unwrap();
+        assert_eq!(again, ["c".to_string()].into_iter().collect());
+        let (r, bytes) = store.fetch("c").await.unwrap().unwrap();
+        assert_eq!((r.report_id.as_str(), bytes.as_slice()), ("c", &b"abc"[..]));
+        assert!(store.fetch("nope").await.unwrap().is_none());
+        store
+            .mark_published_many(&["a".into(), "c".into()])
+            .await
+            .unwrap();
+        let unpublished = store.unpublished(10).await.unwrap();
+        assert_eq!(unpublished.len(), 1);
+        assert_eq!(unpublished[0].report_id, "b");
+    }
+
+    /// A batch gives the same results and the same rows as the events applied one by one,
+    /// including several events of one report in one batch, in any order.
+    #[tokio::test]
+    async fn apply_batch_equals_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids = ["a", "b", "c", "d"];
+        let one = store_with(&dir, "one", &ids).await;
+        let batched = store_with(&dir, "batched", &ids).await;
+        let reached = |s| StatusChange::Reached(s);
+        let failed = StatusChange::Failed {
+            stage: "validation".into(),
+            reason: "超时".into(),
+        };
+        let extracted = EventData {
+            agency: "清河县财政局".into(),
+            year: 2024,
+            ..EventData::default()
+        };
+        let validated = EventData {
+            findings: Some(Vec::new()),
+            ..EventData::default()
+        };
+        let notified = EventData {
+            alert_ids: Some(vec!["al-1".into()]),
+            ..EventData::default()
+        };
+        let none = EventData::default();
+        let (ext, val, notif) = (
+            reached(Status::Extracted),
+            reached(Status::Validated),
+            reached(Status::Notified),
+        );
+        let events = [
+            ("a", "v", &ext, &extracted),
+            ("a", "v", &val, &validated),
+            ("b", "v", &val, &validated), // out of order: validated before extracted
+            ("b", "v", &ext, &extracted),
+            ("c", "v", &ext, &extracted),
+            ("c", "v", &failed, &none),
+            ("a", "v", &notif, &notified),
+            ("zz", "v", &ext, &extracted),    // not ours
+            ("d", "other", &ext, &extracted), // other bytes
+            ("a", "v", &ext, &extracted),     // a late duplicate
+        ];
+        let mut expected = Vec::new();
+        for (id, v, change, data) in events {
+            expected.push(one.apply(id, v, change, data, 10).await.unwrap());
+        }
+        let batch: Vec<StatusEvent<'_>> = events
+            .iter()
+            .map(|(id, v, change, data)| StatusEvent {
+                report_id: id,
+                version: v,
+                change,
+                data,
+            })
+            .collect();
+        let (first, second) = batch.split_at(4);
+        let mut got = batched.apply_batch(first, 10).await.unwrap();
+        got.extend(batched.apply_batch(second, 10).await.unwrap());
+        assert_eq!(got, expected);
+        for id in ids {
+            assert_eq!(
+                batched.get(id).await.unwrap(),
+                one.get(id).await.unwrap(),
+                "report {id}"
+            );
+        }
+        let a = batched.get("a").await.unwrap().unwrap();
+        assert_eq!(
+            (a.status, a.agency.as_str(), a.alert_ids_json.as_str()),
+            (Status::Notified, "清河县财政局", "[\"al-1\"]")
+        );
+        assert_eq!(
+            batched.get("c").await.unwrap().unwrap().status,
+            Status::Failed
+        );
+    }
 }
