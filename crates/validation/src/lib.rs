@@ -211,32 +211,121 @@ impl Validator {
         year_hint: i32,
         x: &Extraction,
     ) -> Result<Vec<Finding>, StoreError> {
-        let mut findings = self.checker.check(x);
-        let mut row = ReportRow::from_extraction(report_id, version, agency_hint, year_hint, x);
+        let input = Input {
+            report_id,
+            version,
+            agency_hint,
+            year_hint,
+            x,
+        };
+        self.validate_batch(&[input])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Batch("no result".into())))
+    }
+
+    /// [`Validator::validate`] for several reports, in order, as if one after the other: a report
+    /// is compared with the earlier ones of the same batch too. The store is read with a few
+    /// queries for the whole batch and written with one insert, so a batch costs about as many
+    /// round trips as one report. One result per input.
+    pub async fn validate_batch(
+        &self,
+        inputs: &[Input<'_>],
+    ) -> Vec<Result<Vec<Finding>, StoreError>> {
+        use std::collections::HashMap;
+        // The single-report checks need no store: outside the lock.
+        let mut checked: Vec<(Vec<Finding>, ReportRow)> = inputs
+            .iter()
+            .map(|i| {
+                (
+                    self.checker.check(i.x),
+                    ReportRow::from_extraction(
+                        i.report_id,
+                        i.version,
+                        i.agency_hint,
+                        i.year_hint,
+                        i.x,
+                    ),
+                )
+            })
+            .collect();
         let mut index = self.lock.lock().await;
-        if let Some(json) = self.store.findings_of(report_id, version).await? {
-            match serde_json::from_str::<Vec<Finding>>(&json) {
-                Ok(f) => return Ok(f),
+        let keys: Vec<(&str, &str)> = inputs.iter().map(|i| (i.report_id, i.version)).collect();
+        let known = match self.store.findings_of_many(&keys).await {
+            Ok(k) => k,
+            Err(e) => return all_failed(&e, inputs.len()),
+        };
+        let prev_keys: Vec<(&str, i32)> = checked
+            .iter()
+            .filter(|(_, r)| !r.agency.is_empty() && r.year > 0)
+            .map(|(_, r)| (r.agency.as_str(), r.year - 1))
+            .collect();
+        let previous = match self.store.latest_of_many(&prev_keys).await {
+            Ok(p) => p,
+            Err(e) => return all_failed(&e, inputs.len()),
+        };
+        // What this batch decided: by (report id, version) the findings, in order the new rows.
+        let mut decided: HashMap<(String, String), Vec<Finding>> = HashMap::new();
+        let mut new_rows: Vec<(ReportRow, String)> = Vec::new();
+        let mut results = Vec::with_capacity(inputs.len());
+        for (findings, row) in checked.iter_mut() {
+            let key = (row.report_id.clone(), row.version.clone());
+            if let Some(json) = known.get(&key) {
+                results.push(
+                    serde_json::from_str::<Vec<Finding>>(json)
+                        .map_err(|e| StoreError::Corrupt(key.0.clone(), e.to_string())),
+                );
+                continue;
+            }
+            if let Some(f) = decided.get(&key) {
+                results.push(Ok(f.clone()));
+                continue;
+            }
+            let decision = self
+                .decide(row, findings, &mut index, &previous, &new_rows)
+                .await;
+            match decision {
+                Ok(json) => {
+                    decided.insert(key, findings.clone());
+                    results.push(Ok(std::mem::take(findings)));
+                    new_rows.push((row.clone(), json));
+                }
                 Err(e) => {
-                    return Err(StoreError::Corrupt(report_id.to_string(), e.to_string()));
+                    // The index may now hold rows that will not be stored: rebuild it from the
+                    // store next time.
+                    *index = Index::default();
+                    return all_failed(&e, inputs.len());
                 }
             }
         }
+        let rows: Vec<(&ReportRow, &str)> = new_rows.iter().map(|(r, j)| (r, j.as_str())).collect();
+        if let Err(e) = self.store.insert_many(&rows, now_ms()).await {
+            *index = Index::default();
+            return all_failed(&e, inputs.len());
+        }
+        results
+    }
+
+    /// Cross-report findings for one new row (appended to `findings`), its arrival number, and the
+    /// row in the index; returns the findings JSON to store. `pending` are the rows of this batch
+    /// decided before it, not stored yet.
+    async fn decide(
+        &self,
+        row: &mut ReportRow,
+        findings: &mut Vec<Finding>,
+        index: &mut Index,
+        previous: &std::collections::HashMap<(String, i32), ReportRow>,
+        pending: &[(ReportRow, String)],
+    ) -> Result<String, StoreError> {
         let order = match index.next_order {
             Some(n) => n,
             None => self.store.next_order().await?,
         };
         row.received_order = order;
-        let ctx = self.context(&row, &mut index).await?;
-        findings.extend(cross::evaluate(
-            &row,
-            &ctx,
-            &self.sim,
-            self.checker.config(),
-        ));
+        let ctx = self.context(row, index, previous, pending).await?;
+        findings.extend(cross::evaluate(row, &ctx, &self.sim, self.checker.config()));
         let json = serde_json::to_string(&findings)
-            .map_err(|e| StoreError::Corrupt(report_id.to_string(), e.to_string()))?;
-        self.store.insert(&row, &json, now_ms()).await?;
+            .map_err(|e| StoreError::Corrupt(row.report_id.clone(), e.to_string()))?;
         index.next_order = Some(order + 1);
         if row.year > 0
             && let Some(rows) = index.years.get_mut(&row.year)
@@ -245,16 +334,31 @@ impl Validator {
             light.fingerprint.sketch = Default::default();
             rows.push(light);
         }
-        Ok(findings)
+        Ok(json)
     }
 
-    /// What the cross-report rules need from the store.
-    async fn context(&self, row: &ReportRow, index: &mut Index) -> Result<Context, StoreError> {
+    /// What the cross-report rules need: from the store, the index and the rows of this batch
+    /// decided before this one.
+    async fn context(
+        &self,
+        row: &ReportRow,
+        index: &mut Index,
+        previous: &std::collections::HashMap<(String, i32), ReportRow>,
+        pending: &[(ReportRow, String)],
+    ) -> Result<Context, StoreError> {
         let mut ctx = Context::default();
         if row.agency.is_empty() || row.year <= 0 {
             return Ok(ctx);
         }
-        ctx.previous_year = self.store.latest_of(&row.agency, row.year - 1).await?;
+        // The latest report of the year before: of this batch if any (they arrived later), else
+        // from the store.
+        ctx.previous_year = pending
+            .iter()
+            .rev()
+            .map(|(r, _)| r)
+            .find(|r| r.agency == row.agency && r.year == row.year - 1)
+            .or_else(|| previous.get(&(row.agency.clone(), row.year - 1)))
+            .cloned();
         if let std::collections::hash_map::Entry::Vacant(slot) = index.years.entry(row.year) {
             let rows = self
                 .store
@@ -284,12 +388,35 @@ impl Validator {
             } else if !other.agency.is_empty()
                 && self.sim.prefilter(&row.fingerprint, &other.fingerprint)
             {
-                self.store.load_sketch(&mut other).await?;
+                let in_batch = pending
+                    .iter()
+                    .find(|(p, _)| p.report_id == other.report_id && p.version == other.version);
+                match in_batch {
+                    Some((p, _)) => other.fingerprint = p.fingerprint.clone(),
+                    None => self.store.load_sketch(&mut other).await?,
+                }
                 ctx.peers.push(other);
             }
         }
         Ok(ctx)
     }
+}
+
+/// One report for [`Validator::validate_batch`].
+#[derive(Clone, Copy)]
+pub struct Input<'a> {
+    pub report_id: &'a str,
+    pub version: &'a str,
+    /// The agency the event names, used when the document names none.
+    pub agency_hint: &'a str,
+    pub year_hint: i32,
+    pub x: &'a Extraction,
+}
+
+fn all_failed(e: &StoreError, n: usize) -> Vec<Result<Vec<Finding>, StoreError>> {
+    (0..n)
+        .map(|_| Err(StoreError::Batch(e.to_string())))
+        .collect()
 }
 
 /// The `nianbao.validation` consumer.
@@ -308,39 +435,38 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
-impl Handler for Worker {
-    async fn handle(&self, msg: &Message) -> Outcome {
-        let ev = match v1::ReportExtracted::decode(msg.body.as_slice()) {
-            Ok(ev) => ev,
-            Err(e) => return Outcome::Invalid(format!("not a ReportExtracted: {e}")),
-        };
-        let Some(meta) = ev.meta.clone().filter(|m| !m.report_id.is_empty()) else {
-            return Outcome::Invalid("ReportExtracted without report id".into());
-        };
-        let x: Extraction = match serde_json::from_slice(&ev.extraction_json) {
-            Ok(x) => x,
-            Err(e) => {
-                return Outcome::Invalid(format!("extraction_json is not an Extraction: {e}"));
-            }
-        };
-        let findings = match self
-            .validator
-            .validate(&meta.report_id, &meta.version, &ev.agency, ev.year, &x)
-            .await
-        {
-            Ok(f) => f,
-            Err(e) => return Outcome::Retry(format!("store: {e}")),
-        };
+/// A decoded `report.extracted` event.
+struct Extracted {
+    meta: v1::EventMeta,
+    ev: v1::ReportExtracted,
+    x: Extraction,
+}
+
+fn decode_extracted(msg: &Message) -> Result<Extracted, String> {
+    let ev = v1::ReportExtracted::decode(msg.body.as_slice())
+        .map_err(|e| format!("not a ReportExtracted: {e}"))?;
+    let Some(meta) = ev.meta.clone().filter(|m| !m.report_id.is_empty()) else {
+        return Err("ReportExtracted without report id".into());
+    };
+    let x: Extraction = serde_json::from_slice(&ev.extraction_json)
+        .map_err(|e| format!("extraction_json is not an Extraction: {e}"))?;
+    Ok(Extracted { meta, ev, x })
+}
+
+impl Worker {
+    /// Publishes `report.validated` for one validated report.
+    async fn publish(&self, msg: &Message, e: &Extracted, findings: &[Finding]) -> Outcome {
+        let meta = &e.meta;
         let out = v1::ReportValidated {
             meta: Some(v1::EventMeta {
                 attempt: 1,
                 emitted_at_ms: now_ms(),
                 ..meta.clone()
             }),
-            agency: ev.agency.clone(),
-            year: ev.year,
+            agency: e.ev.agency.clone(),
+            year: e.ev.year,
             findings: findings.iter().map(v1::Finding::from).collect(),
-            published_on: ev.published_on.clone(),
+            published_on: e.ev.published_on.clone(),
         };
         let env = Envelope {
             message_id: format!("{}:{}:validated", meta.report_id, meta.version),
@@ -357,6 +483,50 @@ impl Handler for Worker {
             }
             Err(e) => Outcome::Retry(format!("publish report.validated: {e}")),
         }
+    }
+}
+
+impl Handler for Worker {
+    async fn handle(&self, msg: &Message) -> Outcome {
+        self.handle_batch(std::slice::from_ref(msg))
+            .await
+            .pop()
+            .unwrap_or_else(|| Outcome::Retry("internal: no outcome".into()))
+    }
+
+    /// Validation reads and writes the store and publishes for every report: batches share the
+    /// round trips (see [`Validator::validate_batch`]) and their publisher confirms overlap.
+    fn batched(&self) -> bool {
+        true
+    }
+
+    async fn handle_batch(&self, msgs: &[Message]) -> Vec<Outcome> {
+        let decoded: Vec<Result<Extracted, String>> = msgs.iter().map(decode_extracted).collect();
+        let valid: Vec<&Extracted> = decoded.iter().filter_map(|d| d.as_ref().ok()).collect();
+        let inputs: Vec<Input<'_>> = valid
+            .iter()
+            .map(|e| Input {
+                report_id: &e.meta.report_id,
+                version: &e.meta.version,
+                agency_hint: &e.ev.agency,
+                year_hint: e.ev.year,
+                x: &e.x,
+            })
+            .collect();
+        let mut validated = self.validator.validate_batch(&inputs).await.into_iter();
+        let outcomes = decoded.iter().zip(msgs).map(|(d, msg)| {
+            let result = d.as_ref().map(|e| (e, validated.next()));
+            async move {
+                match result {
+                    Err(invalid) => Outcome::Invalid(invalid.clone()),
+                    Ok((e, Some(Ok(findings)))) => self.publish(msg, e, &findings).await,
+                    Ok((_, Some(Err(err)))) => Outcome::Retry(format!("store: {err}")),
+                    Ok((_, None)) => Outcome::Retry("internal: no validation result".into()),
+                }
+            }
+        });
+        let outcomes: Vec<_> = outcomes.collect();
+        futures_util::future::join_all(outcomes).await
     }
 
     async fn parked(&self, msg: &Message, reason: &str) {

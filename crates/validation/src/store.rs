@@ -7,7 +7,16 @@
 
 use crate::cross::ReportRow;
 use crate::fingerprint::Fingerprint;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+use std::collections::HashMap;
+
+/// `$from, $from+1, …` (`n` placeholders).
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS validated (
@@ -41,6 +50,8 @@ const SCHEMA: &[&str] = &[
 pub enum StoreError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Batch(String),
     #[error("stored row {0} is corrupt: {1}")]
     Corrupt(String, String),
 }
@@ -85,6 +96,81 @@ impl Store {
             Some(r) => Some(r.try_get::<String, _>(0)?),
             None => None,
         })
+    }
+
+    /// [`Store::findings_of`] for several report versions in one query: (report id, version) →
+    /// findings JSON, for those validated before.
+    pub async fn findings_of_many(
+        &self,
+        keys: &[(&str, &str)],
+    ) -> Result<HashMap<(String, String), String>, StoreError> {
+        let mut ids: Vec<&str> = keys.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT report_id, version, findings_json FROM validated WHERE report_id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in &ids {
+            q = q.bind(id.to_string());
+        }
+        let mut out = HashMap::new();
+        for r in q.fetch_all(&self.pool).await? {
+            let key = (r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?);
+            if keys.iter().any(|(id, v)| key.0 == *id && key.1 == *v) {
+                out.insert(key, r.try_get::<String, _>(2)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Store::latest_of`] for several (agency, year) pairs in one query.
+    pub async fn latest_of_many(
+        &self,
+        keys: &[(&str, i32)],
+    ) -> Result<HashMap<(String, i32), ReportRow>, StoreError> {
+        let mut agencies: Vec<&str> = keys.iter().map(|(a, _)| *a).collect();
+        agencies.sort_unstable();
+        agencies.dedup();
+        let mut years: Vec<i32> = keys.iter().map(|(_, y)| *y).collect();
+        years.sort_unstable();
+        years.dedup();
+        if agencies.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT report_id, version, agency, agency_name, year, received_order, r02_json, \
+             r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch \
+             FROM validated WHERE agency IN ({}) AND year IN ({})",
+            placeholders(1, agencies.len()),
+            placeholders(agencies.len() + 1, years.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for a in &agencies {
+            q = q.bind(a.to_string());
+        }
+        for y in &years {
+            q = q.bind(i64::from(*y));
+        }
+        let mut out: HashMap<(String, i32), ReportRow> = HashMap::new();
+        for r in q.fetch_all(&self.pool).await? {
+            let row = Store::full_row(&r)?;
+            if !keys.iter().any(|(a, y)| row.agency == *a && row.year == *y) {
+                continue;
+            }
+            let key = (row.agency.clone(), row.year);
+            let later = out
+                .get(&key)
+                .is_none_or(|o| o.received_order < row.received_order);
+            if later {
+                out.insert(key, row);
+            }
+        }
+        Ok(out)
     }
 
     /// The arrival number for a new row (callers serialise validation, see `Validator`).
@@ -202,36 +288,66 @@ impl Store {
         findings_json: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut q = sqlx::query(
+        self.insert_many(&[(row, findings_json)], now_ms).await
+    }
+
+    /// Stores several validated reports with one multi-row insert; rows already there are left.
+    pub async fn insert_many(
+        &self,
+        rows: &[(&ReportRow, &str)],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        const PER_ROW: usize = 19;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // The 表二 cells go as text and are cast by the database: sqlx 0.9.0's Any driver encodes a
+        // NULL f64 as a float4 parameter, and PostgreSQL then rejects the next non-NULL double sent
+        // to the same cached statement ("incorrect binary data format").
+        let values: Vec<String> = (0..rows.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=PER_ROW)
+                    .map(|k| {
+                        let n = i * PER_ROW + k;
+                        if (9..=14).contains(&k) {
+                            format!("CAST(${n} AS DOUBLE PRECISION)")
+                        } else {
+                            format!("${n}")
+                        }
+                    })
+                    .collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        let sql = format!(
             "INSERT INTO validated (report_id, version, agency, agency_name, year, received_order, \
              r02_json, r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch, \
-             findings_json, validated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CAST($9 AS DOUBLE PRECISION), \
-             CAST($10 AS DOUBLE PRECISION), CAST($11 AS DOUBLE PRECISION), CAST($12 AS DOUBLE PRECISION), \
-             CAST($13 AS DOUBLE PRECISION), CAST($14 AS DOUBLE PRECISION), $15, $16, $17, $18, $19) \
+             findings_json, validated_at_ms) VALUES {} \
              ON CONFLICT (report_id, version) DO NOTHING",
-        )
-        .bind(&row.report_id)
-        .bind(&row.version)
-        .bind(&row.agency)
-        .bind(&row.agency_name)
-        .bind(i64::from(row.year))
-        .bind(row.received_order)
-        .bind(cells_json(&row.r02))
-        .bind(cells_json(&row.r25));
-        // The cells go as text and are cast by the database: sqlx 0.9.0's Any driver encodes a NULL
-        // f64 as a float4 parameter, and PostgreSQL then rejects the next non-NULL double sent to
-        // the same cached statement ("incorrect binary data format").
-        for v in row.a {
-            q = q.bind(v.map(|f| f.to_string()));
+            values.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (row, findings_json) in rows {
+            q = q
+                .bind(row.report_id.clone())
+                .bind(row.version.clone())
+                .bind(row.agency.clone())
+                .bind(row.agency_name.clone())
+                .bind(i64::from(row.year))
+                .bind(row.received_order)
+                .bind(cells_json(&row.r02))
+                .bind(cells_json(&row.r25));
+            for v in row.a {
+                q = q.bind(v.map(|f| f.to_string()));
+            }
+            q = q
+                .bind(row.fingerprint.simhash_hex())
+                .bind(i64::from(row.fingerprint.shingles))
+                .bind(row.fingerprint.sketch_hex())
+                .bind(findings_json.to_string())
+                .bind(now_ms);
         }
-        q.bind(row.fingerprint.simhash_hex())
-            .bind(i64::from(row.fingerprint.shingles))
-            .bind(row.fingerprint.sketch_hex())
-            .bind(findings_json)
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await?;
+        q.execute(&self.pool).await?;
         Ok(())
     }
 

@@ -1,0 +1,147 @@
+//! Batched validation (what the consumer does with the deliveries that arrive together) must give
+//! exactly the findings of validating the same reports one after the other: a report is compared
+//! with the earlier reports of its own batch, re-deliveries inside a batch get the first answer, and
+//! the store ends up the same.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use nianbao_model::{Extraction, Finding, RuleId};
+use nianbao_rules::Checker;
+use nianbao_service::connect_db;
+use nianbao_synth::{SynthOptions, generate};
+use nianbao_validation::cross::Similarity;
+use nianbao_validation::store::Store;
+use nianbao_validation::{Input, Validator};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+struct Item {
+    id: String,
+    version: String,
+    x: Extraction,
+}
+
+/// Generated reports, plus the cases the cross-report rules exist for: a peer's copy, a corrected
+/// second version, and re-deliveries (right after the original and much later).
+fn corpus() -> Vec<Item> {
+    let opts = SynthOptions {
+        count: 150,
+        seed: 7,
+        ..Default::default()
+    };
+    let reports = generate(&opts);
+    let mut items: Vec<Item> = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Item {
+            id: format!("r{i}"),
+            version: format!("v{i}"),
+            x: nianbao_extract::extract_bytes(&r.bytes),
+        })
+        .collect();
+    let text = |i: usize| String::from_utf8_lossy(&reports[i].bytes).into_owned();
+    // Copies of reports 3 and 4 published by another agency: duplicate-peer.
+    for (at, of, other) in [
+        (20, 3, "青龙满族自治县市场监督管理局"),
+        (60, 4, "青龙满族自治县统计局"),
+    ] {
+        let mut x = nianbao_extract::extract_bytes(&reports[of].bytes);
+        x.agency = Some(other.to_string());
+        items.insert(
+            at,
+            Item {
+                id: format!("copy{of}"),
+                version: format!("c{of}"),
+                x,
+            },
+        );
+    }
+    // A second version of report 5: report-changed.
+    let mut changed = text(5);
+    changed.push_str("\n（更正版）\n");
+    items.insert(
+        9,
+        Item {
+            id: "r5".into(),
+            version: "v5b".into(),
+            x: nianbao_extract::extract_text(&changed),
+        },
+    );
+    // Re-deliveries: at once, and long after.
+    for (at, of) in [(12, 11), (140, 2), (141, 9)] {
+        let again = Item {
+            id: items[of].id.clone(),
+            version: items[of].version.clone(),
+            x: items[of].x.clone(),
+        };
+        items.insert(at, again);
+    }
+    items
+}
+
+async fn validator(dir: &tempfile::TempDir, name: &str) -> Validator {
+    let url = format!("sqlite://{}/{name}.db?mode=rwc", dir.path().display());
+    let store = Store::open(connect_db(&url).await.unwrap()).await.unwrap();
+    Validator::new(Arc::new(Checker::default()), Similarity::default(), store)
+}
+
+fn input(it: &Item) -> Input<'_> {
+    Input {
+        report_id: &it.id,
+        version: &it.version,
+        agency_hint: "",
+        year_hint: 0,
+        x: &it.x,
+    }
+}
+
+#[tokio::test]
+async fn batches_give_the_findings_of_one_at_a_time() {
+    let items = corpus();
+    let dir = tempfile::tempdir().unwrap();
+
+    let one = validator(&dir, "one").await;
+    let mut expected: Vec<Vec<Finding>> = Vec::new();
+    for it in &items {
+        expected.push(
+            one.validate(&it.id, &it.version, "", 0, &it.x)
+                .await
+                .unwrap(),
+        );
+    }
+
+    let batched = validator(&dir, "batched").await;
+    let mut got: Vec<Vec<Finding>> = Vec::new();
+    let mut sizes = [1usize, 7, 16, 3, 16, 11].iter().cycle();
+    let mut rest: &[Item] = &items;
+    while !rest.is_empty() {
+        let n = (*sizes.next().unwrap()).min(rest.len());
+        let (batch, tail) = rest.split_at(n);
+        let inputs: Vec<Input<'_>> = batch.iter().map(input).collect();
+        for r in batched.validate_batch(&inputs).await {
+            got.push(r.unwrap());
+        }
+        rest = tail;
+    }
+
+    assert_eq!(got.len(), expected.len());
+    for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!(g, e, "item {i} ({}:{})", items[i].id, items[i].version);
+    }
+    assert_eq!(
+        batched.store().count().await.unwrap(),
+        one.store().count().await.unwrap()
+    );
+
+    // The comparison is only meaningful if the cross-report rules fired.
+    let mut by_rule: BTreeMap<RuleId, usize> = BTreeMap::new();
+    for f in expected.iter().flatten() {
+        *by_rule.entry(f.rule).or_default() += 1;
+    }
+    for rule in [RuleId::DuplicatePeer, RuleId::ReportChanged] {
+        assert!(
+            by_rule.get(&rule).copied().unwrap_or(0) > 0,
+            "{rule:?} never fired: {by_rule:?}"
+        );
+    }
+}
