@@ -86,7 +86,20 @@ echo "ingest :$p_ingest  extraction :${extract_ports[*]}  validation :$p_validat
 
 if [ "$bench" -gt 0 ]; then
   echo "== pipeline benchmark: $bench generated reports, $workers extraction worker(s), $profile build"
+  # CPU seconds each process spends during the run: where the time goes (utime+stime, in ticks).
+  cpu_of() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+  broker_pids=$(cat "$state/rabbitmq/rabbit.pid" 2>/dev/null || true)
+  names=(ingest); for i in $(seq 1 "$workers"); do names+=("extraction-$i"); done; names+=(validation notification)
+  all_pids=("${pids[@]}" $broker_pids)
+  before=(); for p in "${all_pids[@]}"; do before+=("$(cpu_of "$p")"); done
   "$bin/nianbao" bench-pipeline --count "$bench" --amqp "$amqp"
+  hz=$(getconf CLK_TCK)
+  echo "CPU seconds during the run:"
+  for i in "${!all_pids[@]}"; do
+    name=${names[$i]:-rabbitmq}
+    awk -v n="$name" -v a="${before[$i]}" -v b="$(cpu_of "${all_pids[$i]}")" -v hz="$hz" \
+      'BEGIN { printf "  %-14s %6.1f\n", n, (b - a) / hz }'
+  done
   exit 0
 fi
 

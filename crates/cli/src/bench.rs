@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties};
 use nianbao_proto::v1::{ReportValidated, SubmitReportRequest};
@@ -61,7 +61,11 @@ pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
         .basic_consume(
             q.name().clone(),
             ShortString::from(""),
-            BasicConsumeOptions::default(),
+            // The bench's own exclusive queue: no acks, so that measuring costs the broker little.
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
             FieldTable::default(),
         )
         .await?;
@@ -107,7 +111,9 @@ pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
         (failed, start.elapsed().as_secs_f64())
     };
 
-    let mut latencies: HashMap<String, f64> = HashMap::new();
+    // When each report was first seen validated. The event may arrive before the submission's
+    // answer has been recorded, so the two are joined at the end.
+    let mut validated: HashMap<String, Instant> = HashMap::new();
     let collect = async {
         let deadline = tokio::time::sleep(a.timeout);
         tokio::pin!(deadline);
@@ -116,14 +122,10 @@ pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
                 () = &mut deadline => break,
                 d = consumer.next() => {
                     let Some(Ok(d)) = d else { break };
-                    let _ = d.ack(BasicAckOptions::default()).await;
                     if let Some(meta) = ReportValidated::decode(d.data.as_slice()).ok().and_then(|ev| ev.meta) {
-                        let now = Instant::now();
-                        if let Some(t) = submitted.lock().await.get(&meta.report_id) {
-                            latencies.entry(meta.report_id).or_insert_with(|| now.duration_since(*t).as_secs_f64() * 1e3);
-                        }
+                        validated.entry(meta.report_id).or_insert_with(Instant::now);
                     }
-                    if latencies.len() >= a.count {
+                    if validated.len() >= a.count {
                         break;
                     }
                 }
@@ -132,7 +134,14 @@ pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
     };
     let ((failed, submit_secs), ()) = tokio::join!(submit_all, collect);
     let elapsed = start.elapsed().as_secs_f64();
-    let mut l: Vec<f64> = latencies.values().copied().collect();
+    let submitted = submitted.lock().await;
+    let mut l: Vec<f64> = validated
+        .iter()
+        .filter_map(|(id, at)| {
+            let t = submitted.get(id)?;
+            Some(at.saturating_duration_since(*t).as_secs_f64() * 1e3)
+        })
+        .collect();
     l.sort_by(|x, y| x.total_cmp(y));
     writeln!(
         out,
