@@ -10,6 +10,7 @@
 //! candidates. Whatever cannot be resolved to exactly one agency goes to the default office, with the
 //! reason kept on the alert so that a person can fix the directory.
 
+use crate::clock::{Date, MonthDay};
 use crate::deliver::Channel;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
@@ -63,6 +64,95 @@ pub struct Office {
     /// How the office is told; empty → the service's `default_channels`.
     #[serde(default)]
     pub channels: Vec<String>,
+    /// Lowest severity that alerts this office ("warning" | "error"); absent → the service's
+    /// `min_severity`.
+    #[serde(default)]
+    pub min_severity: Option<String>,
+    /// Digest grouping: 0 sends every alert at once; N collects the office's alerts for N minutes
+    /// after the first one and sends them as one message (the inbox always has them at once).
+    #[serde(default)]
+    pub digest_minutes: u64,
+    /// What a corrected version with some findings still there says: `full` lists every finding
+    /// again, `quiet` spells out only the new ones and counts those already reported.
+    #[serde(default)]
+    pub repeats: Repeats,
+    /// Hours an error alert may stay unacknowledged before it is escalated (once) to `parent`;
+    /// absent → the service's `escalation.after_hours`; 0 → never.
+    #[serde(default)]
+    pub escalate_after_hours: Option<u64>,
+}
+
+/// See [`Office::repeats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Repeats {
+    #[default]
+    Full,
+    Quiet,
+}
+
+/// What kind of body an agency is; decides its statutory reporting deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgencyKind {
+    /// 人民政府: publishes its report by 3月31日 (条例 第五十条).
+    Government,
+    /// 政府工作部门 (县级以上): reports by 1月31日.
+    Department,
+    /// 乡、镇人民政府: the directory's `deadlines.township`.
+    Township,
+    /// 街道办事处: the directory's `deadlines.street`.
+    Street,
+}
+
+impl AgencyKind {
+    /// The kind a name suggests when the directory does not say.
+    pub fn guess(name: &str) -> AgencyKind {
+        let n = fold(name);
+        if n.ends_with("街道办事处") || n.ends_with("街道") {
+            AgencyKind::Street
+        } else if n.ends_with("镇人民政府")
+            || n.ends_with("乡人民政府")
+            || n.ends_with('镇')
+            || n.ends_with('乡')
+        {
+            AgencyKind::Township
+        } else if n.ends_with("人民政府") {
+            AgencyKind::Government
+        } else {
+            AgencyKind::Department
+        }
+    }
+
+    pub fn chinese(self) -> &'static str {
+        match self {
+            AgencyKind::Government => "人民政府",
+            AgencyKind::Department => "政府部门",
+            AgencyKind::Township => "乡镇",
+            AgencyKind::Street => "街道",
+        }
+    }
+}
+
+/// Yearly reporting deadlines by kind (`MM-DD` of the year after the reporting year).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Deadlines {
+    pub government: String,
+    pub department: String,
+    pub township: String,
+    pub street: String,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            government: "03-31".into(),
+            department: "01-31".into(),
+            township: "03-31".into(),
+            street: "03-31".into(),
+        }
+    }
 }
 
 /// An agency as the directory file writes it.
@@ -79,12 +169,26 @@ pub struct Agency {
     /// Region code of the agency.
     #[serde(default)]
     pub region: String,
+    /// government | department | township | street; absent → guessed from the name.
+    #[serde(default)]
+    pub kind: Option<AgencyKind>,
+    /// This agency's own deadline (`MM-DD`), instead of its kind's.
+    #[serde(default)]
+    pub deadline: Option<String>,
+}
+
+impl Agency {
+    pub fn kind(&self) -> AgencyKind {
+        self.kind.unwrap_or_else(|| AgencyKind::guess(&self.name))
+    }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DirectoryFile {
     default_office: String,
+    #[serde(default)]
+    deadlines: Deadlines,
     #[serde(default)]
     offices: Vec<Office>,
     #[serde(default)]
@@ -137,6 +241,7 @@ struct CoreEntry {
 #[derive(Clone, Debug)]
 pub struct Directory {
     default_office: String,
+    deadlines: [MonthDay; 4],
     offices: Vec<Office>,
     office_index: HashMap<String, usize>,
     agencies: Vec<Agency>,
@@ -160,8 +265,17 @@ impl Directory {
             region: String::new(),
             parent: None,
             channels: Vec::new(),
+            min_severity: None,
+            digest_minutes: 0,
+            repeats: Repeats::Full,
+            escalate_after_hours: None,
         };
-        let mut d = Directory::build(default_office.to_string(), vec![office], Vec::new());
+        let mut d = Directory::build(
+            default_office.to_string(),
+            default_deadlines(),
+            vec![office],
+            Vec::new(),
+        );
         d.configured = false;
         d
     }
@@ -187,15 +301,21 @@ impl Directory {
             path: "<text>".into(),
             source: Box::new(e),
         })?;
-        check(&file)?;
+        let deadlines = check(&file)?;
         Ok(Directory::build(
             file.default_office,
+            deadlines,
             file.offices,
             file.agencies,
         ))
     }
 
-    fn build(default_office: String, offices: Vec<Office>, agencies: Vec<Agency>) -> Directory {
+    fn build(
+        default_office: String,
+        deadlines: [MonthDay; 4],
+        offices: Vec<Office>,
+        agencies: Vec<Agency>,
+    ) -> Directory {
         let office_index = offices
             .iter()
             .enumerate()
@@ -235,6 +355,7 @@ impl Directory {
         }
         Directory {
             default_office,
+            deadlines,
             offices,
             office_index,
             agencies,
@@ -257,6 +378,31 @@ impl Directory {
 
     pub fn office(&self, id: &str) -> Option<&Office> {
         self.office_index.get(id).map(|&i| &self.offices[i])
+    }
+
+    /// The agency the directory lists under exactly this (official) name.
+    pub fn agency(&self, name: &str) -> Option<&Agency> {
+        self.by_name.get(name).map(|&i| &self.agencies[i])
+    }
+
+    /// Whether the directory came from a file (else it only knows the default office).
+    pub fn is_configured(&self) -> bool {
+        self.configured
+    }
+
+    /// The last day on which `agency` may publish its report for `year` (in `year + 1`).
+    pub fn deadline(&self, agency: &Agency, year: i32) -> Date {
+        let md = agency
+            .deadline
+            .as_deref()
+            .and_then(MonthDay::parse)
+            .unwrap_or(match agency.kind() {
+                AgencyKind::Government => self.deadlines[0],
+                AgencyKind::Department => self.deadlines[1],
+                AgencyKind::Township => self.deadlines[2],
+                AgencyKind::Street => self.deadlines[3],
+            });
+        md.in_year(year + 1)
     }
 
     pub fn default_office(&self) -> &Office {
@@ -358,8 +504,31 @@ impl Directory {
     }
 }
 
-fn check(file: &DirectoryFile) -> Result<(), DirectoryError> {
+fn default_deadlines() -> [MonthDay; 4] {
+    let d = Deadlines::default();
+    [d.government, d.department, d.township, d.street]
+        .map(|s| MonthDay::parse(&s).unwrap_or(MonthDay { month: 3, day: 31 }))
+}
+
+/// Checks the file; returns its deadlines (government, department, township, street).
+fn check(file: &DirectoryFile) -> Result<[MonthDay; 4], DirectoryError> {
     let bad = |m: String| Err(DirectoryError::Invalid(m));
+    let d = &file.deadlines;
+    let mut deadlines = default_deadlines();
+    for (i, (what, v)) in [
+        ("government", &d.government),
+        ("department", &d.department),
+        ("township", &d.township),
+        ("street", &d.street),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        match MonthDay::parse(v) {
+            Some(md) => deadlines[i] = md,
+            None => return bad(format!("deadlines.{what} {v:?} is not MM-DD")),
+        }
+    }
     let mut ids = HashSet::new();
     for o in &file.offices {
         if o.id.trim().is_empty() {
@@ -372,6 +541,14 @@ fn check(file: &DirectoryFile) -> Result<(), DirectoryError> {
             if let Err(e) = c.parse::<Channel>() {
                 return bad(format!("office {:?}: {e}", o.id));
             }
+        }
+        if let Some(m) = &o.min_severity
+            && !matches!(m.as_str(), "warning" | "error")
+        {
+            return bad(format!(
+                "office {:?}: min_severity {m:?} must be \"warning\" or \"error\"",
+                o.id
+            ));
         }
     }
     for o in &file.offices {
@@ -401,8 +578,13 @@ fn check(file: &DirectoryFile) -> Result<(), DirectoryError> {
                 a.name, a.office
             ));
         }
+        if let Some(dl) = &a.deadline
+            && MonthDay::parse(dl).is_none()
+        {
+            return bad(format!("agency {:?}: deadline {dl:?} is not MM-DD", a.name));
+        }
     }
-    Ok(())
+    Ok(deadlines)
 }
 
 /// Folds full-width ASCII (Ａ, １, （) to half-width, drops whitespace of every width and zero-width
@@ -636,6 +818,35 @@ office = "390121"
             ("province", MatchKind::Default)
         );
         assert!(r.note.is_some());
+    }
+
+    #[test]
+    fn kinds_and_deadlines() {
+        let d = Directory::from_toml(&format!(
+            "{SAMPLE}\n[deadlines]\nstreet = \"02-28\"\n\n[[agencies]]\nname = \"清河县审计局\"\noffice = \"390121\"\ndeadline = \"02-15\"\n"
+        ))
+        .unwrap();
+        let a = |n: &str| d.agency(n).unwrap();
+        assert_eq!(a("清河县人民政府").kind(), AgencyKind::Government);
+        assert_eq!(a("江州市市场监督管理局").kind(), AgencyKind::Department);
+        assert_eq!(a("郑县东城街道办事处").kind(), AgencyKind::Street);
+        assert_eq!(a("郑县城关镇人民政府").kind(), AgencyKind::Township);
+        // Statutory: departments 1月31日, governments 3月31日 of the following year.
+        assert_eq!(
+            d.deadline(a("江州市市场监督管理局"), 2025).chinese(),
+            "2026年1月31日"
+        );
+        assert_eq!(
+            d.deadline(a("清河县人民政府"), 2025).chinese(),
+            "2026年3月31日"
+        );
+        // Configured: 街道 in the file's [deadlines], 乡镇 the default, one agency its own date.
+        assert_eq!(d.deadline(a("郑县东城街道办事处"), 2025).to_string(), "2026-02-28");
+        assert_eq!(d.deadline(a("郑县城关镇人民政府"), 2025).to_string(), "2026-03-31");
+        assert_eq!(d.deadline(a("清河县审计局"), 2025).to_string(), "2026-02-15");
+        let e = Directory::from_toml(&format!("{SAMPLE}\n[deadlines]\nstreet = \"31-02\"\n"))
+            .unwrap_err();
+        assert!(e.to_string().contains("deadlines.street"));
     }
 
     #[test]
