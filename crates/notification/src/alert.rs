@@ -286,7 +286,7 @@ pub fn format_update_message(
         parts.push(format!("已整改 {}", counts(&changes.fixed)));
     }
     if !changes.kept.is_empty() {
-        parts.push(format!("仍有 {} 未整改", counts(&changes.kept)));
+        parts.push(format!("仍有 {}未整改", counts(&changes.kept)));
     }
     if !changes.added.is_empty() {
         parts.push(format!("新发现 {}", counts(&changes.added)));
@@ -327,7 +327,7 @@ pub fn format_update_message(
 /// 已整改: a corrected version without the alerting findings of `previous`.
 pub fn format_resolution_message(agency: &str, year: i32, previous: &AlertRecord) -> String {
     format!(
-        "【年报检查·已整改】{} {}已报送更正版本，原通报的 {} 已全部整改，告警 {} 关闭。",
+        "【年报检查·已整改】{} {}已报送更正版本，原通报的 {}已全部整改，告警 {} 关闭。",
         display_agency(agency),
         display_year(year),
         counts(&previous.findings),
@@ -512,7 +512,7 @@ mod tests {
         let full = format_update_message("某局", 2024, &b, &c, false, "");
         assert_eq!(
             full,
-            "【年报检查】某局 2024年度报告更正版本：已整改 1 个错误，仍有 1 个警告 未整改，新发现 1 个警告：\
+            "【年报检查】某局 2024年度报告更正版本：已整改 1 个错误，仍有 1 个警告未整改，新发现 1 个警告：\
              1. [警告] 乙[t3-balance]；2. [警告] 丙[t3-balance]。"
         );
         let quiet = format_update_message("某局", 2024, &b, &c, true, "");
