@@ -9,7 +9,9 @@
 //!   current alert about that report creates nothing (dedup); one with other findings creates a new
 //!   alert that says what was fixed, what is still there and what is new (the office's `repeats`
 //!   decides whether the old ones are spelled out again) and supersedes (resolves) the old one; one
-//!   without alerting findings resolves it with a 已整改 message.
+//!   without alerting findings resolves it with a 已整改 message. While an alert about the report is
+//!   open, validation's `report-changed` warning is not counted: the new version is the
+//!   correction the office asked for.
 //! - **Escalation** (tick): an open error alert (or missing report) not acknowledged within the
 //!   office's period goes, once, to the parent office.
 //! - **Digests** (tick): an office with `digest_minutes` gets its alerts as one message per window.
@@ -37,6 +39,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use thiserror::Error;
 use tokio::sync::broadcast;
+
+/// Validation's rule for a replaced report version.
+const RULE_REPORT_CHANGED: &str = "report-changed";
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -223,15 +228,10 @@ impl Engine {
             && ev.year > 0
             && let Some(a) = route.agency.and_then(|n| self.directory.agency(n))
         {
+            // Arrival: the publication date given at submission, else now (the service's clock;
+            // the event arrives seconds after the submission).
             let published = Date::parse(&ev.published_on);
-            let at_ms = published.map_or(
-                if meta.submitted_at_ms > 0 {
-                    meta.submitted_at_ms
-                } else {
-                    now
-                },
-                |d| d.start_ms_cst(),
-            );
+            let at_ms = published.map_or(now, |d| d.start_ms_cst());
             let arrived = published.unwrap_or_else(|| Date::from_ms_cst(at_ms));
             self.store
                 .record_arrival(&report_key, &a.name, ev.year, &meta.report_id, at_ms)
@@ -267,6 +267,11 @@ impl Engine {
             .store
             .current_alert(&report_key, &office.id, KIND_FINDINGS)
             .await?;
+        if previous.is_some() {
+            // The office asked for a correction: that the report was replaced is expected here,
+            // not news (report-changed keeps flagging replacements nobody asked for).
+            findings.retain(|f| f.rule != RULE_REPORT_CHANGED);
+        }
         if findings.is_empty() {
             if let Some(prev) = previous {
                 let mut r = self.new_alert(office, KIND_RESOLUTION, res_id);

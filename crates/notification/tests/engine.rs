@@ -300,8 +300,18 @@ async fn a_corrected_version_resolves_the_alert_with_a_message() {
     let f = fixture(june_2025(), false).await;
     let first = f.validated("r1", "v1", "清河县财政局", defects()).await;
     f.clock.advance_hours(5);
+    // Validation flags every replaced version (report-changed); here it is the correction the
+    // office asked for, so it does not count.
     let fixed = f
-        .validated("r2", "v2", "清河县财政局", vec![finding("info", "label-mismatch", "x", None)])
+        .validated(
+            "r2",
+            "v2",
+            "清河县财政局",
+            vec![
+                finding("info", "label-mismatch", "x", None),
+                finding("warning", "report-changed", "本机关2024年度报告此前已收到另一版本", None),
+            ],
+        )
         .await;
     assert_eq!(fixed.len(), 1);
     let r = &fixed[0];
