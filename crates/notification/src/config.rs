@@ -254,6 +254,12 @@ mod tests {
         assert_eq!(c.default_channels, d.default_channels);
         assert_eq!(c.min_severity().unwrap(), Severity::Warning);
         assert_eq!(c.webhook.retries, d.webhook.retries);
+        assert_eq!(c.webhook.failing_after, d.webhook.failing_after);
+        assert_eq!(c.tick_ms, d.tick_ms);
+        assert_eq!(c.escalation.after_hours, d.escalation.after_hours);
+        assert_eq!(c.roster.enabled, d.roster.enabled);
+        assert_eq!(c.smtp.port, d.smtp.port);
+        assert_eq!(c.smtp.from, d.smtp.from);
         assert_eq!(c.stream.capacity, d.stream.capacity);
         assert_eq!(c.bus.max_attempts, d.bus.max_attempts);
         assert!(c.database_url().starts_with("sqlite://"));
@@ -272,5 +278,11 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.smtp.host = "mail.example.cn".into();
+        c.smtp.security = "ssl3".into();
+        assert!(c.validate().is_err());
+        c.smtp.security = "tls".into();
+        c.validate().unwrap();
     }
 }
