@@ -73,7 +73,7 @@ impl Notification for NotificationService {
             .list_alerts(&AlertQuery {
                 office_id: non_empty(r.office_id),
                 status: non_empty(r.status),
-                kind: None,
+                kind: non_empty(r.kind),
                 limit,
                 offset: r.offset,
             })
