@@ -207,7 +207,11 @@ impl Pipeline {
                 "failed" => panic!("{} failed: {}", r.name, rep.failure_reason),
                 _ => {}
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "{} not notified", r.name);
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{} not notified",
+                r.name
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -232,7 +236,10 @@ impl Pipeline {
             if let Some(a) = self.alerts().await.into_iter().find(|a| pred(a)) {
                 return a;
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "no alert: {what}");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no alert: {what}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -313,7 +320,11 @@ async fn scenario(db: Db) {
     assert_eq!(about_bad.len(), 1, "{about_bad:#?}");
     let alert = &about_bad[0];
     assert_eq!(
-        (alert.office_id.as_str(), alert.kind.as_str(), alert.status.as_str()),
+        (
+            alert.office_id.as_str(),
+            alert.kind.as_str(),
+            alert.status.as_str()
+        ),
         (county.id.as_str(), "findings", "open")
     );
     assert_eq!(alert.agency, bad.agency.name);
@@ -321,9 +332,10 @@ async fn scenario(db: Db) {
     assert_eq!(alert.findings[0].severity, "error", "errors first");
     assert!(alert.findings.iter().all(|f| f.severity != "info"));
     assert!(
-        alert
-            .message
-            .starts_with(&format!("【年报检查】{} {year}年度报告发现 ", bad.agency.name)),
+        alert.message.starts_with(&format!(
+            "【年报检查】{} {year}年度报告发现 ",
+            bad.agency.name
+        )),
         "{}",
         alert.message
     );
@@ -339,7 +351,11 @@ async fn scenario(db: Db) {
     assert_eq!(about_good.len(), 1, "{about_good:#?}");
     let res = &about_good[0];
     assert_eq!(
-        (res.office_id.as_str(), res.kind.as_str(), res.status.as_str()),
+        (
+            res.office_id.as_str(),
+            res.kind.as_str(),
+            res.status.as_str()
+        ),
         (county.id.as_str(), "resolution", "resolved")
     );
     assert_eq!(res.source_alert_id, alert.alert_id);
@@ -347,7 +363,11 @@ async fn scenario(db: Db) {
         "【年报检查·已整改】{} {year}年度报告已报送更正版本，原通报的 ",
         bad.agency.name
     )));
-    let first = p.wait_alert("the first alert, resolved", |a| a.alert_id == alert.alert_id).await;
+    let first = p
+        .wait_alert("the first alert, resolved", |a| {
+            a.alert_id == alert.alert_id
+        })
+        .await;
     assert_eq!(first.status, "resolved");
 
     // 3. Another agency's error alert, never acknowledged: after 72 h it goes to the city office.
@@ -374,7 +394,11 @@ async fn scenario(db: Db) {
     )));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        p.alerts().await.iter().filter(|a| a.kind == "escalation").count(),
+        p.alerts()
+            .await
+            .iter()
+            .filter(|a| a.kind == "escalation")
+            .count(),
         1,
         "escalated once"
     );
@@ -420,7 +444,10 @@ async fn scenario(db: Db) {
         );
     }
     let n_missing = all.iter().filter(|a| a.kind == "report-missing").count();
-    assert_eq!(n_missing, expected, "every agency that did not report, once");
+    assert_eq!(
+        n_missing, expected,
+        "every agency that did not report, once"
+    );
     p.shutdown().await;
 }
 

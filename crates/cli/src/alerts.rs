@@ -272,7 +272,11 @@ pub fn rows(alerts: &[Alert], year: Option<i32>) -> Vec<Row> {
         _ => 2,
     };
     out.sort_by(|a, b| {
-        (a.agency.as_str(), a.year, rank(&a.severity)).cmp(&(b.agency.as_str(), b.year, rank(&b.severity)))
+        (a.agency.as_str(), a.year, rank(&a.severity)).cmp(&(
+            b.agency.as_str(),
+            b.year,
+            rank(&b.severity),
+        ))
     });
     out
 }
@@ -346,7 +350,8 @@ pub fn write_xlsx(path: &Path, office: &str, rows: &[Row], today: &str) -> Resul
         &format!("{office} 政府信息公开工作年度报告问题清单（通报草稿）"),
         &title,
     )?;
-    let agencies: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.agency.as_str()).collect();
+    let agencies: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.agency.as_str()).collect();
     let errors = rows.iter().filter(|r| r.severity == "错误").count();
     ws.merge_range(
         1,
@@ -375,7 +380,10 @@ pub fn write_xlsx(path: &Path, office: &str, rows: &[Row], today: &str) -> Resul
             }
         }
     }
-    for (c, w) in [6, 28, 8, 10, 22, 60, 30, 10, 10, 30, 10, 18].iter().enumerate() {
+    for (c, w) in [6, 28, 8, 10, 22, 60, 30, 10, 10, 30, 10, 18]
+        .iter()
+        .enumerate()
+    {
         ws.set_column_width(u16::try_from(c).unwrap_or(0), *w)?;
     }
     ws.set_freeze_panes(3, 0)?;
@@ -409,7 +417,15 @@ pub async fn export(url: &str, a: ExportArgs, out: &mut impl Write) -> Result<()
         bail!("give --format csv|xlsx or an output file ending in .csv or .xlsx");
     }
     let mut alerts = list_all(url, Some(a.office.clone()), Some("open".into()), None).await?;
-    alerts.extend(list_all(url, Some(a.office.clone()), Some("acknowledged".into()), None).await?);
+    alerts.extend(
+        list_all(
+            url,
+            Some(a.office.clone()),
+            Some("acknowledged".into()),
+            None,
+        )
+        .await?,
+    );
     let office_name = alerts
         .first()
         .map_or_else(|| a.office.clone(), |al| al.office_name.clone());
@@ -504,16 +520,31 @@ mod tests {
                 "清河县财政局",
                 "open",
                 "findings",
-                vec![f("warning", "t3-carryover-high", "结转偏高"), f("error", "t3-balance", "表三 \"自然人\" 列，不平衡")],
+                vec![
+                    f("warning", "t3-carryover-high", "结转偏高"),
+                    f("error", "t3-balance", "表三 \"自然人\" 列，不平衡"),
+                ],
             ),
-            alert("al-2", "清河县审计局", "resolved", "findings", vec![f("error", "t3-balance", "x")]),
+            alert(
+                "al-2",
+                "清河县审计局",
+                "resolved",
+                "findings",
+                vec![f("error", "t3-balance", "x")],
+            ),
             alert("al-3", "清河县财政局", "resolved", "resolution", vec![]),
-            alert("al-4", "清河县河西街道办事处", "acknowledged", "report-missing", vec![Finding {
-                rule: "report-missing".into(),
-                severity: "error".into(),
-                message: "截至2025年2月28日（街道报送期限）未收到2024年度报告".into(),
-                ..Default::default()
-            }]),
+            alert(
+                "al-4",
+                "清河县河西街道办事处",
+                "acknowledged",
+                "report-missing",
+                vec![Finding {
+                    rule: "report-missing".into(),
+                    severity: "error".into(),
+                    message: "截至2025年2月28日（街道报送期限）未收到2024年度报告".into(),
+                    ..Default::default()
+                }],
+            ),
         ]
     }
 
@@ -555,7 +586,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("nianbao-export-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("tongbao.xlsx");
-        write_xlsx(&path, "清河县人民政府办公室", &rows(&sample(), None), "2025-04-01").unwrap();
+        write_xlsx(
+            &path,
+            "清河县人民政府办公室",
+            &rows(&sample(), None),
+            "2025-04-01",
+        )
+        .unwrap();
         // Office Open XML: read the container back.
         let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
         let mut read = |name: &str| {

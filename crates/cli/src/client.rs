@@ -4,9 +4,7 @@
 use anyhow::{Context, Result, bail};
 use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_proto::v1::notification_client::NotificationClient;
-use nianbao_proto::v1::{
-    GetReportRequest, ListReportsRequest, Report, SubmitReportRequest,
-};
+use nianbao_proto::v1::{GetReportRequest, ListReportsRequest, Report, SubmitReportRequest};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

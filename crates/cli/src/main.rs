@@ -305,8 +305,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            let failing =
-                rt.block_on(alerts::channels(&client::notification_url(endpoint), json, &mut out))?;
+            let failing = rt.block_on(alerts::channels(
+                &client::notification_url(endpoint),
+                json,
+                &mut out,
+            ))?;
             Ok(if failing {
                 ExitCode::from(1)
             } else {

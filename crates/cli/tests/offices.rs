@@ -60,8 +60,7 @@ fn nianbao(args: &[&str]) -> (i32, String) {
         .unwrap();
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
@@ -95,7 +94,11 @@ async fn alerts_ack_export_and_channels() {
     store.insert_alert(&a).await.unwrap();
     store.insert_alert(&m).await.unwrap();
     let hook = "webhook:http://127.0.0.1:9/hook";
-    for (n, st) in [(1, DeliveryStatus::Failed), (2, DeliveryStatus::Failed), (3, DeliveryStatus::GaveUp)] {
+    for (n, st) in [
+        (1, DeliveryStatus::Failed),
+        (2, DeliveryStatus::Failed),
+        (3, DeliveryStatus::GaveUp),
+    ] {
         store
             .record_delivery(&a.alert_id, hook, n, st, "connection refused")
             .await
@@ -103,9 +106,11 @@ async fn alerts_ack_export_and_channels() {
     }
     store.close().await;
 
-    let mut cfg = nianbao_notification::Config::default();
-    cfg.data_dir = dir.path().to_path_buf();
-    cfg.database_url = db;
+    let mut cfg = nianbao_notification::Config {
+        data_dir: dir.path().to_path_buf(),
+        database_url: db,
+        ..Default::default()
+    };
     // Nothing listens there: the service keeps waiting for its broker and serves the inbox.
     cfg.bus.url = "amqp://guest:guest@127.0.0.1:9/%2f".into();
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -145,20 +150,39 @@ async fn alerts_ack_export_and_channels() {
         .await
         .unwrap();
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(&format!("告警 {}  [问题·待处理]  清河县人民政府办公室（390121） ← 清河县财政局 2024年度", a.alert_id)), "{out}");
+    assert!(
+        out.contains(&format!(
+            "告警 {}  [问题·待处理]  清河县人民政府办公室（390121） ← 清河县财政局 2024年度",
+            a.alert_id
+        )),
+        "{out}"
+    );
     assert!(out.contains("[未报送·待处理]"), "{out}");
     assert!(out.ends_with("共 2 条告警\n"), "{out}");
-    let (_, out) = run(vec!["alerts".into(), "--kind".into(), "report-missing".into(), "--json".into()])
-        .await
-        .unwrap();
+    let (_, out) = run(vec![
+        "alerts".into(),
+        "--kind".into(),
+        "report-missing".into(),
+        "--json".into(),
+    ])
+    .await
+    .unwrap();
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["agency"], "清河县审计局");
 
-    let (code, out) = run(vec!["ack".into(), m.alert_id.clone(), "--by".into(), "张科长".into()])
-        .await
-        .unwrap();
+    let (code, out) = run(vec![
+        "ack".into(),
+        m.alert_id.clone(),
+        "--by".into(),
+        "张科长".into(),
+    ])
+    .await
+    .unwrap();
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("[未报送·已确认]") && out.contains("确认：张科长"), "{out}");
+    assert!(
+        out.contains("[未报送·已确认]") && out.contains("确认：张科长"),
+        "{out}"
+    );
 
     let csv = dir.path().join("tongbao.csv");
     let (code, out) = run(vec![
@@ -175,9 +199,17 @@ async fn alerts_ack_export_and_channels() {
     let text = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
     assert_eq!(lines.len(), 3);
-    assert!(lines[1].starts_with("1,清河县审计局,2024,错误,report-missing,"), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with("1,清河县审计局,2024,错误,report-missing,"),
+        "{}",
+        lines[1]
+    );
     assert!(lines[1].contains(",已确认,"), "{}", lines[1]);
-    assert!(lines[2].contains("第三部分，单元格 R24（自然人列），第57行,41,40"), "{}", lines[2]);
+    assert!(
+        lines[2].contains("第三部分，单元格 R24（自然人列），第57行,41,40"),
+        "{}",
+        lines[2]
+    );
     let xlsx = dir.path().join("tongbao.xlsx");
     let (code, out) = run(vec![
         "export".into(),
@@ -190,15 +222,24 @@ async fn alerts_ack_export_and_channels() {
     .unwrap();
     assert_eq!(code, 0, "{out}");
     assert_eq!(&std::fs::read(&xlsx).unwrap()[..2], b"PK");
-    let (code, out) = run(vec!["export".into(), "--office".into(), "390121".into(), "--out".into(), "x.pdf".into()])
-        .await
-        .unwrap();
+    let (code, out) = run(vec![
+        "export".into(),
+        "--office".into(),
+        "390121".into(),
+        "--out".into(),
+        "x.pdf".into(),
+    ])
+    .await
+    .unwrap();
     assert_eq!(code, 2, "{out}");
 
     // The webhook that kept failing shows, and the exit status says so.
     let (code, out) = run(vec!["channels".into()]).await.unwrap();
     assert_eq!(code, 1, "{out}");
-    assert!(out.starts_with("[故障] webhook:http://127.0.0.1:9/hook  送达 0  失败重试 2  放弃 1"), "{out}");
+    assert!(
+        out.starts_with("[故障] webhook:http://127.0.0.1:9/hook  送达 0  失败重试 2  放弃 1"),
+        "{out}"
+    );
     assert!(out.contains("connection refused"), "{out}");
 
     let _ = stop.send(true);

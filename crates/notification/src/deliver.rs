@@ -658,7 +658,11 @@ mod tests {
         assert!("webhook:ftp://x".parse::<Channel>().is_err());
         assert!("mail".parse::<Channel>().is_err());
         assert!("email:not an address".parse::<Channel>().is_err());
-        assert!("dingtalk:https://x/robot/send?access_token=t#secret=".parse::<Channel>().is_err());
+        assert!(
+            "dingtalk:https://x/robot/send?access_token=t#secret="
+                .parse::<Channel>()
+                .is_err()
+        );
     }
 
     #[test]
@@ -670,9 +674,10 @@ mod tests {
             w.to_string(),
             "wecom:https://qyapi.example/cgi-bin/webhook/send?key=…5aaa"
         );
-        let d: Channel = "dingtalk:https://oapi.example/robot/send?access_token=abcdef123456#secret=SECabc"
-            .parse()
-            .unwrap();
+        let d: Channel =
+            "dingtalk:https://oapi.example/robot/send?access_token=abcdef123456#secret=SECabc"
+                .parse()
+                .unwrap();
         assert_eq!(
             d.to_string(),
             "dingtalk:https://oapi.example/robot/send?access_token=…3456#secret=…"
@@ -685,15 +690,23 @@ mod tests {
     fn dingtalk_signature_matches_the_documented_recipe() {
         // Recomputed independently: HmacSHA256(key = secret, "1700000000000\nSECtest"), Base64, then
         // URL-encoded (+ → %2B, / → %2F, = → %3D).
-        let url = dingtalk_signed_url("https://oapi.example/robot/send?access_token=t", "SECtest", 1_700_000_000_000);
+        let url = dingtalk_signed_url(
+            "https://oapi.example/robot/send?access_token=t",
+            "SECtest",
+            1_700_000_000_000,
+        );
         let (base, q) = url.split_once("&timestamp=").unwrap();
         assert_eq!(base, "https://oapi.example/robot/send?access_token=t");
         let (ts, sign) = q.split_once("&sign=").unwrap();
         assert_eq!(ts, "1700000000000");
-        let decoded = percent_encoding::percent_decode_str(sign).decode_utf8().unwrap();
+        let decoded = percent_encoding::percent_decode_str(sign)
+            .decode_utf8()
+            .unwrap();
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"SECtest").unwrap();
         mac.update(b"1700000000000\nSECtest");
-        let raw = base64::engine::general_purpose::STANDARD.decode(decoded.as_bytes()).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(decoded.as_bytes())
+            .unwrap();
         assert_eq!(raw, mac.finalize().into_bytes().to_vec());
         assert!(!sign.contains('+') && !sign.contains('/') && !sign.contains('='));
         // The same, computed with Python's hmac/base64/urllib.parse.quote_plus.

@@ -841,9 +841,18 @@ office = "390121"
             "2026年3月31日"
         );
         // Configured: 街道 in the file's [deadlines], 乡镇 the default, one agency its own date.
-        assert_eq!(d.deadline(a("郑县东城街道办事处"), 2025).to_string(), "2026-02-28");
-        assert_eq!(d.deadline(a("郑县城关镇人民政府"), 2025).to_string(), "2026-03-31");
-        assert_eq!(d.deadline(a("清河县审计局"), 2025).to_string(), "2026-02-15");
+        assert_eq!(
+            d.deadline(a("郑县东城街道办事处"), 2025).to_string(),
+            "2026-02-28"
+        );
+        assert_eq!(
+            d.deadline(a("郑县城关镇人民政府"), 2025).to_string(),
+            "2026-03-31"
+        );
+        assert_eq!(
+            d.deadline(a("清河县审计局"), 2025).to_string(),
+            "2026-02-15"
+        );
         let e = Directory::from_toml(&format!("{SAMPLE}\n[deadlines]\nstreet = \"31-02\"\n"))
             .unwrap_err();
         assert!(e.to_string().contains("deadlines.street"));

@@ -211,7 +211,8 @@ impl Engine {
 
         // A redelivered event: the alerts this version made before are the answer (delivered
         // again where a channel has no record yet).
-        let this_id = AlertRecord::id_for(&meta.report_id, &meta.version, &office.id, KIND_FINDINGS);
+        let this_id =
+            AlertRecord::id_for(&meta.report_id, &meta.version, &office.id, KIND_FINDINGS);
         let res_id =
             AlertRecord::id_for(&meta.report_id, &meta.version, &office.id, KIND_RESOLUTION);
         for id in [&this_id, &res_id] {
@@ -361,10 +362,17 @@ impl Engine {
             let Ok(period) = i64::try_from(hours) else {
                 continue;
             };
-            if hours == 0 || now < a.created_at_ms.saturating_add(period.saturating_mul(HOUR_MS)) {
+            if hours == 0
+                || now
+                    < a.created_at_ms
+                        .saturating_add(period.saturating_mul(HOUR_MS))
+            {
                 continue;
             }
-            let Some(parent) = office.parent.as_deref().and_then(|p| self.directory.office(p))
+            let Some(parent) = office
+                .parent
+                .as_deref()
+                .and_then(|p| self.directory.office(p))
             else {
                 continue;
             };
@@ -489,7 +497,8 @@ impl Engine {
                 line: None,
             }];
             a.fingerprint = fingerprint(&a.findings);
-            a.message = format_missing_message(&agency.name, year, &deadline.chinese(), kind.chinese());
+            a.message =
+                format_missing_message(&agency.name, year, &deadline.chinese(), kind.chinese());
             let a = self.publish(a).await?;
             sent.push(a.alert_id);
         }

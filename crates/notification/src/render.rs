@@ -74,7 +74,11 @@ pub fn digest_id(office_id: &str, alerts: &[AlertRecord]) -> String {
 /// One message for an office listing several alerts (digest grouping).
 pub fn digest_notice(office: &Office, alerts: &[AlertRecord], now_ms: i64) -> Notice {
     let id = digest_id(&office.id, alerts);
-    let title = format!("【年报检查·汇总】{} 收到 {} 条告警", office.name, alerts.len());
+    let title = format!(
+        "【年报检查·汇总】{} 收到 {} 条告警",
+        office.name,
+        alerts.len()
+    );
     let mut text = format!("{title}\n");
     let mut md = format!("### {title}\n");
     for (n, a) in alerts.iter().enumerate() {

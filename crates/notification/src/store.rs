@@ -12,10 +12,10 @@ use crate::alert::{
     AlertRecord, DIGEST_PENDING, FindingRecord, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED,
 };
 use crate::deliver::Notice;
-use std::collections::HashSet;
 use sqlx::AnyPool;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use std::collections::HashSet;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -309,12 +309,14 @@ impl Store {
 
     /// Records that `alert_id` went out in the digest `notice_id`.
     pub async fn set_digest(&self, alert_id: &str, notice_id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE alerts SET digest_state = $1 WHERE alert_id = $2 AND digest_state = $3")
-            .bind(notice_id.to_string())
-            .bind(alert_id.to_string())
-            .bind(DIGEST_PENDING)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE alerts SET digest_state = $1 WHERE alert_id = $2 AND digest_state = $3",
+        )
+        .bind(notice_id.to_string())
+        .bind(alert_id.to_string())
+        .bind(DIGEST_PENDING)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -24,10 +24,17 @@ use tokio::sync::watch;
 
 const SECRET: &str = "SEC0123456789abcdef";
 
+/// One request: path, query, headers of interest, body.
+type Call = (
+    String,
+    HashMap<String, String>,
+    HashMap<String, String>,
+    Value,
+);
+
 #[derive(Clone, Default)]
 struct Received {
-    /// (path, query, headers of interest, body)
-    calls: Arc<Mutex<Vec<(String, HashMap<String, String>, HashMap<String, String>, Value)>>>,
+    calls: Arc<Mutex<Vec<Call>>>,
 }
 
 fn keep(r: &Received, path: &str, q: HashMap<String, String>, h: &HeaderMap, body: Value) {
@@ -37,7 +44,10 @@ fn keep(r: &Received, path: &str, q: HashMap<String, String>, h: &HeaderMap, bod
             hs.insert(k.to_string(), v.to_string());
         }
     }
-    r.calls.lock().unwrap().push((path.to_string(), q, hs, body));
+    r.calls
+        .lock()
+        .unwrap()
+        .push((path.to_string(), q, hs, body));
 }
 
 async fn hook(
@@ -82,7 +92,7 @@ async fn dingtalk(
     let fresh = ts
         .parse::<i64>()
         .is_ok_and(|t| (nianbao_service::now_ms() - t).abs() < 3_600_000);
-    let ok = q.get("sign") == Some(&want) && fresh && q.get("access_token").is_some();
+    let ok = q.get("sign") == Some(&want) && fresh && q.contains_key("access_token");
     keep(&r, "/robot/send", q, &h, body);
     Json(if ok {
         json!({"errcode": 0, "errmsg": "ok"})
@@ -130,7 +140,9 @@ async fn smtp_server() -> (u16, Arc<Mutex<Vec<Mail>>>) {
             tokio::spawn(async move {
                 let (rd, mut wr) = sock.into_split();
                 let mut rd = BufReader::new(rd);
-                wr.write_all(b"220 test.local ESMTP ready\r\n").await.unwrap();
+                wr.write_all(b"220 test.local ESMTP ready\r\n")
+                    .await
+                    .unwrap();
                 let mut cur = Mail::default();
                 let mut line = String::new();
                 loop {
@@ -288,7 +300,10 @@ async fn settled(store: &Store, id: &str, channels: usize) -> Vec<(String, Strin
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("deliveries of {id} did not settle: {:?}", store.deliveries(id).await.unwrap());
+    panic!(
+        "deliveries of {id} did not settle: {:?}",
+        store.deliveries(id).await.unwrap()
+    );
 }
 
 fn decode_mail_body(data: &str) -> (HashMap<String, String>, String) {
@@ -361,7 +376,12 @@ async fn webhook_wecom_dingtalk_and_email_receive_documented_payloads() {
     assert!(done.iter().all(|(_, st)| st == "delivered"), "{done:?}");
     // Secrets never reach the delivery log.
     let names: Vec<&String> = done.iter().map(|(c, _)| c).collect();
-    assert!(names.iter().all(|n| !n.contains("wecom-key-1234") && !n.contains(SECRET)), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.contains("wecom-key-1234") && !n.contains(SECRET)),
+        "{names:?}"
+    );
 
     let calls = got.calls.lock().unwrap().clone();
     let by = |p: &str| calls.iter().find(|c| c.0 == p).unwrap().clone();
@@ -382,17 +402,31 @@ async fn webhook_wecom_dingtalk_and_email_receive_documented_payloads() {
     let content = body["markdown"]["content"].as_str().unwrap();
     assert_eq!(body["markdown"].as_object().unwrap().len(), 1);
     assert!(content.len() <= 4096);
-    assert!(content.starts_with("### 【年报检查】清河县河西街道办事处 2024年度报告\n"), "{content}");
+    assert!(
+        content.starts_with("### 【年报检查】清河县河西街道办事处 2024年度报告\n"),
+        "{content}"
+    );
     assert!(content.contains("- 1. [错误] 表三 自然人 列"), "{content}");
-    assert!(content.contains("单元格 R24（自然人列），第57行）[t3-balance]"), "{content}");
+    assert!(
+        content.contains("单元格 R24（自然人列），第57行）[t3-balance]"),
+        "{content}"
+    );
 
     // 钉钉 自定义机器人: {"msgtype":"markdown","markdown":{"title":…,"text":…}}, signed URL.
     let (_, q, _, body) = by("/robot/send");
     assert_eq!(q["access_token"], "dt-token-5678");
     assert!(q.contains_key("timestamp") && q.contains_key("sign"));
     assert_eq!(body["msgtype"], "markdown");
-    assert_eq!(body["markdown"]["title"], "【年报检查】清河县河西街道办事处 2024年度报告");
-    assert!(body["markdown"]["text"].as_str().unwrap().contains("[t3-balance]"));
+    assert_eq!(
+        body["markdown"]["title"],
+        "【年报检查】清河县河西街道办事处 2024年度报告"
+    );
+    assert!(
+        body["markdown"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("[t3-balance]")
+    );
 
     // E-mail: one message to both addresses, Chinese subject and body.
     let mails = mails.lock().unwrap().clone();
@@ -408,10 +442,19 @@ async fn webhook_wecom_dingtalk_and_email_receive_documented_payloads() {
         decode_words(&headers["subject"]),
         "【年报检查】清河县河西街道办事处 2024年度报告"
     );
-    assert!(headers["content-type"].starts_with("text/plain"), "{headers:?}");
-    assert!(body.starts_with("【年报检查】清河县河西街道办事处 2024年度报告发现 1 个错误\n"), "{body}");
+    assert!(
+        headers["content-type"].starts_with("text/plain"),
+        "{headers:?}"
+    );
+    assert!(
+        body.starts_with("【年报检查】清河县河西街道办事处 2024年度报告发现 1 个错误\n"),
+        "{body}"
+    );
     assert!(body.contains("1. [错误] 表三 自然人 列"), "{body}");
-    assert!(body.contains(&format!("告警编号：{}", a.alert_id)), "{body}");
+    assert!(
+        body.contains(&format!("告警编号：{}", a.alert_id)),
+        "{body}"
+    );
 
     // Delivering again (a redelivered event) sends nothing twice.
     s.deliverer.deliver(&notice, &channels).await.unwrap();
@@ -485,10 +528,16 @@ async fn a_failing_channel_retries_gives_up_shows_as_failing_and_loses_no_alert(
     assert_eq!((h.delivered, h.failed, h.gave_up, h.pending), (0, 3, 1, 0));
     assert_eq!(h.consecutive_failures, 4);
     assert_eq!(h.last_error, "HTTP 503 Service Unavailable");
-    let w = health.iter().find(|h| h.channel.starts_with("wecom:")).unwrap();
+    let w = health
+        .iter()
+        .find(|h| h.channel.starts_with("wecom:"))
+        .unwrap();
     assert!(w.last_error.contains("errcode 93000"), "{}", w.last_error);
     assert!(w.channel.ends_with("key=…rong"), "{}", w.channel);
-    let ok = health.iter().find(|h| h.channel.ends_with("/hook")).unwrap();
+    let ok = health
+        .iter()
+        .find(|h| h.channel.ends_with("/hook"))
+        .unwrap();
     assert_eq!((ok.delivered, ok.consecutive_failures), (1, 0));
 
     // The alert is still there for the inbox.

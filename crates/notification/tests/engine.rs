@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+use nianbao_model::Severity;
 use nianbao_notification::alert::{
     AlertRecord, DIGEST_PENDING, KIND_ESCALATION, KIND_FINDINGS, KIND_MISSING, KIND_RESOLUTION,
     STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED,
@@ -13,7 +14,6 @@ use nianbao_notification::deliver::{Channel, Deliverer, SmtpSettings, WebhookSet
 use nianbao_notification::directory::Directory;
 use nianbao_notification::engine::{Engine, Policy};
 use nianbao_notification::store::{AlertQuery, Store};
-use nianbao_model::Severity;
 use nianbao_proto::v1;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -88,12 +88,9 @@ fn june_2025() -> i64 {
 
 async fn fixture(now_ms: i64, roster: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!(
-        "sqlite://{}/n.db?mode=rwc",
-        dir.path().display()
-    ))
-    .await
-    .unwrap();
+    let store = Store::connect(&format!("sqlite://{}/n.db?mode=rwc", dir.path().display()))
+        .await
+        .unwrap();
     let (stop, stop_rx) = watch::channel(false);
     let outbox = dir.path().join("outbox.jsonl");
     let deliverer = Deliverer::new(
@@ -155,7 +152,8 @@ impl Fixture {
         agency: &str,
         findings: Vec<v1::Finding>,
     ) -> Vec<AlertRecord> {
-        self.validated_on(report, version, agency, findings, "").await
+        self.validated_on(report, version, agency, findings, "")
+            .await
     }
 
     async fn validated_on(
@@ -253,7 +251,10 @@ async fn one_alert_per_version_at_the_supervising_office_errors_first_no_info() 
         "{}",
         a.message
     );
-    assert!(a.message.contains("（第三部分，单元格 R24，第40行）[t3-balance]"));
+    assert!(
+        a.message
+            .contains("（第三部分，单元格 R24，第40行）[t3-balance]")
+    );
     assert_eq!(f.sent().len(), 1);
     assert_eq!(f.sent()[0]["alert_id"], a.alert_id.as_str());
 
@@ -264,7 +265,12 @@ async fn one_alert_per_version_at_the_supervising_office_errors_first_no_info() 
 
     // No alerting findings, no earlier alert: nothing at all.
     let none = f
-        .validated("r2", "v1", "清河县财政局", vec![finding("info", "label-mismatch", "x", None)])
+        .validated(
+            "r2",
+            "v1",
+            "清河县财政局",
+            vec![finding("info", "label-mismatch", "x", None)],
+        )
         .await;
     assert!(none.is_empty());
     assert_eq!(f.sent().len(), 1);
@@ -275,8 +281,16 @@ async fn unmatched_agencies_go_to_the_province_office_with_the_reason() {
     let f = fixture(june_2025(), false).await;
     let got = f.validated("r9", "v1", "云阳市财政局", defects()).await;
     assert_eq!(got[0].office_id, "province");
-    assert!(got[0].route_note.contains("不在名录中"), "{}", got[0].route_note);
-    assert!(got[0].message.ends_with("（机关「云阳市财政局」不在名录中，发往默认办公室）"));
+    assert!(
+        got[0].route_note.contains("不在名录中"),
+        "{}",
+        got[0].route_note
+    );
+    assert!(
+        got[0]
+            .message
+            .ends_with("（机关「云阳市财政局」不在名录中，发往默认办公室）")
+    );
 }
 
 #[tokio::test]
@@ -290,7 +304,10 @@ async fn a_new_version_with_the_same_findings_is_not_sent_again() {
     }
     let second = f.validated("r1b", "v2", "清河县财政局", moved).await;
     assert_eq!(second.len(), 1);
-    assert_eq!(second[0].alert_id, first[0].alert_id, "the open alert stands");
+    assert_eq!(
+        second[0].alert_id, first[0].alert_id,
+        "the open alert stands"
+    );
     assert_eq!(f.sent().len(), 1, "never sent twice");
     assert_eq!(f.all("390121").await.len(), 1);
 }
@@ -309,13 +326,21 @@ async fn a_corrected_version_resolves_the_alert_with_a_message() {
             "清河县财政局",
             vec![
                 finding("info", "label-mismatch", "x", None),
-                finding("warning", "report-changed", "本机关2024年度报告此前已收到另一版本", None),
+                finding(
+                    "warning",
+                    "report-changed",
+                    "本机关2024年度报告此前已收到另一版本",
+                    None,
+                ),
             ],
         )
         .await;
     assert_eq!(fixed.len(), 1);
     let r = &fixed[0];
-    assert_eq!((r.kind.as_str(), r.status.as_str()), (KIND_RESOLUTION, STATUS_RESOLVED));
+    assert_eq!(
+        (r.kind.as_str(), r.status.as_str()),
+        (KIND_RESOLUTION, STATUS_RESOLVED)
+    );
     assert_eq!(r.source_alert_id, first[0].alert_id);
     assert_eq!(
         r.message,
@@ -370,7 +395,12 @@ async fn a_partly_corrected_version_says_what_was_fixed_and_supersedes_the_old_a
 async fn office_thresholds_digests_and_quiet_repeats() {
     let f = fixture(june_2025(), false).await;
     // 安平县: min_severity error — a warning-only report does not alert.
-    let w = vec![finding("warning", "t2-fee-scale", "收费金额偏大", Some("A10"))];
+    let w = vec![finding(
+        "warning",
+        "t2-fee-scale",
+        "收费金额偏大",
+        Some("A10"),
+    )];
     assert!(f.validated("a0", "v0", "安平县教育局", w).await.is_empty());
 
     // Two error reports within the digest window: both in the inbox at once, nothing sent yet.
@@ -378,10 +408,17 @@ async fn office_thresholds_digests_and_quiet_repeats() {
     f.clock.advance_ms(10 * MINUTE_MS);
     let e2 = f.validated("a2", "v1", "安平县审计局", defects()).await;
     assert_eq!(e1[0].digest_state, DIGEST_PENDING);
-    assert_eq!(e1[0].findings.len(), 1, "warnings are below this office's threshold");
+    assert_eq!(
+        e1[0].findings.len(),
+        1,
+        "warnings are below this office's threshold"
+    );
     assert_eq!(f.all("390122").await.len(), 2);
     assert!(f.sent().is_empty());
-    assert!(f.engine.tick().await.unwrap().digests.is_empty(), "window still open");
+    assert!(
+        f.engine.tick().await.unwrap().digests.is_empty(),
+        "window still open"
+    );
 
     // 30 minutes after the first: one message with both.
     f.clock.advance_ms(21 * MINUTE_MS);
@@ -392,25 +429,43 @@ async fn office_thresholds_digests_and_quiet_repeats() {
     assert_eq!(sent[0]["schema"], "nianbao.digest/v1");
     assert_eq!(sent[0]["count"], 2);
     let text = sent[0]["message"].as_str().unwrap();
-    assert!(text.starts_with("【年报检查·汇总】安平县人民政府办公室 收到 2 条告警"), "{text}");
+    assert!(
+        text.starts_with("【年报检查·汇总】安平县人民政府办公室 收到 2 条告警"),
+        "{text}"
+    );
     assert!(text.contains("安平县教育局") && text.contains("安平县审计局"));
     assert_eq!(f.get(&e2[0].alert_id).await.digest_state, t.digests[0]);
-    assert!(f.engine.tick().await.unwrap().digests.is_empty(), "sent once");
+    assert!(
+        f.engine.tick().await.unwrap().digests.is_empty(),
+        "sent once"
+    );
 
     // Quiet repeats: a corrected version spells out only what is new.
     let mut more = defects();
     more.push(finding("error", "part-missing", "缺少第五部分", None));
     let upd = f.validated("a1b", "v2", "安平县教育局", more).await;
-    assert!(upd[0].message.contains("1. [错误] 缺少第五部分（第三部分，第40行）[part-missing]"), "{}", upd[0].message);
+    assert!(
+        upd[0]
+            .message
+            .contains("1. [错误] 缺少第五部分（第三部分，第40行）[part-missing]"),
+        "{}",
+        upd[0].message
+    );
     assert!(!upd[0].message.contains("t3-balance"), "{}", upd[0].message);
-    assert!(upd[0].message.contains("已通报的 1 项问题仍未整改"), "{}", upd[0].message);
+    assert!(
+        upd[0].message.contains("已通报的 1 项问题仍未整改"),
+        "{}",
+        upd[0].message
+    );
 }
 
 #[tokio::test]
 async fn unacknowledged_error_alerts_escalate_once_to_the_parent_office() {
     let f = fixture(june_2025(), false).await;
     let a = f.validated("r1", "v1", "清河县财政局", defects()).await;
-    let acked = f.validated("r2", "v1", "清河县河西街道办事处", defects()).await;
+    let acked = f
+        .validated("r2", "v1", "清河县河西街道办事处", defects())
+        .await;
     f.clock.advance_hours(1);
     f.engine
         .store
@@ -418,12 +473,20 @@ async fn unacknowledged_error_alerts_escalate_once_to_the_parent_office() {
         .await
         .unwrap();
     let warn_only = f
-        .validated("r3", "v1", "清河县人民政府", vec![finding("warning", "t2-fee-scale", "x", None)])
+        .validated(
+            "r3",
+            "v1",
+            "清河县人民政府",
+            vec![finding("warning", "t2-fee-scale", "x", None)],
+        )
         .await;
     assert!(!warn_only[0].has_error);
 
     f.clock.advance_hours(22);
-    assert!(f.engine.tick().await.unwrap().escalated.is_empty(), "23 h < 24 h");
+    assert!(
+        f.engine.tick().await.unwrap().escalated.is_empty(),
+        "23 h < 24 h"
+    );
     f.clock.advance_hours(2);
     let t = f.engine.tick().await.unwrap();
     assert_eq!(t.escalated.len(), 1, "only the open error alert");
@@ -461,7 +524,8 @@ async fn roster_deadlines_missing_and_late_reports() {
     assert!(f.engine.tick().await.unwrap().missing.is_empty());
 
     // 2025-01-31 23:59 is still in time; 2025-02-01 00:00 (Beijing) departments are late.
-    f.clock.set(Date::new(2025, 1, 31).unwrap().end_ms_cst() - 1);
+    f.clock
+        .set(Date::new(2025, 1, 31).unwrap().end_ms_cst() - 1);
     assert!(f.engine.tick().await.unwrap().missing.is_empty());
     f.clock.set(Date::new(2025, 2, 1).unwrap().start_ms_cst());
     let t = f.engine.tick().await.unwrap();
@@ -482,10 +546,11 @@ async fn roster_deadlines_missing_and_late_reports() {
     assert!(f.engine.tick().await.unwrap().missing.is_empty(), "once");
 
     // The street office reports in time (its deadline is 3月31日): no late finding, no alert.
-    assert!(f
-        .validated_on("s1", "v1", "河西街道办事处", vec![], "2025-02-10")
-        .await
-        .is_empty());
+    assert!(
+        f.validated_on("s1", "v1", "河西街道办事处", vec![], "2025-02-10")
+            .await
+            .is_empty()
+    );
 
     // The bureau publishes on 2月5日: its alert carries report-late, and the missing alert closes.
     let got = f
@@ -497,7 +562,10 @@ async fn roster_deadlines_missing_and_late_reports() {
     assert_eq!(f.get(&m.alert_id).await.status, STATUS_RESOLVED);
     let late = &got[1].findings[0];
     assert_eq!(late.rule, "report-late");
-    assert_eq!(late.message, "报告于 2025年2月5日 发布，晚于报送期限 2025年1月31日");
+    assert_eq!(
+        late.message,
+        "报告于 2025年2月5日 发布，晚于报送期限 2025年1月31日"
+    );
 
     // 4月1日: the government (3月31日) is missing; the street office reported, so it is not.
     f.clock.set(Date::new(2025, 4, 1).unwrap().start_ms_cst());

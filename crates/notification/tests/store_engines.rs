@@ -139,26 +139,52 @@ async fn exercise(url: &str) {
     let h = s.channel_health().await.unwrap();
     let hook_h = h.iter().find(|c| c.channel == hook).unwrap();
     assert_eq!(
-        (hook_h.delivered, hook_h.failed, hook_h.pending, hook_h.last_error.as_str()),
+        (
+            hook_h.delivered,
+            hook_h.failed,
+            hook_h.pending,
+            hook_h.last_error.as_str()
+        ),
         (1, 1, 0, "HTTP 500")
     );
 
     // Escalation and resolution are once-only state changes.
     let b = alert("r2", "o1", 20).alert_id;
-    assert_eq!(s.escalation_candidates().await.unwrap().len(), 2, "r2 and r3 are open");
+    assert_eq!(
+        s.escalation_candidates().await.unwrap().len(),
+        2,
+        "r2 and r3 are open"
+    );
     assert!(s.mark_escalated(&b, 500).await.unwrap());
     assert!(!s.mark_escalated(&b, 600).await.unwrap());
     assert_eq!(s.escalation_candidates().await.unwrap().len(), 1);
-    let cur = s.current_alert("清河县财政局|2024|r2", "o1", KIND_FINDINGS).await.unwrap().unwrap();
+    let cur = s
+        .current_alert("清河县财政局|2024|r2", "o1", KIND_FINDINGS)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(cur.alert_id, b);
     assert!(s.resolve(&b, 700).await.unwrap());
     assert!(!s.resolve(&b, 800).await.unwrap());
-    assert!(s.current_alert("清河县财政局|2024|r2", "o1", KIND_FINDINGS).await.unwrap().is_none());
+    assert!(
+        s.current_alert("清河县财政局|2024|r2", "o1", KIND_FINDINGS)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(s.get_alert(&b).await.unwrap().unwrap().resolved_at_ms, 700);
 
     // Arrivals for the roster.
-    assert!(s.record_arrival("清河县财政局|2024", "清河县财政局", 2024, "r1", 5).await.unwrap());
-    assert!(!s.record_arrival("清河县财政局|2024", "清河县财政局", 2024, "r9", 6).await.unwrap());
+    assert!(
+        s.record_arrival("清河县财政局|2024", "清河县财政局", 2024, "r1", 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.record_arrival("清河县财政局|2024", "清河县财政局", 2024, "r9", 6)
+            .await
+            .unwrap()
+    );
     assert!(s.arrived(2024).await.unwrap().contains("清河县财政局"));
     assert!(s.arrived(2023).await.unwrap().is_empty());
     s.close().await;
