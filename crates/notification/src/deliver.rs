@@ -604,6 +604,12 @@ impl Deliverer {
             {
                 tracing::warn!(notice = %notice.id, error = %e, "could not record a delivery attempt");
             }
+            if error.is_some()
+                && let Ok(n) = self.store.consecutive_failures(&name).await
+                && n == u64::from(self.webhook.failing_after)
+            {
+                tracing::error!(channel = %name, consecutive_failures = n, error = %err_text, "channel is failing: alerts stay in the inbox; see `nianbao channels`");
+            }
             match status {
                 DeliveryStatus::Delivered => {
                     tracing::info!(notice = %notice.id, channel = %name, attempt, "delivered");

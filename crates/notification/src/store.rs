@@ -601,6 +601,23 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// Failed attempts on `channel` since its last successful delivery.
+    pub async fn consecutive_failures(&self, channel: &str) -> Result<u64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM deliveries WHERE channel = $1 AND (status = $2 OR status = $3) \
+             AND at_ms > (SELECT COALESCE(MAX(at_ms), 0) FROM deliveries WHERE channel = $4 AND status = $5)",
+        )
+        .bind(channel.to_string())
+        .bind(DeliveryStatus::Failed.as_str())
+        .bind(DeliveryStatus::GaveUp.as_str())
+        .bind(channel.to_string())
+        .bind(DeliveryStatus::Delivered.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        let n: i64 = row.try_get(0)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Every channel's health, from the delivery log: counts by outcome, the failures since the
     /// last success, the last error.
     pub async fn channel_health(&self) -> Result<Vec<ChannelHealth>, StoreError> {

@@ -148,6 +148,14 @@ async fn exercise(url: &str) {
         (1, 1, 0, "HTTP 500")
     );
 
+    assert_eq!(s.consecutive_failures(hook).await.unwrap(), 0);
+    // The log orders by time in milliseconds: let one pass.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    s.record_delivery(&a.alert_id, hook, 3, DeliveryStatus::Failed, "HTTP 502")
+        .await
+        .unwrap();
+    assert_eq!(s.consecutive_failures(hook).await.unwrap(), 1);
+
     // Escalation and resolution are once-only state changes.
     let b = alert("r2", "o1", 20).alert_id;
     assert_eq!(
