@@ -25,6 +25,8 @@ pub enum ConfigError {
 #[serde(default)]
 pub struct Config {
     pub listen: String,
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`); empty → none.
+    pub metrics_listen: String,
     pub data_dir: PathBuf,
     pub database_url: String,
     pub directory: String,
@@ -47,6 +49,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:50054".into(),
+            metrics_listen: String::new(),
             data_dir: "data/notification".into(),
             database_url: String::new(),
             directory: String::new(),

@@ -12,6 +12,7 @@
 //!   background sender with retries.
 //! - [`consumer`]: the `report.validated` handler.
 //! - [`grpc`]: `nianbao.v1.Notification` (ListAlerts, AcknowledgeAlert, StreamAlerts, ListChannels).
+//! - [`metrics`]: Prometheus text on `metrics_listen` (alerts, deliveries, failing channels).
 //!
 //! [`run`] wires them: the gRPC server (with health and reflection) on the given listener, the
 //! consumer of `nianbao.notification`, and the tick task (escalation, digests, roster) every
@@ -25,6 +26,7 @@ pub mod deliver;
 pub mod directory;
 pub mod engine;
 pub mod grpc;
+pub mod metrics;
 pub mod render;
 pub mod store;
 
@@ -76,6 +78,11 @@ pub enum NotificationError {
     Transport(#[from] tonic::transport::Error),
     #[error("the gRPC server task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("binding metrics_listen {addr}: {source}")]
+    Metrics {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// The directory of `cfg`: the file, or none (everything to `default_office`).
@@ -148,6 +155,25 @@ pub async fn run_with_clock(
         .resume_pending(|office| engine.channels_of(office))
         .await?;
 
+    let metrics_task = if cfg.metrics_listen.trim().is_empty() {
+        None
+    } else {
+        let addr = cfg.metrics_listen.trim().to_string();
+        let l = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|source| NotificationError::Metrics {
+                addr: addr.clone(),
+                source,
+            })?;
+        tracing::info!(%addr, "metrics on /metrics");
+        Some(tokio::spawn(metrics::serve(
+            l,
+            store.clone(),
+            cfg.webhook_settings().failing_after,
+            stop_rx.clone(),
+        )))
+    };
+
     let (health, health_service) = nianbao_service::grpc_health();
     health
         .set_service_status("", ServingStatus::NotServing)
@@ -207,6 +233,11 @@ pub async fn run_with_clock(
     }
 
     let served = server.await;
+    if let Some(t) = metrics_task
+        && let Ok(Err(e)) = t.await
+    {
+        tracing::warn!(error = %e, "metrics server stopped with an error");
+    }
     deliverer.join().await;
     store.close().await;
     served??;

@@ -601,6 +601,20 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// Number of alerts by (office, kind, status).
+    pub async fn alert_counts(&self) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT office_id, kind, status, COUNT(*) FROM alerts GROUP BY office_id, kind, status \
+             ORDER BY office_id, kind, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     /// Failed attempts on `channel` since its last successful delivery.
     pub async fn consecutive_failures(&self, channel: &str) -> Result<u64, StoreError> {
         let row = sqlx::query(
