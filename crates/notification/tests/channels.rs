@@ -574,3 +574,53 @@ async fn a_failing_channel_retries_gives_up_shows_as_failing_and_loses_no_alert(
     let _ = stop.send(true);
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_delivery_resumes_at_start_with_the_office_channel() {
+    let (base, got) = http_server().await;
+    let (smtp_port, _) = smtp_server().await;
+    let s = setup(smtp_port, 1).await;
+    let a = alert();
+    s.store.insert_alert(&a).await.unwrap();
+    let notice = alert_notice(&a);
+    // A previous run queued the robot delivery and stopped before sending it.
+    let ch: Channel =
+        format!("dingtalk:{base}/robot/send?access_token=dt-token-5678#secret={SECRET}")
+            .parse()
+            .unwrap();
+    s.store.put_notice(&notice).await.unwrap();
+    s.store
+        .record_delivery(
+            &a.alert_id,
+            &ch.to_string(),
+            0,
+            nianbao_notification::store::DeliveryStatus::Pending,
+            "",
+        )
+        .await
+        .unwrap();
+    // The recorded name has no secret: the channel comes from the office's list.
+    let office_channels = vec![ch.clone()];
+    let n = s
+        .deliverer
+        .resume_pending(|office| {
+            assert_eq!(office, "390121");
+            office_channels.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let done = settled(&s.store, &a.alert_id, 1).await;
+    assert_eq!(done, vec![(ch.to_string(), "delivered".to_string())]);
+    let calls = got.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].0, "/robot/send", "signed and accepted");
+    // Nothing left to resume.
+    assert_eq!(
+        s.deliverer
+            .resume_pending(|_| office_channels.clone())
+            .await
+            .unwrap(),
+        0
+    );
+}
