@@ -32,6 +32,12 @@ pub enum DirectoryError {
     },
     #[error("directory: {0}")]
     Invalid(String),
+    #[error("agencies CSV {path}, line {line}: {message}")]
+    Csv {
+        path: String,
+        line: usize,
+        message: String,
+    },
 }
 
 /// Administrative level of a supervising office. `national` exists for the one report a province
@@ -193,6 +199,10 @@ struct DirectoryFile {
     offices: Vec<Office>,
     #[serde(default)]
     agencies: Vec<Agency>,
+    /// A CSV file with more agencies (path relative to the TOML file): the roster as an office
+    /// keeps it in a spreadsheet.
+    #[serde(default)]
+    agencies_csv: Option<String>,
 }
 
 /// How an agency name was matched to the directory.
@@ -286,7 +296,8 @@ impl Directory {
             path: path.display().to_string(),
             source,
         })?;
-        Directory::from_toml(&text).map_err(|e| match e {
+        let base = path.parent().unwrap_or(Path::new("."));
+        Directory::parse(&text, Some(base)).map_err(|e| match e {
             DirectoryError::Parse { source, .. } => DirectoryError::Parse {
                 path: path.display().to_string(),
                 source,
@@ -295,12 +306,30 @@ impl Directory {
         })
     }
 
-    /// Parses and checks directory TOML text.
+    /// Parses and checks directory TOML text (an `agencies_csv` needs [`Directory::load`]).
     pub fn from_toml(text: &str) -> Result<Directory, DirectoryError> {
-        let file: DirectoryFile = toml::from_str(text).map_err(|e| DirectoryError::Parse {
+        Directory::parse(text, None)
+    }
+
+    fn parse(text: &str, base: Option<&Path>) -> Result<Directory, DirectoryError> {
+        let mut file: DirectoryFile = toml::from_str(text).map_err(|e| DirectoryError::Parse {
             path: "<text>".into(),
             source: Box::new(e),
         })?;
+        if let Some(csv) = file.agencies_csv.take() {
+            let Some(base) = base else {
+                return Err(DirectoryError::Invalid(format!(
+                    "agencies_csv {csv:?} needs the directory to be loaded from a file"
+                )));
+            };
+            let path = base.join(&csv);
+            let text = std::fs::read_to_string(&path).map_err(|source| DirectoryError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+            file.agencies
+                .extend(agencies_from_csv(&text, &path.display().to_string())?);
+        }
         let deadlines = check(&file)?;
         Ok(Directory::build(
             file.default_office,
@@ -502,6 +531,124 @@ impl Directory {
             names.join("、")
         )
     }
+}
+
+/// Splits CSV text (RFC 4180: quoted fields with `""`, commas and line breaks inside quotes) into
+/// records of fields, each with its starting line number.
+fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+    let mut records = Vec::new();
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut line = 1;
+    let mut start = 1;
+    let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => {
+                if c == '\n' {
+                    line += 1;
+                }
+                field.push(c);
+            }
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => fields.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                fields.push(std::mem::take(&mut field));
+                if fields.iter().any(|f| !f.trim().is_empty()) {
+                    records.push((start, std::mem::take(&mut fields)));
+                }
+                fields.clear();
+                line += 1;
+                start = line;
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err((start, "unterminated quoted field".into()));
+    }
+    fields.push(field);
+    if fields.iter().any(|f| !f.trim().is_empty()) {
+        records.push((start, fields));
+    }
+    Ok(records)
+}
+
+/// The agencies of a CSV roster: a header row naming the columns (`name`, `office` required;
+/// `aliases` separated by `;` or `、`, `kind`, `region`, `deadline` optional), one agency per row.
+pub fn agencies_from_csv(text: &str, path: &str) -> Result<Vec<Agency>, DirectoryError> {
+    let err = |line: usize, message: String| DirectoryError::Csv {
+        path: path.to_string(),
+        line,
+        message,
+    };
+    let records = csv_records(text).map_err(|(l, m)| err(l, m))?;
+    let mut it = records.into_iter();
+    let Some((_, header)) = it.next() else {
+        return Ok(Vec::new());
+    };
+    let header: Vec<String> = header
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    const KNOWN: [&str; 6] = ["name", "aliases", "kind", "office", "region", "deadline"];
+    for h in &header {
+        if !KNOWN.contains(&h.as_str()) {
+            return Err(err(
+                1,
+                format!("unknown column {h:?} (known: {})", KNOWN.join(", ")),
+            ));
+        }
+    }
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (Some(name_col), Some(office_col)) = (col("name"), col("office")) else {
+        return Err(err(
+            1,
+            "the header needs the columns name and office".into(),
+        ));
+    };
+    let mut out = Vec::new();
+    for (line, rec) in it {
+        let get = |c: Option<usize>| {
+            c.and_then(|i| rec.get(i))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let kind = match get(col("kind")) {
+            None => None,
+            Some(k) => Some(match k.as_str() {
+                "government" | "人民政府" => AgencyKind::Government,
+                "department" | "部门" | "政府部门" => AgencyKind::Department,
+                "township" | "乡镇" => AgencyKind::Township,
+                "street" | "街道" => AgencyKind::Street,
+                other => return Err(err(line, format!("unknown kind {other:?}"))),
+            }),
+        };
+        out.push(Agency {
+            name: get(Some(name_col)).ok_or_else(|| err(line, "empty name".into()))?,
+            aliases: get(col("aliases"))
+                .map(|a| {
+                    a.split([';', '；', '、'])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            office: get(Some(office_col)).ok_or_else(|| err(line, "empty office".into()))?,
+            region: get(col("region")).unwrap_or_default(),
+            kind,
+            deadline: get(col("deadline")),
+        });
+    }
+    Ok(out)
 }
 
 fn default_deadlines() -> [MonthDay; 4] {
@@ -856,6 +1003,45 @@ office = "390121"
         let e = Directory::from_toml(&format!("{SAMPLE}\n[deadlines]\nstreet = \"31-02\"\n"))
             .unwrap_err();
         assert!(e.to_string().contains("deadlines.street"));
+    }
+
+    #[test]
+    fn agencies_can_come_from_a_csv_roster() {
+        let dir = std::env::temp_dir().join(format!("nianbao-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("roster.csv"),
+            "\u{feff}name,aliases,kind,office,region,deadline\r\n\
+             清河县水利局,,department,390121,390121,\r\n\
+             \"清河县东关街道办事处\",\"东关街道办事处;江州市清河县人民政府东关街道办事处\",街道,390121,390121,02-28\r\n\
+             \r\n",
+        )
+        .unwrap();
+        // A top-level key, before the first table.
+        let toml = SAMPLE.replacen(
+            "default_office = \"province\"\n",
+            "default_office = \"province\"\nagencies_csv = \"roster.csv\"\n",
+            1,
+        );
+        std::fs::write(dir.join("d.toml"), &toml).unwrap();
+        let d = Directory::load(&dir.join("d.toml")).unwrap();
+        let r = d.resolve("东关街道");
+        assert_eq!(r.agency, Some("清河县东关街道办事处"));
+        assert_eq!(r.office.id, "390121");
+        let a = d.agency("清河县东关街道办事处").unwrap();
+        assert_eq!(a.kind(), AgencyKind::Street);
+        assert_eq!(d.deadline(a, 2025).to_string(), "2026-02-28");
+        assert_eq!(d.resolve("清河县水利局").how, MatchKind::Name);
+        // From text alone a CSV cannot be found.
+        assert!(Directory::from_toml(&toml).is_err());
+        // Broken rows name their line.
+        let e = agencies_from_csv("name,office\n清河县林业局,\n", "r.csv").unwrap_err();
+        assert_eq!(e.to_string(), "agencies CSV r.csv, line 2: empty office");
+        let e = agencies_from_csv("name,office,colour\n", "r.csv").unwrap_err();
+        assert!(e.to_string().contains("unknown column \"colour\""));
+        let e = agencies_from_csv("name,office\n\"x,390121\n", "r.csv").unwrap_err();
+        assert!(e.to_string().contains("unterminated"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
