@@ -533,9 +533,12 @@ impl Directory {
     }
 }
 
+/// A CSV record: its first line number and its fields.
+type CsvRecord = (usize, Vec<String>);
+
 /// Splits CSV text (RFC 4180: quoted fields with `""`, commas and line breaks inside quotes) into
 /// records of fields, each with its starting line number.
-fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+fn csv_records(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
     let mut records = Vec::new();
     let mut fields = Vec::new();
     let mut field = String::new();
