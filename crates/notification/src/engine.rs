@@ -230,19 +230,21 @@ impl Engine {
             && let Some(a) = route.agency.and_then(|n| self.directory.agency(n))
         {
             // Arrival: the publication date given at submission, else now (the service's clock;
-            // the event arrives seconds after the submission).
+            // the event arrives seconds after the submission). What counts is the report's first
+            // arrival: a correction sent after the deadline does not make a report late.
             let published = Date::parse(&ev.published_on);
             let at_ms = published.map_or(now, |d| d.start_ms_cst());
-            let arrived = published.unwrap_or_else(|| Date::from_ms_cst(at_ms));
             self.store
                 .record_arrival(&report_key, &a.name, ev.year, &meta.report_id, at_ms)
                 .await?;
+            let first_ms = self.store.arrival_ms(&report_key).await?.unwrap_or(at_ms);
+            let arrived = Date::from_ms_cst(first_ms);
             let deadline = self.directory.deadline(a, ev.year);
             if arrived > deadline && min <= Severity::Warning {
                 findings.push(late_finding(
                     &arrived.chinese(),
                     &deadline.chinese(),
-                    published.is_some(),
+                    published.is_some() && first_ms == at_ms,
                 ));
                 findings.sort_by_key(|f| std::cmp::Reverse(level(f)));
             }

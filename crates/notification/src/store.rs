@@ -355,6 +355,16 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// When the first report for `report_key` arrived (Unix ms), if one did.
+    pub async fn arrival_ms(&self, report_key: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT arrived_at_ms FROM arrivals WHERE report_key = $1")
+            .bind(report_key.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get(0).map_err(StoreError::from))
+            .transpose()
+    }
+
     /// The agencies (directory names) whose report for `year` arrived.
     pub async fn arrived(&self, year: i32) -> Result<HashSet<String>, StoreError> {
         let rows = sqlx::query("SELECT agency FROM arrivals WHERE year = $1")

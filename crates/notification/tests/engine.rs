@@ -567,6 +567,24 @@ async fn roster_deadlines_missing_and_late_reports() {
         "报告于 2025年2月5日 发布，晚于报送期限 2025年1月31日"
     );
 
+    // A correction of the street office's report after its deadline is not late: the report came
+    // in time.
+    f.clock.set(Date::new(2025, 3, 20).unwrap().start_ms_cst());
+    let corr = f
+        .validated_on(
+            "s2",
+            "v2",
+            "河西街道办事处",
+            vec![finding("error", "t3-balance", "不平衡", Some("R24"))],
+            "",
+        )
+        .await;
+    assert!(
+        corr[0].findings.iter().all(|x| x.rule != "report-late"),
+        "{:?}",
+        corr[0].findings
+    );
+
     // 4月1日: the government (3月31日) is missing; the street office reported, so it is not.
     f.clock.set(Date::new(2025, 4, 1).unwrap().start_ms_cst());
     let t = f.engine.tick().await.unwrap();
