@@ -77,6 +77,9 @@ pub struct WebhookConfig {
     pub max_backoff_ms: u64,
     /// Consecutive failed attempts after which a channel counts as failing (ListChannels, logs).
     pub failing_after: u32,
+    /// Least time between two messages to the same 企业微信 / 钉钉 robot, in milliseconds (the
+    /// robots accept about 20 a minute).
+    pub robot_interval_ms: u64,
 }
 
 impl Default for WebhookConfig {
@@ -87,6 +90,7 @@ impl Default for WebhookConfig {
             backoff_ms: 1_000,
             max_backoff_ms: 60_000,
             failing_after: 3,
+            robot_interval_ms: 3_000,
         }
     }
 }
@@ -241,6 +245,7 @@ impl Config {
                 self.webhook.max_backoff_ms.max(self.webhook.backoff_ms),
             ),
             failing_after: self.webhook.failing_after.max(1),
+            robot_interval: Duration::from_millis(self.webhook.robot_interval_ms),
         }
     }
 }

@@ -315,6 +315,8 @@ pub struct WebhookSettings {
     pub max_backoff: Duration,
     /// Consecutive failures after which a channel is reported failing.
     pub failing_after: u32,
+    /// Least time between two messages to one robot (企业微信, 钉钉).
+    pub robot_interval: Duration,
 }
 
 /// Delivers notices through their channels; owns the background tasks of the remote channels.
@@ -327,6 +329,8 @@ pub struct Deliverer {
     webhook: WebhookSettings,
     stop: watch::Receiver<bool>,
     tasks: Mutex<JoinSet<()>>,
+    /// When each robot (by channel name) may be sent to next.
+    robot_slots: tokio::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
 }
 
 impl Deliverer {
@@ -351,6 +355,7 @@ impl Deliverer {
             webhook,
             stop,
             tasks: Mutex::new(JoinSet::new()),
+            robot_slots: tokio::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -589,7 +594,11 @@ impl Deliverer {
         let name = channel.to_string();
         let last = self.webhook.retries.saturating_add(1);
         let mut attempt = first_attempt.max(1);
+        let robot = matches!(channel, Channel::WeCom(_) | Channel::DingTalk { .. });
         loop {
+            if robot {
+                self.robot_slot(&name).await;
+            }
             let error = self.attempt(notice, channel).await.err();
             let status = match (&error, attempt >= last) {
                 (None, _) => DeliveryStatus::Delivered,
@@ -626,6 +635,22 @@ impl Deliverer {
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
+    }
+
+    /// Waits for this robot's next slot and books the one after it, so that one robot gets at most
+    /// one message per `robot_interval` from this service.
+    async fn robot_slot(&self, name: &str) {
+        if self.webhook.robot_interval.is_zero() {
+            return;
+        }
+        let wait_until = {
+            let mut slots = self.robot_slots.lock().await;
+            let now = tokio::time::Instant::now();
+            let slot = slots.get(name).copied().filter(|t| *t > now).unwrap_or(now);
+            slots.insert(name.to_string(), slot + self.webhook.robot_interval);
+            slot
+        };
+        tokio::time::sleep_until(wait_until).await;
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -717,6 +742,43 @@ mod tests {
         assert!(!sign.contains('+') && !sign.contains('/') && !sign.contains('='));
         // The same, computed with Python's hmac/base64/urllib.parse.quote_plus.
         assert_eq!(sign, "aZLLrriXgn05YbwaGR7knYsLeJADjr9NwLaNNKpxh4g%3D");
+    }
+
+    #[tokio::test]
+    async fn robots_get_one_message_per_interval() {
+        let dir = std::env::temp_dir().join(format!("nianbao-slots-{}", std::process::id()));
+        let store = Store::connect(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.with_extension("db").display()
+        ))
+        .await
+        .unwrap();
+        let (_stop, rx) = watch::channel(false);
+        let d = Deliverer::new(
+            store,
+            dir.join("outbox.jsonl"),
+            WebhookSettings {
+                timeout: Duration::from_secs(1),
+                retries: 0,
+                backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(1),
+                failing_after: 3,
+                robot_interval: Duration::from_millis(150),
+            },
+            &SmtpSettings::default(),
+            rx,
+        )
+        .unwrap();
+        let start = tokio::time::Instant::now();
+        for _ in 0..3 {
+            d.robot_slot("wecom:a").await;
+        }
+        // The third message waits two intervals; another robot does not wait for them.
+        let three = start.elapsed();
+        assert!(three >= Duration::from_millis(300), "{three:?}");
+        d.robot_slot("wecom:b").await;
+        assert!(start.elapsed() - three < Duration::from_millis(100));
+        let _ = std::fs::remove_file(dir.with_extension("db"));
     }
 
     #[test]

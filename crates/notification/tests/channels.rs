@@ -266,6 +266,7 @@ async fn setup(smtp_port: u16, retries: u32) -> Setup {
             backoff: Duration::from_millis(20),
             max_backoff: Duration::from_millis(50),
             failing_after: 3,
+            robot_interval: Duration::ZERO,
         },
         &SmtpSettings {
             host: "127.0.0.1".into(),

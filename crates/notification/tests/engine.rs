@@ -102,6 +102,7 @@ async fn fixture(now_ms: i64, roster: bool) -> Fixture {
             backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(10),
             failing_after: 3,
+            robot_interval: Duration::ZERO,
         },
         &SmtpSettings::default(),
         stop_rx,
