@@ -514,8 +514,9 @@ impl Store {
         rows.iter().map(alert_from_row).collect()
     }
 
-    /// Marks an open alert acknowledged by `by` at `at_ms`. An alert acknowledged before keeps its
-    /// first acknowledgement (idempotent). `None` if there is no such alert.
+    /// Marks an open alert acknowledged by `by` at `at_ms`, and its open escalation with it. An
+    /// alert acknowledged before keeps its first acknowledgement (idempotent). `None` if there is no
+    /// such alert.
     pub async fn acknowledge(
         &self,
         alert_id: &str,
@@ -533,7 +534,27 @@ impl Store {
         .bind(STATUS_OPEN)
         .execute(&self.pool)
         .await?;
-        self.get_alert(alert_id).await
+        let alert = self.get_alert(alert_id).await?;
+        // The office above learns that the office it was told about has taken the alert up: an
+        // open escalation of it is acknowledged too, in that office's name.
+        if let Some(a) = &alert
+            && a.status == STATUS_ACKNOWLEDGED
+            && a.kind != crate::alert::KIND_ESCALATION
+        {
+            sqlx::query(
+                "UPDATE alerts SET status = $1, acknowledged_at_ms = $2, acknowledged_by = $3 \
+                 WHERE source_alert_id = $4 AND kind = $5 AND status = $6",
+            )
+            .bind(STATUS_ACKNOWLEDGED)
+            .bind(a.acknowledged_at_ms)
+            .bind(format!("{}（{}）", a.acknowledged_by, a.office_name))
+            .bind(alert_id.to_string())
+            .bind(crate::alert::KIND_ESCALATION)
+            .bind(STATUS_OPEN)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(alert)
     }
 
     pub async fn record_delivery(

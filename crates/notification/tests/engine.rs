@@ -512,8 +512,19 @@ async fn unacknowledged_error_alerts_escalate_once_to_the_parent_office() {
     let sent = f.sent();
     assert_eq!(sent.iter().filter(|s| s["kind"] == "escalation").count(), 1);
 
-    // The corrected version closes the escalation too.
+    // The county acknowledging its alert acknowledges the city's escalation too, in its name.
+    f.engine
+        .store
+        .acknowledge(&a[0].alert_id, "李四", f.clock_now())
+        .await
+        .unwrap();
+    let e2 = f.get(&e.alert_id).await;
+    assert_eq!(e2.status, STATUS_ACKNOWLEDGED);
+    assert_eq!(e2.acknowledged_by, "李四（清河县人民政府办公室）");
+
+    // The corrected version closes the alert and the escalation.
     f.validated("r1c", "v2", "清河县财政局", vec![]).await;
+    assert_eq!(f.get(&a[0].alert_id).await.status, STATUS_RESOLVED);
     assert_eq!(f.get(&e.alert_id).await.status, STATUS_RESOLVED);
 }
 
