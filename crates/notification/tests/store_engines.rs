@@ -182,6 +182,14 @@ async fn exercise(url: &str) {
     );
     assert_eq!(s.get_alert(&b).await.unwrap().unwrap().resolved_at_ms, 700);
 
+    // Counts for the metrics.
+    let counts = s.alert_counts().await.unwrap();
+    assert!(
+        counts.contains(&("o1".into(), "findings".into(), "resolved".into(), 1)),
+        "{counts:?}"
+    );
+    assert_eq!(counts.iter().map(|c| c.3).sum::<i64>(), 3);
+
     // Arrivals for the roster.
     assert!(
         s.record_arrival("清河县财政局|2024", "清河县财政局", 2024, "r1", 5)
@@ -195,6 +203,8 @@ async fn exercise(url: &str) {
     );
     assert!(s.arrived(2024).await.unwrap().contains("清河县财政局"));
     assert!(s.arrived(2023).await.unwrap().is_empty());
+    assert_eq!(s.arrival_ms("清河县财政局|2024").await.unwrap(), Some(5));
+    assert_eq!(s.arrival_ms("清河县审计局|2024").await.unwrap(), None);
     s.close().await;
 }
 
