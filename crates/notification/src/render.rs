@@ -44,7 +44,7 @@ pub fn alert_notice(a: &AlertRecord) -> Notice {
     );
     let mut md = format!("### {title}\n\n**{}**\n\n", strip_headline(&head));
     for i in &items {
-        let _ = writeln!(md, "- {i}");
+        let _ = writeln!(md, "{i}");
     }
     let _ = write!(md, "\n> 告警编号 {} ｜ {}", a.alert_id, a.office_name);
     Notice {
@@ -87,7 +87,7 @@ pub fn digest_notice(office: &Office, alerts: &[AlertRecord], now_ms: i64) -> No
         let _ = write!(md, "\n**{}. {}**\n\n", n + 1, head);
         for i in &items {
             let _ = writeln!(text, "    {i}");
-            let _ = writeln!(md, "- {i}");
+            let _ = writeln!(md, "{i}");
         }
         let _ = writeln!(text, "    告警编号：{}", a.alert_id);
     }

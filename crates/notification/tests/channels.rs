@@ -407,7 +407,7 @@ async fn webhook_wecom_dingtalk_and_email_receive_documented_payloads() {
         content.starts_with("### 【年报检查】清河县河西街道办事处 2024年度报告\n"),
         "{content}"
     );
-    assert!(content.contains("- 1. [错误] 表三 自然人 列"), "{content}");
+    assert!(content.contains("\n1. [错误] 表三 自然人 列"), "{content}");
     assert!(
         content.contains("单元格 R24（自然人列），第57行）[t3-balance]"),
         "{content}"
