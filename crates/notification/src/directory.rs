@@ -768,8 +768,8 @@ const REGION_SUFFIXES: [&str; 9] = [
 const REGION_CHARS: [char; 4] = ['省', '市', '县', '区'];
 
 /// Splits a folded name into its core and the region prefixes in front of it:
-/// `江州市清河县人民政府河西街道办事处` → (`河西街道`, [江州市, 清河县]); `清河县人民政府` →
-/// (`人民政府`, [清河县]); `城关镇人民政府` → (`城关镇`, []).
+/// `江州市清河县人民政府河西街道办事处` → (`河西街道`, `[江州市, 清河县]`); `清河县人民政府` →
+/// (`人民政府`, `[清河县]`); `城关镇人民政府` → (`城关镇`, `[]`).
 pub fn core_of(folded: &str) -> (String, Vec<String>) {
     let mut rest = folded;
     let mut prefixes = Vec::new();
