@@ -35,7 +35,7 @@ use crate::render;
 use crate::store::{Store, StoreError};
 use nianbao_model::Severity;
 use nianbao_proto::v1;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use thiserror::Error;
 use tokio::sync::broadcast;
@@ -69,6 +69,61 @@ pub struct TickReport {
     pub missing: Vec<String>,
 }
 
+/// One async lock per report (`report_key`), so that two versions of a report handled at once
+/// (the consumer runs `prefetch` events concurrently) and the timers see each other's decisions
+/// in order. Entries go when their last holder does.
+#[derive(Default)]
+pub struct KeyLocks {
+    map: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Holds a [`KeyLocks`] entry; removes it when nobody else waits for it.
+pub struct KeyGuard<'a> {
+    locks: &'a KeyLocks,
+    key: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl KeyLocks {
+    pub async fn lock(&self, key: &str) -> KeyGuard<'_> {
+        let lock = match self.map.lock() {
+            Ok(mut m) => m.entry(key.to_string()).or_default().clone(),
+            // A panic while holding the map lock cannot leave it inconsistent (one insert);
+            // without the map there is no serialisation, which the store's idempotency survives.
+            Err(p) => p.into_inner().entry(key.to_string()).or_default().clone(),
+        };
+        let guard = lock.clone().lock_owned().await;
+        KeyGuard {
+            locks: self,
+            key: key.to_string(),
+            lock,
+            guard: Some(guard),
+        }
+    }
+
+    /// Keys currently held or awaited (tests).
+    pub fn len(&self) -> usize {
+        self.map.lock().map_or(0, |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for KeyGuard<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        if let Ok(mut m) = self.locks.map.lock()
+            // Ours and the map's: nobody else holds or awaits it.
+            && Arc::strong_count(&self.lock) == 2
+        {
+            m.remove(&self.key);
+        }
+    }
+}
+
 pub struct Engine {
     pub store: Store,
     pub directory: Arc<Directory>,
@@ -76,6 +131,7 @@ pub struct Engine {
     pub clock: SharedClock,
     pub policy: Policy,
     pub alerts: broadcast::Sender<Arc<AlertRecord>>,
+    pub locks: KeyLocks,
 }
 
 impl Engine {
@@ -205,6 +261,7 @@ impl Engine {
         } else {
             format!("?{agency}|{}", ev.year)
         };
+        let _held = self.locks.lock(&report_key).await;
         let min = self.min_severity(office);
         let mut findings = alerting_findings(&ev.findings, min);
         let mut out = Vec::new();

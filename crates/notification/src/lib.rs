@@ -149,6 +149,7 @@ pub async fn run_with_clock(
             roster: cfg.roster.clone(),
         },
         alerts: alerts_tx.clone(),
+        locks: Default::default(),
     });
     check_mail(&engine)?;
     deliverer

@@ -126,6 +126,7 @@ async fn fixture(now_ms: i64, roster: bool) -> Fixture {
             },
         },
         alerts,
+        locks: Default::default(),
     };
     Fixture {
         engine,
@@ -620,4 +621,24 @@ async fn roster_deadlines_missing_and_late_reports() {
         v
     };
     assert!(to.contains(&"province".to_string()), "{to:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_versions_handled_at_once_give_one_consistent_outcome() {
+    let f = Arc::new(fixture(june_2025(), false).await);
+    // v1 and an identical v2 at the same time: one alert, one message, never two open alerts.
+    let mut tasks = Vec::new();
+    for (r, v) in [("r1", "v1"), ("r2", "v2"), ("r3", "v3")] {
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move {
+            f.validated(r, v, "清河县财政局", defects()).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = f.all("390121").await;
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(f.sent().len(), 1);
+    assert!(f.engine.locks.is_empty(), "lock entries are removed");
 }
