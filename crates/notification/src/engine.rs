@@ -19,7 +19,9 @@
 //!   year after its deadline gets a `report-missing` alert; a report published after its deadline
 //!   carries a `report-late` finding; a missing report that arrives closes the alert (已补报).
 //!
-//! Every "now" comes from the injected [`Clock`](crate::clock::Clock).
+//! Every "now" comes from the injected [`Clock`](crate::clock::Clock). Decisions about one report
+//! (`report_key`) are serialised by [`KeyLocks`], within this process: run one notification
+//! service per database (like validation).
 
 use crate::alert::{
     AlertRecord, Changes, DIGEST_PENDING, FindingRecord, KIND_ESCALATION, KIND_FINDINGS,
