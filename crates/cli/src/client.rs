@@ -1,12 +1,10 @@
-//! The commands that talk to the services: submit, status, reports, wait, alerts, ack.
+//! The commands that talk to the ingest service (submit, status, reports, wait), and the clients
+//! of both services. The offices' commands are in `alerts.rs`.
 
 use anyhow::{Context, Result, bail};
 use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_proto::v1::notification_client::NotificationClient;
-use nianbao_proto::v1::{
-    AcknowledgeAlertRequest, Alert, GetReportRequest, ListAlertsRequest, ListReportsRequest,
-    Report, SubmitReportRequest,
-};
+use nianbao_proto::v1::{GetReportRequest, ListReportsRequest, Report, SubmitReportRequest};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -301,72 +299,4 @@ pub async fn wait(
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-}
-
-fn print_alert(a: &Alert, out: &mut impl Write) -> Result<()> {
-    let status = match a.status.as_str() {
-        "open" => "待处理",
-        "acknowledged" => "已确认",
-        "resolved" => "已整改",
-        _ => "未知",
-    };
-    writeln!(
-        out,
-        "告警 {}  [{status}]  {}（{}） ← {} {}年度",
-        a.alert_id, a.office_name, a.office_id, a.agency, a.year
-    )?;
-    for line in a.message.lines() {
-        writeln!(out, "    {line}")?;
-    }
-    Ok(())
-}
-
-pub async fn alerts(
-    url: &str,
-    office: Option<String>,
-    status: Option<String>,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<()> {
-    let mut client = notification(url).await?;
-    let resp = client
-        .list_alerts(ListAlertsRequest {
-            office_id: office,
-            status,
-            limit: 1000,
-            offset: 0,
-        })
-        .await
-        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
-        .into_inner();
-    for a in &resp.alerts {
-        if json {
-            writeln!(
-                out,
-                "{}",
-                serde_json::json!({"alert_id": a.alert_id, "office_id": a.office_id, "office_name": a.office_name,
-                    "report_id": a.report_id, "agency": a.agency, "year": a.year, "status": a.status,
-                    "kind": a.kind, "message": a.message, "findings": a.findings.len()})
-            )?;
-        } else {
-            print_alert(a, out)?;
-        }
-    }
-    if !json {
-        writeln!(out, "共 {} 条告警", resp.total)?;
-    }
-    Ok(())
-}
-
-pub async fn ack(url: &str, id: &str, by: &str, out: &mut impl Write) -> Result<()> {
-    let mut client = notification(url).await?;
-    let a = client
-        .acknowledge_alert(AcknowledgeAlertRequest {
-            alert_id: id.to_string(),
-            acknowledged_by: by.to_string(),
-        })
-        .await
-        .map_err(|s| anyhow::anyhow!("{id}: {}", s.message()))?
-        .into_inner();
-    print_alert(&a, out)
 }

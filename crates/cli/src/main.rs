@@ -1,5 +1,6 @@
 //! `nianbao`: check annual reports offline, generate realistic samples.
 
+mod alerts;
 mod bench;
 mod client;
 mod report;
@@ -103,8 +104,12 @@ enum Command {
     Alerts {
         #[arg(long)]
         office: Option<String>,
+        /// open | acknowledged | resolved
         #[arg(long)]
         status: Option<String>,
+        /// findings | resolution | escalation | report-missing
+        #[arg(long)]
+        kind: Option<String>,
         #[arg(long)]
         json: bool,
         /// Notification gRPC endpoint (default $NIANBAO_NOTIFICATION_URL or http://127.0.0.1:50054).
@@ -116,6 +121,28 @@ enum Command {
         alert: String,
         #[arg(long, default_value = "nianbao-cli")]
         by: String,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Export an office's open findings to CSV or XLSX (a 通报 draft to open in Excel).
+    Export {
+        #[arg(long)]
+        office: String,
+        /// Only this reporting year.
+        #[arg(long)]
+        year: Option<i32>,
+        /// csv | xlsx (default: the output file's extension).
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Health of the delivery channels; exit 1 if one is failing.
+    Channels {
+        #[arg(long)]
+        json: bool,
         #[arg(long)]
         endpoint: Option<String>,
     },
@@ -246,18 +273,49 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Alerts {
             office,
             status,
+            kind,
             json,
             endpoint,
         } => block_on(async {
-            client::alerts(
-                &client::notification_url(endpoint),
+            let args = alerts::AlertsArgs {
                 office,
                 status,
+                kind,
+                json,
+            };
+            alerts::alerts(&client::notification_url(endpoint), args, &mut out).await
+        }),
+        Command::Export {
+            office,
+            year,
+            format,
+            out: file,
+            endpoint,
+        } => block_on(async {
+            let args = alerts::ExportArgs {
+                office,
+                year,
+                out: file,
+                format,
+            };
+            alerts::export(&client::notification_url(endpoint), args, &mut out).await
+        }),
+        Command::Channels { json, endpoint } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let failing = rt.block_on(alerts::channels(
+                &client::notification_url(endpoint),
                 json,
                 &mut out,
-            )
-            .await
-        }),
+            ))?;
+            Ok(if failing {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::BenchPipeline {
             count,
             seed,
@@ -293,7 +351,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             by,
             endpoint,
         } => block_on(async {
-            client::ack(&client::notification_url(endpoint), &alert, &by, &mut out).await
+            alerts::ack(&client::notification_url(endpoint), &alert, &by, &mut out).await
         }),
         Command::Extract { json, files } => {
             for path in &files {

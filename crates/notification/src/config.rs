@@ -1,7 +1,7 @@
 //! The service's configuration: embedded defaults (`deploy/config/notification.toml`, every key commented there),
 //! an optional file, then `NIANBAO_…` environment variables.
 
-use crate::deliver::{Channel, WebhookSettings};
+use crate::deliver::{Channel, SmtpSettings, WebhookSettings};
 use nianbao_bus::BusConfig;
 use nianbao_model::Severity;
 use nianbao_telemetry::LogConfig;
@@ -25,6 +25,8 @@ pub enum ConfigError {
 #[serde(default)]
 pub struct Config {
     pub listen: String,
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`); empty → none.
+    pub metrics_listen: String,
     pub data_dir: PathBuf,
     pub database_url: String,
     pub directory: String,
@@ -32,6 +34,11 @@ pub struct Config {
     pub min_severity: String,
     pub default_channels: Vec<String>,
     pub webhook: WebhookConfig,
+    pub smtp: SmtpConfig,
+    pub escalation: EscalationConfig,
+    pub roster: RosterConfig,
+    /// How often the timers run (escalation, digests, roster), in milliseconds.
+    pub tick_ms: u64,
     pub stream: StreamConfig,
     pub bus: BusConfig,
     /// Logging (`nianbao_telemetry`): format human|json, filter.
@@ -42,6 +49,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:50054".into(),
+            metrics_listen: String::new(),
             data_dir: "data/notification".into(),
             database_url: String::new(),
             directory: String::new(),
@@ -49,6 +57,10 @@ impl Default for Config {
             min_severity: "warning".into(),
             default_channels: vec!["inbox".into(), "outbox".into()],
             webhook: WebhookConfig::default(),
+            smtp: SmtpConfig::default(),
+            escalation: EscalationConfig::default(),
+            roster: RosterConfig::default(),
+            tick_ms: 60_000,
             stream: StreamConfig::default(),
             bus: BusConfig::default(),
             log: LogConfig::default(),
@@ -63,6 +75,11 @@ pub struct WebhookConfig {
     pub retries: u32,
     pub backoff_ms: u64,
     pub max_backoff_ms: u64,
+    /// Consecutive failed attempts after which a channel counts as failing (ListChannels, logs).
+    pub failing_after: u32,
+    /// Least time between two messages to the same 企业微信 / 钉钉 robot, in milliseconds (the
+    /// robots accept about 20 a minute).
+    pub robot_interval_ms: u64,
 }
 
 impl Default for WebhookConfig {
@@ -72,8 +89,63 @@ impl Default for WebhookConfig {
             retries: 5,
             backoff_ms: 1_000,
             max_backoff_ms: 60_000,
+            failing_after: 3,
+            robot_interval_ms: 3_000,
         }
     }
+}
+
+/// The SMTP server `email:` channels send through.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    /// "starttls" (required STARTTLS), "tls" (implicit TLS, port 465) or "none" (plain, a local relay).
+    pub security: String,
+    pub username: String,
+    pub password: String,
+    pub from: String,
+    pub timeout_ms: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: String::new(),
+            port: 587,
+            security: "starttls".into(),
+            username: String::new(),
+            password: String::new(),
+            from: "年报检查 <nianbao@localhost>".into(),
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct EscalationConfig {
+    /// Hours an error alert may stay unacknowledged before it goes to the parent office (once);
+    /// an office's `escalate_after_hours` overrides it; 0 → never.
+    pub after_hours: u64,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        EscalationConfig { after_hours: 72 }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RosterConfig {
+    /// Track the directory's agencies: report-missing alerts after a deadline, report-late findings.
+    pub enabled: bool,
+    /// The reporting year tracked; 0 → the year before the current one (in China time).
+    pub year: i32,
+    /// Days after a deadline before report-missing is sent.
+    pub grace_days: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -102,6 +174,15 @@ impl Config {
         self.default_channels()?;
         if self.default_office.trim().is_empty() {
             return Err(ConfigError::Invalid("default_office is empty".into()));
+        }
+        if !self.smtp.host.trim().is_empty() {
+            crate::deliver::smtp_security(&self.smtp.security).map_err(ConfigError::Invalid)?;
+            if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "smtp.from {:?} is not a mailbox",
+                    self.smtp.from
+                )));
+            }
         }
         Ok(())
     }
@@ -143,6 +224,18 @@ impl Config {
         self.data_dir.join("outbox.jsonl")
     }
 
+    pub fn smtp_settings(&self) -> SmtpSettings {
+        SmtpSettings {
+            host: self.smtp.host.clone(),
+            port: self.smtp.port,
+            security: self.smtp.security.clone(),
+            username: self.smtp.username.clone(),
+            password: self.smtp.password.clone(),
+            from: self.smtp.from.clone(),
+            timeout: Duration::from_millis(self.smtp.timeout_ms.max(1)),
+        }
+    }
+
     pub fn webhook_settings(&self) -> WebhookSettings {
         WebhookSettings {
             timeout: Duration::from_millis(self.webhook.timeout_ms.max(1)),
@@ -151,6 +244,8 @@ impl Config {
             max_backoff: Duration::from_millis(
                 self.webhook.max_backoff_ms.max(self.webhook.backoff_ms),
             ),
+            failing_after: self.webhook.failing_after.max(1),
+            robot_interval: Duration::from_millis(self.webhook.robot_interval_ms),
         }
     }
 }
@@ -167,6 +262,12 @@ mod tests {
         assert_eq!(c.default_channels, d.default_channels);
         assert_eq!(c.min_severity().unwrap(), Severity::Warning);
         assert_eq!(c.webhook.retries, d.webhook.retries);
+        assert_eq!(c.webhook.failing_after, d.webhook.failing_after);
+        assert_eq!(c.tick_ms, d.tick_ms);
+        assert_eq!(c.escalation.after_hours, d.escalation.after_hours);
+        assert_eq!(c.roster.enabled, d.roster.enabled);
+        assert_eq!(c.smtp.port, d.smtp.port);
+        assert_eq!(c.smtp.from, d.smtp.from);
         assert_eq!(c.stream.capacity, d.stream.capacity);
         assert_eq!(c.bus.max_attempts, d.bus.max_attempts);
         assert!(c.database_url().starts_with("sqlite://"));
@@ -185,5 +286,11 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.smtp.host = "mail.example.cn".into();
+        c.smtp.security = "ssl3".into();
+        assert!(c.validate().is_err());
+        c.smtp.security = "tls".into();
+        c.validate().unwrap();
     }
 }

@@ -1,21 +1,39 @@
-//! Channels: how an alert reaches its office.
+//! Channels: how an alert (or an office's digest of alerts) reaches its office.
 //!
 //! - `inbox`: the alert is in the store, listed and streamed over gRPC. Always the case; naming it in
 //!   a channel list only records it as a delivery.
-//! - `outbox`: one JSON line per alert appended to `<data_dir>/outbox.jsonl` (and logged), for a
+//! - `outbox`: one JSON line per notice appended to `<data_dir>/outbox.jsonl` (and logged), for a
 //!   deployment that forwards alerts with its own tooling, or a person tailing the file.
 //! - `stdout`: the same JSON line on standard output (containers, development).
-//! - `webhook:<url>`: the alert JSON POSTed to the URL by a background task, with a timeout and
-//!   retries with exponential backoff. Every attempt is a row in `deliveries`. A failing webhook never
-//!   holds up the queue and never loses the alert: it stays in the store and the inbox, and a delivery
-//!   interrupted by a restart is resumed at start-up.
+//! - `webhook:<url>`: the notice JSON POSTed to the URL (header `Idempotency-Key`).
+//! - `wecom:<url>`: a 企业微信 group robot (`…/cgi-bin/webhook/send?key=…`), markdown message
+//!   `{"msgtype":"markdown","markdown":{"content":…}}`; an answer with `errcode` ≠ 0 is a failure.
+//! - `dingtalk:<url>[#secret=<SEC…>]`: a 钉钉 custom robot (`…/robot/send?access_token=…`), markdown
+//!   message `{"msgtype":"markdown","markdown":{"title":…,"text":…}}`; with a secret the URL is signed
+//!   (`timestamp` in ms, `sign` = urlencode(base64(HmacSHA256(secret, timestamp + "\n" + secret)))).
+//! - `email:<addr>[,<addr>…]`: a plain-text mail through the configured SMTP server (`[smtp]`).
 //!
-//! Idempotency: a channel that already has a delivery row for an alert is not delivered again when the
+//! The remote channels (webhook, wecom, dingtalk, email) are sent by background tasks with a timeout
+//! and retries with exponential backoff; every attempt is a row in `deliveries`. A failing channel
+//! never holds up the queue and never loses the alert: it stays in the store and the inbox, a
+//! delivery interrupted by a restart is resumed at start-up, and `ListChannels` shows the channel as
+//! failing.
+//!
+//! Idempotency: a channel that already has a delivery row for a notice is not delivered again when the
 //! event is redelivered. The outbox and stdout are written before their row is recorded, so a crash
-//! exactly in between can write a line twice (at-least-once; the line carries the alert id).
+//! exactly in between can write a line twice (at-least-once; the line carries the notice id).
+//!
+//! Channel names in records and logs hide secrets: the robot's `key` / `access_token` show their last
+//! four characters, a 钉钉 secret none.
 
-use crate::alert::AlertRecord;
 use crate::store::{DeliveryStatus, Store, StoreError};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -27,32 +45,98 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// A delivery channel as directory files and the configuration name it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Channel {
     Inbox,
     Outbox,
     Stdout,
     Webhook(String),
+    WeCom(String),
+    DingTalk { url: String, secret: Option<String> },
+    Email(Vec<String>),
+}
+
+fn http_url(kind: &str, url: &str) -> Result<String, String> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(url.to_string())
+    } else {
+        Err(format!("{kind} URL {url:?} is not http(s)"))
+    }
 }
 
 impl FromStr for Channel {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "inbox" => Ok(Channel::Inbox),
-            "outbox" => Ok(Channel::Outbox),
-            "stdout" => Ok(Channel::Stdout),
-            other => match other.strip_prefix("webhook:") {
-                Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-                    Ok(Channel::Webhook(url.to_string()))
+        let s = s.trim();
+        match s {
+            "inbox" => return Ok(Channel::Inbox),
+            "outbox" => return Ok(Channel::Outbox),
+            "stdout" => return Ok(Channel::Stdout),
+            _ => {}
+        }
+        let Some((kind, rest)) = s.split_once(':') else {
+            return Err(format!(
+                "unknown channel {s:?} (inbox, outbox, stdout, webhook:<url>, wecom:<url>, dingtalk:<url>, email:<addr>)"
+            ));
+        };
+        match kind {
+            "webhook" => Ok(Channel::Webhook(http_url(kind, rest)?)),
+            "wecom" => Ok(Channel::WeCom(http_url(kind, rest)?)),
+            "dingtalk" => {
+                let (url, secret) = match rest.split_once("#secret=") {
+                    Some((u, sec)) if !sec.trim().is_empty() => (u, Some(sec.trim().to_string())),
+                    Some(_) => return Err("dingtalk: empty #secret=".into()),
+                    None => (rest, None),
+                };
+                Ok(Channel::DingTalk {
+                    url: http_url(kind, url)?,
+                    secret,
+                })
+            }
+            "email" => {
+                let addrs: Vec<String> = rest
+                    .split([',', ';'])
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if addrs.is_empty() {
+                    return Err("email: no address".into());
                 }
-                Some(url) => Err(format!("webhook URL {url:?} is not http(s)")),
-                None => Err(format!(
-                    "unknown channel {other:?} (inbox, outbox, stdout, webhook:<url>)"
-                )),
-            },
+                for a in &addrs {
+                    a.parse::<Mailbox>()
+                        .map_err(|e| format!("email address {a:?}: {e}"))?;
+                }
+                Ok(Channel::Email(addrs))
+            }
+            other => Err(format!("unknown channel kind {other:?} in {s:?}")),
         }
     }
+}
+
+/// The URL with the values of `key`, `access_token` and `token` cut to their last four characters.
+fn redact_url(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if matches!(k, "key" | "access_token" | "token") => {
+                let tail: String = v
+                    .chars()
+                    .rev()
+                    .take(4)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                format!("{k}=…{tail}")
+            }
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", parts.join("&"))
 }
 
 impl fmt::Display for Channel {
@@ -61,9 +145,51 @@ impl fmt::Display for Channel {
             Channel::Inbox => f.write_str("inbox"),
             Channel::Outbox => f.write_str("outbox"),
             Channel::Stdout => f.write_str("stdout"),
-            Channel::Webhook(url) => write!(f, "webhook:{url}"),
+            Channel::Webhook(url) => write!(f, "webhook:{}", redact_url(url)),
+            Channel::WeCom(url) => write!(f, "wecom:{}", redact_url(url)),
+            Channel::DingTalk { url, secret } => {
+                write!(f, "dingtalk:{}", redact_url(url))?;
+                if secret.is_some() {
+                    f.write_str("#secret=…")?;
+                }
+                Ok(())
+            }
+            Channel::Email(addrs) => write!(f, "email:{}", addrs.join(",")),
         }
     }
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Channel({self})")
+    }
+}
+
+impl Channel {
+    /// Sent by a background task with retries (as opposed to written locally at once).
+    pub fn is_remote(&self) -> bool {
+        matches!(
+            self,
+            Channel::Webhook(_) | Channel::WeCom(_) | Channel::DingTalk { .. } | Channel::Email(_)
+        )
+    }
+}
+
+/// What one delivery carries: an alert, or an office's digest of several.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// The alert id, or the digest id (`dg-…`).
+    pub id: String,
+    pub office_id: String,
+    /// Subject line (mail) and robot title.
+    pub title: String,
+    /// Plain text, one finding per line (mail body).
+    pub text: String,
+    /// Markdown (企业微信, 钉钉).
+    pub markdown: String,
+    /// The JSON of webhooks, the outbox and stdout.
+    pub json: serde_json::Value,
+    pub created_at_ms: i64,
 }
 
 #[derive(Debug, Error)]
@@ -79,9 +205,107 @@ pub enum DeliverError {
     Store(#[from] StoreError),
     #[error("building the HTTP client: {0}")]
     Client(reqwest::Error),
+    #[error("SMTP: {0}")]
+    Smtp(String),
 }
 
-/// Webhook sending settings.
+/// How the SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    None,
+    StartTls,
+    Tls,
+}
+
+pub fn smtp_security(s: &str) -> Result<SmtpSecurity, String> {
+    match s.trim() {
+        "none" => Ok(SmtpSecurity::None),
+        "starttls" => Ok(SmtpSecurity::StartTls),
+        "tls" => Ok(SmtpSecurity::Tls),
+        other => Err(format!(
+            "smtp.security {other:?} must be \"starttls\", \"tls\" or \"none\""
+        )),
+    }
+}
+
+/// The SMTP server settings the deliverer uses (from `[smtp]`).
+#[derive(Clone, Debug, Default)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: String,
+    pub username: String,
+    pub password: String,
+    pub from: String,
+    pub timeout: Duration,
+}
+
+struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+fn mailer(s: &SmtpSettings) -> Result<Option<Mailer>, DeliverError> {
+    if s.host.trim().is_empty() {
+        return Ok(None);
+    }
+    let host = s.host.trim();
+    let builder = match smtp_security(&s.security).map_err(DeliverError::Smtp)? {
+        SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+        SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+            .map_err(|e| DeliverError::Smtp(e.to_string()))?,
+        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+            .map_err(|e| DeliverError::Smtp(e.to_string()))?,
+    };
+    let mut builder = builder.port(s.port).timeout(Some(s.timeout));
+    if !s.username.is_empty() {
+        builder = builder.credentials(Credentials::new(s.username.clone(), s.password.clone()));
+    }
+    let from = s
+        .from
+        .parse::<Mailbox>()
+        .map_err(|e| DeliverError::Smtp(format!("from {:?}: {e}", s.from)))?;
+    Ok(Some(Mailer {
+        transport: builder.build(),
+        from,
+    }))
+}
+
+/// The 钉钉 signed URL: `&timestamp=<ms>&sign=<urlencoded base64 HmacSHA256(secret, ts\nsecret)>`.
+pub fn dingtalk_signed_url(url: &str, secret: &str, timestamp_ms: i64) -> String {
+    let to_sign = format!("{timestamp_ms}\n{secret}");
+    let sign = match Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(mut mac) => {
+            mac.update(to_sign.as_bytes());
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        }
+        // HMAC takes keys of any length; this arm is never taken.
+        Err(_) => String::new(),
+    };
+    let sign = percent_encoding::utf8_percent_encode(&sign, percent_encoding::NON_ALPHANUMERIC);
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}timestamp={timestamp_ms}&sign={sign}")
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
+fn truncate_bytes(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    const MORE: &str = "\n……（内容过长，详见收件箱）";
+    let mut end = max.saturating_sub(MORE.len());
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{MORE}", &s[..end])
+}
+
+/// 企业微信 群机器人 markdown content is limited to 4096 bytes.
+const WECOM_MAX: usize = 4096;
+/// 钉钉 custom robots take about 20,000 bytes; stay well below.
+const DINGTALK_MAX: usize = 15_000;
+
+/// Remote sending settings (webhooks, robots, mail).
 #[derive(Clone, Debug)]
 pub struct WebhookSettings {
     pub timeout: Duration,
@@ -89,17 +313,24 @@ pub struct WebhookSettings {
     pub retries: u32,
     pub backoff: Duration,
     pub max_backoff: Duration,
+    /// Consecutive failures after which a channel is reported failing.
+    pub failing_after: u32,
+    /// Least time between two messages to one robot (企业微信, 钉钉).
+    pub robot_interval: Duration,
 }
 
-/// Delivers alerts through their channels; owns the background webhook tasks.
+/// Delivers notices through their channels; owns the background tasks of the remote channels.
 pub struct Deliverer {
     store: Store,
     outbox: PathBuf,
     outbox_lock: tokio::sync::Mutex<()>,
     client: reqwest::Client,
+    mailer: Option<Mailer>,
     webhook: WebhookSettings,
     stop: watch::Receiver<bool>,
     tasks: Mutex<JoinSet<()>>,
+    /// When each robot (by channel name) may be sent to next.
+    robot_slots: tokio::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
 }
 
 impl Deliverer {
@@ -107,6 +338,7 @@ impl Deliverer {
         store: Store,
         outbox: PathBuf,
         webhook: WebhookSettings,
+        smtp: &SmtpSettings,
         stop: watch::Receiver<bool>,
     ) -> Result<Deliverer, DeliverError> {
         let client = reqwest::Client::builder()
@@ -119,31 +351,48 @@ impl Deliverer {
             outbox,
             outbox_lock: tokio::sync::Mutex::new(()),
             client,
+            mailer: mailer(smtp)?,
             webhook,
             stop,
             tasks: Mutex::new(JoinSet::new()),
+            robot_slots: tokio::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
-    /// Delivers `alert` through every channel that has no delivery recorded yet. Webhooks are only
-    /// queued here (they run in the background); an error means a local channel (outbox, stdout, the
-    /// database) failed, which is worth retrying the event for.
+    /// Whether `email:` channels can be served (an SMTP host is configured).
+    pub fn can_mail(&self) -> bool {
+        self.mailer.is_some()
+    }
+
+    pub fn settings(&self) -> &WebhookSettings {
+        &self.webhook
+    }
+
+    /// Delivers `notice` through every channel that has no delivery recorded yet. Remote channels
+    /// are only queued here (they run in the background); an error means a local channel (outbox,
+    /// stdout, the database) failed, which is worth retrying the event for.
     pub async fn deliver(
         self: &Arc<Self>,
-        alert: &AlertRecord,
+        notice: &Notice,
         channels: &[Channel],
     ) -> Result<(), DeliverError> {
+        self.store.put_notice(notice).await?;
         let done: Vec<String> = self
             .store
-            .deliveries(&alert.alert_id)
+            .deliveries(&notice.id)
             .await?
             .into_iter()
             .filter(|d| {
-                d.channel.starts_with("webhook:") || d.status == DeliveryStatus::Delivered.as_str()
+                // A remote channel with any row is under way (or finished); a local one counts
+                // once it has been delivered.
+                d.status == DeliveryStatus::Delivered.as_str()
+                    || ["webhook:", "wecom:", "dingtalk:", "email:"]
+                        .iter()
+                        .any(|p| d.channel.starts_with(p))
             })
             .map(|d| d.channel)
             .collect();
-        let line = alert.to_json().to_string();
+        let line = serde_json::to_string(&notice.json).unwrap_or_default();
         for ch in channels {
             let name = ch.to_string();
             if done.contains(&name) {
@@ -153,7 +402,7 @@ impl Deliverer {
                 Channel::Inbox => {}
                 Channel::Outbox => {
                     self.append_outbox(&line).await?;
-                    tracing::debug!(alert_id = %alert.alert_id, office = %alert.office_id, outbox = %self.outbox.display(), message = %alert.message, "alert written to the outbox");
+                    tracing::debug!(notice = %notice.id, office = %notice.office_id, outbox = %self.outbox.display(), title = %notice.title, "written to the outbox");
                 }
                 Channel::Stdout => {
                     let mut out = tokio::io::stdout();
@@ -162,38 +411,46 @@ impl Deliverer {
                         .map_err(DeliverError::Stdout)?;
                     out.flush().await.map_err(DeliverError::Stdout)?;
                 }
-                Channel::Webhook(url) => {
+                remote => {
                     self.store
-                        .record_delivery(&alert.alert_id, &name, 0, DeliveryStatus::Pending, "")
+                        .record_delivery(&notice.id, &name, 0, DeliveryStatus::Pending, "")
                         .await?;
-                    self.spawn_webhook(alert.clone(), url.clone(), 1);
+                    self.spawn_remote(notice.clone(), remote.clone(), 1);
                     continue;
                 }
             }
             self.store
-                .record_delivery(&alert.alert_id, &name, 1, DeliveryStatus::Delivered, "")
+                .record_delivery(&notice.id, &name, 1, DeliveryStatus::Delivered, "")
                 .await?;
         }
         Ok(())
     }
 
-    /// Restarts webhook deliveries that a previous run left unfinished.
-    pub async fn resume_pending(self: &Arc<Self>) -> Result<usize, DeliverError> {
-        let pending = self.store.pending_webhooks().await?;
+    /// Restarts remote deliveries that a previous run left unfinished. `channels_of` gives the
+    /// channels of an office (to find the full channel, secrets included, behind a recorded name).
+    pub async fn resume_pending(
+        self: &Arc<Self>,
+        channels_of: impl Fn(&str) -> Vec<Channel>,
+    ) -> Result<usize, DeliverError> {
+        let pending = self.store.pending_remote().await?;
         let mut n = 0;
         for p in pending {
-            let Some(url) = p.channel.strip_prefix("webhook:") else {
+            let Some(notice) = self.store.get_notice(&p.alert_id).await? else {
                 continue;
             };
-            let Some(alert) = self.store.get_alert(&p.alert_id).await? else {
+            let Some(ch) = channels_of(&notice.office_id)
+                .into_iter()
+                .find(|c| c.to_string() == p.channel)
+            else {
+                tracing::warn!(notice = %notice.id, channel = %p.channel, "the office no longer has this channel; delivery not resumed");
                 continue;
             };
             let next = u32::try_from(p.last_attempt.max(0)).unwrap_or(u32::MAX) + 1;
-            self.spawn_webhook(alert, url.to_string(), next);
+            self.spawn_remote(notice, ch, next);
             n += 1;
         }
         if n > 0 {
-            tracing::info!(count = n, "resumed unfinished webhook deliveries");
+            tracing::info!(count = n, "resumed unfinished deliveries");
         }
         Ok(n)
     }
@@ -221,43 +478,128 @@ impl Deliverer {
         Ok(())
     }
 
-    fn spawn_webhook(self: &Arc<Self>, alert: AlertRecord, url: String, first_attempt: u32) {
+    fn spawn_remote(self: &Arc<Self>, notice: Notice, channel: Channel, first_attempt: u32) {
         let this = self.clone();
         let stop = self.stop.clone();
         let Ok(mut tasks) = self.tasks.lock() else {
-            tracing::error!("webhook task set poisoned; delivery left pending until restart");
+            tracing::error!("delivery task set poisoned; delivery left pending until restart");
             return;
         };
         while tasks.try_join_next().is_some() {}
         tasks.spawn(async move {
             tokio::select! {
-                () = this.send_webhook(&alert, &url, first_attempt) => {},
+                () = this.send_remote(&notice, &channel, first_attempt) => {},
                 () = crate::wait_stop(stop) => {
-                    tracing::info!(alert_id = %alert.alert_id, %url, "shutting down: webhook delivery resumes at the next start");
+                    tracing::info!(notice = %notice.id, %channel, "shutting down: delivery resumes at the next start");
                 },
             }
         });
     }
 
+    /// One attempt on a remote channel.
+    pub async fn attempt(&self, notice: &Notice, channel: &Channel) -> Result<(), String> {
+        match channel {
+            Channel::Webhook(url) => {
+                let r = self
+                    .client
+                    .post(url)
+                    .header("Idempotency-Key", notice.id.as_str())
+                    .json(&notice.json)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if r.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("HTTP {}", r.status()))
+                }
+            }
+            Channel::WeCom(url) => {
+                let body = serde_json::json!({
+                    "msgtype": "markdown",
+                    "markdown": { "content": truncate_bytes(&notice.markdown, WECOM_MAX) },
+                });
+                self.post_robot(url, &body).await
+            }
+            Channel::DingTalk { url, secret } => {
+                let url = match secret {
+                    Some(sec) => dingtalk_signed_url(url, sec, nianbao_service::now_ms()),
+                    None => url.clone(),
+                };
+                let body = serde_json::json!({
+                    "msgtype": "markdown",
+                    "markdown": {
+                        "title": notice.title,
+                        "text": truncate_bytes(&notice.markdown, DINGTALK_MAX),
+                    },
+                });
+                self.post_robot(&url, &body).await
+            }
+            Channel::Email(addrs) => self.mail(notice, addrs).await,
+            Channel::Inbox | Channel::Outbox | Channel::Stdout => Ok(()),
+        }
+    }
+
+    /// POSTs to a 企业微信 / 钉钉 robot: HTTP 2xx and `errcode` 0 is success.
+    async fn post_robot(&self, url: &str, body: &serde_json::Value) -> Result<(), String> {
+        let r = self
+            .client
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = r.status();
+        let text = r.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("HTTP {status}"));
+        }
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("robot answered {status} with no JSON ({e})"))?;
+        match v.get("errcode").and_then(serde_json::Value::as_i64) {
+            Some(0) => Ok(()),
+            Some(code) => Err(format!(
+                "robot errcode {code}: {}",
+                v.get("errmsg")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+            )),
+            None => Err(format!("robot answer without errcode: {text}")),
+        }
+    }
+
+    async fn mail(&self, notice: &Notice, addrs: &[String]) -> Result<(), String> {
+        let Some(m) = &self.mailer else {
+            return Err("no SMTP server configured ([smtp] host)".into());
+        };
+        let mut b = lettre::Message::builder()
+            .from(m.from.clone())
+            .subject(notice.title.clone());
+        for a in addrs {
+            b = b.to(a.parse::<Mailbox>().map_err(|e| format!("{a}: {e}"))?);
+        }
+        let msg = b
+            .header(ContentType::TEXT_PLAIN)
+            .body(notice.text.clone())
+            .map_err(|e| e.to_string())?;
+        m.transport
+            .send(msg)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
     /// Attempts `first_attempt ..= 1 + retries`, recording each; backoff doubles up to the cap.
-    async fn send_webhook(&self, alert: &AlertRecord, url: &str, first_attempt: u32) {
-        let channel = format!("webhook:{url}");
+    async fn send_remote(&self, notice: &Notice, channel: &Channel, first_attempt: u32) {
+        let name = channel.to_string();
         let last = self.webhook.retries.saturating_add(1);
-        let body = alert.to_json();
         let mut attempt = first_attempt.max(1);
+        let robot = matches!(channel, Channel::WeCom(_) | Channel::DingTalk { .. });
         loop {
-            let result = self
-                .client
-                .post(url)
-                .header("Idempotency-Key", alert.alert_id.as_str())
-                .json(&body)
-                .send()
-                .await;
-            let error = match result {
-                Ok(r) if r.status().is_success() => None,
-                Ok(r) => Some(format!("HTTP {}", r.status())),
-                Err(e) => Some(e.to_string()),
-            };
+            if robot {
+                self.robot_slot(&name).await;
+            }
+            let error = self.attempt(notice, channel).await.err();
             let status = match (&error, attempt >= last) {
                 (None, _) => DeliveryStatus::Delivered,
                 (Some(_), false) => DeliveryStatus::Failed,
@@ -266,33 +608,49 @@ impl Deliverer {
             let err_text = error.clone().unwrap_or_default();
             if let Err(e) = self
                 .store
-                .record_delivery(
-                    &alert.alert_id,
-                    &channel,
-                    i64::from(attempt),
-                    status,
-                    &err_text,
-                )
+                .record_delivery(&notice.id, &name, i64::from(attempt), status, &err_text)
                 .await
             {
-                tracing::warn!(alert_id = %alert.alert_id, error = %e, "could not record a webhook attempt");
+                tracing::warn!(notice = %notice.id, error = %e, "could not record a delivery attempt");
+            }
+            if error.is_some()
+                && let Ok(n) = self.store.consecutive_failures(&name).await
+                && n == u64::from(self.webhook.failing_after)
+            {
+                tracing::error!(channel = %name, consecutive_failures = n, error = %err_text, "channel is failing: alerts stay in the inbox; see `nianbao channels`");
             }
             match status {
                 DeliveryStatus::Delivered => {
-                    tracing::info!(alert_id = %alert.alert_id, %url, attempt, "webhook delivered");
+                    tracing::info!(notice = %notice.id, channel = %name, attempt, "delivered");
                     return;
                 }
                 DeliveryStatus::GaveUp => {
-                    tracing::warn!(alert_id = %alert.alert_id, %url, attempt, error = %err_text, "webhook failed for good; the alert stays in the inbox");
+                    tracing::warn!(notice = %notice.id, channel = %name, attempt, error = %err_text, "delivery failed for good; the alert stays in the inbox");
                     return;
                 }
                 _ => {}
             }
             let delay = self.backoff(attempt);
-            tracing::info!(alert_id = %alert.alert_id, %url, attempt, error = %err_text, delay_ms = delay.as_millis(), "webhook failed; retrying");
+            tracing::info!(notice = %notice.id, channel = %name, attempt, error = %err_text, delay_ms = delay.as_millis(), "delivery failed; retrying");
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
+    }
+
+    /// Waits for this robot's next slot and books the one after it, so that one robot gets at most
+    /// one message per `robot_interval` from this service.
+    async fn robot_slot(&self, name: &str) {
+        if self.webhook.robot_interval.is_zero() {
+            return;
+        }
+        let wait_until = {
+            let mut slots = self.robot_slots.lock().await;
+            let now = tokio::time::Instant::now();
+            let slot = slots.get(name).copied().filter(|t| *t > now).unwrap_or(now);
+            slots.insert(name.to_string(), slot + self.webhook.robot_interval);
+            slot
+        };
+        tokio::time::sleep_until(wait_until).await;
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -303,7 +661,7 @@ impl Deliverer {
             .min(self.webhook.max_backoff)
     }
 
-    /// Waits for the background webhook tasks (they stop at shutdown).
+    /// Waits for the background delivery tasks (they stop at shutdown).
     pub async fn join(&self) {
         let tasks = match self.tasks.lock() {
             Ok(mut t) => std::mem::take(&mut *t),
@@ -324,10 +682,111 @@ mod tests {
             "outbox",
             "stdout",
             "webhook:https://x.example/a?b=1",
+            "email:gkb@qinghe.example.cn,li@qinghe.example.cn",
         ] {
             assert_eq!(s.parse::<Channel>().unwrap().to_string(), s);
         }
         assert!("webhook:ftp://x".parse::<Channel>().is_err());
         assert!("mail".parse::<Channel>().is_err());
+        assert!("email:not an address".parse::<Channel>().is_err());
+        assert!(
+            "dingtalk:https://x/robot/send?access_token=t#secret="
+                .parse::<Channel>()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_names() {
+        let w: Channel = "wecom:https://qyapi.example/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            w.to_string(),
+            "wecom:https://qyapi.example/cgi-bin/webhook/send?key=…5aaa"
+        );
+        let d: Channel =
+            "dingtalk:https://oapi.example/robot/send?access_token=abcdef123456#secret=SECabc"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            d.to_string(),
+            "dingtalk:https://oapi.example/robot/send?access_token=…3456#secret=…"
+        );
+        assert!(!format!("{d:?}").contains("SECabc"));
+        assert!(d.is_remote() && !Channel::Outbox.is_remote());
+    }
+
+    #[test]
+    fn dingtalk_signature_matches_the_documented_recipe() {
+        // Recomputed independently: HmacSHA256(key = secret, "1700000000000\nSECtest"), Base64, then
+        // URL-encoded (+ → %2B, / → %2F, = → %3D).
+        let url = dingtalk_signed_url(
+            "https://oapi.example/robot/send?access_token=t",
+            "SECtest",
+            1_700_000_000_000,
+        );
+        let (base, q) = url.split_once("&timestamp=").unwrap();
+        assert_eq!(base, "https://oapi.example/robot/send?access_token=t");
+        let (ts, sign) = q.split_once("&sign=").unwrap();
+        assert_eq!(ts, "1700000000000");
+        let decoded = percent_encoding::percent_decode_str(sign)
+            .decode_utf8()
+            .unwrap();
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"SECtest").unwrap();
+        mac.update(b"1700000000000\nSECtest");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(decoded.as_bytes())
+            .unwrap();
+        assert_eq!(raw, mac.finalize().into_bytes().to_vec());
+        assert!(!sign.contains('+') && !sign.contains('/') && !sign.contains('='));
+        // The same, computed with Python's hmac/base64/urllib.parse.quote_plus.
+        assert_eq!(sign, "aZLLrriXgn05YbwaGR7knYsLeJADjr9NwLaNNKpxh4g%3D");
+    }
+
+    #[tokio::test]
+    async fn robots_get_one_message_per_interval() {
+        let dir = std::env::temp_dir().join(format!("nianbao-slots-{}", std::process::id()));
+        let store = Store::connect(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.with_extension("db").display()
+        ))
+        .await
+        .unwrap();
+        let (_stop, rx) = watch::channel(false);
+        let d = Deliverer::new(
+            store,
+            dir.join("outbox.jsonl"),
+            WebhookSettings {
+                timeout: Duration::from_secs(1),
+                retries: 0,
+                backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(1),
+                failing_after: 3,
+                robot_interval: Duration::from_millis(150),
+            },
+            &SmtpSettings::default(),
+            rx,
+        )
+        .unwrap();
+        let start = tokio::time::Instant::now();
+        for _ in 0..3 {
+            d.robot_slot("wecom:a").await;
+        }
+        // The third message waits two intervals; another robot does not wait for them.
+        let three = start.elapsed();
+        assert!(three >= Duration::from_millis(300), "{three:?}");
+        d.robot_slot("wecom:b").await;
+        assert!(start.elapsed() - three < Duration::from_millis(100));
+        let _ = std::fs::remove_file(dir.with_extension("db"));
+    }
+
+    #[test]
+    fn long_robot_texts_are_cut_on_a_character() {
+        let s = "问题".repeat(3000);
+        let t = truncate_bytes(&s, WECOM_MAX);
+        assert!(t.len() <= WECOM_MAX);
+        assert!(t.ends_with("详见收件箱）"));
+        assert_eq!(truncate_bytes("短", 10), "短");
     }
 }

@@ -10,6 +10,7 @@
 //! candidates. Whatever cannot be resolved to exactly one agency goes to the default office, with the
 //! reason kept on the alert so that a person can fix the directory.
 
+use crate::clock::{Date, MonthDay};
 use crate::deliver::Channel;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
@@ -31,6 +32,12 @@ pub enum DirectoryError {
     },
     #[error("directory: {0}")]
     Invalid(String),
+    #[error("agencies CSV {path}, line {line}: {message}")]
+    Csv {
+        path: String,
+        line: usize,
+        message: String,
+    },
 }
 
 /// Administrative level of a supervising office. `national` exists for the one report a province
@@ -63,6 +70,95 @@ pub struct Office {
     /// How the office is told; empty → the service's `default_channels`.
     #[serde(default)]
     pub channels: Vec<String>,
+    /// Lowest severity that alerts this office ("warning" | "error"); absent → the service's
+    /// `min_severity`.
+    #[serde(default)]
+    pub min_severity: Option<String>,
+    /// Digest grouping: 0 sends every alert at once; N collects the office's alerts for N minutes
+    /// after the first one and sends them as one message (the inbox always has them at once).
+    #[serde(default)]
+    pub digest_minutes: u64,
+    /// What a corrected version with some findings still there says: `full` lists every finding
+    /// again, `quiet` spells out only the new ones and counts those already reported.
+    #[serde(default)]
+    pub repeats: Repeats,
+    /// Hours an error alert may stay unacknowledged before it is escalated (once) to `parent`;
+    /// absent → the service's `escalation.after_hours`; 0 → never.
+    #[serde(default)]
+    pub escalate_after_hours: Option<u64>,
+}
+
+/// See [`Office::repeats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Repeats {
+    #[default]
+    Full,
+    Quiet,
+}
+
+/// What kind of body an agency is; decides its statutory reporting deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgencyKind {
+    /// 人民政府: publishes its report by 3月31日 (条例 第五十条).
+    Government,
+    /// 政府工作部门 (县级以上): reports by 1月31日.
+    Department,
+    /// 乡、镇人民政府: the directory's `deadlines.township`.
+    Township,
+    /// 街道办事处: the directory's `deadlines.street`.
+    Street,
+}
+
+impl AgencyKind {
+    /// The kind a name suggests when the directory does not say.
+    pub fn guess(name: &str) -> AgencyKind {
+        let n = fold(name);
+        if n.ends_with("街道办事处") || n.ends_with("街道") {
+            AgencyKind::Street
+        } else if n.ends_with("镇人民政府")
+            || n.ends_with("乡人民政府")
+            || n.ends_with('镇')
+            || n.ends_with('乡')
+        {
+            AgencyKind::Township
+        } else if n.ends_with("人民政府") {
+            AgencyKind::Government
+        } else {
+            AgencyKind::Department
+        }
+    }
+
+    pub fn chinese(self) -> &'static str {
+        match self {
+            AgencyKind::Government => "人民政府",
+            AgencyKind::Department => "政府部门",
+            AgencyKind::Township => "乡镇",
+            AgencyKind::Street => "街道",
+        }
+    }
+}
+
+/// Yearly reporting deadlines by kind (`MM-DD` of the year after the reporting year).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Deadlines {
+    pub government: String,
+    pub department: String,
+    pub township: String,
+    pub street: String,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            government: "03-31".into(),
+            department: "01-31".into(),
+            township: "03-31".into(),
+            street: "03-31".into(),
+        }
+    }
 }
 
 /// An agency as the directory file writes it.
@@ -79,6 +175,18 @@ pub struct Agency {
     /// Region code of the agency.
     #[serde(default)]
     pub region: String,
+    /// government | department | township | street; absent → guessed from the name.
+    #[serde(default)]
+    pub kind: Option<AgencyKind>,
+    /// This agency's own deadline (`MM-DD`), instead of its kind's.
+    #[serde(default)]
+    pub deadline: Option<String>,
+}
+
+impl Agency {
+    pub fn kind(&self) -> AgencyKind {
+        self.kind.unwrap_or_else(|| AgencyKind::guess(&self.name))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,9 +194,15 @@ pub struct Agency {
 struct DirectoryFile {
     default_office: String,
     #[serde(default)]
+    deadlines: Deadlines,
+    #[serde(default)]
     offices: Vec<Office>,
     #[serde(default)]
     agencies: Vec<Agency>,
+    /// A CSV file with more agencies (path relative to the TOML file): the roster as an office
+    /// keeps it in a spreadsheet.
+    #[serde(default)]
+    agencies_csv: Option<String>,
 }
 
 /// How an agency name was matched to the directory.
@@ -137,6 +251,7 @@ struct CoreEntry {
 #[derive(Clone, Debug)]
 pub struct Directory {
     default_office: String,
+    deadlines: [MonthDay; 4],
     offices: Vec<Office>,
     office_index: HashMap<String, usize>,
     agencies: Vec<Agency>,
@@ -160,8 +275,17 @@ impl Directory {
             region: String::new(),
             parent: None,
             channels: Vec::new(),
+            min_severity: None,
+            digest_minutes: 0,
+            repeats: Repeats::Full,
+            escalate_after_hours: None,
         };
-        let mut d = Directory::build(default_office.to_string(), vec![office], Vec::new());
+        let mut d = Directory::build(
+            default_office.to_string(),
+            default_deadlines(),
+            vec![office],
+            Vec::new(),
+        );
         d.configured = false;
         d
     }
@@ -172,7 +296,8 @@ impl Directory {
             path: path.display().to_string(),
             source,
         })?;
-        Directory::from_toml(&text).map_err(|e| match e {
+        let base = path.parent().unwrap_or(Path::new("."));
+        Directory::parse(&text, Some(base)).map_err(|e| match e {
             DirectoryError::Parse { source, .. } => DirectoryError::Parse {
                 path: path.display().to_string(),
                 source,
@@ -181,21 +306,45 @@ impl Directory {
         })
     }
 
-    /// Parses and checks directory TOML text.
+    /// Parses and checks directory TOML text (an `agencies_csv` needs [`Directory::load`]).
     pub fn from_toml(text: &str) -> Result<Directory, DirectoryError> {
-        let file: DirectoryFile = toml::from_str(text).map_err(|e| DirectoryError::Parse {
+        Directory::parse(text, None)
+    }
+
+    fn parse(text: &str, base: Option<&Path>) -> Result<Directory, DirectoryError> {
+        let mut file: DirectoryFile = toml::from_str(text).map_err(|e| DirectoryError::Parse {
             path: "<text>".into(),
             source: Box::new(e),
         })?;
-        check(&file)?;
+        if let Some(csv) = file.agencies_csv.take() {
+            let Some(base) = base else {
+                return Err(DirectoryError::Invalid(format!(
+                    "agencies_csv {csv:?} needs the directory to be loaded from a file"
+                )));
+            };
+            let path = base.join(&csv);
+            let text = std::fs::read_to_string(&path).map_err(|source| DirectoryError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+            file.agencies
+                .extend(agencies_from_csv(&text, &path.display().to_string())?);
+        }
+        let deadlines = check(&file)?;
         Ok(Directory::build(
             file.default_office,
+            deadlines,
             file.offices,
             file.agencies,
         ))
     }
 
-    fn build(default_office: String, offices: Vec<Office>, agencies: Vec<Agency>) -> Directory {
+    fn build(
+        default_office: String,
+        deadlines: [MonthDay; 4],
+        offices: Vec<Office>,
+        agencies: Vec<Agency>,
+    ) -> Directory {
         let office_index = offices
             .iter()
             .enumerate()
@@ -235,6 +384,7 @@ impl Directory {
         }
         Directory {
             default_office,
+            deadlines,
             offices,
             office_index,
             agencies,
@@ -257,6 +407,31 @@ impl Directory {
 
     pub fn office(&self, id: &str) -> Option<&Office> {
         self.office_index.get(id).map(|&i| &self.offices[i])
+    }
+
+    /// The agency the directory lists under exactly this (official) name.
+    pub fn agency(&self, name: &str) -> Option<&Agency> {
+        self.by_name.get(name).map(|&i| &self.agencies[i])
+    }
+
+    /// Whether the directory came from a file (else it only knows the default office).
+    pub fn is_configured(&self) -> bool {
+        self.configured
+    }
+
+    /// The last day on which `agency` may publish its report for `year` (in `year + 1`).
+    pub fn deadline(&self, agency: &Agency, year: i32) -> Date {
+        let md = agency
+            .deadline
+            .as_deref()
+            .and_then(MonthDay::parse)
+            .unwrap_or(match agency.kind() {
+                AgencyKind::Government => self.deadlines[0],
+                AgencyKind::Department => self.deadlines[1],
+                AgencyKind::Township => self.deadlines[2],
+                AgencyKind::Street => self.deadlines[3],
+            });
+        md.in_year(year + 1)
     }
 
     pub fn default_office(&self) -> &Office {
@@ -358,8 +533,152 @@ impl Directory {
     }
 }
 
-fn check(file: &DirectoryFile) -> Result<(), DirectoryError> {
+/// A CSV record: its first line number and its fields.
+type CsvRecord = (usize, Vec<String>);
+
+/// Splits CSV text (RFC 4180: quoted fields with `""`, commas and line breaks inside quotes) into
+/// records of fields, each with its starting line number.
+fn csv_records(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
+    let mut records = Vec::new();
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut line = 1;
+    let mut start = 1;
+    let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => {
+                if c == '\n' {
+                    line += 1;
+                }
+                field.push(c);
+            }
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => fields.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                fields.push(std::mem::take(&mut field));
+                if fields.iter().any(|f| !f.trim().is_empty()) {
+                    records.push((start, std::mem::take(&mut fields)));
+                }
+                fields.clear();
+                line += 1;
+                start = line;
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err((start, "unterminated quoted field".into()));
+    }
+    fields.push(field);
+    if fields.iter().any(|f| !f.trim().is_empty()) {
+        records.push((start, fields));
+    }
+    Ok(records)
+}
+
+/// The agencies of a CSV roster: a header row naming the columns (`name`, `office` required;
+/// `aliases` separated by `;` or `、`, `kind`, `region`, `deadline` optional), one agency per row.
+pub fn agencies_from_csv(text: &str, path: &str) -> Result<Vec<Agency>, DirectoryError> {
+    let err = |line: usize, message: String| DirectoryError::Csv {
+        path: path.to_string(),
+        line,
+        message,
+    };
+    let records = csv_records(text).map_err(|(l, m)| err(l, m))?;
+    let mut it = records.into_iter();
+    let Some((_, header)) = it.next() else {
+        return Ok(Vec::new());
+    };
+    let header: Vec<String> = header
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    const KNOWN: [&str; 6] = ["name", "aliases", "kind", "office", "region", "deadline"];
+    for h in &header {
+        if !KNOWN.contains(&h.as_str()) {
+            return Err(err(
+                1,
+                format!("unknown column {h:?} (known: {})", KNOWN.join(", ")),
+            ));
+        }
+    }
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (Some(name_col), Some(office_col)) = (col("name"), col("office")) else {
+        return Err(err(
+            1,
+            "the header needs the columns name and office".into(),
+        ));
+    };
+    let mut out = Vec::new();
+    for (line, rec) in it {
+        let get = |c: Option<usize>| {
+            c.and_then(|i| rec.get(i))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let kind = match get(col("kind")) {
+            None => None,
+            Some(k) => Some(match k.as_str() {
+                "government" | "人民政府" => AgencyKind::Government,
+                "department" | "部门" | "政府部门" => AgencyKind::Department,
+                "township" | "乡镇" => AgencyKind::Township,
+                "street" | "街道" => AgencyKind::Street,
+                other => return Err(err(line, format!("unknown kind {other:?}"))),
+            }),
+        };
+        out.push(Agency {
+            name: get(Some(name_col)).ok_or_else(|| err(line, "empty name".into()))?,
+            aliases: get(col("aliases"))
+                .map(|a| {
+                    a.split([';', '；', '、'])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            office: get(Some(office_col)).ok_or_else(|| err(line, "empty office".into()))?,
+            region: get(col("region")).unwrap_or_default(),
+            kind,
+            deadline: get(col("deadline")),
+        });
+    }
+    Ok(out)
+}
+
+fn default_deadlines() -> [MonthDay; 4] {
+    let d = Deadlines::default();
+    [d.government, d.department, d.township, d.street]
+        .map(|s| MonthDay::parse(&s).unwrap_or(MonthDay { month: 3, day: 31 }))
+}
+
+/// Checks the file; returns its deadlines (government, department, township, street).
+fn check(file: &DirectoryFile) -> Result<[MonthDay; 4], DirectoryError> {
     let bad = |m: String| Err(DirectoryError::Invalid(m));
+    let d = &file.deadlines;
+    let mut deadlines = default_deadlines();
+    for (i, (what, v)) in [
+        ("government", &d.government),
+        ("department", &d.department),
+        ("township", &d.township),
+        ("street", &d.street),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        match MonthDay::parse(v) {
+            Some(md) => deadlines[i] = md,
+            None => return bad(format!("deadlines.{what} {v:?} is not MM-DD")),
+        }
+    }
     let mut ids = HashSet::new();
     for o in &file.offices {
         if o.id.trim().is_empty() {
@@ -372,6 +691,14 @@ fn check(file: &DirectoryFile) -> Result<(), DirectoryError> {
             if let Err(e) = c.parse::<Channel>() {
                 return bad(format!("office {:?}: {e}", o.id));
             }
+        }
+        if let Some(m) = &o.min_severity
+            && !matches!(m.as_str(), "warning" | "error")
+        {
+            return bad(format!(
+                "office {:?}: min_severity {m:?} must be \"warning\" or \"error\"",
+                o.id
+            ));
         }
     }
     for o in &file.offices {
@@ -401,8 +728,13 @@ fn check(file: &DirectoryFile) -> Result<(), DirectoryError> {
                 a.name, a.office
             ));
         }
+        if let Some(dl) = &a.deadline
+            && MonthDay::parse(dl).is_none()
+        {
+            return bad(format!("agency {:?}: deadline {dl:?} is not MM-DD", a.name));
+        }
     }
-    Ok(())
+    Ok(deadlines)
 }
 
 /// Folds full-width ASCII (Ａ, １, （) to half-width, drops whitespace of every width and zero-width
@@ -436,8 +768,8 @@ const REGION_SUFFIXES: [&str; 9] = [
 const REGION_CHARS: [char; 4] = ['省', '市', '县', '区'];
 
 /// Splits a folded name into its core and the region prefixes in front of it:
-/// `江州市清河县人民政府河西街道办事处` → (`河西街道`, [江州市, 清河县]); `清河县人民政府` →
-/// (`人民政府`, [清河县]); `城关镇人民政府` → (`城关镇`, []).
+/// `江州市清河县人民政府河西街道办事处` → (`河西街道`, `[江州市, 清河县]`); `清河县人民政府` →
+/// (`人民政府`, `[清河县]`); `城关镇人民政府` → (`城关镇`, `[]`).
 pub fn core_of(folded: &str) -> (String, Vec<String>) {
     let mut rest = folded;
     let mut prefixes = Vec::new();
@@ -636,6 +968,83 @@ office = "390121"
             ("province", MatchKind::Default)
         );
         assert!(r.note.is_some());
+    }
+
+    #[test]
+    fn kinds_and_deadlines() {
+        let d = Directory::from_toml(&format!(
+            "{SAMPLE}\n[deadlines]\nstreet = \"02-28\"\n\n[[agencies]]\nname = \"清河县审计局\"\noffice = \"390121\"\ndeadline = \"02-15\"\n"
+        ))
+        .unwrap();
+        let a = |n: &str| d.agency(n).unwrap();
+        assert_eq!(a("清河县人民政府").kind(), AgencyKind::Government);
+        assert_eq!(a("江州市市场监督管理局").kind(), AgencyKind::Department);
+        assert_eq!(a("郑县东城街道办事处").kind(), AgencyKind::Street);
+        assert_eq!(a("郑县城关镇人民政府").kind(), AgencyKind::Township);
+        // Statutory: departments 1月31日, governments 3月31日 of the following year.
+        assert_eq!(
+            d.deadline(a("江州市市场监督管理局"), 2025).chinese(),
+            "2026年1月31日"
+        );
+        assert_eq!(
+            d.deadline(a("清河县人民政府"), 2025).chinese(),
+            "2026年3月31日"
+        );
+        // Configured: 街道 in the file's [deadlines], 乡镇 the default, one agency its own date.
+        assert_eq!(
+            d.deadline(a("郑县东城街道办事处"), 2025).to_string(),
+            "2026-02-28"
+        );
+        assert_eq!(
+            d.deadline(a("郑县城关镇人民政府"), 2025).to_string(),
+            "2026-03-31"
+        );
+        assert_eq!(
+            d.deadline(a("清河县审计局"), 2025).to_string(),
+            "2026-02-15"
+        );
+        let e = Directory::from_toml(&format!("{SAMPLE}\n[deadlines]\nstreet = \"31-02\"\n"))
+            .unwrap_err();
+        assert!(e.to_string().contains("deadlines.street"));
+    }
+
+    #[test]
+    fn agencies_can_come_from_a_csv_roster() {
+        let dir = std::env::temp_dir().join(format!("nianbao-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("roster.csv"),
+            "\u{feff}name,aliases,kind,office,region,deadline\r\n\
+             清河县水利局,,department,390121,390121,\r\n\
+             \"清河县东关街道办事处\",\"东关街道办事处;江州市清河县人民政府东关街道办事处\",街道,390121,390121,02-28\r\n\
+             \r\n",
+        )
+        .unwrap();
+        // A top-level key, before the first table.
+        let toml = SAMPLE.replacen(
+            "default_office = \"province\"\n",
+            "default_office = \"province\"\nagencies_csv = \"roster.csv\"\n",
+            1,
+        );
+        std::fs::write(dir.join("d.toml"), &toml).unwrap();
+        let d = Directory::load(&dir.join("d.toml")).unwrap();
+        let r = d.resolve("东关街道");
+        assert_eq!(r.agency, Some("清河县东关街道办事处"));
+        assert_eq!(r.office.id, "390121");
+        let a = d.agency("清河县东关街道办事处").unwrap();
+        assert_eq!(a.kind(), AgencyKind::Street);
+        assert_eq!(d.deadline(a, 2025).to_string(), "2026-02-28");
+        assert_eq!(d.resolve("清河县水利局").how, MatchKind::Name);
+        // From text alone a CSV cannot be found.
+        assert!(Directory::from_toml(&toml).is_err());
+        // Broken rows name their line.
+        let e = agencies_from_csv("name,office\n清河县林业局,\n", "r.csv").unwrap_err();
+        assert_eq!(e.to_string(), "agencies CSV r.csv, line 2: empty office");
+        let e = agencies_from_csv("name,office,colour\n", "r.csv").unwrap_err();
+        assert!(e.to_string().contains("unknown column \"colour\""));
+        let e = agencies_from_csv("name,office\n\"x,390121\n", "r.csv").unwrap_err();
+        assert!(e.to_string().contains("unterminated"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `nianbao.v1.Notification`: the offices' inbox.
+//! `nianbao.v1.Notification`: the offices' inbox, and the health of the delivery channels.
 
 use crate::alert::AlertRecord;
+use crate::clock::SharedClock;
 use crate::store::{AlertQuery, Store};
 use nianbao_proto::v1;
 use nianbao_proto::v1::notification_server::Notification;
@@ -22,6 +23,9 @@ pub struct NotificationService {
     store: Store,
     alerts: broadcast::Sender<Arc<AlertRecord>>,
     stop: watch::Receiver<bool>,
+    clock: SharedClock,
+    /// Consecutive failures from which a channel is reported failing.
+    failing_after: u32,
 }
 
 impl NotificationService {
@@ -29,11 +33,15 @@ impl NotificationService {
         store: Store,
         alerts: broadcast::Sender<Arc<AlertRecord>>,
         stop: watch::Receiver<bool>,
+        clock: SharedClock,
+        failing_after: u32,
     ) -> NotificationService {
         NotificationService {
             store,
             alerts,
             stop,
+            clock,
+            failing_after,
         }
     }
 }
@@ -65,6 +73,7 @@ impl Notification for NotificationService {
             .list_alerts(&AlertQuery {
                 office_id: non_empty(r.office_id),
                 status: non_empty(r.status),
+                kind: non_empty(r.kind),
                 limit,
                 offset: r.offset,
             })
@@ -91,7 +100,7 @@ impl Notification for NotificationService {
         };
         match self
             .store
-            .acknowledge(&r.alert_id, by, nianbao_service::now_ms())
+            .acknowledge(&r.alert_id, by, self.clock.now_ms())
             .await
             .map_err(internal)?
         {
@@ -101,6 +110,29 @@ impl Notification for NotificationService {
             }
             None => Err(Status::not_found(format!("no alert {}", r.alert_id))),
         }
+    }
+
+    async fn list_channels(
+        &self,
+        _request: Request<v1::ListChannelsRequest>,
+    ) -> Result<Response<v1::ListChannelsResponse>, Status> {
+        let health = self.store.channel_health().await.map_err(internal)?;
+        let channels = health
+            .into_iter()
+            .map(|h| v1::ChannelStatus {
+                failing: h.consecutive_failures >= u64::from(self.failing_after),
+                channel: h.channel,
+                delivered: h.delivered,
+                failed: h.failed,
+                gave_up: h.gave_up,
+                pending: h.pending,
+                consecutive_failures: h.consecutive_failures,
+                last_error: h.last_error,
+                last_delivered_ms: h.last_delivered_ms,
+                last_failed_ms: h.last_failed_ms,
+            })
+            .collect();
+        Ok(Response::new(v1::ListChannelsResponse { channels }))
     }
 
     type StreamAlertsStream = AlertStream;

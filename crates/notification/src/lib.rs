@@ -2,29 +2,41 @@
 //!
 //! # Layout
 //! - [`config`]: the typed configuration (`deploy/config/notification.toml`).
-//! - [`directory`]: offices, agencies, and resolving a report's agency to its office.
-//! - [`alert`]: the alert record and the Chinese message.
-//! - [`store`]: alerts and deliveries in the service's own database.
-//! - [`deliver`]: channels (inbox, outbox, stdout, webhook) and the background webhook sender.
+//! - [`clock`]: injectable time, calendar dates in China time.
+//! - [`directory`]: offices, agencies (kinds, deadlines), and resolving a report's agency.
+//! - [`alert`]: the alert record and the Chinese messages.
+//! - [`engine`]: routing, dedup, resolution, escalation, digests, roster.
+//! - [`render`]: notices (title, text, markdown, JSON) for an alert or a digest.
+//! - [`store`]: alerts, notices, deliveries and arrivals in the service's own database.
+//! - [`deliver`]: channels (inbox, outbox, stdout, webhook, 企业微信, 钉钉, e-mail) and the
+//!   background sender with retries.
 //! - [`consumer`]: the `report.validated` handler.
-//! - [`grpc`]: `nianbao.v1.Notification` (ListAlerts, AcknowledgeAlert, StreamAlerts).
+//! - [`grpc`]: `nianbao.v1.Notification` (ListAlerts, AcknowledgeAlert, StreamAlerts, ListChannels).
+//! - [`metrics`]: Prometheus text on `metrics_listen` (alerts, deliveries, failing channels).
 //!
-//! [`run`] wires them: the gRPC server (with health and reflection) on the given listener, and the
-//! consumer of `nianbao.notification`, until `shutdown` resolves.
+//! [`run`] wires them: the gRPC server (with health and reflection) on the given listener, the
+//! consumer of `nianbao.notification`, and the tick task (escalation, digests, roster) every
+//! `tick_ms`, until `shutdown` resolves. [`run_with_clock`] is the same with injected time.
 
 pub mod alert;
+pub mod clock;
 pub mod config;
 pub mod consumer;
 pub mod deliver;
 pub mod directory;
+pub mod engine;
 pub mod grpc;
+pub mod metrics;
+pub mod render;
 pub mod store;
 
 pub use config::Config;
 
+use crate::clock::{SharedClock, SystemClock};
 use crate::consumer::NotifyHandler;
 use crate::deliver::{DeliverError, Deliverer};
 use crate::directory::{Directory, DirectoryError};
+use crate::engine::{Engine, Policy};
 use crate::grpc::NotificationService;
 use crate::store::{Store, StoreError};
 use nianbao_bus::{Bus, QueueSpec, Stage};
@@ -66,6 +78,11 @@ pub enum NotificationError {
     Transport(#[from] tonic::transport::Error),
     #[error("the gRPC server task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("binding metrics_listen {addr}: {source}")]
+    Metrics {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// The directory of `cfg`: the file, or none (everything to `default_office`).
@@ -87,6 +104,16 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NotificationError> {
+    run_with_clock(cfg, listener, shutdown, Arc::new(SystemClock)).await
+}
+
+/// [`run`] with the time the timers and records use (tests move a `ManualClock`).
+pub async fn run_with_clock(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: SharedClock,
+) -> Result<(), NotificationError> {
     cfg.validate()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -107,9 +134,46 @@ pub async fn run(
         store.clone(),
         cfg.outbox_path(),
         cfg.webhook_settings(),
+        &cfg.smtp_settings(),
         stop_rx.clone(),
     )?);
-    deliverer.resume_pending().await?;
+    let engine = Arc::new(Engine {
+        store: store.clone(),
+        directory: directory.clone(),
+        deliverer: deliverer.clone(),
+        clock: clock.clone(),
+        policy: Policy {
+            min_severity: cfg.min_severity()?,
+            default_channels: cfg.default_channels()?,
+            escalate_after_hours: cfg.escalation.after_hours,
+            roster: cfg.roster.clone(),
+        },
+        alerts: alerts_tx.clone(),
+        locks: Default::default(),
+    });
+    check_mail(&engine)?;
+    deliverer
+        .resume_pending(|office| engine.channels_of(office))
+        .await?;
+
+    let metrics_task = if cfg.metrics_listen.trim().is_empty() {
+        None
+    } else {
+        let addr = cfg.metrics_listen.trim().to_string();
+        let l = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|source| NotificationError::Metrics {
+                addr: addr.clone(),
+                source,
+            })?;
+        tracing::info!(%addr, "metrics on /metrics");
+        Some(tokio::spawn(metrics::serve(
+            l,
+            store.clone(),
+            cfg.webhook_settings().failing_after,
+            stop_rx.clone(),
+        )))
+    };
 
     let (health, health_service) = nianbao_service::grpc_health();
     health
@@ -119,7 +183,13 @@ pub async fn run(
         .set_not_serving::<NotificationServer<NotificationService>>()
         .await;
     let reflection = nianbao_service::grpc_reflection()?;
-    let service = NotificationService::new(store.clone(), alerts_tx.clone(), stop_rx.clone());
+    let service = NotificationService::new(
+        store.clone(),
+        alerts_tx.clone(),
+        stop_rx.clone(),
+        clock.clone(),
+        cfg.webhook_settings().failing_after,
+    );
     let addr = listener.local_addr().ok();
     let server_stop = wait_stop(stop_rx.clone());
     let server = tokio::spawn(
@@ -147,15 +217,16 @@ pub async fn run(
             .set_serving::<NotificationServer<NotificationService>>()
             .await;
         let handler = Arc::new(NotifyHandler {
-            store: store.clone(),
-            directory,
-            deliverer: deliverer.clone(),
+            engine: engine.clone(),
             bus: bus.clone(),
-            min_severity: cfg.min_severity()?,
-            default_channels: cfg.default_channels()?,
-            alerts: alerts_tx,
         });
+        let ticker = tokio::spawn(tick_loop(
+            engine.clone(),
+            Duration::from_millis(cfg.tick_ms.max(10)),
+            stop_rx.clone(),
+        ));
         consume(&bus, handler, stop_rx.clone()).await;
+        let _ = ticker.await;
         health
             .set_service_status("", ServingStatus::NotServing)
             .await;
@@ -163,11 +234,53 @@ pub async fn run(
     }
 
     let served = server.await;
+    if let Some(t) = metrics_task
+        && let Ok(Err(e)) = t.await
+    {
+        tracing::warn!(error = %e, "metrics server stopped with an error");
+    }
     deliverer.join().await;
     store.close().await;
     served??;
     tracing::info!("notification service stopped");
     Ok(())
+}
+
+/// Refuses to start when an office wants e-mail and no SMTP server is configured.
+fn check_mail(engine: &Engine) -> Result<(), NotificationError> {
+    if engine.deliverer.can_mail() {
+        return Ok(());
+    }
+    for o in engine.directory.offices() {
+        if engine
+            .channels(o)
+            .iter()
+            .any(|c| matches!(c, deliver::Channel::Email(_)))
+        {
+            return Err(config::ConfigError::Invalid(format!(
+                "office {:?} has an email: channel but [smtp] host is not set",
+                o.id
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Runs the engine's timers every `every` until shutdown. A failed tick is logged and tried
+/// again at the next one.
+async fn tick_loop(engine: Arc<Engine>, every: Duration, stop: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {},
+            () = wait_stop(stop.clone()) => return,
+        }
+        if let Err(e) = engine.tick().await {
+            tracing::warn!(error = %e, "tick failed; trying again at the next one");
+        }
+    }
 }
 
 /// Resolves once the service is told to stop.

@@ -1,14 +1,21 @@
-//! The service's own database: alerts and the log of every delivery attempt.
+//! The service's own database: alerts, the notices delivered for them (an alert, or an office's
+//! digest), the log of every delivery attempt, and the reports that arrived (for the roster).
 //!
 //! Portable SQL for SQLite and PostgreSQL through `sqlx::AnyPool`: `$n` placeholders each used once,
 //! BIGINT/TEXT only, no NULLs (0 / '' mean "not yet"), `ON CONFLICT … DO NOTHING` for the idempotent
-//! insert. The unique key `(report_id, version, office_id)` is what makes a redelivered
-//! `report.validated` event harmless.
+//! inserts. Alert ids are derived from what makes an alert unique (report, version, office, kind —
+//! see `AlertRecord::id_for`), so the primary key is what makes a redelivered `report.validated`
+//! event harmless. State changes that must happen once (escalation, resolution) are conditional
+//! updates whose affected-row count says who won.
 
-use crate::alert::{AlertRecord, FindingRecord, STATUS_ACKNOWLEDGED, STATUS_OPEN};
+use crate::alert::{
+    AlertRecord, DIGEST_PENDING, FindingRecord, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED,
+};
+use crate::deliver::Notice;
 use sqlx::AnyPool;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use std::collections::HashSet;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -19,6 +26,8 @@ pub enum StoreError {
     Connect(#[from] nianbao_service::ServiceError),
     #[error("stored findings of alert {0} are not valid JSON: {1}")]
     Findings(String, serde_json::Error),
+    #[error("stored notice {0} is not valid JSON: {1}")]
+    Notice(String, serde_json::Error),
 }
 
 /// Outcome of one delivery attempt (the `deliveries.status` column).
@@ -55,8 +64,8 @@ pub struct DeliveryRow {
     pub at_ms: i64,
 }
 
-/// A webhook delivery that was queued but neither delivered nor given up (the process stopped in
-/// between): resumed at start-up.
+/// A remote delivery that was queued but neither delivered nor given up (the process stopped in
+/// between): resumed at start-up. `alert_id` is the notice id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingDelivery {
     pub alert_id: String,
@@ -69,6 +78,7 @@ pub struct PendingDelivery {
 pub struct AlertQuery {
     pub office_id: Option<String>,
     pub status: Option<String>,
+    pub kind: Option<String>,
     pub limit: u32,
     pub offset: u32,
 }
@@ -80,7 +90,22 @@ pub struct Store {
 
 const ALERT_COLUMNS: &str = "alert_id, office_id, office_name, report_id, version, agency, year, \
      region, status, kind, findings_json, message, route_note, created_at_ms, acknowledged_at_ms, \
-     acknowledged_by";
+     acknowledged_by, report_key, fingerprint, has_error, escalated_at_ms, resolved_at_ms, \
+     source_alert_id, digest_state";
+
+/// Health of one channel, from its delivery log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelHealth {
+    pub channel: String,
+    pub delivered: u64,
+    pub failed: u64,
+    pub gave_up: u64,
+    pub pending: u64,
+    pub consecutive_failures: u64,
+    pub last_error: String,
+    pub last_delivered_ms: i64,
+    pub last_failed_ms: i64,
+}
 
 impl Store {
     /// Connects and creates the tables if they are missing.
@@ -110,10 +135,32 @@ impl Store {
                 created_at_ms BIGINT NOT NULL,
                 acknowledged_at_ms BIGINT NOT NULL DEFAULT 0,
                 acknowledged_by TEXT NOT NULL DEFAULT '',
-                UNIQUE (report_id, version, office_id)
+                report_key TEXT NOT NULL DEFAULT '',
+                fingerprint TEXT NOT NULL DEFAULT '',
+                has_error BIGINT NOT NULL DEFAULT 0,
+                escalated_at_ms BIGINT NOT NULL DEFAULT 0,
+                resolved_at_ms BIGINT NOT NULL DEFAULT 0,
+                source_alert_id TEXT NOT NULL DEFAULT '',
+                digest_state TEXT NOT NULL DEFAULT ''
             )",
             "CREATE INDEX IF NOT EXISTS alerts_office_created ON alerts (office_id, created_at_ms)",
             "CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created_at_ms)",
+            "CREATE INDEX IF NOT EXISTS alerts_report_key ON alerts (report_key, office_id)",
+            "CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, has_error)",
+            "CREATE INDEX IF NOT EXISTS alerts_digest ON alerts (digest_state)",
+            "CREATE TABLE IF NOT EXISTS notices (
+                notice_id TEXT PRIMARY KEY,
+                office_id TEXT NOT NULL,
+                notice_json TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL
+            )",
+            "CREATE TABLE IF NOT EXISTS arrivals (
+                report_key TEXT PRIMARY KEY,
+                agency TEXT NOT NULL,
+                year BIGINT NOT NULL,
+                report_id TEXT NOT NULL,
+                arrived_at_ms BIGINT NOT NULL
+            )",
             "CREATE TABLE IF NOT EXISTS deliveries (
                 alert_id TEXT NOT NULL,
                 channel TEXT NOT NULL,
@@ -136,9 +183,11 @@ impl Store {
         let r = sqlx::query(
             "INSERT INTO alerts (alert_id, office_id, office_name, report_id, version, agency, year, \
              region, status, kind, findings_json, message, route_note, created_at_ms, \
-             acknowledged_at_ms, acknowledged_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-             ON CONFLICT (report_id, version, office_id) DO NOTHING",
+             acknowledged_at_ms, acknowledged_by, report_key, fingerprint, has_error, \
+             escalated_at_ms, resolved_at_ms, source_alert_id, digest_state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19, $20, $21, $22, $23) \
+             ON CONFLICT (alert_id) DO NOTHING",
         )
         .bind(a.alert_id.clone())
         .bind(a.office_id.clone())
@@ -156,12 +205,206 @@ impl Store {
         .bind(a.created_at_ms)
         .bind(a.acknowledged_at_ms)
         .bind(a.acknowledged_by.clone())
+        .bind(a.report_key.clone())
+        .bind(a.fingerprint.clone())
+        .bind(i64::from(a.has_error))
+        .bind(a.escalated_at_ms)
+        .bind(a.resolved_at_ms)
+        .bind(a.source_alert_id.clone())
+        .bind(a.digest_state.clone())
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
     }
 
-    /// The alert for a (report, version, office), whoever created it.
+    /// The latest alert of `kind` about `report_key` at `office_id` that is not resolved.
+    pub async fn current_alert(
+        &self,
+        report_key: &str,
+        office_id: &str,
+        kind: &str,
+    ) -> Result<Option<AlertRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE report_key = $1 AND office_id = $2 \
+             AND kind = $3 AND status <> $4 ORDER BY created_at_ms DESC, alert_id DESC LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(report_key.to_string())
+            .bind(office_id.to_string())
+            .bind(kind.to_string())
+            .bind(STATUS_RESOLVED)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| alert_from_row(&r)).transpose()
+    }
+
+    /// Resolves an alert that is not resolved yet, and the alerts derived from it (its
+    /// escalation). `true` if this call resolved it.
+    pub async fn resolve(&self, alert_id: &str, at_ms: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE alerts SET status = $1, resolved_at_ms = $2 WHERE alert_id = $3 AND status <> $4",
+        )
+        .bind(STATUS_RESOLVED)
+        .bind(at_ms)
+        .bind(alert_id.to_string())
+        .bind(STATUS_RESOLVED)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE alerts SET status = $1, resolved_at_ms = $2 WHERE source_alert_id = $3 \
+             AND kind = $4 AND status <> $5",
+        )
+        .bind(STATUS_RESOLVED)
+        .bind(at_ms)
+        .bind(alert_id.to_string())
+        .bind(crate::alert::KIND_ESCALATION)
+        .bind(STATUS_RESOLVED)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Open alerts that escalate and have not been escalated, oldest first.
+    pub async fn escalation_candidates(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE status = $1 AND has_error = $2 \
+             AND escalated_at_ms = $3 ORDER BY created_at_ms, alert_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(STATUS_OPEN)
+            .bind(1i64)
+            .bind(0i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
+    /// Marks an alert escalated unless it was already (or is no longer open). `true` if this call
+    /// did it: only then is the escalation sent.
+    pub async fn mark_escalated(&self, alert_id: &str, at_ms: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE alerts SET escalated_at_ms = $1 WHERE alert_id = $2 AND escalated_at_ms = $3 \
+             AND status = $4",
+        )
+        .bind(at_ms)
+        .bind(alert_id.to_string())
+        .bind(0i64)
+        .bind(STATUS_OPEN)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Alerts waiting for their office's digest, oldest first.
+    pub async fn pending_digest(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE digest_state = $1 ORDER BY created_at_ms, alert_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(DIGEST_PENDING)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
+    /// Records that `alert_id` went out in the digest `notice_id`.
+    pub async fn set_digest(&self, alert_id: &str, notice_id: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE alerts SET digest_state = $1 WHERE alert_id = $2 AND digest_state = $3",
+        )
+        .bind(notice_id.to_string())
+        .bind(alert_id.to_string())
+        .bind(DIGEST_PENDING)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Ids of the alerts of `kind` about reports of `year`.
+    pub async fn alert_ids(&self, kind: &str, year: i32) -> Result<HashSet<String>, StoreError> {
+        let rows = sqlx::query("SELECT alert_id FROM alerts WHERE kind = $1 AND year = $2")
+            .bind(kind.to_string())
+            .bind(i64::from(year))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Records the first arrival of a report for `report_key`. `true` if it is the first.
+    pub async fn record_arrival(
+        &self,
+        report_key: &str,
+        agency: &str,
+        year: i32,
+        report_id: &str,
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO arrivals (report_key, agency, year, report_id, arrived_at_ms) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (report_key) DO NOTHING",
+        )
+        .bind(report_key.to_string())
+        .bind(agency.to_string())
+        .bind(i64::from(year))
+        .bind(report_id.to_string())
+        .bind(at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// When the first report for `report_key` arrived (Unix ms), if one did.
+    pub async fn arrival_ms(&self, report_key: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT arrived_at_ms FROM arrivals WHERE report_key = $1")
+            .bind(report_key.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get(0).map_err(StoreError::from))
+            .transpose()
+    }
+
+    /// The agencies (directory names) whose report for `year` arrived.
+    pub async fn arrived(&self, year: i32) -> Result<HashSet<String>, StoreError> {
+        let rows = sqlx::query("SELECT agency FROM arrivals WHERE year = $1")
+            .bind(i64::from(year))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Stores a notice (once; a second put of the same id is a no-op).
+    pub async fn put_notice(&self, n: &Notice) -> Result<(), StoreError> {
+        let json = serde_json::to_string(n).map_err(|e| StoreError::Notice(n.id.clone(), e))?;
+        sqlx::query(
+            "INSERT INTO notices (notice_id, office_id, notice_json, created_at_ms) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (notice_id) DO NOTHING",
+        )
+        .bind(n.id.clone())
+        .bind(n.office_id.clone())
+        .bind(json)
+        .bind(n.created_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_notice(&self, id: &str) -> Result<Option<Notice>, StoreError> {
+        let row = sqlx::query("SELECT notice_json FROM notices WHERE notice_id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let json: String = row.try_get(0)?;
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| StoreError::Notice(id.to_string(), e))
+    }
+
+    /// The findings alert for a (report, version, office), whoever created it.
     pub async fn find_alert(
         &self,
         report_id: &str,
@@ -169,12 +412,14 @@ impl Store {
         office_id: &str,
     ) -> Result<Option<AlertRecord>, StoreError> {
         let sql = format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE report_id = $1 AND version = $2 AND office_id = $3"
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE report_id = $1 AND version = $2 AND office_id = $3 \
+             AND kind = $4"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(report_id.to_string())
             .bind(version.to_string())
             .bind(office_id.to_string())
+            .bind(crate::alert::KIND_FINDINGS)
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| alert_from_row(&r)).transpose()
@@ -200,6 +445,10 @@ impl Store {
         if let Some(s) = &q.status {
             args.push(s.clone());
             conds.push(format!("status = ${}", args.len()));
+        }
+        if let Some(k) = &q.kind {
+            args.push(k.clone());
+            conds.push(format!("kind = ${}", args.len()));
         }
         let filter = if conds.is_empty() {
             String::new()
@@ -265,8 +514,9 @@ impl Store {
         rows.iter().map(alert_from_row).collect()
     }
 
-    /// Marks an open alert acknowledged by `by` at `at_ms`. An alert acknowledged before keeps its
-    /// first acknowledgement (idempotent). `None` if there is no such alert.
+    /// Marks an open alert acknowledged by `by` at `at_ms`, and its open escalation with it. An
+    /// alert acknowledged before keeps its first acknowledgement (idempotent). `None` if there is no
+    /// such alert.
     pub async fn acknowledge(
         &self,
         alert_id: &str,
@@ -284,7 +534,27 @@ impl Store {
         .bind(STATUS_OPEN)
         .execute(&self.pool)
         .await?;
-        self.get_alert(alert_id).await
+        let alert = self.get_alert(alert_id).await?;
+        // The office above learns that the office it was told about has taken the alert up: an
+        // open escalation of it is acknowledged too, in that office's name.
+        if let Some(a) = &alert
+            && a.status == STATUS_ACKNOWLEDGED
+            && a.kind != crate::alert::KIND_ESCALATION
+        {
+            sqlx::query(
+                "UPDATE alerts SET status = $1, acknowledged_at_ms = $2, acknowledged_by = $3 \
+                 WHERE source_alert_id = $4 AND kind = $5 AND status = $6",
+            )
+            .bind(STATUS_ACKNOWLEDGED)
+            .bind(a.acknowledged_at_ms)
+            .bind(format!("{}（{}）", a.acknowledged_by, a.office_name))
+            .bind(alert_id.to_string())
+            .bind(crate::alert::KIND_ESCALATION)
+            .bind(STATUS_OPEN)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(alert)
     }
 
     pub async fn record_delivery(
@@ -334,14 +604,18 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Webhook deliveries queued but neither delivered nor given up.
-    pub async fn pending_webhooks(&self) -> Result<Vec<PendingDelivery>, StoreError> {
+    /// Remote deliveries queued but neither delivered nor given up.
+    pub async fn pending_remote(&self) -> Result<Vec<PendingDelivery>, StoreError> {
         let rows = sqlx::query(
-            "SELECT alert_id, channel, MAX(attempt) FROM deliveries WHERE channel LIKE $1 \
+            "SELECT alert_id, channel, MAX(attempt) FROM deliveries \
+             WHERE channel LIKE $1 OR channel LIKE $2 OR channel LIKE $3 OR channel LIKE $4 \
              GROUP BY alert_id, channel \
-             HAVING SUM(CASE WHEN status = $2 OR status = $3 THEN 1 ELSE 0 END) = 0",
+             HAVING SUM(CASE WHEN status = $5 OR status = $6 THEN 1 ELSE 0 END) = 0",
         )
         .bind("webhook:%")
+        .bind("wecom:%")
+        .bind("dingtalk:%")
+        .bind("email:%")
         .bind(DeliveryStatus::Delivered.as_str())
         .bind(DeliveryStatus::GaveUp.as_str())
         .fetch_all(&self.pool)
@@ -356,6 +630,107 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
+    }
+
+    /// Number of alerts by (office, kind, status).
+    pub async fn alert_counts(&self) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT office_id, kind, status, COUNT(*) FROM alerts GROUP BY office_id, kind, status \
+             ORDER BY office_id, kind, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Failed attempts on `channel` since its last successful delivery.
+    pub async fn consecutive_failures(&self, channel: &str) -> Result<u64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM deliveries WHERE channel = $1 AND (status = $2 OR status = $3) \
+             AND at_ms > (SELECT COALESCE(MAX(at_ms), 0) FROM deliveries WHERE channel = $4 AND status = $5)",
+        )
+        .bind(channel.to_string())
+        .bind(DeliveryStatus::Failed.as_str())
+        .bind(DeliveryStatus::GaveUp.as_str())
+        .bind(channel.to_string())
+        .bind(DeliveryStatus::Delivered.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        let n: i64 = row.try_get(0)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Every channel's health, from the delivery log: counts by outcome, the failures since the
+    /// last success, the last error.
+    pub async fn channel_health(&self) -> Result<Vec<ChannelHealth>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT channel, status, COUNT(*), MAX(at_ms) FROM deliveries GROUP BY channel, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by: std::collections::BTreeMap<String, ChannelHealth> = Default::default();
+        for r in &rows {
+            let channel: String = r.try_get(0)?;
+            let status: String = r.try_get(1)?;
+            let n: i64 = r.try_get(2)?;
+            let at: i64 = r.try_get(3)?;
+            let h = by.entry(channel.clone()).or_insert_with(|| ChannelHealth {
+                channel,
+                ..ChannelHealth::default()
+            });
+            let n = u64::try_from(n).unwrap_or(0);
+            match status.as_str() {
+                "delivered" => {
+                    h.delivered = n;
+                    h.last_delivered_ms = at;
+                }
+                "failed" => {
+                    h.failed = n;
+                    h.last_failed_ms = h.last_failed_ms.max(at);
+                }
+                "gave_up" => {
+                    h.gave_up = n;
+                    h.last_failed_ms = h.last_failed_ms.max(at);
+                }
+                "pending" => h.pending = n,
+                _ => {}
+            }
+        }
+        // "pending" rows are the queueing marks; what is still under way is what has no outcome yet.
+        let pending = self.pending_remote().await?;
+        for h in by.values_mut() {
+            h.pending = pending.iter().filter(|p| p.channel == h.channel).count() as u64;
+            let rows = sqlx::query(
+                "SELECT COUNT(*) FROM deliveries WHERE channel = $1 AND (status = $2 OR status = $3) \
+                 AND at_ms > $4",
+            )
+            .bind(h.channel.clone())
+            .bind(DeliveryStatus::Failed.as_str())
+            .bind(DeliveryStatus::GaveUp.as_str())
+            .bind(h.last_delivered_ms)
+            .fetch_one(&self.pool)
+            .await?;
+            let n: i64 = rows.try_get(0)?;
+            h.consecutive_failures = u64::try_from(n).unwrap_or(0);
+            if h.last_failed_ms > 0 {
+                let row = sqlx::query(
+                    "SELECT error FROM deliveries WHERE channel = $1 AND (status = $2 OR status = $3) \
+                     ORDER BY at_ms DESC LIMIT 1",
+                )
+                .bind(h.channel.clone())
+                .bind(DeliveryStatus::Failed.as_str())
+                .bind(DeliveryStatus::GaveUp.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some(row) = row {
+                    h.last_error = row.try_get(0)?;
+                }
+            }
+        }
+        Ok(by.into_values().collect())
     }
 
     pub async fn close(&self) {
@@ -386,5 +761,12 @@ fn alert_from_row(r: &AnyRow) -> Result<AlertRecord, StoreError> {
         created_at_ms: r.try_get(13)?,
         acknowledged_at_ms: r.try_get(14)?,
         acknowledged_by: r.try_get(15)?,
+        report_key: r.try_get(16)?,
+        fingerprint: r.try_get(17)?,
+        has_error: r.try_get::<i64, _>(18)? != 0,
+        escalated_at_ms: r.try_get(19)?,
+        resolved_at_ms: r.try_get(20)?,
+        source_alert_id: r.try_get(21)?,
+        digest_state: r.try_get(22)?,
     })
 }

@@ -8,8 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use nianbao_notification::directory::{Directory, MatchKind};
-use nianbao_synth::directory::{Level, directory};
+use nianbao_notification::directory::{AgencyKind, Directory, MatchKind};
+use nianbao_synth::directory::{Kind, Level, directory};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -50,6 +50,9 @@ fn sample_covers_every_generated_agency() {
         let want = &ids[&a.supervisor];
         let r = dir.resolve(&a.name);
         assert_eq!(r.how, MatchKind::Name, "{}", a.name);
+        let listed = dir.agency(&a.name).unwrap();
+        assert_eq!(listed.kind, Some(kind_of(a.kind)), "{}", a.name);
+        assert_eq!(listed.kind(), AgencyKind::guess(&a.name), "{}", a.name);
         assert_eq!(&r.office.id, want, "{}", a.name);
         assert_eq!(r.office.name, a.supervisor, "{}", a.name);
         for other in a.acceptable_names() {
@@ -85,6 +88,34 @@ fn forms_seen_in_titles_resolve_too() {
     );
 }
 
+fn kind_of(k: Kind) -> AgencyKind {
+    match k {
+        Kind::Government => AgencyKind::Government,
+        Kind::Department => AgencyKind::Department,
+        Kind::Town | Kind::Xiang => AgencyKind::Township,
+        Kind::Street => AgencyKind::Street,
+    }
+}
+
+fn kind_word(k: Kind) -> &'static str {
+    match kind_of(k) {
+        AgencyKind::Government => "government",
+        AgencyKind::Department => "department",
+        AgencyKind::Township => "township",
+        AgencyKind::Street => "street",
+    }
+}
+
+#[test]
+fn sample_deadlines() {
+    let dir = Directory::load(&sample_path()).unwrap();
+    let d = |n: &str| dir.deadline(dir.agency(n).unwrap(), 2025).to_string();
+    assert_eq!(d("清河县财政局"), "2026-01-31");
+    assert_eq!(d("清河县人民政府"), "2026-03-31");
+    assert_eq!(d("清河县河西街道办事处"), "2026-02-28");
+    assert_eq!(d("南岭县高桥镇人民政府"), "2026-02-28");
+}
+
 /// Regenerates the sample from the synth directory.
 #[test]
 #[ignore = "writes deploy/directory/chujiang.toml"]
@@ -98,7 +129,15 @@ fn write_sample() {
          # `cargo test -p nianbao-notification --test directory_sample -- --ignored write_sample`;\n\
          # `sample_covers_every_generated_agency` checks it against the generator.\n\n\
          # Alerts about agencies not listed here go to this office, with the reason on the alert.\n\
-         default_office = \"province\"\n\n",
+         default_office = \"province\"\n\n\
+         # Reporting deadlines (MM-DD of the year after the reporting year) by agency kind. Departments\n\
+         # (1月31日) and governments (3月31日) are statutory (条例 第五十条); 乡镇 and 街道 are set by the\n\
+         # province: here 2月28日, so that the county governments can draw on them for their own report.\n\
+         [deadlines]\n\
+         government = \"03-31\"\n\
+         department = \"01-31\"\n\
+         township = \"02-28\"\n\
+         street = \"02-28\"\n\n",
     );
     out.push_str(
         "# ---- Offices -------------------------------------------------------------------------------\n\n\
@@ -132,8 +171,12 @@ fn write_sample() {
         if r.level == Level::Province {
             let _ = writeln!(
                 out,
-                "# No list: the service's default_channels. A webhook would be\n\
-                 # channels = [\"inbox\", \"outbox\", \"webhook:https://gkb.example.gov.cn/nianbao\"]"
+                "# No list: the service's default_channels. Robots and mail would be\n\
+                 # channels = [\"inbox\", \"wecom:https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…\",\n\
+                 #             \"dingtalk:https://oapi.dingtalk.com/robot/send?access_token=…#secret=SEC…\",\n\
+                 #             \"email:gkb@example.gov.cn\"]\n\
+                 # Per office: min_severity = \"error\", digest_minutes = 30, repeats = \"quiet\",\n\
+                 # escalate_after_hours = 48 (see deploy/directory/README.md)."
             );
         }
         out.push('\n');
@@ -157,6 +200,7 @@ fn write_sample() {
         if !aliases.is_empty() {
             let _ = writeln!(out, "aliases = [{}]", aliases.join(", "));
         }
+        let _ = writeln!(out, "kind = \"{}\"", kind_word(a.kind));
         let _ = writeln!(out, "office = \"{}\"", ids[&a.supervisor]);
         let _ = writeln!(out, "region = \"{}\"\n", a.region_code);
     }

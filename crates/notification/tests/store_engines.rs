@@ -36,6 +36,13 @@ fn alert(report: &str, office: &str, at: i64) -> AlertRecord {
         created_at_ms: at,
         acknowledged_at_ms: 0,
         acknowledged_by: String::new(),
+        report_key: format!("清河县财政局|2024|{report}"),
+        fingerprint: "fp".into(),
+        has_error: true,
+        escalated_at_ms: 0,
+        resolved_at_ms: 0,
+        source_alert_id: String::new(),
+        digest_state: String::new(),
     }
 }
 
@@ -116,17 +123,88 @@ async fn exercise(url: &str) {
     s.record_delivery(&a.alert_id, "outbox", 1, DeliveryStatus::Delivered, "")
         .await
         .unwrap();
-    let p = s.pending_webhooks().await.unwrap();
+    let p = s.pending_remote().await.unwrap();
     assert_eq!(p.len(), 1);
     assert_eq!((p[0].channel.as_str(), p[0].last_attempt), (hook, 1));
     s.record_delivery(&a.alert_id, hook, 2, DeliveryStatus::Delivered, "")
         .await
         .unwrap();
-    assert!(s.pending_webhooks().await.unwrap().is_empty());
+    assert!(s.pending_remote().await.unwrap().is_empty());
     let d = s.deliveries(&a.alert_id).await.unwrap();
     assert_eq!(d.len(), 4);
     assert_eq!(d[0].channel, "outbox");
     assert_eq!((d[2].attempt, d[2].error.as_str()), (1, "HTTP 500"));
+
+    // Channel health from the log: the hook failed once, then delivered.
+    let h = s.channel_health().await.unwrap();
+    let hook_h = h.iter().find(|c| c.channel == hook).unwrap();
+    assert_eq!(
+        (
+            hook_h.delivered,
+            hook_h.failed,
+            hook_h.pending,
+            hook_h.last_error.as_str()
+        ),
+        (1, 1, 0, "HTTP 500")
+    );
+
+    assert_eq!(s.consecutive_failures(hook).await.unwrap(), 0);
+    // The log orders by time in milliseconds: let one pass.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    s.record_delivery(&a.alert_id, hook, 3, DeliveryStatus::Failed, "HTTP 502")
+        .await
+        .unwrap();
+    assert_eq!(s.consecutive_failures(hook).await.unwrap(), 1);
+
+    // Escalation and resolution are once-only state changes.
+    let b = alert("r2", "o1", 20).alert_id;
+    assert_eq!(
+        s.escalation_candidates().await.unwrap().len(),
+        2,
+        "r2 and r3 are open"
+    );
+    assert!(s.mark_escalated(&b, 500).await.unwrap());
+    assert!(!s.mark_escalated(&b, 600).await.unwrap());
+    assert_eq!(s.escalation_candidates().await.unwrap().len(), 1);
+    let cur = s
+        .current_alert("清河县财政局|2024|r2", "o1", KIND_FINDINGS)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cur.alert_id, b);
+    assert!(s.resolve(&b, 700).await.unwrap());
+    assert!(!s.resolve(&b, 800).await.unwrap());
+    assert!(
+        s.current_alert("清河县财政局|2024|r2", "o1", KIND_FINDINGS)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.get_alert(&b).await.unwrap().unwrap().resolved_at_ms, 700);
+
+    // Counts for the metrics.
+    let counts = s.alert_counts().await.unwrap();
+    assert!(
+        counts.contains(&("o1".into(), "findings".into(), "resolved".into(), 1)),
+        "{counts:?}"
+    );
+    assert_eq!(counts.iter().map(|c| c.3).sum::<i64>(), 3);
+
+    // Arrivals for the roster.
+    assert!(
+        s.record_arrival("清河县财政局|2024", "清河县财政局", 2024, "r1", 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.record_arrival("清河县财政局|2024", "清河县财政局", 2024, "r9", 6)
+            .await
+            .unwrap()
+    );
+    assert!(s.arrived(2024).await.unwrap().contains("清河县财政局"));
+    assert!(s.arrived(2023).await.unwrap().is_empty());
+    assert_eq!(s.arrival_ms("清河县财政局|2024").await.unwrap(), Some(5));
+    assert_eq!(s.arrival_ms("清河县审计局|2024").await.unwrap(), None);
     s.close().await;
 }
 
