@@ -84,6 +84,12 @@ fn decode(body: &[u8]) -> Result<(v1::ReportValidated, v1::EventMeta), String> {
 }
 
 impl Handler for NotifyHandler {
+    /// The deliveries that arrive together are handled concurrently (the engine orders the events
+    /// of one report) and settled with one ack.
+    fn batched(&self) -> bool {
+        true
+    }
+
     async fn handle(&self, msg: &Message) -> Outcome {
         let (ev, meta) = match decode(&msg.body) {
             Ok(v) => v,
