@@ -1,0 +1,462 @@
+//! PDF with a text layer: the characters of each page with their positions (from `pdf-extract`'s
+//! content-stream interpreter), put back into lines; a wide horizontal gap between two characters
+//! on a line is a table column boundary and becomes a tab, so that table rows reach the text path as
+//! cells. Page numbers printed inside tables are dropped, and row labels that a narrow column wrapped
+//! over several lines are joined to the line holding their values.
+//!
+//! A PDF without any text (a scan) is refused with the reason, so that the office asks for a text
+//! version. Parsing is bounded by a page count and a deadline checked between pages; a panic inside
+//! the PDF libraries is caught by the caller ([`crate::extract_bytes_with`]).
+
+use crate::FormatError;
+use crate::flat::Flat;
+use crate::parts::heading_of;
+use crate::text::{CellText, normalize_line, parse_cell};
+use nianbao_model::SourceLocation;
+use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
+use std::time::Instant;
+
+pub struct PdfLimits {
+    pub max_pages: usize,
+    pub deadline: Instant,
+}
+
+/// One character as placed on the page (y grows downwards).
+#[derive(Clone, Debug)]
+struct Glyph {
+    x: f64,
+    y: f64,
+    /// Advance width in page units.
+    w: f64,
+    size: f64,
+    text: String,
+}
+
+/// A vertical ruling line (a table's column border), top-down coordinates.
+#[derive(Clone, Copy, Debug)]
+struct Rule {
+    x: f64,
+    y0: f64,
+    y1: f64,
+}
+
+/// Collects the glyphs and the vertical ruling lines of one page.
+struct Collector {
+    flip: Transform,
+    glyphs: Vec<Glyph>,
+    rules: Vec<Rule>,
+}
+
+impl Collector {
+    /// A point of a path in page coordinates, y downwards.
+    fn point(&self, ctm: &Transform, x: f64, y: f64) -> (f64, f64) {
+        let t = ctm.post_transform(&self.flip);
+        (t.m11 * x + t.m21 * y + t.m31, t.m12 * x + t.m22 * y + t.m32)
+    }
+
+    /// Keeps the vertical segments of a path: lines drawn with `l`, or thin rectangles.
+    fn add_path(&mut self, ctm: &Transform, path: &pdf_extract::Path) {
+        use pdf_extract::PathOp;
+        let mut at: Option<(f64, f64)> = None;
+        for op in &path.ops {
+            match *op {
+                PathOp::MoveTo(x, y) => at = Some(self.point(ctm, x, y)),
+                PathOp::LineTo(x, y) => {
+                    let p = self.point(ctm, x, y);
+                    if let Some(a) = at
+                        && (a.0 - p.0).abs() < 0.5
+                        && (a.1 - p.1).abs() > 2.0
+                    {
+                        self.rules.push(Rule {
+                            x: a.0,
+                            y0: a.1.min(p.1),
+                            y1: a.1.max(p.1),
+                        });
+                    }
+                    at = Some(p);
+                }
+                PathOp::Rect(x, y, w, h) => {
+                    let a = self.point(ctm, x, y);
+                    let b = self.point(ctm, x + w, y + h);
+                    if (a.0 - b.0).abs() < 2.0 && (a.1 - b.1).abs() > 2.0 {
+                        self.rules.push(Rule {
+                            x: (a.0 + b.0) / 2.0,
+                            y0: a.1.min(b.1),
+                            y1: a.1.max(b.1),
+                        });
+                    }
+                }
+                PathOp::CurveTo(_, _, _, _, x, y) => at = Some(self.point(ctm, x, y)),
+                PathOp::Close => {}
+            }
+        }
+    }
+}
+
+impl OutputDev for Collector {
+    fn begin_page(
+        &mut self,
+        _page_num: u32,
+        media_box: &MediaBox,
+        _art_box: Option<(f64, f64, f64, f64)>,
+    ) -> Result<(), OutputError> {
+        self.flip = Transform::row_major(1., 0., 0., -1., 0., media_box.ury - media_box.lly);
+        Ok(())
+    }
+    fn end_page(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+    fn output_character(
+        &mut self,
+        trm: &Transform,
+        width: f64,
+        _spacing: f64,
+        font_size: f64,
+        char: &str,
+    ) -> Result<(), OutputError> {
+        let p = trm.post_transform(&self.flip);
+        // The rendered size: the side of the square with the area the font-size box maps to.
+        let sx = font_size * (trm.m11 + trm.m21);
+        let sy = font_size * (trm.m12 + trm.m22);
+        let size = (sx * sy).abs().sqrt().max(0.1);
+        if char.chars().all(char::is_whitespace) {
+            return Ok(());
+        }
+        self.glyphs.push(Glyph {
+            x: p.m31,
+            y: p.m32,
+            w: width * size,
+            size,
+            text: char.to_string(),
+        });
+        Ok(())
+    }
+    fn begin_word(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+    fn end_word(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+    fn end_line(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+    fn stroke(
+        &mut self,
+        ctm: &Transform,
+        _colorspace: &pdf_extract::ColorSpace,
+        _color: &[f64],
+        path: &pdf_extract::Path,
+    ) -> Result<(), OutputError> {
+        self.add_path(ctm, path);
+        Ok(())
+    }
+    fn fill(
+        &mut self,
+        ctm: &Transform,
+        _colorspace: &pdf_extract::ColorSpace,
+        _color: &[f64],
+        path: &pdf_extract::Path,
+    ) -> Result<(), OutputError> {
+        self.add_path(ctm, path);
+        Ok(())
+    }
+}
+
+/// A line of a page: its text (cells separated by tabs) and where it starts.
+#[derive(Clone, Debug, PartialEq)]
+struct PageLine {
+    text: String,
+    x0: f64,
+    size: f64,
+    page: u32,
+}
+
+/// Lines of one page, in the order of the content stream (which is reading order for the writers
+/// reports come from): a new line when the baseline moves by more than half a character or the text
+/// goes back left; a tab where a column rule lies between two characters or the gap is wider than
+/// one character.
+fn page_lines(glyphs: &[Glyph], rules: &[Rule], page: u32) -> Vec<PageLine> {
+    let mut lines: Vec<PageLine> = Vec::new();
+    let mut cur: Option<PageLine> = None;
+    let mut last: Option<&Glyph> = None;
+    for g in glyphs {
+        if let (Some(p), Some(line)) = (last, cur.as_mut()) {
+            let size = p.size.max(g.size);
+            let dy = (g.y - p.y).abs();
+            // Writers often omit glyph widths (then reported as one em): ASCII is about half an em.
+            let w = if p.text.is_ascii() {
+                p.w.min(p.size * 0.55)
+            } else {
+                p.w
+            };
+            let gap = g.x - (p.x + w);
+            if dy > size * 0.5 || g.x < p.x - size * 0.5 {
+                if let Some(done) = cur.take() {
+                    lines.push(done);
+                }
+            } else {
+                let ruled = rules.iter().any(|r| {
+                    r.x > p.x + w * 0.5
+                        && r.x < g.x + 0.5
+                        && r.y0 <= g.y
+                        && g.y - size * 0.5 <= r.y1
+                });
+                if ruled || gap > size * 0.9 {
+                    line.text.push('\t');
+                } else if gap > size * 0.15 {
+                    line.text.push(' ');
+                }
+            }
+        }
+        match cur.as_mut() {
+            Some(line) => line.text.push_str(&g.text),
+            None => {
+                cur = Some(PageLine {
+                    text: g.text.clone(),
+                    x0: g.x,
+                    size: g.size,
+                    page,
+                })
+            }
+        }
+        last = Some(g);
+    }
+    if let Some(done) = cur {
+        lines.push(done);
+    }
+    lines.retain(|l| !l.text.trim().is_empty());
+    lines
+}
+
+/// "- 4 -", "— 4 —", "第4页": the page number, alone on its line.
+fn is_page_number(s: &str) -> bool {
+    let t: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let dash = |c: char| matches!(c, '-' | '—' | '－' | '–');
+    let inner = t.trim_matches(dash);
+    let wrapped = inner.len() < t.len() && t.starts_with(dash) && t.ends_with(dash);
+    let paged = t.starts_with('第') && t.ends_with('页');
+    let digits = inner.trim_start_matches('第').trim_end_matches('页');
+    (wrapped || paged) && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+/// The cells of a line that are numbers (or blanks) at its end, and where they start.
+fn trailing_values(line: &str) -> usize {
+    let cells: Vec<&str> = line.split('\t').collect();
+    cells
+        .iter()
+        .rev()
+        .take_while(|c| !matches!(parse_cell(c), CellText::Text) && !c.trim().is_empty())
+        .count()
+}
+
+/// Joins the pieces of a row label that a narrow column wrapped, inside a table: text-only lines
+/// starting at the same x are one cell ("（二）部分公开（区分处理的，只计这一情" + "形，不计其他情形）", or the
+/// characters of a label printed vertically); the cell then goes in front of the next row that has
+/// values, separated by a tab when that row starts in another column. A line of values alone stays
+/// a line: the text path reads values that follow their label.
+fn join_wrapped_labels(lines: Vec<PageLine>) -> Vec<PageLine> {
+    let mut out: Vec<PageLine> = Vec::with_capacity(lines.len());
+    let mut pending: Option<PageLine> = None;
+    for line in lines {
+        let values = trailing_values(&line.text);
+        let first = line.text.split('\t').next().unwrap_or_default();
+        let starts_with_text = matches!(parse_cell(first), CellText::Text);
+        let label_only = values == 0 && !line.text.contains('\t');
+        let heading = heading_of(&normalize_line(&line.text)).is_some();
+        if let Some(mut p) = pending.take() {
+            let same_column = (line.x0 - p.x0).abs() < p.size.max(line.size);
+            if label_only && !heading && short(&line.text) && same_column {
+                p.text.push_str(&line.text);
+                pending = Some(p);
+                continue;
+            }
+            if starts_with_text && values >= 3 && !heading {
+                if same_column {
+                    p.text.push_str(&line.text);
+                } else {
+                    p.text.push('\t');
+                    p.text.push_str(&line.text);
+                }
+                out.push(p);
+                continue;
+            }
+            out.push(p);
+        }
+        if label_only && !heading && short(&line.text) && in_table_context(&out) {
+            pending = Some(line);
+        } else {
+            out.push(line);
+        }
+    }
+    if let Some(p) = pending {
+        out.push(p);
+    }
+    out
+}
+
+/// A label piece in a table cell is short; a line of a paragraph fills the text width.
+fn short(line: &str) -> bool {
+    line.chars().count() <= 24
+}
+
+/// The previous kept line is a table row (it has cells): wrapped labels only occur there.
+fn in_table_context(out: &[PageLine]) -> bool {
+    out.last()
+        .is_some_and(|l| l.text.contains('\t') || trailing_values(&l.text) > 0)
+}
+
+/// A title set in large type over two lines ("淮安市人民政府" / "2024年政府信息公开工作年度报告"): the
+/// agency line is joined to the year line, as a text copy would have it. Only near the top of the
+/// document, before anything else was read.
+fn join_title(mut lines: Vec<PageLine>) -> Vec<PageLine> {
+    let n = lines.len().min(6);
+    let year_line = (1..n).find(|&i| {
+        let t = normalize_line(&lines[i].text);
+        t.contains("年度报告")
+            && t.chars().take(4).all(|c| c.is_ascii_digit())
+            && t.chars().nth(4) == Some('年')
+    });
+    if let Some(i) = year_line {
+        let prev = normalize_line(&lines[i - 1].text);
+        if !prev.is_empty()
+            && prev.chars().count() <= 30
+            && !prev.chars().any(|c| c.is_ascii_digit())
+            && heading_of(&prev).is_none()
+        {
+            let year = lines.remove(i);
+            lines[i - 1].text.push_str(&year.text);
+        }
+    }
+    lines
+}
+
+/// Flattens a PDF.
+pub fn to_flat(bytes: &[u8], limits: &PdfLimits) -> Result<Flat, FormatError> {
+    let mut doc = pdf_extract::Document::load_mem(bytes)
+        .map_err(|e| FormatError::BrokenPdf(e.to_string()))?;
+    if doc.is_encrypted() && doc.decrypt("").is_err() {
+        return Err(FormatError::EncryptedPdf);
+    }
+    let pages = doc.get_pages();
+    if pages.len() > limits.max_pages {
+        return Err(FormatError::TooManyPages {
+            pages: pages.len(),
+            limit: limits.max_pages,
+        });
+    }
+    if pages.is_empty() {
+        return Err(FormatError::BrokenPdf("没有页面".into()));
+    }
+    let mut all: Vec<PageLine> = Vec::new();
+    let mut glyph_count = 0usize;
+    for &n in pages.keys() {
+        if Instant::now() > limits.deadline {
+            return Err(FormatError::Timeout);
+        }
+        let mut c = Collector {
+            flip: Transform::identity(),
+            glyphs: Vec::new(),
+            rules: Vec::new(),
+        };
+        // A page that cannot be interpreted loses its text, not the document's.
+        if pdf_extract::output_doc_page(&doc, &mut c, n).is_err() {
+            continue;
+        }
+        glyph_count += c.glyphs.len();
+        for l in page_lines(&c.glyphs, &c.rules, n) {
+            if !is_page_number(&l.text) {
+                all.push(l);
+            }
+        }
+    }
+    if glyph_count == 0 {
+        return Err(FormatError::NoTextLayer);
+    }
+    let mut flat = Flat::default();
+    for line in join_title(join_wrapped_labels(all)) {
+        flat.push_joined_row(line.text.trim(), SourceLocation::Page { page: line.page });
+    }
+    Ok(flat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(x: f64, y: f64, t: &str) -> Glyph {
+        Glyph {
+            x,
+            y,
+            w: 10.0,
+            size: 10.0,
+            text: t.into(),
+        }
+    }
+
+    #[test]
+    fn gaps_and_rules_become_cells_and_baselines_lines() {
+        let glyphs = vec![
+            g(0.0, 0.0, "规"),
+            g(10.0, 0.0, "章"),
+            g(60.0, 0.0, "1"),
+            g(100.0, 0.0, "0"),
+            g(0.0, 20.0, "下"),
+            g(12.0, 20.0, "行"),
+            g(22.0, 20.0, "无"),
+            g(32.0, 20.0, "1"),
+        ];
+        let rule = Rule {
+            x: 32.0,
+            y0: 10.0,
+            y1: 30.0,
+        };
+        let texts: Vec<String> = page_lines(&glyphs, &[rule], 1)
+            .into_iter()
+            .map(|l| l.text)
+            .collect();
+        assert_eq!(texts, vec!["规章\t1\t0", "下 行无\t1"]);
+    }
+
+    fn pl(text: &str, x0: f64) -> PageLine {
+        PageLine {
+            text: text.into(),
+            x0,
+            size: 10.0,
+            page: 1,
+        }
+    }
+
+    #[test]
+    fn page_numbers_and_wrapped_labels() {
+        assert!(is_page_number("- 4-"));
+        assert!(is_page_number("— 12 —"));
+        assert!(!is_page_number("4"));
+        let lines = vec![
+            pl("二、上年结转政府信息公开申请数量\t34\t0\t0", 70.0),
+            pl("三、", 75.0),
+            pl("本", 75.0),
+            pl("年", 75.0),
+            pl("(一)予以公开\t1\t2\t3", 100.0),
+            pl("（二）部分公开（区分处理的，只计这一情", 100.0),
+            pl("形，不计其他情形）\t447\t7\t0", 100.0),
+            pl("1、申请人无正当理由逾期不补", 140.0),
+            pl("正、行政机关不再处理其政府信", 140.0),
+            pl("息公开申请", 140.0),
+            pl("67\t3\t0\t0", 260.0),
+        ];
+        let out: Vec<String> = join_wrapped_labels(lines)
+            .into_iter()
+            .map(|l| l.text)
+            .collect();
+        assert_eq!(
+            out,
+            vec![
+                "二、上年结转政府信息公开申请数量\t34\t0\t0",
+                "三、本年\t(一)予以公开\t1\t2\t3",
+                "（二）部分公开（区分处理的，只计这一情形，不计其他情形）\t447\t7\t0",
+                "1、申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
+                "67\t3\t0\t0",
+            ]
+        );
+    }
+}
