@@ -167,6 +167,11 @@ impl OutputDev for Collector {
 struct PageLine {
     text: String,
     x0: f64,
+    /// Baseline of the line's last character.
+    y: f64,
+    /// Free space between the end of the first cell's text and the column rule that ends the cell
+    /// (infinite when no rule is known): a label that wrapped filled its cell.
+    room: f64,
     size: f64,
     page: u32,
 }
@@ -191,17 +196,27 @@ fn page_lines(glyphs: &[Glyph], rules: &[Rule], page: u32) -> Vec<PageLine> {
             };
             let gap = g.x - (p.x + w);
             if dy > size * 0.5 || g.x < p.x - size * 0.5 {
-                if let Some(done) = cur.take() {
+                if let Some(mut done) = cur.take() {
+                    if !done.text.contains('\t') {
+                        done.room = room_right_of(p, rules);
+                    }
                     lines.push(done);
                 }
             } else {
-                let ruled = rules.iter().any(|r| {
-                    r.x > p.x + w * 0.5
-                        && r.x < g.x + 0.5
-                        && r.y0 <= g.y
-                        && g.y - size * 0.5 <= r.y1
-                });
-                if ruled || gap > size * 0.9 {
+                let rule = rules
+                    .iter()
+                    .filter(|r| {
+                        r.x > p.x + w * 0.5
+                            && r.x < g.x + 0.5
+                            && r.y0 <= g.y
+                            && g.y - size * 0.5 <= r.y1
+                    })
+                    .map(|r| r.x)
+                    .reduce(f64::min);
+                if rule.is_some() || gap > size * 0.9 {
+                    if !line.text.contains('\t') {
+                        line.room = rule.map_or(gap, |x| x - (p.x + w));
+                    }
                     line.text.push('\t');
                 } else if gap > size * 0.15 {
                     line.text.push(' ');
@@ -209,11 +224,16 @@ fn page_lines(glyphs: &[Glyph], rules: &[Rule], page: u32) -> Vec<PageLine> {
             }
         }
         match cur.as_mut() {
-            Some(line) => line.text.push_str(&g.text),
+            Some(line) => {
+                line.text.push_str(&g.text);
+                line.y = g.y;
+            }
             None => {
                 cur = Some(PageLine {
                     text: g.text.clone(),
                     x0: g.x,
+                    y: g.y,
+                    room: f64::INFINITY,
                     size: g.size,
                     page,
                 })
@@ -221,11 +241,30 @@ fn page_lines(glyphs: &[Glyph], rules: &[Rule], page: u32) -> Vec<PageLine> {
         }
         last = Some(g);
     }
-    if let Some(done) = cur {
+    if let (Some(mut done), Some(p)) = (cur, last) {
+        if !done.text.contains('\t') {
+            done.room = room_right_of(p, rules);
+        }
         lines.push(done);
     }
     lines.retain(|l| !l.text.trim().is_empty());
     lines
+}
+
+/// Space between a glyph's right edge and the nearest column rule to its right at its height.
+fn room_right_of(g: &Glyph, rules: &[Rule]) -> f64 {
+    let end = g.x
+        + if g.text.is_ascii() {
+            g.w.min(g.size * 0.55)
+        } else {
+            g.w
+        };
+    rules
+        .iter()
+        .filter(|r| r.x > end - 0.5 && r.y0 <= g.y && g.y - g.size * 0.5 <= r.y1)
+        .map(|r| r.x - end)
+        .reduce(f64::min)
+        .unwrap_or(f64::INFINITY)
 }
 
 /// "- 4 -", "— 4 —", "第4页": the page number, alone on its line.
@@ -249,11 +288,20 @@ fn trailing_values(line: &str) -> usize {
         .count()
 }
 
-/// Joins the pieces of a row label that a narrow column wrapped, inside a table: text-only lines
-/// starting at the same x are one cell ("（二）部分公开（区分处理的，只计这一情" + "形，不计其他情形）", or the
-/// characters of a label printed vertically); the cell then goes in front of the next row that has
-/// values, separated by a tab when that row starts in another column. A line of values alone stays
-/// a line: the text path reads values that follow their label.
+/// Joins the pieces of a row label that a narrow column wrapped, inside a table.
+///
+/// - Text-only lines starting at the same x are one cell ("（二）部分公开（区分处理的，只计这一情" +
+///   "形，不计其他情形）", or the characters of a label printed vertically); the cell then goes in front
+///   of the next row that has values, separated by a tab when that row starts in another column.
+/// - A label's last piece that comes after its row's values (the values are centred between the
+///   label's lines) is appended to that row's label: a short text-only line right below (less than
+///   two lines, or at the top of the next page when the row breaks across pages) and in the same
+///   column as a row whose label filled its cell up to the column rule (or, where no rule is
+///   known, is long), and
+///   which does not start a new row ("1." "（三）" "四、"). A label printed down a merged cell is
+///   centred far below the row it starts with, so it is not taken for a continuation.
+///
+/// A line of values alone stays a line: the text path reads values that follow their label.
 fn join_wrapped_labels(lines: Vec<PageLine>) -> Vec<PageLine> {
     let mut out: Vec<PageLine> = Vec::with_capacity(lines.len());
     let mut pending: Option<PageLine> = None;
@@ -261,28 +309,63 @@ fn join_wrapped_labels(lines: Vec<PageLine>) -> Vec<PageLine> {
         let values = trailing_values(&line.text);
         let first = line.text.split('\t').next().unwrap_or_default();
         let starts_with_text = matches!(parse_cell(first), CellText::Text);
-        let label_only = values == 0 && !line.text.contains('\t');
         let heading = heading_of(&normalize_line(&line.text)).is_some();
+        let piece = values == 0 && !line.text.contains('\t') && !heading && short(&line.text);
         if let Some(mut p) = pending.take() {
-            let same_column = (line.x0 - p.x0).abs() < p.size.max(line.size);
-            if label_only && !heading && short(&line.text) && same_column {
+            if piece && same_column(&p, &line) {
                 p.text.push_str(&line.text);
+                p.room = line.room;
+                p.y = line.y;
                 pending = Some(p);
                 continue;
             }
             if starts_with_text && values >= 3 && !heading {
-                if same_column {
-                    p.text.push_str(&line.text);
-                } else {
+                if !same_column(&p, &line) {
                     p.text.push('\t');
-                    p.text.push_str(&line.text);
                 }
+                p.text.push_str(&line.text);
                 out.push(p);
                 continue;
             }
             out.push(p);
         }
-        if label_only && !heading && short(&line.text) && in_table_context(&out) {
+        if piece && !starts_row(&line.text) {
+            let n = out.len();
+            let above = out[n.saturating_sub(3)..]
+                .iter_mut()
+                .rev()
+                // A heading, or a new row's label without values (the start of a row whose label
+                // wraps: "（三）不予" before "公开"), ends the search.
+                .take_while(|p| {
+                    heading_of(&normalize_line(&p.text)).is_none()
+                        && !(starts_row(&p.text) && trailing_values(&p.text) == 0)
+                })
+                .find(|p| {
+                    // The label above was wrapped: it filled its cell up to the column rule
+                    // ("规章" above "行政规范性文件" are two rows; "二、上年结转…" above a "三" printed
+                    // down the next rows' merged cell did not wrap).
+                    let label = p.text.split('\t').next().unwrap_or_default();
+                    trailing_values(&p.text) >= 3
+                        && same_column(p, &line)
+                        && ((p.page == line.page
+                            && line.y > p.y
+                            && line.y - p.y < 2.0 * line.size.max(p.size))
+                            || line.page == p.page + 1)
+                        && matches!(parse_cell(label), CellText::Text)
+                        // The text stops short of the rule by at most the cell margin and the
+                        // characters that did not fit (two: a character is not separated from
+                        // the punctuation after it).
+                        && (p.room < 3.0 * p.size
+                            || (p.room.is_infinite() && label.chars().count() >= 8))
+                        && label.chars().count() > line.text.chars().count()
+                });
+            if let Some(p) = above {
+                let cut = p.text.find('\t').unwrap_or(p.text.len());
+                p.text.insert_str(cut, &line.text);
+                continue;
+            }
+        }
+        if piece && in_table_context(&out) {
             pending = Some(line);
         } else {
             out.push(line);
@@ -292,6 +375,26 @@ fn join_wrapped_labels(lines: Vec<PageLine>) -> Vec<PageLine> {
         out.push(p);
     }
     out
+}
+
+/// Two lines start in the same table column.
+fn same_column(a: &PageLine, b: &PageLine) -> bool {
+    (a.x0 - b.x0).abs() < a.size.max(b.size)
+}
+
+/// A row label's own start: "1." "2、" "（三）" "(三)" "四、".
+fn starts_row(text: &str) -> bool {
+    let t = normalize_line(text);
+    let mut chars = t.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_digit() => {
+            let rest: String = chars.skip_while(char::is_ascii_digit).take(1).collect();
+            matches!(rest.as_str(), "." | "、" | "．")
+        }
+        Some('(') => chars.next().is_some_and(crate::text::is_numeral),
+        Some(c) if crate::text::is_numeral(c) => chars.next() == Some('、'),
+        _ => false,
+    }
 }
 
 /// A label piece in a table cell is short; a line of a paragraph fills the text width.
@@ -418,9 +521,19 @@ mod tests {
     }
 
     fn pl(text: &str, x0: f64) -> PageLine {
+        pl_at(text, x0, 0.0)
+    }
+
+    fn pl_at(text: &str, x0: f64, y: f64) -> PageLine {
         PageLine {
             text: text.into(),
             x0,
+            y,
+            room: if text.contains("禁止公") {
+                2.0
+            } else {
+                40.0
+            },
             size: 10.0,
             page: 1,
         }
@@ -443,6 +556,11 @@ mod tests {
             pl("正、行政机关不再处理其政府信", 140.0),
             pl("息公开申请", 140.0),
             pl("67\t3\t0\t0", 260.0),
+            pl_at("2.其他法律行政法规禁止公\t7\t0\t0", 140.0, 100.0),
+            pl_at("本年度办理结果", 75.0, 300.0),
+            pl_at("开", 140.0, 112.0),
+            pl_at("3.危及“三安全一稳定”", 140.0, 130.0),
+            pl_at("1\t0\t0", 260.0, 130.0),
         ];
         let out: Vec<String> = join_wrapped_labels(lines)
             .into_iter()
@@ -456,6 +574,10 @@ mod tests {
                 "（二）部分公开（区分处理的，只计这一情形，不计其他情形）\t447\t7\t0",
                 "1、申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
                 "67\t3\t0\t0",
+                "2.其他法律行政法规禁止公开\t7\t0\t0",
+                "本年度办理结果",
+                "3.危及“三安全一稳定”",
+                "1\t0\t0",
             ]
         );
     }

@@ -324,3 +324,188 @@ fn unsupported_formats_name_what_is_accepted() {
     assert_eq!(findings[0].rule, RuleId::Unreadable);
     assert_eq!(findings[0].severity, Severity::Error);
 }
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats")
+}
+
+/// The fixture reports' names (`NAME.truth.json`).
+fn fixture_names() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .filter_map(|e| {
+            let n = e.ok()?.file_name().to_string_lossy().to_string();
+            n.strip_suffix(".truth.json").map(str::to_string)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Findings as what they say, not where the text put them.
+fn finding_keys(findings: &[nianbao_model::Finding]) -> Vec<String> {
+    let mut v: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} part {:?} cell {:?} col {:?} {:?}/{:?}",
+                f.rule, f.severity, f.part, f.cell, f.column, f.expected, f.actual
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn our_fixtures_read_the_same_in_every_format() {
+    let names = fixture_names();
+    assert!(names.len() >= 3, "{names:?}");
+    let checker = nianbao_rules::Checker::default();
+    let mut failures = Vec::new();
+    for name in &names {
+        let truth: Value = serde_json::from_str(
+            &std::fs::read_to_string(fixtures().join(format!("{name}.truth.json"))).unwrap(),
+        )
+        .unwrap();
+        let text = extract_bytes(&std::fs::read(fixtures().join(format!("{name}.txt"))).unwrap());
+        let want = finding_keys(&checker.check(&text));
+        for (ext, kind) in [
+            ("html", "html/UTF-8"),
+            ("gbk.html", "html/gb18030"),
+            ("docx", "docx"),
+            ("pdf", "pdf"),
+        ] {
+            let bytes = std::fs::read(fixtures().join(format!("{name}.{ext}"))).unwrap();
+            let x = extract_bytes(&bytes);
+            if x.source_kind != kind {
+                failures.push(format!("{name}.{ext}: source {}", x.source_kind));
+            }
+            let got = extract_record(name, &x);
+            if !truth["agency_any"]
+                .as_array()
+                .unwrap()
+                .contains(&got["agency"])
+            {
+                failures.push(format!("{name}.{ext}: agency {}", got["agency"]));
+            }
+            for k in ["year", "template", "parts", "table2", "table3", "table4"] {
+                if !same(&got[k], &truth[k]) {
+                    failures.push(format!(
+                        "{name}.{ext}: {k}: got {} want {}",
+                        got[k], truth[k]
+                    ));
+                }
+            }
+            let have = finding_keys(&checker.check(&x));
+            if have != want {
+                failures.push(format!(
+                    "{name}.{ext}: findings differ from the text version:\n  text {want:?}\n  {ext} {have:?}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+mod props {
+    //! Mutations of valid files of every format: extraction never panics and stays within its time
+    //! limit. (`cargo fuzz` would need a nightly toolchain; these run in every `cargo test`.)
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fixture(ext: &str) -> Vec<u8> {
+        let name = fixture_names().into_iter().next().unwrap();
+        std::fs::read(fixtures().join(format!("{name}.{ext}"))).unwrap()
+    }
+
+    fn mutate(mut bytes: Vec<u8>, edits: &[(prop::sample::Index, u8, u8)]) -> Vec<u8> {
+        for (idx, b, op) in edits {
+            if bytes.is_empty() {
+                break;
+            }
+            let i = idx.index(bytes.len());
+            match op {
+                0 => bytes[i] = *b,
+                1 => {
+                    bytes.remove(i);
+                }
+                2 => bytes.insert(i, *b),
+                _ => bytes.truncate(i),
+            }
+        }
+        bytes
+    }
+
+    /// The document part of a DOCX, mutated, zipped again: exercises the XML reader, not the CRC.
+    fn docx_with(xml: &[u8]) -> Vec<u8> {
+        zip_of(&[("word/document.xml", xml)])
+    }
+
+    fn document_xml() -> Vec<u8> {
+        let bytes = fixture("docx");
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut f = z.by_name("word/document.xml").unwrap();
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut out).unwrap();
+        out
+    }
+
+    fn bounded(bytes: &[u8]) {
+        let limits = Limits {
+            max_time: Duration::from_secs(5),
+            ..Limits::default()
+        };
+        let t = Instant::now();
+        let x = extract_bytes_with(bytes, &limits);
+        // The time limit is checked between steps: allow one step beyond it.
+        assert!(t.elapsed() < Duration::from_secs(15), "{:?}", x.unreadable);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_html_never_panics(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 0..60),
+            gbk in any::<bool>(),
+        ) {
+            bounded(&mutate(fixture(if gbk { "gbk.html" } else { "html" }), &edits));
+        }
+
+        #[test]
+        fn mutated_docx_xml_never_panics(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 0..60),
+        ) {
+            bounded(&docx_with(&mutate(document_xml(), &edits)));
+        }
+
+        #[test]
+        fn mutated_docx_container_never_panics(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 0..20),
+        ) {
+            bounded(&mutate(fixture("docx"), &edits));
+        }
+
+        #[test]
+        fn mutated_pdf_never_panics(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 0..20),
+        ) {
+            bounded(&mutate(fixture("pdf"), &edits));
+        }
+
+        #[test]
+        fn arbitrary_markup_never_panics(
+            parts in proptest::collection::vec(prop::sample::select(vec![
+                "<table>", "</table>", "<tr>", "</tr>", "<td rowspan=\"3\">", "<td colspan=\"0\">",
+                "<td colspan=\"99999\">", "</td>", "<th rowspan=0>", "<div>", "</div>", "<p>", "<br>",
+                "一、总体情况", "三、收到和处理政府信息公开申请情况", "（一）予以公开", "5", "&nbsp;",
+                "<script>", "</script>", "<meta charset=gbk>", "\u{a0}", "<!--", "-->",
+            ]), 0..300),
+        ) {
+            let page = format!("<html><body>{}</body></html>", parts.concat());
+            bounded(page.as_bytes());
+        }
+    }
+}

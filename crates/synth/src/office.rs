@@ -353,18 +353,40 @@ fn xml_esc(s: &str) -> String {
 }
 
 fn w_para(text: &str, style: Option<&str>) -> String {
+    w_para_sized(text, style, None)
+}
+
+/// A paragraph; `half_points` sets the font size (tables use a smaller one, as reports do).
+fn w_para_sized(text: &str, style: Option<&str>, half_points: Option<u32>) -> String {
     let ppr = style
         .map(|s| format!("<w:pPr><w:pStyle w:val=\"{s}\"/></w:pPr>"))
         .unwrap_or_default();
+    let sz = half_points
+        .map(|h| format!("<w:sz w:val=\"{h}\"/><w:szCs w:val=\"{h}\"/>"))
+        .unwrap_or_default();
     format!(
-        "<w:p>{ppr}<w:r><w:rPr><w:rFonts w:hint=\"eastAsia\"/></w:rPr><w:t xml:space=\"preserve\">{}</w:t></w:r></w:p>",
+        "<w:p>{ppr}<w:r><w:rPr><w:rFonts w:hint=\"eastAsia\"/>{sz}</w:rPr><w:t xml:space=\"preserve\">{}</w:t></w:r></w:p>",
         xml_esc(text)
     )
 }
 
+/// Column widths (twips) of each table on an A4 page's 8,300-twip text width, close to the
+/// official template: wide label columns, narrow value columns.
+fn col_widths(n: u8, width: usize) -> Vec<u32> {
+    match (n, width) {
+        (2, 4) => vec![2400, 1970, 1970, 1960],
+        (3, 10) => {
+            let mut v = vec![500, 1100, 2304];
+            v.extend([628; 7]);
+            v
+        }
+        _ => vec![(8300 / width.max(1)) as u32; width],
+    }
+}
+
 /// A table in WordprocessingML: every grid position is a `w:tc`, spans by `w:gridSpan`, rows
 /// covered from above by `w:vMerge` (continue).
-fn docx_table(rows: &[Vec<GridCell>]) -> String {
+fn docx_table(n: u8, rows: &[Vec<GridCell>]) -> String {
     let layout = positions(rows);
     let width = rows
         .iter()
@@ -374,11 +396,14 @@ fn docx_table(rows: &[Vec<GridCell>]) -> String {
         .unwrap_or(1);
     // Per column: the cell (colspan, remaining rows) covering it from above.
     let mut cover: Vec<Option<(usize, usize)>> = vec![None; width];
+    let widths = col_widths(n, width);
+    let span_width =
+        |from: usize, cols: usize| -> u32 { widths.iter().skip(from).take(cols).sum() };
     let mut out = String::from(
-        "<w:tbl><w:tblPr><w:tblStyle w:val=\"TableGrid\"/><w:tblW w:w=\"0\" w:type=\"auto\"/><w:tblBorders><w:insideH w:val=\"single\"/><w:insideV w:val=\"single\"/></w:tblBorders></w:tblPr><w:tblGrid>",
+        "<w:tbl><w:tblPr><w:tblW w:w=\"8300\" w:type=\"dxa\"/><w:tblLayout w:type=\"fixed\"/><w:tblBorders><w:top w:val=\"single\" w:sz=\"4\"/><w:left w:val=\"single\" w:sz=\"4\"/><w:bottom w:val=\"single\" w:sz=\"4\"/><w:right w:val=\"single\" w:sz=\"4\"/><w:insideH w:val=\"single\" w:sz=\"4\"/><w:insideV w:val=\"single\" w:sz=\"4\"/></w:tblBorders></w:tblPr><w:tblGrid>",
     );
-    for _ in 0..width {
-        out.push_str("<w:gridCol w:w=\"600\"/>");
+    for w in &widths {
+        out.push_str(&format!("<w:gridCol w:w=\"{w}\"/>"));
     }
     out.push_str("</w:tblGrid>");
     for (row, cols) in rows.iter().zip(&layout) {
@@ -390,7 +415,8 @@ fn docx_table(rows: &[Vec<GridCell>]) -> String {
                 && left > 0
             {
                 out.push_str(&format!(
-                    "<w:tc><w:tcPr><w:gridSpan w:val=\"{cs}\"/><w:vMerge/></w:tcPr><w:p/></w:tc>"
+                    "<w:tc><w:tcPr><w:tcW w:w=\"{}\" w:type=\"dxa\"/><w:gridSpan w:val=\"{cs}\"/><w:vMerge/></w:tcPr><w:p/></w:tc>",
+                    span_width(col, cs)
                 ));
                 cover[col] = Some((cs, left - 1));
                 col += cs;
@@ -409,10 +435,14 @@ fn docx_table(rows: &[Vec<GridCell>]) -> String {
                     let paras: String = if cell.text.is_empty() {
                         "<w:p/>".to_string()
                     } else {
-                        cell.text.split('\n').map(|p| w_para(p, None)).collect()
+                        cell.text
+                            .split('\n')
+                            .map(|p| w_para_sized(p, None, Some(16)))
+                            .collect()
                     };
                     out.push_str(&format!(
-                        "<w:tc><w:tcPr><w:tcW w:w=\"0\" w:type=\"auto\"/>{pr}</w:tcPr>{paras}</w:tc>"
+                        "<w:tc><w:tcPr><w:tcW w:w=\"{}\" w:type=\"dxa\"/>{pr}<w:vAlign w:val=\"center\"/></w:tcPr>{paras}</w:tc>",
+                        span_width(col, cell.colspan)
                     ));
                     col += cell.colspan;
                     next += 1;
@@ -439,7 +469,7 @@ pub fn docx(doc: &Doc, t: &Tables, ls: &LabelStyle) -> std::io::Result<Vec<u8>> 
             Block::Sub(s) => body.push_str(&w_para(&unprotect(s), None)),
             Block::Para(p) => body.push_str(&w_para(&unprotect(p), None)),
             Block::Table(n) => {
-                body.push_str(&docx_table(&grid(*n, t, ls)));
+                body.push_str(&docx_table(*n, &grid(*n, t, ls)));
                 body.push_str("<w:p/>");
             }
         }
@@ -491,7 +521,7 @@ mod tests {
             vec![span("注", 2, 2), span("申请人", 2, 1)],
             vec![c("x"), c("y")],
         ];
-        let xml = docx_table(&rows);
+        let xml = docx_table(4, &rows);
         assert_eq!(xml.matches("<w:tc>").count(), 4);
         assert_eq!(xml.matches("<w:vMerge/>").count(), 1);
         assert_eq!(xml.matches("w:gridSpan w:val=\"2\"").count(), 3);

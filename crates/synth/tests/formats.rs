@@ -153,3 +153,57 @@ fn every_report_reads_the_same_in_html_gbk_html_and_docx() {
             .join("\n")
     );
 }
+
+/// PDF round trip over a corpus printed by LibreOffice (`crates/synth/tests/make_pdf_corpus.sh DIR
+/// N` writes NAME.txt, NAME.pdf and NAME.truth.json): every PDF extracts to its truth and to the
+/// findings of its text version. Ignored by default (it needs LibreOffice to build the corpus):
+/// `NIANBAO_PDF_DIR=DIR cargo test -p nianbao-synth --test formats -- --ignored`.
+#[test]
+#[ignore = "needs a corpus printed by LibreOffice (NIANBAO_PDF_DIR)"]
+fn pdfs_printed_by_libreoffice_read_like_their_text() {
+    let Ok(dir) = std::env::var("NIANBAO_PDF_DIR") else {
+        eprintln!("NIANBAO_PDF_DIR not set");
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let checker = nianbao_rules::Checker::default();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let n = e.ok()?.file_name().to_string_lossy().to_string();
+            n.strip_suffix(".pdf").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    let mut failures = Vec::new();
+    for name in &names {
+        let truth: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.truth.json"))).unwrap(),
+        )
+        .unwrap();
+        let xt = nianbao_extract::extract_bytes(
+            &std::fs::read(dir.join(format!("{name}.txt"))).unwrap(),
+        );
+        let xp = nianbao_extract::extract_bytes(
+            &std::fs::read(dir.join(format!("{name}.pdf"))).unwrap(),
+        );
+        let mut problems = diffs(&extract_record("f", &xp), &truth);
+        let (ft, fp) = (keys(&checker.check(&xt)), keys(&checker.check(&xp)));
+        for (k, n) in &ft {
+            if fp.get(k) != Some(n) {
+                problems.push(format!("text only: {k} ×{n}"));
+            }
+        }
+        for (k, n) in &fp {
+            if ft.get(k) != Some(n) {
+                problems.push(format!("pdf only: {k} ×{n}"));
+            }
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{name}: {}", problems.join("; ")));
+        }
+    }
+    eprintln!("{} PDFs, {} differ", names.len(), failures.len());
+    assert!(!names.is_empty());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
