@@ -9,7 +9,7 @@
 //! the PDF libraries is caught by the caller ([`crate::extract_bytes_with`]).
 
 use crate::FormatError;
-use crate::flat::Flat;
+use crate::flat::{BLANK_CELL, Flat};
 use crate::parts::heading_of;
 use crate::text::{CellText, normalize_line, parse_cell};
 use nianbao_model::SourceLocation;
@@ -200,24 +200,21 @@ fn page_lines(glyphs: &[Glyph], rules: &[Rule], page: u32) -> Vec<PageLine> {
                     if !done.text.contains('\t') {
                         done.room = room_right_of(p, rules);
                     }
+                    blank_tail(&mut done, p, rules);
                     lines.push(done);
                 }
             } else {
-                let rule = rules
-                    .iter()
-                    .filter(|r| {
-                        r.x > p.x + w * 0.5
-                            && r.x < g.x + 0.5
-                            && r.y0 <= g.y
-                            && g.y - size * 0.5 <= r.y1
-                    })
-                    .map(|r| r.x)
-                    .reduce(f64::min);
-                if rule.is_some() || gap > size * 0.9 {
+                let between = rules_between(rules, p.x + w * 0.5, g.x + 0.5, g.y, size);
+                if !between.is_empty() || gap > size * 0.9 {
                     if !line.text.contains('\t') {
-                        line.room = rule.map_or(gap, |x| x - (p.x + w));
+                        line.room = between.first().map_or(gap, |x| x - (p.x + w));
                     }
                     line.text.push('\t');
+                    // Each further column rule between the two characters is an empty cell.
+                    for _ in 1..between.len() {
+                        line.text.push_str(BLANK_CELL);
+                        line.text.push('\t');
+                    }
                 } else if gap > size * 0.15 {
                     line.text.push(' ');
                 }
@@ -245,10 +242,44 @@ fn page_lines(glyphs: &[Glyph], rules: &[Rule], page: u32) -> Vec<PageLine> {
         if !done.text.contains('\t') {
             done.room = room_right_of(p, rules);
         }
+        blank_tail(&mut done, p, rules);
         lines.push(done);
     }
     lines.retain(|l| !l.text.trim().is_empty());
     lines
+}
+
+/// The distinct x of the column rules between `from` and `to` at height `y`, left to right.
+fn rules_between(rules: &[Rule], from: f64, to: f64, y: f64, size: f64) -> Vec<f64> {
+    let mut xs: Vec<f64> = rules
+        .iter()
+        .filter(|r| r.x > from && r.x < to && r.y0 <= y && y - size * 0.5 <= r.y1)
+        .map(|r| r.x)
+        .collect();
+    xs.sort_by(f64::total_cmp);
+    // Double borders and a stroke drawn over a fill are one rule.
+    xs.dedup_by(|a, b| (*a - *b).abs() < 1.5);
+    xs
+}
+
+/// A row whose last cell is a value and whose table continues to the right: the blank cells after
+/// it (a blank total) have no characters, only their column rules.
+fn blank_tail(line: &mut PageLine, last: &Glyph, rules: &[Rule]) {
+    let value_row = line.text.contains('\t')
+        && line
+            .text
+            .rsplit('\t')
+            .next()
+            .is_some_and(|c| matches!(parse_cell(c), CellText::Number(_)));
+    if !value_row {
+        return;
+    }
+    let end = last.x + last.w.min(last.size * 0.55);
+    let right = rules_between(rules, end, f64::INFINITY, last.y, last.size);
+    for _ in 1..right.len() {
+        line.text.push('\t');
+        line.text.push_str(BLANK_CELL);
+    }
 }
 
 /// Space between a glyph's right edge and the nearest column rule to its right at its height.
@@ -518,6 +549,22 @@ mod tests {
             .map(|l| l.text)
             .collect();
         assert_eq!(texts, vec!["规章\t1\t0", "下 行无\t1"]);
+    }
+
+    #[test]
+    fn empty_cells_between_and_after_values_come_from_the_rules() {
+        let glyphs = vec![g(0.0, 0.0, "规"), g(10.0, 0.0, "章"), g(60.0, 0.0, "1")];
+        let rules: Vec<Rule> = [30.0, 50.0, 50.5, 70.0, 90.0]
+            .into_iter()
+            .map(|x| Rule {
+                x,
+                y0: -10.0,
+                y1: 10.0,
+            })
+            .collect();
+        let lines = page_lines(&glyphs, &rules, 1);
+        assert_eq!(lines[0].text, "规章\t—\t1\t—");
+        assert!((lines[0].room - 10.0).abs() < 1e-9);
     }
 
     fn pl(text: &str, x0: f64) -> PageLine {

@@ -522,7 +522,8 @@ mod tests {
             vec![c("x"), c("y")],
         ];
         let xml = docx_table(4, &rows);
-        assert_eq!(xml.matches("<w:tc>").count(), 4);
+        // Row 1: 注 (restart) and 申请人; row 2: 注 continued, x, y.
+        assert_eq!(xml.matches("<w:tc>").count(), 5);
         assert_eq!(xml.matches("<w:vMerge/>").count(), 1);
         assert_eq!(xml.matches("w:gridSpan w:val=\"2\"").count(), 3);
     }
