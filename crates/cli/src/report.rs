@@ -110,7 +110,7 @@ pub fn extraction(file: &str, x: &Extraction) -> String {
     out
 }
 
-fn location(f: &Finding) -> String {
+fn location(x: &Extraction, f: &Finding) -> String {
     let mut parts = Vec::new();
     if let Some(p) = f.part.and_then(Part::from_number) {
         parts.push(format!("第{}部分", p.numeral()));
@@ -122,8 +122,11 @@ fn location(f: &Finding) -> String {
         }
         parts.push(s);
     }
-    if let Some(l) = f.line {
-        parts.push(format!("第{l}行"));
+    // A PDF page or an HTML/DOCX table row rather than a line of the flattened text.
+    match (x.location_of_finding(f), f.line) {
+        (Some(loc), _) => parts.push(loc.describe()),
+        (None, Some(l)) => parts.push(format!("第{l}行")),
+        (None, None) => {}
     }
     parts.join("，")
 }
@@ -148,7 +151,7 @@ pub fn findings(file: &str, x: &Extraction, findings: &[Finding]) -> String {
     let mut sorted: Vec<&Finding> = findings.iter().collect();
     sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
     for (i, f) in sorted.iter().enumerate() {
-        let loc = location(f);
+        let loc = location(x, f);
         let _ = writeln!(
             out,
             "{:>3}. [{}] {}  {}",

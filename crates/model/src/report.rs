@@ -113,13 +113,13 @@ pub enum SourceLocation {
 }
 
 impl SourceLocation {
-    /// How an official is told where to look, e.g. "第 3 页", "第 2 个表格第 5 行".
+    /// How an official is told where to look, e.g. "第3页", "第2个表格第5行".
     pub fn describe(&self) -> String {
         match self {
-            SourceLocation::Line { line } => format!("第 {line} 行"),
-            SourceLocation::Paragraph { paragraph } => format!("第 {paragraph} 段"),
-            SourceLocation::TableRow { table, row } => format!("第 {table} 个表格第 {row} 行"),
-            SourceLocation::Page { page } => format!("第 {page} 页"),
+            SourceLocation::Line { line } => format!("第{line}行"),
+            SourceLocation::Paragraph { paragraph } => format!("第{paragraph}段"),
+            SourceLocation::TableRow { table, row } => format!("第{table}个表格第{row}行"),
+            SourceLocation::Page { page } => format!("第{page}页"),
         }
     }
 }
@@ -353,6 +353,15 @@ impl Extraction {
             .unwrap_or(SourceLocation::Line { line: no })
     }
 
+    /// Where a finding's line is in the original file, for documents that are not plain text (for
+    /// text the line is the location: `None`).
+    pub fn location_of_finding(&self, f: &crate::Finding) -> Option<SourceLocation> {
+        if self.locations.is_empty() {
+            return None;
+        }
+        f.line.map(|l| self.location_of(l))
+    }
+
     /// The lines before the first part: title, navigation, introduction.
     pub fn preamble_lines(&self) -> &[TextLine] {
         let end = self.parts.first().map_or(self.lines.len(), |p| p.start);
@@ -380,6 +389,29 @@ mod tests {
         assert_eq!(x.text_of(&a), "一、总体情况");
         assert_eq!(x.text_of(&b), "正文");
         assert_eq!(x.text, "一、总体情况\n正文");
+    }
+
+    #[test]
+    fn findings_are_located_in_the_original() {
+        let mut x = Extraction::default();
+        x.push_line(1, "一、总体情况");
+        x.push_line(2, "规章\t1");
+        let f = crate::Finding::new(crate::RuleId::CellMissing, "m").line(Some(2));
+        assert_eq!(
+            x.location_of_finding(&f),
+            None,
+            "text: the line is the location"
+        );
+        x.locations = vec![
+            SourceLocation::Paragraph { paragraph: 1 },
+            SourceLocation::TableRow { table: 1, row: 3 },
+        ];
+        assert_eq!(
+            x.location_of_finding(&f),
+            Some(SourceLocation::TableRow { table: 1, row: 3 })
+        );
+        assert_eq!(x.location_of(9), SourceLocation::Line { line: 9 });
+        assert_eq!(SourceLocation::Page { page: 4 }.describe(), "第4页");
     }
 
     #[test]
