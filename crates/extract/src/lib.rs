@@ -7,6 +7,11 @@
 //! - `doc`: lines and cells (tabs, markdown pipes, runs of spaces, one cell per line).
 //! - `parts`, `title`: the six part headings; agency and year.
 //! - `tables`: 表二, 表三, 表四, read by their labels.
+//! - [`format`]: which format a file is in (text, HTML, DOCX, PDF, or refused), from its content.
+//! - `flat`: the representation every other format is turned into — a line per paragraph, a line
+//!   per table row with tab-separated cells laid out on the table's grid — which the text path
+//!   reads; each line keeps its origin (paragraph, table row, page).
+//! - `html`, `docx`, `pdf`: the readers of those formats, each bounded by [`Limits`].
 //!
 //! Extraction never fails and never panics on any input: what cannot be read becomes
 //! `Extraction::unreadable` (one `unreadable` finding) or absent parts and tables (their findings).
@@ -103,6 +108,8 @@ pub fn extract_bytes_with(bytes: &[u8], limits: &Limits) -> Extraction {
                 let (text, enc) = html::decode(bytes)?;
                 let lim = html::HtmlLimits {
                     max_depth: limits.max_depth,
+                    // The widest official table has 15 columns; 256 leaves room for odd pages
+                    // while bounding what a hostile colspan can allocate per row.
                     max_cols: 256,
                     deadline,
                 };
