@@ -409,8 +409,64 @@ fn is_title(text: &str) -> bool {
     n.contains("年度报告") && n.chars().count() <= 80
 }
 
+/// The nesting depth the markup asks for, counted on the tags before parsing: the HTML parser's
+/// scope checks cost time proportional to the depth for every tag, so a 10,000-deep page takes
+/// seconds to parse before its tree could be measured. Tags that close themselves or are closed
+/// implicitly (`<p>`, `<li>`, `<td>`, void elements) are not counted, so this never exceeds the depth
+/// of the tree html5ever builds by much; the tree is measured again after parsing.
+fn markup_depth_exceeds(text: &str, limit: usize) -> bool {
+    const UNCOUNTED: [&str; 27] = [
+        "p", "li", "td", "th", "tr", "dt", "dd", "option", "thead", "tbody", "tfoot", "br", "img",
+        "meta", "link", "input", "hr", "col", "area", "base", "wbr", "source", "track", "param",
+        "embed", "colgroup", "html",
+    ];
+    let b = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0usize;
+    while let Some(off) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'<')) {
+        i += off + 1;
+        let close = b.get(i) == Some(&b'/');
+        let start = if close { i + 1 } else { i };
+        let end = b[start..]
+            .iter()
+            .position(|c| !c.is_ascii_alphanumeric())
+            .map_or(b.len(), |e| start + e);
+        if end == start {
+            continue;
+        }
+        let name = text
+            .get(start..end)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if UNCOUNTED.contains(&name.as_str()) {
+            continue;
+        }
+        if close {
+            depth = depth.saturating_sub(1);
+            continue;
+        }
+        let gt = b[end..]
+            .iter()
+            .position(|&c| c == b'>')
+            .map_or(b.len(), |e| end + e);
+        if gt > 0 && b.get(gt - 1) == Some(&b'/') {
+            continue;
+        }
+        depth += 1;
+        if depth > limit {
+            return true;
+        }
+    }
+    false
+}
+
 /// Flattens a page.
 pub fn to_flat(text: &str, limits: &HtmlLimits) -> Result<Flat, FormatError> {
+    if markup_depth_exceeds(text, limits.max_depth) {
+        return Err(FormatError::TooDeep {
+            limit: limits.max_depth,
+        });
+    }
     let html = Html::parse_document(text);
     if too_deep(&html, limits.max_depth) {
         return Err(FormatError::TooDeep {
@@ -533,6 +589,16 @@ mod tests {
             ]
         );
         assert_eq!(f.origins[4], SourceLocation::TableRow { table: 1, row: 1 });
+    }
+
+    #[test]
+    fn markup_depth_counts_only_what_nests() {
+        let sloppy = "<p>a<p>b<li>c<br><img src=x><div/>".repeat(2000);
+        assert!(!markup_depth_exceeds(&sloppy, 10));
+        let deep = "<div><span>".repeat(6);
+        assert!(markup_depth_exceeds(&deep, 10));
+        let closed = "<div><b>x</b></div>".repeat(5000);
+        assert!(!markup_depth_exceeds(&closed, 10));
     }
 
     #[test]

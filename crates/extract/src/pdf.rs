@@ -464,6 +464,94 @@ fn join_title(mut lines: Vec<PageLine>) -> Vec<PageLine> {
     lines
 }
 
+/// The resources a page inherits (its own, or its ancestors' in the page tree), as pdf-extract
+/// looks them up.
+fn page_resources(
+    doc: &pdf_extract::Document,
+    page: pdf_extract::ObjectId,
+) -> Option<&pdf_extract::Dictionary> {
+    let mut dict = doc.get_object(page).ok()?.as_dict().ok()?;
+    for _ in 0..32 {
+        if let Ok(r) = dict.get(b"Resources") {
+            return doc.dereference(r).ok()?.1.as_dict().ok();
+        }
+        let parent = dict.get(b"Parent").ok()?.as_reference().ok()?;
+        dict = doc.get_object(parent).ok()?.as_dict().ok()?;
+    }
+    None
+}
+
+/// The names a content stream draws with `Do`.
+fn drawn_names(stream: &pdf_extract::Stream) -> Vec<Vec<u8>> {
+    let data = stream
+        .decompressed_content()
+        .unwrap_or_else(|_| stream.content.clone());
+    let Ok(content) = pdf_extract::content::Content::decode(&data) else {
+        return Vec::new();
+    };
+    content
+        .operations
+        .iter()
+        .filter(|op| op.operator == "Do")
+        .filter_map(|op| op.operands.first()?.as_name().ok().map(<[u8]>::to_vec))
+        .collect()
+}
+
+/// pdf-extract draws a form XObject by recursing into it, so a form that draws itself (directly or
+/// through others) recurses until the stack overflows, which aborts the whole process — no panic
+/// to catch. The forms a page can reach are walked here first, by object id and following only what
+/// each form draws, and such a document is refused. A budget of visits also refuses form graphs
+/// whose drawing would take exponential time.
+fn check_forms(
+    doc: &pdf_extract::Document,
+    resources: &pdf_extract::Dictionary,
+    names: Option<&[Vec<u8>]>,
+    path: &mut Vec<pdf_extract::ObjectId>,
+    budget: &mut usize,
+) -> Result<(), FormatError> {
+    let Some(xobjects) = resources
+        .get(b"XObject")
+        .ok()
+        .and_then(|o| doc.dereference(o).ok())
+        .and_then(|(_, o)| o.as_dict().ok())
+    else {
+        return Ok(());
+    };
+    for (name, obj) in xobjects.iter() {
+        if names.is_some_and(|n| !n.iter().any(|d| d == name)) {
+            continue;
+        }
+        let Ok(id) = obj.as_reference() else { continue };
+        let Ok(stream) = doc.get_object(id).and_then(|o| o.as_stream()) else {
+            continue;
+        };
+        if stream.dict.get(b"Subtype").and_then(|o| o.as_name()).ok() != Some(&b"Form"[..]) {
+            continue;
+        }
+        *budget = budget.saturating_sub(1);
+        if path.contains(&id) || path.len() > 24 || *budget == 0 {
+            return Err(FormatError::BrokenPdf(
+                "页面内容循环引用或嵌套过深（表单对象）".into(),
+            ));
+        }
+        let drawn = drawn_names(stream);
+        if drawn.is_empty() {
+            continue;
+        }
+        // A form without resources of its own uses the ones it is drawn with.
+        let own = stream
+            .dict
+            .get(b"Resources")
+            .ok()
+            .and_then(|o| doc.dereference(o).ok())
+            .and_then(|(_, o)| o.as_dict().ok());
+        path.push(id);
+        check_forms(doc, own.unwrap_or(resources), Some(&drawn), path, budget)?;
+        path.pop();
+    }
+    Ok(())
+}
+
 /// Flattens a PDF.
 pub fn to_flat(bytes: &[u8], limits: &PdfLimits) -> Result<Flat, FormatError> {
     let mut doc = pdf_extract::Document::load_mem(bytes)
@@ -483,9 +571,12 @@ pub fn to_flat(bytes: &[u8], limits: &PdfLimits) -> Result<Flat, FormatError> {
     }
     let mut all: Vec<PageLine> = Vec::new();
     let mut glyph_count = 0usize;
-    for &n in pages.keys() {
+    for (&n, &page_id) in &pages {
         if Instant::now() > limits.deadline {
             return Err(FormatError::Timeout);
+        }
+        if let Some(res) = page_resources(&doc, page_id) {
+            check_forms(&doc, res, None, &mut Vec::new(), &mut 10_000)?;
         }
         let mut c = Collector {
             flip: Transform::identity(),

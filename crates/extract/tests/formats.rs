@@ -244,16 +244,24 @@ fn html_hostile_inputs_give_clear_reasons() {
 
 /// A minimal PDF: one page, its content stream `content`; offsets computed so the xref is valid.
 fn tiny_pdf(content: &str) -> Vec<u8> {
-    let objs = [
+    pdf_of(&[
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << >> >>"
             .to_string(),
-        format!(
-            "<< /Length {} >>\nstream\n{content}\nendstream",
-            content.len() + 1
-        ),
-    ];
+        stream("", content),
+    ])
+}
+
+fn stream(dict: &str, content: &str) -> String {
+    format!(
+        "<< {dict} /Length {} >>\nstream\n{content}\nendstream",
+        content.len() + 1
+    )
+}
+
+/// A PDF of the given objects (numbered from 1; object 1 is the catalog).
+fn pdf_of(objs: &[String]) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
     for (i, o) in objs.iter().enumerate() {
@@ -273,6 +281,31 @@ fn tiny_pdf(content: &str) -> Vec<u8> {
         .as_bytes(),
     );
     out
+}
+
+#[test]
+fn a_pdf_form_that_draws_itself_is_refused_not_a_stack_overflow() {
+    // The page draws /Fm1; /Fm1 has no resources of its own, so it draws itself forever.
+    let pdf = pdf_of(&[
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /XObject << /Fm1 5 0 R >> >> >>".to_string(),
+        stream("", "/Fm1 Do"),
+        stream("/Type /XObject /Subtype /Form /BBox [0 0 10 10]", "/Fm1 Do"),
+    ]);
+    let x = extract_bytes(&pdf);
+    assert!(reason(&x).contains("循环引用"), "{}", reason(&x));
+    // Two forms drawing each other through their own resources.
+    let pdf = pdf_of(&[
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /XObject << /A 5 0 R >> >> >>".to_string(),
+        stream("", "/A Do"),
+        stream("/Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources << /XObject << /B 6 0 R >> >>", "/B Do"),
+        stream("/Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources << /XObject << /A 5 0 R >> >>", "/A Do"),
+    ]);
+    let x = extract_bytes(&pdf);
+    assert!(reason(&x).contains("循环引用"), "{}", reason(&x));
 }
 
 #[test]
