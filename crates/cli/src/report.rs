@@ -30,6 +30,12 @@ fn cell_text(v: Option<f64>, raw: Option<&str>) -> String {
     }
 }
 
+/// Where a table starts: its line in a text file, its page or table row in a PDF, web page or Word
+/// file.
+fn at(x: &Extraction, line: u32) -> String {
+    x.location_of(line).describe()
+}
+
 /// `nianbao extract` without `--json`.
 pub fn extraction(file: &str, x: &Extraction) -> String {
     let mut out = String::new();
@@ -55,7 +61,7 @@ pub fn extraction(file: &str, x: &Extraction) -> String {
     );
     match &x.table2 {
         Some(t) => {
-            let _ = writeln!(out, "表二 主动公开政府信息情况（第{}行）", t.line);
+            let _ = writeln!(out, "表二 主动公开政府信息情况（{}）", at(x, t.line));
             for c in T2Cell::ALL {
                 let cell = t.get(c);
                 let _ = writeln!(
@@ -73,7 +79,11 @@ pub fn extraction(file: &str, x: &Extraction) -> String {
     }
     match &x.table3 {
         Some(t) => {
-            let _ = writeln!(out, "表三 收到和处理政府信息公开申请情况（第{}行）", t.line);
+            let _ = writeln!(
+                out,
+                "表三 收到和处理政府信息公开申请情况（{}）",
+                at(x, t.line)
+            );
             let cols: Vec<&str> = T3Col::ALL.iter().map(|c| c.label()).collect();
             let _ = writeln!(out, "  {:<4} {}", "", cols.join(" | "));
             for r in T3Row::ALL {
@@ -91,7 +101,7 @@ pub fn extraction(file: &str, x: &Extraction) -> String {
     }
     match &x.table4 {
         Some(t) => {
-            let _ = writeln!(out, "表四 行政复议、行政诉讼情况（第{}行）", t.line);
+            let _ = writeln!(out, "表四 行政复议、行政诉讼情况（{}）", at(x, t.line));
             for c in T4Cell::ALL {
                 let cell = t.get(c);
                 let _ = writeln!(

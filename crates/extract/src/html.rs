@@ -161,6 +161,10 @@ fn kind(name: &str) -> Kind {
     }
 }
 
+fn is_html_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{c}')
+}
+
 /// Collapses HTML whitespace (not U+00A0, which pages use on purpose) to single spaces.
 fn push_collapsed(out: &mut String, s: &str) {
     let mut space = out.ends_with(' ');
@@ -187,12 +191,14 @@ struct PageLine {
 }
 
 /// The text of a table cell: all text below it on one line. Wrapped labels (`商业<br>企业`,
-/// several `<p>`) join without a space.
+/// several `<p>`) join without a space: whitespace-only text between elements (the source's line
+/// breaks between `<p>`s) is not text of the cell.
 fn cell_text(cell: NodeRef<'_, Node>) -> String {
     let mut out = String::new();
     for edge in cell.traverse() {
         match edge {
             Edge::Open(n) => match n.value() {
+                Node::Text(t) if t.trim_matches(is_html_space).is_empty() => {}
                 Node::Text(t) => push_collapsed(&mut out, t),
                 Node::Element(e) if kind(e.name()) == Kind::Skip => {}
                 _ => {}
@@ -599,6 +605,34 @@ mod tests {
         assert!(markup_depth_exceeds(&deep, 10));
         let closed = "<div><b>x</b></div>".repeat(5000);
         assert!(!markup_depth_exceeds(&closed, 10));
+    }
+
+    #[test]
+    fn word_exported_pages_read_like_any_other() {
+        // The shape Word's "save as web page" gives: MsoNormal paragraphs in every cell, <o:p>,
+        // conditional comments, labels wrapped over paragraphs, rowspan over the result rows.
+        let page = r#"<html xmlns:o="urn:schemas-microsoft-com:office:office"><head>
+          <!--[if gte mso 9]><xml><o:DocumentProperties></o:DocumentProperties></xml><![endif]-->
+          </head><body lang=ZH-CN><div class=WordSection1>
+          <p class=MsoNormal><b><span>三、收到和处理政府信息公开申请情况<o:p></o:p></span></b></p>
+          <table class=MsoNormalTable border=1><tr>
+          <td width=40 rowspan=2 valign=top><p class=MsoNormal><span>三、本年度<o:p></o:p></span></p>
+            <p class=MsoNormal><span>办理结果</span></p></td>
+          <td width=90 colspan=2><p class=MsoNormal>（一）予以公开</p></td>
+          <td><p class=MsoNormal align=center><span lang=EN-US>12<o:p></o:p></span></p></td></tr>
+          <tr><td colspan=2><p class=MsoNormal>（二）部分公开</p></td>
+          <td><p class=MsoNormal><span lang=EN-US><o:p>&nbsp;</o:p></span></p></td></tr></table>
+          </div></body></html>"#;
+        let f = to_flat(page, &limits()).unwrap();
+        let lines: Vec<&str> = f.text.lines().collect();
+        assert_eq!(
+            lines,
+            vec![
+                "三、收到和处理政府信息公开申请情况",
+                "三、本年度办理结果\t（一）予以公开\t\t12",
+                "\t（二）部分公开\t\t—",
+            ]
+        );
     }
 
     #[test]
