@@ -594,7 +594,9 @@ pub fn to_flat(bytes: &[u8], limits: &PdfLimits) -> Result<Flat, FormatError> {
             }
         }
     }
-    if glyph_count == 0 {
+    // A scan has no text, or only what the scanner app stamps on it (a watermark, page numbers):
+    // a page of a report holds hundreds of characters.
+    if glyph_count < 16 * pages.len() {
         return Err(FormatError::NoTextLayer);
     }
     let mut flat = Flat::default();

@@ -313,6 +313,26 @@ fn pdf_without_text_layer_or_broken_gives_a_clear_reason() {
     // A scan: the page only paints (here: a rectangle), no text.
     let x = extract_bytes(&tiny_pdf("0 0 100 100 re f"));
     assert!(reason(&x).contains("没有文字层"), "{}", reason(&x));
+    // A scan the scanner app stamped with a line of text.
+    let font = "<< /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >>";
+    let stamped = |text: &str| {
+        pdf_of(&[
+            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources {font} >>"
+            ),
+            stream(
+                "",
+                &format!("0 0 500 800 re f BT /F1 10 Tf 20 20 Td ({text}) Tj ET"),
+            ),
+        ])
+    };
+    let x = extract_bytes(&stamped("CamScanner"));
+    assert!(reason(&x).contains("没有文字层"), "{}", reason(&x));
+    // The same page with a real amount of text is read (it is not a report: its parts are missing).
+    let x = extract_bytes(&stamped(&"Annual report text ".repeat(10)));
+    assert_eq!(x.unreadable, None);
     // Broken xref: offsets point nowhere and startxref is garbage.
     let mut broken = tiny_pdf("0 0 100 100 re f");
     let at = broken.windows(9).position(|w| w == b"startxref").unwrap();
