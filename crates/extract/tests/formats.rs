@@ -463,7 +463,8 @@ fn our_fixtures_read_the_same_in_every_format() {
 
 mod props {
     //! Mutations of valid files of every format: extraction never panics and stays within its time
-    //! limit. (`cargo fuzz` would need a nightly toolchain; these run in every `cargo test`.)
+    //! limit. (`cargo fuzz` would need a nightly toolchain; these run in every `cargo test`, so in
+    //! CI, with a fixed number of cases.)
 
     use super::*;
     use proptest::prelude::*;
@@ -516,8 +517,17 @@ mod props {
         assert!(t.elapsed() < Duration::from_secs(15), "{:?}", x.unreadable);
     }
 
+    /// Cases per property: 96 in every `cargo test` (a few seconds); `NIANBAO_FUZZ_CASES=10000`
+    /// for a longer run.
+    fn cases() -> u32 {
+        std::env::var("NIANBAO_FUZZ_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(96)
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
         #[test]
         fn mutated_html_never_panics(
