@@ -15,11 +15,15 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 use std::io::{Cursor, Read};
 
-/// Limits that apply to one DOCX file.
+/// Limits that apply to one DOCX file (from [`crate::Limits`]).
 pub struct DocxLimits {
+    /// Entries in the zip: a Word file has a few dozen; thousands is a hostile archive.
     pub max_entries: usize,
+    /// Decompressed size of `word/document.xml`, declared and actual (zip bombs).
     pub max_part_bytes: u64,
+    /// XML element nesting.
     pub max_depth: usize,
+    /// When reading must stop, checked every few thousand XML events.
     pub deadline: std::time::Instant,
 }
 

@@ -18,11 +18,13 @@ use scraper::{Html, Node};
 use std::borrow::Cow;
 use std::time::Instant;
 
-/// Limits that apply to one page.
+/// Limits that apply to one page (from [`crate::Limits`]).
 pub struct HtmlLimits {
+    /// Element nesting, counted on the markup before parsing and on the tree after.
     pub max_depth: usize,
     /// Widest table grid laid out (columns); wider spans are clamped.
     pub max_cols: usize,
+    /// When reading must stop, checked every few thousand tree steps.
     pub deadline: Instant,
 }
 

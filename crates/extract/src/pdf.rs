@@ -16,8 +16,11 @@ use nianbao_model::SourceLocation;
 use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
 use std::time::Instant;
 
+/// Limits that apply to one PDF (from [`crate::Limits`]).
 pub struct PdfLimits {
+    /// Pages: a report has a few dozen at most.
     pub max_pages: usize,
+    /// When reading must stop, checked between pages.
     pub deadline: Instant,
 }
 
