@@ -442,26 +442,39 @@ fn in_table_context(out: &[PageLine]) -> bool {
         .is_some_and(|l| l.text.contains('\t') || trailing_values(&l.text) > 0)
 }
 
-/// A title set in large type over two lines ("淮安市人民政府" / "2024年政府信息公开工作年度报告"): the
-/// agency line is joined to the year line, as a text copy would have it. Only near the top of the
-/// document, before anything else was read.
+/// A title set in large type over two lines, joined as a text copy would have it, near the top of
+/// the document only: the agency on its own line above the year line ("淮安市人民政府" /
+/// "2024年政府信息公开工作年度报告"), or a title wrapped in the middle ("…2020年政府信息公开工" /
+/// "作年度报告").
 fn join_title(mut lines: Vec<PageLine>) -> Vec<PageLine> {
-    let n = lines.len().min(6);
-    let year_line = (1..n).find(|&i| {
-        let t = normalize_line(&lines[i].text);
-        t.contains("年度报告")
-            && t.chars().take(4).all(|c| c.is_ascii_digit())
-            && t.chars().nth(4) == Some('年')
-    });
-    if let Some(i) = year_line {
+    let n = lines.len().min(8);
+    let starts_with_year =
+        |t: &str| t.chars().take(4).all(|c| c.is_ascii_digit()) && t.chars().nth(4) == Some('年');
+    let has_year = |t: &str| {
+        let c: Vec<char> = t.chars().collect();
+        c.windows(5)
+            .any(|w| w[..4].iter().all(char::is_ascii_digit) && w[4] == '年')
+    };
+    for i in 1..n {
+        let cur = normalize_line(&lines[i].text);
         let prev = normalize_line(&lines[i - 1].text);
-        if !prev.is_empty()
+        if prev.is_empty() || heading_of(&prev).is_some() || heading_of(&cur).is_some() {
+            continue;
+        }
+        let agency_then_year = cur.contains("年度报告")
+            && starts_with_year(&cur)
             && prev.chars().count() <= 30
-            && !prev.chars().any(|c| c.is_ascii_digit())
-            && heading_of(&prev).is_none()
-        {
-            let year = lines.remove(i);
-            lines[i - 1].text.push_str(&year.text);
+            && !prev.chars().any(|c| c.is_ascii_digit());
+        let wrapped = !prev.contains("年度报告")
+            && has_year(&prev)
+            && prev.contains("政府信息公开")
+            && cur.ends_with("报告")
+            && cur.chars().count() <= 12
+            && format!("{prev}{cur}").contains("年度报告");
+        if agency_then_year || wrapped {
+            let next = lines.remove(i);
+            lines[i - 1].text.push_str(&next.text);
+            break;
         }
     }
     lines
@@ -661,6 +674,41 @@ mod tests {
         let lines = page_lines(&glyphs, &rules, 1);
         assert_eq!(lines[0].text, "规章\t—\t1\t—");
         assert!((lines[0].room - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn titles_over_two_lines_are_joined() {
+        let titles = |v: &[&str]| -> Vec<String> {
+            join_title(v.iter().map(|t| pl(t, 0.0)).collect())
+                .into_iter()
+                .map(|l| l.text)
+                .collect()
+        };
+        assert_eq!(
+            titles(&[
+                "淮安市人民政府",
+                "2024年政府信息公开工作年度报告",
+                "本报告由…"
+            ]),
+            vec!["淮安市人民政府2024年政府信息公开工作年度报告", "本报告由…"]
+        );
+        assert_eq!(
+            titles(&[
+                "当前位置:首页",
+                "高桥镇人民政府2020年政府信息公开工",
+                "作年度报告",
+                "发布时间"
+            ]),
+            vec![
+                "当前位置:首页",
+                "高桥镇人民政府2020年政府信息公开工作年度报告",
+                "发布时间"
+            ]
+        );
+        assert_eq!(
+            titles(&["一、总体情况", "2024年,我市…"]),
+            vec!["一、总体情况", "2024年,我市…"]
+        );
     }
 
     fn pl(text: &str, x0: f64) -> PageLine {
