@@ -1,5 +1,7 @@
 //! Extract + check throughput on one core: the five real seeds (`../shared/seeds`, when present), our
-//! own non-zero fixture report in each layout, and a synthetic corpus of mixed layouts.
+//! own non-zero fixture report in each layout, a synthetic corpus of mixed layouts, and the same
+//! synthetic reports as web pages (UTF-8, GBK) and Word files; PDF: the real WPS report
+//! (`../shared/real`) and our LibreOffice fixtures.
 //! Run: `cargo bench -p nianbao-cli --bench extract_check`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -11,10 +13,14 @@ use std::path::PathBuf;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn load(dir: &PathBuf) -> Vec<Vec<u8>> {
+    load_ext(dir, "txt")
+}
+
+fn load_ext(dir: &PathBuf, ext: &str) -> Vec<Vec<u8>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == "txt"));
+    files.retain(|p| p.extension().is_some_and(|e| e == ext));
     files.sort();
     files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
 }
@@ -51,11 +57,29 @@ fn benches(c: &mut Criterion) {
         seed: 7,
         ..Default::default()
     };
-    let synth: Vec<Vec<u8>> = nianbao_synth::generate(&opts)
-        .into_iter()
-        .map(|r| r.bytes)
-        .collect();
+    let reports = nianbao_synth::generate(&opts);
+    let synth: Vec<Vec<u8>> = reports.iter().map(|r| r.bytes.clone()).collect();
     bench_corpus(c, "synth", &synth);
+    for format in [
+        nianbao_synth::OutputFormat::HtmlUtf8,
+        nianbao_synth::OutputFormat::HtmlGbk,
+        nianbao_synth::OutputFormat::Docx,
+    ] {
+        let docs: Vec<Vec<u8>> = reports
+            .iter()
+            .filter_map(|r| r.render(format).ok())
+            .collect();
+        bench_corpus(c, &format!("synth-{}", format.as_str()), &docs);
+    }
+    let real: Vec<Vec<u8>> = std::fs::read(root.join("../../../shared/real/huaian-city-2024.pdf"))
+        .into_iter()
+        .collect();
+    bench_corpus(c, "pdf-real-wps", &real);
+    bench_corpus(
+        c,
+        "pdf-fixtures",
+        &load_ext(&root.join("../extract/tests/fixtures/formats"), "pdf"),
+    );
 }
 
 criterion_group!(extract_check, benches);

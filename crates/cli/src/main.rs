@@ -179,6 +179,10 @@ enum Command {
         /// Comma-separated subset of tab,cells,markdown,web,prose.
         #[arg(long, value_delimiter = ',')]
         layouts: Vec<String>,
+        /// File format: text (the layouts above), html, html-gbk (declared GBK) or docx. The
+        /// content and the truth are the same in every format.
+        #[arg(long, default_value = "text")]
+        format: String,
     },
 }
 
@@ -410,7 +414,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out: dir,
             defect_rate,
             layouts,
+            format,
         } => {
+            let format: nianbao_synth::OutputFormat =
+                format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             let layouts = layouts
                 .iter()
                 .map(|l| {
@@ -429,7 +436,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            let n = nianbao_synth::write_corpus(&opts, &dir)
+            let n = nianbao_synth::write_corpus_as(&opts, &dir, format)
                 .with_context(|| format!("cannot write to {}", dir.display()))?;
             writeln!(out, "wrote {n} reports to {}", dir.display())?;
             Ok(ExitCode::SUCCESS)

@@ -30,6 +30,12 @@ fn cell_text(v: Option<f64>, raw: Option<&str>) -> String {
     }
 }
 
+/// Where a table starts: its line in a text file, its page or table row in a PDF, web page or Word
+/// file.
+fn at(x: &Extraction, line: u32) -> String {
+    x.location_of(line).describe()
+}
+
 /// `nianbao extract` without `--json`.
 pub fn extraction(file: &str, x: &Extraction) -> String {
     let mut out = String::new();
@@ -55,7 +61,7 @@ pub fn extraction(file: &str, x: &Extraction) -> String {
     );
     match &x.table2 {
         Some(t) => {
-            let _ = writeln!(out, "表二 主动公开政府信息情况（第{}行）", t.line);
+            let _ = writeln!(out, "表二 主动公开政府信息情况（{}）", at(x, t.line));
             for c in T2Cell::ALL {
                 let cell = t.get(c);
                 let _ = writeln!(
@@ -73,7 +79,11 @@ pub fn extraction(file: &str, x: &Extraction) -> String {
     }
     match &x.table3 {
         Some(t) => {
-            let _ = writeln!(out, "表三 收到和处理政府信息公开申请情况（第{}行）", t.line);
+            let _ = writeln!(
+                out,
+                "表三 收到和处理政府信息公开申请情况（{}）",
+                at(x, t.line)
+            );
             let cols: Vec<&str> = T3Col::ALL.iter().map(|c| c.label()).collect();
             let _ = writeln!(out, "  {:<4} {}", "", cols.join(" | "));
             for r in T3Row::ALL {
@@ -91,7 +101,7 @@ pub fn extraction(file: &str, x: &Extraction) -> String {
     }
     match &x.table4 {
         Some(t) => {
-            let _ = writeln!(out, "表四 行政复议、行政诉讼情况（第{}行）", t.line);
+            let _ = writeln!(out, "表四 行政复议、行政诉讼情况（{}）", at(x, t.line));
             for c in T4Cell::ALL {
                 let cell = t.get(c);
                 let _ = writeln!(
@@ -110,7 +120,7 @@ pub fn extraction(file: &str, x: &Extraction) -> String {
     out
 }
 
-fn location(f: &Finding) -> String {
+fn location(x: &Extraction, f: &Finding) -> String {
     let mut parts = Vec::new();
     if let Some(p) = f.part.and_then(Part::from_number) {
         parts.push(format!("第{}部分", p.numeral()));
@@ -122,8 +132,11 @@ fn location(f: &Finding) -> String {
         }
         parts.push(s);
     }
-    if let Some(l) = f.line {
-        parts.push(format!("第{l}行"));
+    // A PDF page or an HTML/DOCX table row rather than a line of the flattened text.
+    match (x.location_of_finding(f), f.line) {
+        (Some(loc), _) => parts.push(loc.describe()),
+        (None, Some(l)) => parts.push(format!("第{l}行")),
+        (None, None) => {}
     }
     parts.join("，")
 }
@@ -148,7 +161,7 @@ pub fn findings(file: &str, x: &Extraction, findings: &[Finding]) -> String {
     let mut sorted: Vec<&Finding> = findings.iter().collect();
     sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
     for (i, f) in sorted.iter().enumerate() {
-        let loc = location(f);
+        let loc = location(x, f);
         let _ = writeln!(
             out,
             "{:>3}. [{}] {}  {}",

@@ -200,3 +200,65 @@ fn severity_overrides_come_from_the_config_file() {
     assert!(out.contains("\"severity\":\"error\""));
     let _ = std::fs::remove_dir_all(Path::new(&dir));
 }
+
+#[test]
+fn findings_in_a_pdf_or_web_page_say_where_to_look_in_it() {
+    let dir = fixtures().join("formats");
+    let name = "0003_cells_楚江省自然资源厅_2024";
+    let (_, recs) = check_json(&[
+        dir.join(format!("{name}.pdf")),
+        dir.join(format!("{name}.gbk.html")),
+        dir.join(format!("{name}.txt")),
+    ]);
+    let t4 = |r: &Value| -> Value {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "t4-total")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(t4(&recs[0])["location"]["kind"], "page");
+    assert_eq!(t4(&recs[1])["location"]["kind"], "table-row");
+    assert!(
+        t4(&recs[2]).get("location").is_none(),
+        "text: the line is enough"
+    );
+    let (_, text, _) = nianbao(&[
+        "check",
+        &dir.join(format!("{name}.pdf")).display().to_string(),
+    ]);
+    assert!(text.contains("页）"), "{text}");
+}
+
+#[test]
+fn synth_writes_every_format() {
+    let tmp = std::env::temp_dir().join(format!("nianbao-synth-formats-{}", std::process::id()));
+    for format in ["html", "html-gbk", "docx"] {
+        let out = tmp.join(format);
+        let (code, _, err) = nianbao(&[
+            "synth",
+            "--count",
+            "2",
+            "--out",
+            &out.display().to_string(),
+            "--format",
+            format,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let ext = if format == "docx" { "docx" } else { "html" };
+        let files: Vec<PathBuf> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .collect();
+        assert_eq!(files.len(), 2, "{format}");
+        let (_, recs) = check_json(&files);
+        assert!(recs.iter().all(|r| r["agency"].is_string()), "{recs:?}");
+    }
+    let (code, _, err) = nianbao(&["synth", "--count", "1", "--out", "x", "--format", "pdf"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown format"), "{err}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

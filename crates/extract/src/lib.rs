@@ -7,32 +7,62 @@
 //! - `doc`: lines and cells (tabs, markdown pipes, runs of spaces, one cell per line).
 //! - `parts`, `title`: the six part headings; agency and year.
 //! - `tables`: 表二, 表三, 表四, read by their labels.
+//! - [`format`]: which format a file is in (text, HTML, DOCX, PDF, or refused), from its content.
+//! - `flat`: the representation every other format is turned into — a line per paragraph, a line
+//!   per table row with tab-separated cells laid out on the table's grid — which the text path
+//!   reads; each line keeps its origin (paragraph, table row, page).
+//! - `html`, `docx`, `pdf`: the readers of those formats, each bounded by [`Limits`].
 //!
 //! Extraction never fails and never panics on any input: what cannot be read becomes
 //! `Extraction::unreadable` (one `unreadable` finding) or absent parts and tables (their findings).
 
 pub mod decode;
 mod doc;
+mod docx;
+mod flat;
+pub mod format;
+mod html;
 mod parts;
+mod pdf;
 mod tables;
 mod text;
 mod title;
 
 use doc::{Line, make_lines, normalize_document};
+pub use format::{Format, FormatError};
 use nianbao_model::{Extraction, Part, PartSpan, Template, TextLine};
+use std::time::{Duration, Instant};
 
-/// Hard limits for one document.
+/// Hard limits for one document. Each violation makes the document `unreadable` with a reason that
+/// names the limit, so that an operator can tell a hostile file from a limit set too low.
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Larger inputs are rejected as `unreadable` before decoding.
     pub max_bytes: usize,
+    /// Entries in a DOCX (zip) container: a Word file has a few dozen.
+    pub max_zip_entries: usize,
+    /// Decompressed size of the DOCX document part (zip bombs).
+    pub max_unzipped_bytes: u64,
+    /// Nesting depth of HTML elements and DOCX XML elements.
+    pub max_depth: usize,
+    /// Pages of a PDF.
+    pub max_pages: usize,
+    /// Wall-clock time for reading one document's format (HTML, DOCX, PDF).
+    pub max_time: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        // A long text report is ~100 KB; 20 MiB leaves room for pasted appendices.
+        // A long text report is ~100 KB; 20 MiB leaves room for pasted appendices and for PDFs with
+        // embedded fonts. Real pages nest < 60 elements deep, a report's PDF has < 50 pages, its
+        // document.xml is < 5 MB.
         Limits {
             max_bytes: 20 * 1024 * 1024,
+            max_zip_entries: 2_000,
+            max_unzipped_bytes: 64 * 1024 * 1024,
+            max_depth: 512,
+            max_pages: 300,
+            max_time: Duration::from_secs(20),
         }
     }
 }
@@ -42,15 +72,94 @@ pub fn extract_bytes(bytes: &[u8]) -> Extraction {
     extract_bytes_with(bytes, &Limits::default())
 }
 
+/// Extracts a report from raw bytes in any accepted format (text, HTML, DOCX, PDF), detected from
+/// the content. Never panics: a panic inside a format library is caught and reported as
+/// `unreadable`, like every other reason a file cannot be read.
 pub fn extract_bytes_with(bytes: &[u8], limits: &Limits) -> Extraction {
-    match decode::decode(bytes, limits.max_bytes) {
-        Ok(d) => extract_decoded(&d.text, d.encoding),
-        Err(e) => Extraction {
-            unreadable: Some(e.to_string()),
-            source_kind: "unknown".into(),
-            ..Default::default()
-        },
+    if bytes.len() > limits.max_bytes {
+        return unreadable(
+            decode::DecodeError::TooLarge {
+                size: bytes.len(),
+                limit: limits.max_bytes,
+            }
+            .to_string(),
+            "unknown",
+        );
     }
+    let format = format::detect(bytes);
+    let deadline = Instant::now() + limits.max_time;
+    let kind = match format {
+        Format::Text => {
+            return match decode::decode(bytes, limits.max_bytes) {
+                Ok(d) => extract_decoded(&d.text, d.encoding),
+                Err(e) => unreadable(e.to_string(), "unknown"),
+            };
+        }
+        Format::Html => "html",
+        Format::Zip => "docx",
+        Format::Pdf => "pdf",
+        Format::Unsupported(what) => {
+            return unreadable(FormatError::Unsupported(what).to_string(), "unsupported");
+        }
+    };
+    let read = std::panic::catch_unwind(|| -> Result<(flat::Flat, String), FormatError> {
+        match format {
+            Format::Html => {
+                let (text, enc) = html::decode(bytes)?;
+                let lim = html::HtmlLimits {
+                    max_depth: limits.max_depth,
+                    // The widest official table has 15 columns; 256 leaves room for odd pages
+                    // while bounding what a hostile colspan can allocate per row.
+                    max_cols: 256,
+                    deadline,
+                };
+                Ok((html::to_flat(&text, &lim)?, format!("html/{enc}")))
+            }
+            Format::Zip => {
+                let lim = docx::DocxLimits {
+                    max_entries: limits.max_zip_entries,
+                    max_part_bytes: limits.max_unzipped_bytes,
+                    max_depth: limits.max_depth,
+                    deadline,
+                };
+                Ok((docx::to_flat(bytes, &lim)?, "docx".to_string()))
+            }
+            _ => {
+                let lim = pdf::PdfLimits {
+                    max_pages: limits.max_pages,
+                    deadline,
+                };
+                Ok((pdf::to_flat(bytes, &lim)?, "pdf".to_string()))
+            }
+        }
+    });
+    match read {
+        Ok(Ok((flat, source))) => extract_flat(flat, &source),
+        Ok(Err(e)) => unreadable(e.to_string(), kind),
+        Err(_) => unreadable(
+            format!("文件内容损坏，解析时出错（{kind}）；请提供完好的文件"),
+            kind,
+        ),
+    }
+}
+
+fn unreadable(reason: String, kind: &str) -> Extraction {
+    Extraction {
+        unreadable: Some(reason),
+        source_kind: kind.into(),
+        ..Default::default()
+    }
+}
+
+/// A flattened HTML/DOCX/PDF document: the text path reads it; each line keeps its origin.
+fn extract_flat(flat: flat::Flat, source: &str) -> Extraction {
+    if flat.text.trim().is_empty() {
+        return unreadable("文件中没有文字内容".into(), source);
+    }
+    let mut x = extract_decoded(&flat.text, "UTF-8");
+    x.source_kind = source.to_string();
+    x.locations = flat.origins;
+    x
 }
 
 /// Extracts a report from text already decoded.

@@ -49,6 +49,7 @@ fn a_50_mb_file_under_a_raised_limit_is_read_to_the_end() {
         &big,
         &Limits {
             max_bytes: 64 * 1024 * 1024,
+            ..Default::default()
         },
     );
     assert!(x.unreadable.is_none());

@@ -180,6 +180,7 @@ impl Worker {
         }
         let limits = nianbao_extract::Limits {
             max_bytes: self.max_bytes,
+            ..Default::default()
         };
         // A big document takes milliseconds of CPU: extract it on the blocking pool so the runtime
         // keeps serving other deliveries and the broker's heartbeats. A usual report (tens of KB,

@@ -73,14 +73,27 @@ pub fn extract_record(file: &str, x: &Extraction) -> Value {
     rec
 }
 
-/// The `check` record for one file.
+/// The `check` record for one file. For HTML, DOCX and PDF every finding with a line also gets its
+/// `location` in the original (`{"kind": "page", "page": 4}`, `{"kind": "table-row", …}`): the line
+/// numbers of the flattened text mean nothing to the reader of the PDF.
 pub fn check_record(file: &str, x: &Extraction, findings: &[Finding]) -> Value {
+    let mut list = serde_json::to_value(findings).unwrap_or(Value::Array(Vec::new()));
+    if let Value::Array(items) = &mut list {
+        for (item, f) in items.iter_mut().zip(findings) {
+            if let (Value::Object(m), Some(loc)) = (item, x.location_of_finding(f)) {
+                m.insert(
+                    "location".into(),
+                    serde_json::to_value(loc).unwrap_or(Value::Null),
+                );
+            }
+        }
+    }
     json!({
         "schema": CHECK_SCHEMA,
         "file": file,
         "agency": x.agency,
         "year": x.year,
-        "findings": findings,
+        "findings": list,
     })
 }
 
@@ -110,5 +123,12 @@ mod tests {
         assert!(v["agency"].is_null());
         let c = check_record("a.txt", &x, &[Finding::new(RuleId::T3Balance, "m")]);
         assert_eq!(c["findings"][0]["rule"], "t3-balance");
+        assert!(c["findings"][0].get("location").is_none());
+        let mut pdf = x.clone();
+        pdf.locations = vec![crate::SourceLocation::Page { page: 3 }; 4];
+        let f = Finding::new(RuleId::T3Balance, "m").line(Some(2));
+        let c = check_record("a.pdf", &pdf, &[f]);
+        assert_eq!(c["findings"][0]["location"]["kind"], "page");
+        assert_eq!(c["findings"][0]["location"]["page"], 3);
     }
 }

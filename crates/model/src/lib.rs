@@ -19,5 +19,6 @@ pub mod report;
 pub use cells::{T2Cell, T2Row, T3Col, T3Row, T4Cell, T4Group, T4Result};
 pub use finding::{Finding, RuleId, Severity};
 pub use report::{
-    Cell, Extraction, LabelDeviation, Part, PartSpan, Table2, Table3, Table4, Template, TextLine,
+    Cell, Extraction, LabelDeviation, Part, PartSpan, SourceLocation, Table2, Table3, Table4,
+    Template, TextLine,
 };

@@ -96,6 +96,34 @@ pub struct TextLine {
     pub end: u32,
 }
 
+/// Where a line of [`Extraction::lines`] came from in the original file, so that a finding's line can
+/// be shown where an official will look for it: a line of a text file, a row of a table in a web page
+/// or Word file, a paragraph there, or a page of a PDF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SourceLocation {
+    /// 1-based line of a text file.
+    Line { line: u32 },
+    /// 1-based paragraph (block of text outside tables) of an HTML or DOCX document.
+    Paragraph { paragraph: u32 },
+    /// 1-based table of an HTML or DOCX document, 1-based row of that table.
+    TableRow { table: u32, row: u32 },
+    /// 1-based page of a PDF.
+    Page { page: u32 },
+}
+
+impl SourceLocation {
+    /// How an official is told where to look, e.g. "第3页", "第2个表格第5行".
+    pub fn describe(&self) -> String {
+        match self {
+            SourceLocation::Line { line } => format!("第{line}行"),
+            SourceLocation::Paragraph { paragraph } => format!("第{paragraph}段"),
+            SourceLocation::TableRow { table, row } => format!("第{table}个表格第{row}行"),
+            SourceLocation::Page { page } => format!("第{page}页"),
+        }
+    }
+}
+
 /// Where one part sits in [`Extraction::lines`]: `start..end` are indices into that vector, the heading
 /// included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,6 +295,10 @@ pub struct Extraction {
     pub unreadable: Option<String>,
     /// The detected input kind and encoding, e.g. `text/GB18030`.
     pub source_kind: String,
+    /// For documents that are not plain text (HTML, DOCX, PDF): where line `no` came from is
+    /// `locations[no - 1]`. Empty for text files, whose line numbers are already the location.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<SourceLocation>,
 }
 
 impl Extraction {
@@ -310,6 +342,26 @@ impl Extraction {
         line
     }
 
+    /// Where 1-based line `no` is in the original file: its page, table row or paragraph for
+    /// documents that have them, the line itself for text.
+    pub fn location_of(&self, no: u32) -> SourceLocation {
+        usize::try_from(no)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| self.locations.get(i))
+            .copied()
+            .unwrap_or(SourceLocation::Line { line: no })
+    }
+
+    /// Where a finding's line is in the original file, for documents that are not plain text (for
+    /// text the line is the location: `None`).
+    pub fn location_of_finding(&self, f: &crate::Finding) -> Option<SourceLocation> {
+        if self.locations.is_empty() {
+            return None;
+        }
+        f.line.map(|l| self.location_of(l))
+    }
+
     /// The lines before the first part: title, navigation, introduction.
     pub fn preamble_lines(&self) -> &[TextLine] {
         let end = self.parts.first().map_or(self.lines.len(), |p| p.start);
@@ -337,6 +389,29 @@ mod tests {
         assert_eq!(x.text_of(&a), "一、总体情况");
         assert_eq!(x.text_of(&b), "正文");
         assert_eq!(x.text, "一、总体情况\n正文");
+    }
+
+    #[test]
+    fn findings_are_located_in_the_original() {
+        let mut x = Extraction::default();
+        x.push_line(1, "一、总体情况");
+        x.push_line(2, "规章\t1");
+        let f = crate::Finding::new(crate::RuleId::CellMissing, "m").line(Some(2));
+        assert_eq!(
+            x.location_of_finding(&f),
+            None,
+            "text: the line is the location"
+        );
+        x.locations = vec![
+            SourceLocation::Paragraph { paragraph: 1 },
+            SourceLocation::TableRow { table: 1, row: 3 },
+        ];
+        assert_eq!(
+            x.location_of_finding(&f),
+            Some(SourceLocation::TableRow { table: 1, row: 3 })
+        );
+        assert_eq!(x.location_of(9), SourceLocation::Line { line: 9 });
+        assert_eq!(SourceLocation::Page { page: 4 }.describe(), "第4页");
     }
 
     #[test]

@@ -323,6 +323,7 @@ impl ReportBuilder {
             outdated_signatures: self.signatures,
             unreadable: None,
             source_kind: "text/UTF-8".into(),
+            locations: Vec::new(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod check;
 mod defects;
 mod doc;
 mod narrative;
+mod office;
 mod render;
 mod rng;
 mod style;
@@ -98,6 +99,8 @@ impl FromStr for Layout {
 pub enum SynthError {
     #[error("unknown layout {0:?} (expected tab, cells, markdown, web or prose)")]
     UnknownLayout(String),
+    #[error("unknown format {0:?} (expected text, html, html-gbk or docx)")]
+    UnknownFormat(String),
 }
 
 /// How the bytes of a report are encoded. Real files arrive in all of these.
@@ -137,6 +140,58 @@ impl Encoding {
             Encoding::Gb18030 => Some("GB18030-encoded"),
             Encoding::Utf16LeBom => Some("UTF-16LE with BOM"),
         }
+    }
+}
+
+/// The file format a report is written in: the text layouts of the seeds, or the formats agencies
+/// publish (a web page, a Word file). The content and the truth are the same in every format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputFormat {
+    /// The report's text layout and encoding ([`SynthReport::bytes`]).
+    Text,
+    /// A government web page in UTF-8.
+    HtmlUtf8,
+    /// A government web page declared GBK/GB2312, written in GB18030.
+    HtmlGbk,
+    /// A Word file with the official tables as merged-cell grids.
+    Docx,
+}
+
+impl OutputFormat {
+    pub const ALL: [OutputFormat; 4] = [
+        OutputFormat::Text,
+        OutputFormat::HtmlUtf8,
+        OutputFormat::HtmlGbk,
+        OutputFormat::Docx,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Text => "text",
+            OutputFormat::HtmlUtf8 => "html",
+            OutputFormat::HtmlGbk => "html-gbk",
+            OutputFormat::Docx => "docx",
+        }
+    }
+
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Text => "txt",
+            OutputFormat::HtmlUtf8 | OutputFormat::HtmlGbk => "html",
+            OutputFormat::Docx => "docx",
+        }
+    }
+}
+
+impl FromStr for OutputFormat {
+    type Err = SynthError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OutputFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| SynthError::UnknownFormat(s.to_string()))
     }
 }
 
@@ -183,6 +238,46 @@ pub struct SynthReport {
     pub expected: Vec<Expected>,
     /// The truth record, typed (written with the seeds' field order).
     pub truth_record: Truth,
+    /// The content before layout, to render the report in the other formats.
+    source: std::sync::Arc<Source>,
+}
+
+/// A report's content before layout: what every format renders.
+#[derive(Debug)]
+struct Source {
+    doc: doc::Doc,
+    tables: values::Tables,
+    labels: style::LabelStyle,
+    seed: u64,
+    index: usize,
+}
+
+impl SynthReport {
+    /// The report's bytes in `format`. Deterministic: the same report gives the same bytes. The
+    /// truth ([`SynthReport::truth`], [`SynthReport::expected`]) holds for every format.
+    pub fn render(&self, format: OutputFormat) -> std::io::Result<Vec<u8>> {
+        let s = &self.source;
+        // Page chrome choices come from their own stream, so the text stays what it was.
+        let mut d = Dice::new(s.seed ^ 0x6874_6d6c, s.index as u64);
+        match format {
+            OutputFormat::Text => Ok(self.bytes.clone()),
+            OutputFormat::HtmlUtf8 => Ok(office::html(
+                &s.doc,
+                &s.tables,
+                &s.labels,
+                office::HtmlCharset::Utf8,
+                &mut d,
+            )),
+            OutputFormat::HtmlGbk => Ok(office::html(
+                &s.doc,
+                &s.tables,
+                &s.labels,
+                office::HtmlCharset::Gbk,
+                &mut d,
+            )),
+            OutputFormat::Docx => office::docx(&s.doc, &s.tables, &s.labels),
+        }
+    }
 }
 
 /// The whole corpus, in index order.
@@ -195,12 +290,25 @@ pub fn generate(opts: &SynthOptions) -> Vec<SynthReport> {
 /// Writes `NAME.txt` (the bytes) and `NAME.truth.json` (pretty, like the seeds) for every report;
 /// returns how many reports were written.
 pub fn write_corpus(opts: &SynthOptions, dir: &Path) -> std::io::Result<usize> {
+    write_corpus_as(opts, dir, OutputFormat::Text)
+}
+
+/// [`write_corpus`] in another format: `NAME.html` or `NAME.docx` and its truth (whose `file`
+/// names the written file).
+pub fn write_corpus_as(
+    opts: &SynthOptions,
+    dir: &Path,
+    format: OutputFormat,
+) -> std::io::Result<usize> {
     std::fs::create_dir_all(dir)?;
     let mut n = 0;
     for i in 0..opts.count {
         let r = generate_one(opts.seed, i, opts);
-        std::fs::write(dir.join(format!("{}.txt", r.name)), &r.bytes)?;
-        let json = truth::to_pretty(&r.truth_record).map_err(std::io::Error::other)?;
+        let file = format!("{}.{}", r.name, format.extension());
+        std::fs::write(dir.join(&file), r.render(format)?)?;
+        let mut record = r.truth_record.clone();
+        record.file = file;
+        let json = truth::to_pretty(&record).map_err(std::io::Error::other)?;
         std::fs::write(dir.join(format!("{}.truth.json", r.name)), json)?;
         n += 1;
     }
@@ -394,6 +502,13 @@ pub fn generate_one(seed: u64, index: usize, opts: &SynthOptions) -> SynthReport
             .or_else(|| (agency.level == Level::City).then(|| agency.region_name.clone())),
     };
     let text = render::render(&document, &tables, &labels, &mut ro, halfwidth, &mut d);
+    let source = std::sync::Arc::new(Source {
+        doc: document,
+        tables: tables.clone(),
+        labels: labels.clone(),
+        seed,
+        index,
+    });
 
     let encoding = match d.weighted(&[0.75, 0.08, 0.12, 0.05]) {
         0 => Encoding::Utf8,
@@ -460,6 +575,7 @@ pub fn generate_one(seed: u64, index: usize, opts: &SynthOptions) -> SynthReport
         encoding,
         expected,
         truth_record: record,
+        source,
     }
 }
 

@@ -112,7 +112,7 @@ impl RenderOpts {
 
 /// A cell of a table row as the source draws it: a label or a value (`None` when blank).
 #[derive(Clone, Debug)]
-enum RCell {
+pub(crate) enum RCell {
     Label(String),
     Value(Option<String>),
 }
@@ -130,7 +130,7 @@ fn int(v: i64) -> RCell {
 }
 
 /// 表二 row by row, only the cells the source has (no padding).
-fn t2_rows(t: &Tables, ls: &LabelStyle) -> Vec<Vec<RCell>> {
+pub(crate) fn t2_rows(t: &Tables, ls: &LabelStyle) -> Vec<Vec<RCell>> {
     let c = |x: T2Cell| val(t.t2(x));
     if t.template == Template::V2019 {
         let e = &t.extra;
@@ -234,7 +234,10 @@ fn t2_rows(t: &Tables, ls: &LabelStyle) -> Vec<Vec<RCell>> {
 }
 
 /// The 表三 rows the template has, with their labels (level 1, 2, 3) and seven values.
-fn t3_data(t: &Tables, ls: &LabelStyle) -> Vec<([Option<String>; 3], Vec<RCell>, T3Row)> {
+pub(crate) fn t3_data(
+    t: &Tables,
+    ls: &LabelStyle,
+) -> Vec<([Option<String>; 3], Vec<RCell>, T3Row)> {
     let y19 = t.template == Template::V2019;
     T3Row::ALL
         .iter()
@@ -274,7 +277,7 @@ fn t3_rows(t: &Tables, ls: &LabelStyle, split: bool) -> Vec<Vec<RCell>> {
     rows
 }
 
-const T4_RESULTS: [&str; 5] = ["结果维持", "结果纠正", "其他结果", "尚未审结", "总计"];
+pub(crate) const T4_RESULTS: [&str; 5] = ["结果维持", "结果纠正", "其他结果", "尚未审结", "总计"];
 
 fn t4_rows(t: &Tables, ls: &LabelStyle, split: bool) -> Vec<Vec<RCell>> {
     let mut first = true;
@@ -303,7 +306,7 @@ fn t4_rows(t: &Tables, ls: &LabelStyle, split: bool) -> Vec<Vec<RCell>> {
     vec![vec![lab("行政复议"), lab("行政诉讼")], row2, row3, vals]
 }
 
-fn text(c: &RCell) -> String {
+pub(crate) fn text(c: &RCell) -> String {
     match c {
         RCell::Label(s) => s.replace('\n', ""),
         RCell::Value(v) => v.clone().unwrap_or_default(),

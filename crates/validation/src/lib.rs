@@ -588,6 +588,7 @@ impl Validation for Api {
         let checker = self.checker.clone();
         let limits = nianbao_extract::Limits {
             max_bytes: self.max_bytes,
+            ..Default::default()
         };
         // Extraction of a large document takes milliseconds of CPU: keep it off the async workers.
         let (x, findings) = tokio::task::spawn_blocking(move || {
