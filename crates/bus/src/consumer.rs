@@ -1,7 +1,9 @@
 //! The consume loop: bounded concurrency, ack after the handler, delayed retries, parking lot.
 
 use crate::topology::QueueSpec;
-use crate::{ATTEMPT_HEADER, Bus, BusError, REASON_HEADER, TRACEPARENT_HEADER};
+use crate::{
+    ATTEMPT_HEADER, Bus, BusError, PUBLISHED_MS_HEADER, REASON_HEADER, TRACEPARENT_HEADER,
+};
 use futures_util::StreamExt;
 use lapin::BasicProperties;
 use lapin::message::Delivery;
@@ -10,6 +12,8 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tracing::Instrument;
 
 /// A delivery as handlers see it.
 #[derive(Clone, Debug)]
@@ -67,6 +71,19 @@ fn header_u32(props: &BasicProperties, key: &str) -> Option<u32> {
     }
 }
 
+/// When the message was first published: our millisecond header, else the AMQP timestamp (seconds).
+fn published_at(props: &BasicProperties) -> Option<SystemTime> {
+    let ms = props
+        .headers()
+        .as_ref()
+        .and_then(|h| match h.inner().get(PUBLISHED_MS_HEADER)? {
+            AMQPValue::LongLongInt(v) => u64::try_from(*v).ok(),
+            _ => None,
+        })
+        .or_else(|| props.timestamp().map(|s| s.saturating_mul(1000)))?;
+    UNIX_EPOCH.checked_add(Duration::from_millis(ms))
+}
+
 impl Message {
     fn from_delivery(d: &Delivery) -> Message {
         Message {
@@ -115,6 +132,9 @@ impl Bus {
             flag.store(true, Ordering::SeqCst);
         };
         let concurrency = usize::from(self.cfg.prefetch.max(1));
+        if let Some(m) = self.metrics() {
+            m.consumer_prefetch(&spec.name, self.cfg.prefetch);
+        }
         consumer
             .take_until(shutdown)
             .for_each_concurrent(concurrency, |delivery| {
@@ -128,6 +148,9 @@ impl Bus {
             })
             .await;
         let _ = ch.close(200, ShortString::from("consumer stopped")).await;
+        if let Some(m) = self.metrics() {
+            m.consumer_prefetch(&spec.name, 0);
+        }
         if stopping.load(Ordering::SeqCst) {
             Ok(())
         } else {
@@ -137,7 +160,24 @@ impl Bus {
 
     async fn process<H: Handler>(&self, spec: &QueueSpec, handler: &H, d: Delivery) {
         let msg = Message::from_delivery(&d);
+        let span = self.delivery_span(spec, &d, &msg);
+        let _in_flight = self.metrics().map(|m| m.in_flight(&spec.name));
+        self.process_traced(spec, handler, d, msg)
+            .instrument(span)
+            .await;
+    }
+
+    /// [`Bus::process`] inside the delivery's span.
+    async fn process_traced<H: Handler>(
+        &self,
+        spec: &QueueSpec,
+        handler: &H,
+        d: Delivery,
+        msg: Message,
+    ) {
+        let started = Instant::now();
         let outcome = handler.handle(&msg).await;
+        let took = started.elapsed();
         let settled = match &outcome {
             Outcome::Done => Ok(()),
             Outcome::Retry(reason) if msg.attempt < self.cfg.max_attempts => {
@@ -163,6 +203,7 @@ impl Bus {
                     .await
             }
         };
+        self.observe(spec, &msg, &outcome, settled.is_ok(), took);
         let result = match settled {
             Ok(()) => d.ack(BasicAckOptions::default()).await.map(|_| ()),
             Err(e) => {
@@ -178,6 +219,92 @@ impl Bus {
         };
         if let Err(e) = result {
             tracing::warn!(queue = %spec.name, error = %e, "could not settle a delivery; the broker will redeliver it");
+        }
+    }
+
+    /// The consumer span of one delivery (`<queue> process`), child of the publisher's span named by
+    /// the `traceparent` header; records the time the message waited in the broker as an attribute,
+    /// a metric and a `<queue> wait` span.
+    fn delivery_span(&self, spec: &QueueSpec, d: &Delivery, msg: &Message) -> tracing::Span {
+        let report_id = msg
+            .message_id
+            .as_deref()
+            .and_then(|id| id.split(':').next())
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "bus.process",
+            otel.name = %format_args!("{} process", spec.name),
+            otel.kind = "consumer",
+            otel.status_code = tracing::field::Empty,
+            messaging.system = "rabbitmq",
+            messaging.operation = "process",
+            messaging.destination.name = %spec.name,
+            messaging.rabbitmq.destination.routing_key = %msg.routing_key,
+            messaging.message.id = msg.message_id.as_deref().unwrap_or_default(),
+            messaging.queue_wait_ms = tracing::field::Empty,
+            nianbao.service = self.name(),
+            nianbao.attempt = msg.attempt,
+            nianbao.outcome = tracing::field::Empty,
+            report_id,
+        );
+        nianbao_telemetry::set_parent(&span, msg.traceparent.as_deref());
+        if let Some(published) = published_at(&d.properties) {
+            let now = SystemTime::now();
+            // Clocks of publisher and consumer hosts differ a little: never a negative wait.
+            let waited = now.duration_since(published).unwrap_or_default();
+            span.record(
+                "messaging.queue_wait_ms",
+                u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+            );
+            if let Some(m) = self.metrics() {
+                m.queue_wait(&spec.name, waited);
+            }
+            nianbao_telemetry::record_span(
+                format!("{} wait", spec.name),
+                msg.traceparent.as_deref(),
+                published.min(now),
+                now,
+                vec![
+                    nianbao_telemetry::KeyValue::new("messaging.system", "rabbitmq"),
+                    nianbao_telemetry::KeyValue::new(
+                        "messaging.destination.name",
+                        spec.name.clone(),
+                    ),
+                    nianbao_telemetry::KeyValue::new("nianbao.service", self.name().to_string()),
+                ],
+            );
+        }
+        span
+    }
+
+    /// Counts a handled delivery and marks its span: `settled` is whether the ack, retry or parking
+    /// copy went through (else the delivery is requeued).
+    fn observe(
+        &self,
+        spec: &QueueSpec,
+        msg: &Message,
+        outcome: &Outcome,
+        settled: bool,
+        took: Duration,
+    ) {
+        use nianbao_metrics::DeliveryOutcome as D;
+        let kind = match outcome {
+            Outcome::Done => D::Done,
+            Outcome::Retry(_) if msg.attempt < self.cfg.max_attempts => D::Retry,
+            Outcome::Retry(_) => D::Parked,
+            Outcome::Invalid(_) => D::Invalid,
+        };
+        let span = tracing::Span::current();
+        span.record("nianbao.outcome", kind.as_str());
+        if kind != D::Done || !settled {
+            span.record("otel.status_code", "ERROR");
+        }
+        if let Some(m) = self.metrics() {
+            if settled {
+                m.delivery_settled(&spec.name, kind, took);
+            } else {
+                m.requeued(&spec.name);
+            }
         }
     }
 
