@@ -10,7 +10,10 @@
 //! - [`grpc`]: `nianbao.v1.Notification` (ListAlerts, AcknowledgeAlert, StreamAlerts).
 //!
 //! [`run`] wires them: the gRPC server (with health and reflection) on the given listener, and the
-//! consumer of `nianbao.notification`, until `shutdown` resolves.
+//! consumer of `nianbao.notification`, until `shutdown` resolves. Health is SERVING while the
+//! database answers and the broker is connected; `[metrics] listen` serves
+//! `nianbao_reports_total{stage="notified"}` and `nianbao_alerts_total{kind}` among the consumer
+//! metrics.
 
 pub mod alert;
 pub mod config;
@@ -87,6 +90,18 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NotificationError> {
+    let obs = nianbao_service::Observability::bind("notification", &cfg.metrics).await?;
+    run_with(cfg, listener, shutdown, obs).await
+}
+
+/// [`run`], recording metrics into `obs.metrics` and serving them on `obs.listener` (instead of
+/// what `cfg.metrics` says).
+pub async fn run_with(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    mut obs: nianbao_service::Observability,
+) -> Result<(), NotificationError> {
     cfg.validate()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -103,6 +118,7 @@ pub async fn run(
     );
     let store = Store::connect(&cfg.database_url()).await?;
     let (alerts_tx, _) = broadcast::channel(cfg.stream.capacity.max(1));
+    let alert_counter = tokio::spawn(count_alerts(alerts_tx.subscribe(), obs.metrics.clone()));
     let deliverer = Arc::new(Deliverer::new(
         store.clone(),
         cfg.outbox_path(),
@@ -118,12 +134,20 @@ pub async fn run(
     health
         .set_not_serving::<NotificationServer<NotificationService>>()
         .await;
+    let readiness = nianbao_service::Readiness::new(
+        health.clone(),
+        &["", "nianbao.v1.Notification"],
+        &["database", "broker"],
+        obs.metrics.clone(),
+    );
+    let metrics_server = obs.serve(&readiness, stop_rx.clone());
     let reflection = nianbao_service::grpc_reflection()?;
     let service = NotificationService::new(store.clone(), alerts_tx.clone(), stop_rx.clone());
     let addr = listener.local_addr().ok();
     let server_stop = wait_stop(stop_rx.clone());
     let server = tokio::spawn(
         tonic::transport::Server::builder()
+            .trace_fn(nianbao_telemetry::grpc_server_span("notification"))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(NotificationServer::new(service))
@@ -142,10 +166,14 @@ pub async fn run(
     )
     .await
     {
-        health.set_service_status("", ServingStatus::Serving).await;
-        health
-            .set_serving::<NotificationServer<NotificationService>>()
-            .await;
+        let bus = bus.with_metrics(obs.metrics.clone());
+        let watchdog = tokio::spawn(nianbao_service::watch_readiness(
+            readiness.clone(),
+            Some(bus.clone()),
+            Some(store.pool().clone()),
+            Duration::from_secs(1),
+            stop_rx.clone(),
+        ));
         let handler = Arc::new(NotifyHandler {
             store: store.clone(),
             directory,
@@ -156,18 +184,44 @@ pub async fn run(
             alerts: alerts_tx,
         });
         consume(&bus, handler, stop_rx.clone()).await;
-        health
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
+        readiness.stopping().await;
         bus.close().await;
+        let _ = watchdog.await;
     }
 
     let served = server.await;
+    // Ends when the last sender (handler, gRPC service) is gone; bounded in case one lingers.
+    let counter_abort = alert_counter.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(2), alert_counter)
+        .await
+        .is_err()
+    {
+        counter_abort.abort();
+    }
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     deliverer.join().await;
     store.close().await;
     served??;
     tracing::info!("notification service stopped");
     Ok(())
+}
+
+/// Counts every alert created (each is broadcast to the alert streams) into `nianbao_alerts_total`,
+/// until every sender is gone.
+async fn count_alerts(
+    mut alerts: broadcast::Receiver<Arc<alert::AlertRecord>>,
+    metrics: nianbao_service::Metrics,
+) {
+    loop {
+        match alerts.recv().await {
+            Ok(a) => metrics.alerts_created(&a.kind, 1),
+            // Unlikely (this loop does nothing else), but counted rather than lost.
+            Err(broadcast::error::RecvError::Lagged(n)) => metrics.alerts_created("unknown", n),
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
 }
 
 /// Resolves once the service is told to stop.
