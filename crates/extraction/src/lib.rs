@@ -331,6 +331,7 @@ pub async fn run_with(
         nianbao_service::connect_bus(&cfg.bus, "nianbao-extraction", None, stop_rx.clone()).await
     {
         let bus = bus.with_metrics(obs.metrics.clone());
+        nianbao_service::probe_readiness(&readiness, Some(&bus), None).await;
         let watchdog = tokio::spawn(nianbao_service::watch_readiness(
             readiness.clone(),
             Some(bus.clone()),

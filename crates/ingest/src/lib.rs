@@ -196,6 +196,7 @@ async fn serve(
         stop_rx.clone(),
     ));
     let follower = tokio::spawn(follow(bus.clone(), store.clone(), spec, stop_rx.clone()));
+    nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.pool())).await;
     let watchdog = tokio::spawn(nianbao_service::watch_readiness(
         readiness,
         Some(bus.clone()),

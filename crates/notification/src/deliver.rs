@@ -100,6 +100,8 @@ pub struct Deliverer {
     webhook: WebhookSettings,
     stop: watch::Receiver<bool>,
     tasks: Mutex<JoinSet<()>>,
+    /// Where failed delivery attempts are counted (by channel kind, never by URL).
+    metrics: nianbao_service::Metrics,
 }
 
 impl Deliverer {
@@ -122,7 +124,15 @@ impl Deliverer {
             webhook,
             stop,
             tasks: Mutex::new(JoinSet::new()),
+            metrics: nianbao_service::Metrics::default(),
         })
+    }
+
+    /// This deliverer, counting failed delivery attempts into `metrics`
+    /// (`nianbao_channel_delivery_failures_total{channel}`).
+    pub fn with_metrics(mut self, metrics: nianbao_service::Metrics) -> Deliverer {
+        self.metrics = metrics;
+        self
     }
 
     /// Delivers `alert` through every channel that has no delivery recorded yet. Webhooks are only
@@ -152,15 +162,22 @@ impl Deliverer {
             match ch {
                 Channel::Inbox => {}
                 Channel::Outbox => {
-                    self.append_outbox(&line).await?;
+                    if let Err(e) = self.append_outbox(&line).await {
+                        self.metrics.channel_failure("outbox");
+                        return Err(e);
+                    }
                     tracing::debug!(alert_id = %alert.alert_id, office = %alert.office_id, outbox = %self.outbox.display(), message = %alert.message, "alert written to the outbox");
                 }
                 Channel::Stdout => {
                     let mut out = tokio::io::stdout();
-                    out.write_all(format!("{line}\n").as_bytes())
-                        .await
-                        .map_err(DeliverError::Stdout)?;
-                    out.flush().await.map_err(DeliverError::Stdout)?;
+                    let written = async {
+                        out.write_all(format!("{line}\n").as_bytes()).await?;
+                        out.flush().await
+                    };
+                    if let Err(e) = written.await {
+                        self.metrics.channel_failure("stdout");
+                        return Err(DeliverError::Stdout(e));
+                    }
                 }
                 Channel::Webhook(url) => {
                     self.store
@@ -263,6 +280,9 @@ impl Deliverer {
                 (Some(_), false) => DeliveryStatus::Failed,
                 (Some(_), true) => DeliveryStatus::GaveUp,
             };
+            if error.is_some() {
+                self.metrics.channel_failure("webhook");
+            }
             let err_text = error.clone().unwrap_or_default();
             if let Err(e) = self
                 .store
@@ -329,5 +349,62 @@ mod tests {
         }
         assert!("webhook:ftp://x".parse::<Channel>().is_err());
         assert!("mail".parse::<Channel>().is_err());
+    }
+
+    #[tokio::test]
+    async fn failed_attempts_are_counted_by_channel_kind() {
+        #![allow(clippy::unwrap_used)]
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/n.db?mode=rwc", dir.path().display()))
+            .await
+            .unwrap();
+        let (_stop_tx, stop) = watch::channel(false);
+        let metrics = nianbao_service::Metrics::new("notification");
+        // The outbox path is a folder, so appending to it fails; nothing listens on port 1.
+        let deliverer = Arc::new(
+            Deliverer::new(
+                store,
+                dir.path().to_path_buf(),
+                WebhookSettings {
+                    timeout: Duration::from_secs(2),
+                    retries: 1,
+                    backoff: Duration::from_millis(1),
+                    max_backoff: Duration::from_millis(1),
+                },
+                stop,
+            )
+            .unwrap()
+            .with_metrics(metrics.clone()),
+        );
+        let alert: AlertRecord = serde_json::from_value(serde_json::json!({
+            "alert_id": "a1", "office_id": "o", "office_name": "办公室", "report_id": "r",
+            "version": "v", "agency": "局", "year": 2024, "region": "000000", "status": "open",
+            "kind": "findings", "findings": [], "message": "m", "route_note": "",
+            "created_at_ms": 0, "acknowledged_at_ms": 0, "acknowledged_by": ""
+        }))
+        .unwrap();
+        assert!(deliverer.deliver(&alert, &[Channel::Outbox]).await.is_err());
+        deliverer
+            .deliver(
+                &alert,
+                &[Channel::Webhook("http://127.0.0.1:1/hook".into())],
+            )
+            .await
+            .unwrap();
+        deliverer.join().await;
+        let text = metrics.encode();
+        let failures = |channel| {
+            nianbao_metrics::sample_value(
+                &text,
+                "nianbao_channel_delivery_failures_total",
+                &[("channel", channel)],
+            )
+        };
+        assert_eq!(failures("outbox"), Some(1.0), "{text}");
+        assert_eq!(
+            failures("webhook"),
+            Some(2.0),
+            "first attempt and one retry: {text}"
+        );
     }
 }

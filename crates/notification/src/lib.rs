@@ -119,12 +119,15 @@ pub async fn run_with(
     let store = Store::connect(&cfg.database_url()).await?;
     let (alerts_tx, _) = broadcast::channel(cfg.stream.capacity.max(1));
     let alert_counter = tokio::spawn(count_alerts(alerts_tx.subscribe(), obs.metrics.clone()));
-    let deliverer = Arc::new(Deliverer::new(
-        store.clone(),
-        cfg.outbox_path(),
-        cfg.webhook_settings(),
-        stop_rx.clone(),
-    )?);
+    let deliverer = Arc::new(
+        Deliverer::new(
+            store.clone(),
+            cfg.outbox_path(),
+            cfg.webhook_settings(),
+            stop_rx.clone(),
+        )?
+        .with_metrics(obs.metrics.clone()),
+    );
     deliverer.resume_pending().await?;
 
     let (health, health_service) = nianbao_service::grpc_health();
@@ -167,6 +170,7 @@ pub async fn run_with(
     .await
     {
         let bus = bus.with_metrics(obs.metrics.clone());
+        nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.pool())).await;
         let watchdog = tokio::spawn(nianbao_service::watch_readiness(
             readiness.clone(),
             Some(bus.clone()),

@@ -256,6 +256,26 @@ impl Readiness {
     }
 }
 
+/// One round of [`watch_readiness`]'s probes: services call it once before they start serving, so
+/// that their first health answer is already the real one.
+pub async fn probe_readiness(
+    readiness: &Readiness,
+    bus: Option<&nianbao_bus::Bus>,
+    db: Option<&sqlx::AnyPool>,
+) {
+    if let Some(bus) = bus {
+        readiness.set("broker", bus.is_connected()).await;
+    }
+    if let Some(pool) = db {
+        let ping = sqlx::query("SELECT 1").execute(pool);
+        let ok = matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), ping).await,
+            Ok(Ok(_))
+        );
+        readiness.set("database", ok).await;
+    }
+}
+
 /// Probes the broker connection (`broker` check) and the database (`database` check: `SELECT 1`
 /// within 5 s) every `interval` until `stop` turns true, then marks `readiness` as stopping.
 pub async fn watch_readiness(
@@ -269,17 +289,7 @@ pub async fn watch_readiness(
         if *stop.borrow() {
             break;
         }
-        if let Some(bus) = &bus {
-            readiness.set("broker", bus.is_connected()).await;
-        }
-        if let Some(pool) = &db {
-            let ping = sqlx::query("SELECT 1").execute(pool);
-            let ok = matches!(
-                tokio::time::timeout(std::time::Duration::from_secs(5), ping).await,
-                Ok(Ok(_))
-            );
-            readiness.set("database", ok).await;
-        }
+        probe_readiness(&readiness, bus.as_ref(), db.as_ref()).await;
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|s| *s) => break,

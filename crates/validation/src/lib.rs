@@ -542,6 +542,7 @@ pub async fn run_with(
             return Ok::<(), Error>(());
         };
         let bus = bus.with_metrics(obs.metrics.clone());
+        nianbao_service::probe_readiness(&readiness, Some(&bus), Some(&pool)).await;
         let watchdog = tokio::spawn(nianbao_service::watch_readiness(
             readiness.clone(),
             Some(bus.clone()),
