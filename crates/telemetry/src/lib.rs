@@ -14,7 +14,7 @@
 //! [telemetry]
 //! otlp_endpoint = "http://otel-collector:4317"  # empty: OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, else no export
 //! sample_ratio = 1.0                            # new traces kept; a sampled parent is always followed
-//! filter = "info"                               # which spans become OpenTelemetry spans
+//! filter = "info,h2=off,hyper=off,tonic=off,tower=off,opentelemetry=off"  # which spans are exported
 //! ```
 //!
 //! Logs go to standard error, so that standard output stays free for what a command prints.
@@ -183,8 +183,10 @@ impl Default for TraceConfig {
     }
 }
 
-/// The span filter used when the configuration names none.
-pub const DEFAULT_SPAN_FILTER: &str = "info";
+/// The span filter used when the configuration names none: our spans and those of the libraries
+/// we call, but not the HTTP/2 and OpenTelemetry internals (the exporter's own calls would otherwise
+/// be traced, and traced again).
+pub const DEFAULT_SPAN_FILTER: &str = "info,h2=off,hyper=off,tonic=off,tower=off,opentelemetry=off";
 
 /// Whether an installation has already run to completion in this process: a mutex rather than a
 /// `Once`, so that a call that failed (bad filter) can be retried with a corrected configuration.
@@ -583,6 +585,13 @@ where
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+        TraceService, TraceServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
+    use opentelemetry_proto::tonic::common::v1::any_value;
     use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
     use std::io;
     use std::sync::Arc;
@@ -917,6 +926,66 @@ mod tests {
         ));
         let err = build_span_filter("nianbao=loud").unwrap_err();
         assert!(err.to_string().contains("telemetry.filter"), "{err}");
+    }
+
+    /// A minimal OTLP/gRPC collector: forwards every export request to a channel.
+    struct Collector(tokio::sync::mpsc::UnboundedSender<ExportTraceServiceRequest>);
+
+    #[tonic::async_trait]
+    impl TraceService for Collector {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            let _ = self.0.send(request.into_inner());
+            Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn spans_reach_an_otlp_collector_with_service_name_and_version() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(Collector(tx)))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        let cfg = TraceConfig {
+            otlp_endpoint: format!("http://{addr}"),
+            ..TraceConfig::default()
+        };
+        let provider = otlp_provider("ingest", "9.9.9", &cfg, cfg.otlp_endpoint.clone()).unwrap();
+        provider.tracer("test").in_span("hello", |_| {});
+        let flushed = provider.clone();
+        tokio::task::spawn_blocking(move || flushed.force_flush())
+            .await
+            .unwrap()
+            .unwrap();
+        let req = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let rs = &req.resource_spans[0];
+        let attrs: HashMap<String, String> = rs
+            .resource
+            .as_ref()
+            .unwrap()
+            .attributes
+            .iter()
+            .filter_map(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(s) => Some((kv.key.clone(), s.clone())),
+                _ => None,
+            })
+            .collect();
+        if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+            assert_eq!(attrs["service.name"], "nianbao-ingest", "{attrs:?}");
+        }
+        assert_eq!(attrs["service.version"], "9.9.9");
+        assert_eq!(attrs["service.namespace"], "nianbao");
+        assert_eq!(rs.scope_spans[0].spans[0].name, "hello");
+        let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
     }
 
     #[test]
