@@ -41,9 +41,10 @@ fn exporter() -> &'static InMemorySpanExporter {
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter.clone())
             .build();
+        // JSON, as in production: every record inside a stage's span carries its trace id.
         let log = nianbao_telemetry::LogConfig {
             filter: "warn".into(),
-            ..Default::default()
+            format: nianbao_telemetry::LogFormat::Json,
         };
         let guard = nianbao_telemetry::init_with_provider("e2e", &log, provider, "info").unwrap();
         assert!(

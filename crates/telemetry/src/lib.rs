@@ -40,7 +40,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 pub use opentelemetry::KeyValue;
@@ -56,7 +56,8 @@ pub use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use serde::Deserialize;
-use tracing::{Event, Subscriber};
+use tracing::dispatcher::WeakDispatch;
+use tracing::{Dispatch, Event, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{EnvFilter, ParseError};
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
@@ -345,7 +346,15 @@ fn install(
     let ansi = std::io::stderr().is_terminal();
     // Per-layer filters: the log filter decides what is printed, the span filter what is traced, so
     // that quieter logs never cut a trace.
-    let layer = fmt_layer(service, cfg.format, ansi, std::io::stderr).with_filter(filter);
+    let dispatch_cell = DispatchCell::default();
+    let layer = fmt_layer(
+        service,
+        cfg.format,
+        ansi,
+        std::io::stderr,
+        dispatch_cell.clone(),
+    )
+    .with_filter(filter);
     let (provider, otel_layer) = match otel {
         Some((provider, span_filter)) => {
             let tracer = provider.tracer("nianbao");
@@ -356,11 +365,9 @@ fn install(
         }
         None => (None, None),
     };
-    match tracing_subscriber::registry()
-        .with(layer)
-        .with(otel_layer)
-        .try_init()
-    {
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer).with(otel_layer));
+    let _ = dispatch_cell.set(dispatch.downgrade());
+    match dispatch.try_init() {
         Ok(()) => {
             if let Some(provider) = &provider {
                 opentelemetry::global::set_tracer_provider(provider.clone());
@@ -512,6 +519,7 @@ fn fmt_layer<S, W>(
     format: LogFormat,
     ansi: bool,
     writer: W,
+    dispatch: DispatchCell,
 ) -> Box<dyn Layer<S> + Send + Sync + 'static>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -526,6 +534,7 @@ where
             .json()
             .event_format(WithService::new(
                 service,
+                dispatch,
                 tracing_subscriber::fmt::format().json(),
             ))
             .with_writer(writer)
@@ -533,24 +542,51 @@ where
     }
 }
 
-/// A JSON event format that puts `"service":"<name>"` first in every record.
+/// The subscriber a formatter belongs to, known once the subscriber is built (the formatter is
+/// built before it): the JSON formatter asks it for the current span's trace context.
+type DispatchCell = Arc<OnceLock<WeakDispatch>>;
+
+/// A JSON event format that puts `"service":"<name>"` first in every record, and, inside a traced
+/// span, `"trace_id"` and `"span_id"` (so that a log search leads to the trace, and back).
 ///
 /// `tracing-subscriber`'s JSON formatter has no static fields, and a root span carrying the name
 /// would not reach tasks spawned outside it; so the inner formatter's object is written to a buffer
-/// and the field is spliced in after its opening brace.
+/// and the fields are spliced in after its opening brace.
 struct WithService<F> {
     /// `"service":"<name>",` with the name already JSON-escaped, built once.
     field: String,
+    dispatch: DispatchCell,
     inner: F,
 }
 
 impl<F> WithService<F> {
-    fn new(service: &str, inner: F) -> Self {
+    fn new(service: &str, dispatch: DispatchCell, inner: F) -> Self {
         let name = serde_json::Value::String(service.to_owned());
         Self {
             field: format!("\"service\":{name},"),
+            dispatch,
             inner,
         }
+    }
+
+    /// `"trace_id":"…","span_id":"…",` of the event's current span, if it is traced.
+    fn trace_fields<S, N>(&self, ctx: &FmtContext<'_, S, N>) -> Option<String>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
+        let dispatch = self.dispatch.get()?.upgrade()?;
+        let span = ctx.lookup_current()?;
+        let cx = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch)?;
+        let otel_span = cx.span();
+        let sc = otel_span.span_context();
+        sc.is_valid().then(|| {
+            format!(
+                "\"trace_id\":\"{}\",\"span_id\":\"{}\",",
+                sc.trace_id(),
+                sc.span_id()
+            )
+        })
     }
 }
 
@@ -573,6 +609,9 @@ where
             Some(rest) => {
                 writer.write_str("{")?;
                 writer.write_str(&self.field)?;
+                if let Some(ids) = self.trace_fields(ctx) {
+                    writer.write_str(&ids)?;
+                }
                 writer.write_str(rest)
             }
             // Not an object (cannot happen with the JSON formatter): pass it through unchanged.
@@ -703,7 +742,13 @@ mod tests {
         let buffer = Buffer::default();
         let subscriber = tracing_subscriber::registry()
             .with(EnvFilter::new("info"))
-            .with(fmt_layer("ingest", format, false, buffer.clone()));
+            .with(fmt_layer(
+                "ingest",
+                format,
+                false,
+                buffer.clone(),
+                DispatchCell::default(),
+            ));
         tracing::subscriber::with_default(subscriber, emit);
         String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
     }
@@ -730,6 +775,48 @@ mod tests {
         assert_eq!(records[1]["level"], "WARN");
         assert_eq!(records[1]["span"]["agency"], "A1");
         assert!(out.starts_with("{\"service\":\"ingest\","), "{out}");
+    }
+
+    #[test]
+    fn json_records_inside_a_traced_span_carry_its_trace_and_span_ids() {
+        let buffer = Buffer::default();
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter)
+            .build();
+        let cell = DispatchCell::default();
+        let dispatch = Dispatch::new(
+            tracing_subscriber::registry()
+                .with(fmt_layer(
+                    "extraction",
+                    LogFormat::Json,
+                    false,
+                    buffer.clone(),
+                    cell.clone(),
+                ))
+                .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t"))),
+        );
+        cell.set(dispatch.downgrade()).unwrap();
+        let expected = tracing::dispatcher::with_default(&dispatch, || {
+            tracing::info!("outside");
+            let span = tracing::info_span!("stage", report_id = "r1");
+            let _entered = span.enter();
+            tracing::info!("inside");
+            let cx = span.context();
+            let sc = cx.span().span_context().clone();
+            (sc.trace_id().to_string(), sc.span_id().to_string())
+        });
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let records: Vec<serde_json::Value> = out
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(records.len(), 2, "{out}");
+        assert!(records[0].get("trace_id").is_none(), "{out}");
+        assert_eq!(records[1]["trace_id"], expected.0.as_str(), "{out}");
+        assert_eq!(records[1]["span_id"], expected.1.as_str(), "{out}");
+        assert_eq!(records[1]["service"], "extraction");
+        assert_eq!(records[1]["span"]["report_id"], "r1");
     }
 
     #[test]
