@@ -5,7 +5,9 @@
 //!   stage (with the time each message waited in its queue), in stage order — checked with the SDK's
 //!   in-memory exporter behind the same subscriber set-up the binaries use;
 //! - each service's `/metrics`, scraped over HTTP after a run, counts the reports it processed;
-//! - SIGTERM to a real `nianbao-extraction` process in the middle of its work loses no report.
+//! - SIGTERM to a real `nianbao-extraction` process in the middle of its work loses no report (and
+//!   the process, exporting over OTLP to a collector in the test, flushes spans that continue the
+//!   traces ingest started in this process).
 //!
 //! The tracing subscriber is process-wide: this binary installs one (with the OpenTelemetry layer)
 //! before anything else, and each test picks its own spans by trace id.
@@ -23,6 +25,14 @@ use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_proto::v1::ingest_server::{Ingest, IngestServer};
 use nianbao_service::{Metrics, Observability};
 use nianbao_telemetry::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -610,6 +620,48 @@ impl Ingest for SlowIngest {
     }
 }
 
+/// A minimal OTLP/gRPC trace collector: keeps every export request.
+struct Collector(Arc<std::sync::Mutex<Vec<ExportTraceServiceRequest>>>);
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+/// The spans exported by the service whose resource says `service.name` = `service`.
+fn collected_spans(
+    exported: &std::sync::Mutex<Vec<ExportTraceServiceRequest>>,
+    service: &str,
+) -> Vec<ProtoSpan> {
+    let requests = exported.lock().unwrap();
+    let mut out = Vec::new();
+    for rs in requests.iter().flat_map(|r| &r.resource_spans) {
+        let name = rs.resource.as_ref().and_then(|r| {
+            r.attributes
+                .iter()
+                .find(|kv| kv.key == "service.name")
+                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                    any_value::Value::StringValue(s) => Some(s.clone()),
+                    _ => None,
+                })
+        });
+        if name.as_deref() == Some(service) {
+            out.extend(rs.scope_spans.iter().flat_map(|ss| ss.spans.clone()));
+        }
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The `nianbao-extraction` binary, built by cargo (a no-op when it is up to date) into the target
 /// folder the tests use.
 fn extraction_binary() -> PathBuf {
@@ -682,6 +734,19 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
             ),
     );
 
+    // The worker process exports its spans over OTLP to this collector.
+    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector_url = format!("http://{}", collector.local_addr().unwrap());
+    let exported = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let collector_task = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(Collector(exported.clone())))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(collector),
+                stop_on(&front_rx),
+            ),
+    );
+
     let ids = p.submit(&generated(40, 63)).await;
     let metrics_port = free_port();
     let log = p.dir.join("worker.log");
@@ -695,6 +760,7 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
         .env("NIANBAO_BUS__MAX_ATTEMPTS", "3")
         .env("NIANBAO_INGEST_URL", &front_url)
         .env("NIANBAO_LISTEN", "127.0.0.1:0")
+        .env("NIANBAO_TELEMETRY__OTLP_ENDPOINT", &collector_url)
         .env(
             "NIANBAO_METRICS__LISTEN",
             format!("127.0.0.1:{metrics_port}"),
@@ -756,6 +822,39 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
         "{worker_log}"
     );
 
+    // Its spans reached the collector before it exited, as `nianbao-extraction`, each a child of
+    // the SubmitReport span of its report in the ingest service (another process: the trace
+    // context crossed the broker in the message headers).
+    let worker_spans = collected_spans(&exported, "nianbao-extraction");
+    let processed: Vec<&ProtoSpan> = worker_spans
+        .iter()
+        .filter(|s| s.name == "nianbao.extraction process")
+        .collect();
+    assert!(
+        processed.len() >= 2,
+        "extraction spans exported: {:?}",
+        worker_spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+    let in_process = exporter().get_finished_spans().unwrap();
+    for span in &processed {
+        let trace = hex(&span.trace_id);
+        let parent = hex(&span.parent_span_id);
+        assert!(
+            in_process
+                .iter()
+                .any(|s| s.name == "nianbao.v1.Ingest/SubmitReport"
+                    && s.span_context.trace_id().to_string() == trace
+                    && s.span_context.span_id().to_string() == parent),
+            "the worker's span {trace}/{parent} continues a SubmitReport span of ingest"
+        );
+    }
+    assert!(
+        worker_spans
+            .iter()
+            .any(|s| s.name == "nianbao.extraction wait"),
+        "queue wait spans exported too"
+    );
+
     // It was stopped with work left: some reports still wait in the queue.
     let after = p.reports(&ids).await;
     let waiting = after.iter().filter(|r| r.status == "received").count();
@@ -766,6 +865,7 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
     );
     let _ = front_stop.send(true);
     let _ = front_task.await;
+    let _ = collector_task.await;
 
     // A second worker (the rolling restart's new instance) takes the rest.
     let url = p.ingest_url.clone();
