@@ -581,6 +581,81 @@ async fn metrics_endpoints_count_the_reports_each_service_processed() {
     p.shutdown().await;
 }
 
+/// gRPC health and `/readyz` follow the broker connection: the vhost deleted under a running
+/// service (its connection is closed and cannot come back) turns it NOT_SERVING.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn health_turns_not_serving_when_the_broker_connection_is_lost() {
+    exporter();
+    let broker = shared_broker();
+    let p = Pipeline::start(broker).await;
+    let channel = tonic::transport::Endpoint::from_shared(p.ingest_url.clone())
+        .unwrap()
+        .connect_lazy();
+    let health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = |service: &'static str| {
+        let mut health = health.clone();
+        async move {
+            health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await
+                .map(|r| r.into_inner().status)
+                .unwrap_or(-1)
+        }
+    };
+    const SERVING: i32 = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    const NOT_SERVING: i32 =
+        tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+    let wait_for = |service: &'static str, want: i32| {
+        let status = &status;
+        async move {
+            let start = Instant::now();
+            loop {
+                let got = status(service).await;
+                if got == want {
+                    return;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "{service:?} health is {got}, expected {want}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait_for("nianbao.v1.Ingest", SERVING).await;
+    wait_for("", SERVING).await;
+    assert_eq!(http_get(p.metrics["ingest"], "/readyz").await.0, 200);
+
+    let vhost = p.amqp.rsplit_once('/').unwrap().1.to_string();
+    broker.rabbitmqctl(&["-q", "delete_vhost", &vhost]).unwrap();
+    wait_for("nianbao.v1.Ingest", NOT_SERVING).await;
+    wait_for("", NOT_SERVING).await;
+    let (code, body) = http_get(p.metrics["ingest"], "/readyz").await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("broker failing"), "{body}");
+    assert!(body.contains("database ok"), "{body}");
+    let text = http_get(p.metrics["ingest"], "/metrics").await.1;
+    assert_eq!(
+        sample_value(&text, "nianbao_ready", &[("check", "broker")]),
+        Some(0.0)
+    );
+    // Every service notices, not only ingest.
+    for service in ["validation", "notification"] {
+        let start = Instant::now();
+        while http_get(p.metrics[service], "/readyz").await.0 != 503 {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{service} still ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    drop(health);
+    p.shutdown().await;
+}
+
 /// An Ingest front that answers FetchReport slowly (forwarding to the real ingest), so that a
 /// worker is reliably in the middle of its deliveries when it is told to stop.
 struct SlowIngest {
