@@ -392,7 +392,10 @@ async fn one_report_is_one_trace_across_the_four_services() {
         names()
     );
     assert_eq!(submit.parent_span_id, opentelemetry::trace::SpanId::INVALID);
-    assert_eq!(attr(submit, "nianbao.service").as_deref(), Some("ingest"));
+    assert_eq!(
+        attr(submit, "nianbao.service").as_deref(),
+        Some("nianbao-ingest")
+    );
     let mut previous = submit;
     for (service, span) in [
         ("extraction", extraction),
@@ -432,7 +435,10 @@ async fn one_report_is_one_trace_across_the_four_services() {
                 && s.parent_span_id == extraction.span_context.span_id()
         })
         .unwrap_or_else(|| panic!("no FetchReport under the extraction span: {:?}", names()));
-    assert_eq!(attr(fetch, "nianbao.service").as_deref(), Some("ingest"));
+    assert_eq!(
+        attr(fetch, "nianbao.service").as_deref(),
+        Some("nianbao-ingest")
+    );
     assert!(fetch.start_time > extraction.start_time && fetch.end_time <= extraction.end_time);
     // The status follower in ingest records each later event inside the same trace as well.
     for stage in ["extracted", "validated", "notified"] {

@@ -445,7 +445,8 @@ pub fn inject_metadata(metadata: &mut tonic::metadata::MetadataMap) {
 
 /// A span function for `tonic::transport::Server::trace_fn`: one server span per call, named by the
 /// method (`nianbao.v1.Ingest/SubmitReport`), child of the caller's span when the request carries a
-/// `traceparent`. Health checks and reflection get no span.
+/// `traceparent`, with `nianbao.service` = `nianbao-<service>` (as the consumer spans of the bus).
+/// Health checks and reflection get no span.
 pub fn grpc_server_span(
     service: &'static str,
 ) -> impl Fn(&tonic::codegen::http::Request<()>) -> tracing::Span + Clone + Send + Sync + 'static {
@@ -461,7 +462,7 @@ pub fn grpc_server_span(
             otel.kind = "server",
             rpc.system = "grpc",
             rpc.method = %method,
-            nianbao.service = service,
+            nianbao.service = %format_args!("nianbao-{service}"),
         );
         let tp = req.headers().get(TRACEPARENT).and_then(|v| v.to_str().ok());
         set_parent(&span, tp);
