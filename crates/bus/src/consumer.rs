@@ -1,7 +1,9 @@
 //! The consume loop: bounded concurrency, ack after the handler, delayed retries, parking lot.
 
 use crate::topology::QueueSpec;
-use crate::{ATTEMPT_HEADER, Bus, BusError, REASON_HEADER, TRACEPARENT_HEADER};
+use crate::{
+    ATTEMPT_HEADER, Bus, BusError, PUBLISHED_MS_HEADER, REASON_HEADER, TRACEPARENT_HEADER,
+};
 use futures_util::StreamExt;
 use lapin::BasicProperties;
 use lapin::message::Delivery;
@@ -10,6 +12,8 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tracing::Instrument;
 
 /// A delivery as handlers see it.
 #[derive(Clone, Debug)]
@@ -22,6 +26,10 @@ pub struct Message {
     pub message_id: Option<String>,
     /// The broker delivered it before (a worker died holding it).
     pub redelivered: bool,
+    /// The delivery's consumer span (`<queue> process`, child of the publisher's span). Batch
+    /// handlers run each message's own follow-up work (its publish) inside it, so that the trace of
+    /// every report continues through the batch.
+    pub span: tracing::Span,
 }
 
 /// What a handler made of a message.
@@ -40,7 +48,7 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(&self, msg: &Message) -> impl Future<Output = Outcome> + Send;
 
     /// Handlers whose work per message is mostly database round trips and publisher confirms say
-    /// `true` here and implement [`Handler::handle_batch`]: the consumer then hands them the
+    /// `true` here (and may implement [`Handler::handle_batch`]): the consumer then hands them the
     /// deliveries that are ready together (up to half the prefetch, so the next batch arrives while
     /// this one is processed) and acknowledges a fully successful batch with one `multiple` ack.
     /// Round trips and broker work per message are what limits throughput on a small machine, not
@@ -49,9 +57,13 @@ pub trait Handler: Send + Sync + 'static {
         false
     }
 
-    /// One outcome per message, in order. The default handles the messages concurrently, one by one.
+    /// One outcome per message, in order. The default handles the messages concurrently, one by one,
+    /// each inside its delivery span.
     fn handle_batch(&self, msgs: &[Message]) -> impl Future<Output = Vec<Outcome>> + Send {
-        futures_util::future::join_all(msgs.iter().map(|m| self.handle(m)))
+        futures_util::future::join_all(
+            msgs.iter()
+                .map(|m| self.handle(m).instrument(m.span.clone())),
+        )
     }
 
     /// Called once a message failed its last attempt and was parked: the place to record the report
@@ -82,6 +94,19 @@ fn header_u32(props: &BasicProperties, key: &str) -> Option<u32> {
     }
 }
 
+/// When the message was first published: our millisecond header, else the AMQP timestamp (seconds).
+fn published_at(props: &BasicProperties) -> Option<SystemTime> {
+    let ms = props
+        .headers()
+        .as_ref()
+        .and_then(|h| match h.inner().get(PUBLISHED_MS_HEADER)? {
+            AMQPValue::LongLongInt(v) => u64::try_from(*v).ok(),
+            _ => None,
+        })
+        .or_else(|| props.timestamp().map(|s| s.saturating_mul(1000)))?;
+    UNIX_EPOCH.checked_add(Duration::from_millis(ms))
+}
+
 impl Message {
     fn from_delivery(d: &Delivery) -> Message {
         Message {
@@ -97,6 +122,7 @@ impl Message {
                 .as_ref()
                 .map(|s| s.as_str().to_string()),
             redelivered: d.redelivered,
+            span: tracing::Span::none(),
         }
     }
 }
@@ -130,6 +156,9 @@ impl Bus {
             flag.store(true, Ordering::SeqCst);
         };
         let concurrency = usize::from(self.cfg.prefetch.max(1));
+        if let Some(m) = self.metrics() {
+            m.consumer_prefetch(&spec.name, self.cfg.prefetch);
+        }
         if handler.batched() {
             let max_batch = (concurrency / 2).max(1);
             let mut batches = Box::pin(consumer.take_until(shutdown).ready_chunks(max_batch));
@@ -160,6 +189,9 @@ impl Bus {
                 .await;
         }
         let _ = ch.close(200, ShortString::from("consumer stopped")).await;
+        if let Some(m) = self.metrics() {
+            m.consumer_prefetch(&spec.name, 0);
+        }
         if stopping.load(Ordering::SeqCst) {
             Ok(())
         } else {
@@ -168,40 +200,66 @@ impl Bus {
     }
 
     async fn process<H: Handler>(&self, spec: &QueueSpec, handler: &H, d: Delivery) {
-        let msg = Message::from_delivery(&d);
-        let outcome = handler.handle(&msg).await;
-        self.settle(spec, handler, &d, &msg, outcome).await;
+        let mut msg = Message::from_delivery(&d);
+        msg.span = self.delivery_span(spec, &d, &msg);
+        let _in_flight = self.metrics().map(|m| m.in_flight(&spec.name));
+        let span = msg.span.clone();
+        async {
+            let started = Instant::now();
+            let outcome = handler.handle(&msg).await;
+            self.settle(spec, handler, &d, &msg, outcome, started.elapsed())
+                .await;
+        }
+        .instrument(span)
+        .await;
     }
 
     /// Handles deliveries in one call. When every one succeeded (the common case), one `multiple`
     /// ack on the last delivery tag settles them all: batches are processed one at a time on this
     /// channel, so every earlier tag is already settled. Otherwise each is settled on its own.
     async fn process_batch<H: Handler>(&self, spec: &QueueSpec, handler: &H, ds: Vec<Delivery>) {
-        if ds.is_empty() {
+        let Some(last) = ds.last() else {
             return;
-        }
-        let msgs: Vec<Message> = ds.iter().map(Message::from_delivery).collect();
+        };
+        let msgs: Vec<Message> = ds
+            .iter()
+            .map(|d| {
+                let mut msg = Message::from_delivery(d);
+                msg.span = self.delivery_span(spec, d, &msg);
+                msg
+            })
+            .collect();
+        let _in_flight: Vec<_> = msgs
+            .iter()
+            .filter_map(|_| self.metrics().map(|m| m.in_flight(&spec.name)))
+            .collect();
+        let started = Instant::now();
         let mut outcomes = handler.handle_batch(&msgs).await;
+        let took = started.elapsed();
         if outcomes.len() != msgs.len() {
             // A handler bug; never ack what was not handled.
             tracing::error!(queue = %spec.name, expected = msgs.len(), got = outcomes.len(), "handle_batch returned the wrong number of outcomes; retrying the batch");
             outcomes = vec![Outcome::Retry("internal: batch outcome count".into()); msgs.len()];
         }
         if outcomes.iter().all(|o| *o == Outcome::Done) {
-            if let Some(last) = ds.last() {
-                let ack = last.acker.ack(BasicAckOptions { multiple: true }).await;
-                if let Err(e) = ack {
-                    tracing::warn!(queue = %spec.name, error = %e, "could not acknowledge a batch; the broker will redeliver it");
-                }
+            let acked = last.acker.ack(BasicAckOptions { multiple: true }).await;
+            for (msg, outcome) in msgs.iter().zip(&outcomes) {
+                msg.span
+                    .in_scope(|| self.observe(spec, msg, outcome, acked.is_ok(), took));
+            }
+            if let Err(e) = acked {
+                tracing::warn!(queue = %spec.name, error = %e, "could not acknowledge a batch; the broker will redeliver it");
             }
             return;
         }
         for ((d, msg), outcome) in ds.iter().zip(&msgs).zip(outcomes) {
-            self.settle(spec, handler, d, msg, outcome).await;
+            self.settle(spec, handler, d, msg, outcome, took)
+                .instrument(msg.span.clone())
+                .await;
         }
     }
 
-    /// Acks a handled delivery, or hands it to its retry queue or parking lot first.
+    /// Acks a handled delivery, or hands it to its retry queue or parking lot first; counts it.
     async fn settle<H: Handler>(
         &self,
         spec: &QueueSpec,
@@ -209,6 +267,7 @@ impl Bus {
         d: &Delivery,
         msg: &Message,
         outcome: Outcome,
+        took: Duration,
     ) {
         let settled = match &outcome {
             Outcome::Done => Ok(()),
@@ -235,6 +294,7 @@ impl Bus {
                     .await
             }
         };
+        self.observe(spec, msg, &outcome, settled.is_ok(), took);
         let result = match settled {
             Ok(()) => d.ack(BasicAckOptions::default()).await.map(|_| ()),
             Err(e) => {
@@ -250,6 +310,92 @@ impl Bus {
         };
         if let Err(e) = result {
             tracing::warn!(queue = %spec.name, error = %e, "could not settle a delivery; the broker will redeliver it");
+        }
+    }
+
+    /// The consumer span of one delivery (`<queue> process`), child of the publisher's span named by
+    /// the `traceparent` header; records the time the message waited in the broker as an attribute,
+    /// a metric and a `<queue> wait` span.
+    fn delivery_span(&self, spec: &QueueSpec, d: &Delivery, msg: &Message) -> tracing::Span {
+        let report_id = msg
+            .message_id
+            .as_deref()
+            .and_then(|id| id.split(':').next())
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "bus.process",
+            otel.name = %format_args!("{} process", spec.name),
+            otel.kind = "consumer",
+            otel.status_code = tracing::field::Empty,
+            messaging.system = "rabbitmq",
+            messaging.operation = "process",
+            messaging.destination.name = %spec.name,
+            messaging.rabbitmq.destination.routing_key = %msg.routing_key,
+            messaging.message.id = msg.message_id.as_deref().unwrap_or_default(),
+            messaging.queue_wait_ms = tracing::field::Empty,
+            nianbao.service = self.name(),
+            nianbao.attempt = msg.attempt,
+            nianbao.outcome = tracing::field::Empty,
+            report_id,
+        );
+        nianbao_telemetry::set_parent(&span, msg.traceparent.as_deref());
+        if let Some(published) = published_at(&d.properties) {
+            let now = SystemTime::now();
+            // Clocks of publisher and consumer hosts differ a little: never a negative wait.
+            let waited = now.duration_since(published).unwrap_or_default();
+            span.record(
+                "messaging.queue_wait_ms",
+                u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+            );
+            if let Some(m) = self.metrics() {
+                m.queue_wait(&spec.name, waited);
+            }
+            nianbao_telemetry::record_span(
+                format!("{} wait", spec.name),
+                msg.traceparent.as_deref(),
+                published.min(now),
+                now,
+                vec![
+                    nianbao_telemetry::KeyValue::new("messaging.system", "rabbitmq"),
+                    nianbao_telemetry::KeyValue::new(
+                        "messaging.destination.name",
+                        spec.name.clone(),
+                    ),
+                    nianbao_telemetry::KeyValue::new("nianbao.service", self.name().to_string()),
+                ],
+            );
+        }
+        span
+    }
+
+    /// Counts a handled delivery and marks its span: `settled` is whether the ack, retry or parking
+    /// copy went through (else the delivery is requeued).
+    fn observe(
+        &self,
+        spec: &QueueSpec,
+        msg: &Message,
+        outcome: &Outcome,
+        settled: bool,
+        took: Duration,
+    ) {
+        use nianbao_metrics::DeliveryOutcome as D;
+        let kind = match outcome {
+            Outcome::Done => D::Done,
+            Outcome::Retry(_) if msg.attempt < self.cfg.max_attempts => D::Retry,
+            Outcome::Retry(_) => D::Parked,
+            Outcome::Invalid(_) => D::Invalid,
+        };
+        let span = tracing::Span::current();
+        span.record("nianbao.outcome", kind.as_str());
+        if kind != D::Done || !settled {
+            span.record("otel.status_code", "ERROR");
+        }
+        if let Some(m) = self.metrics() {
+            if settled {
+                m.delivery_settled(&spec.name, kind, took);
+            } else {
+                m.requeued(&spec.name);
+            }
         }
     }
 

@@ -17,6 +17,15 @@
 //! Publishing waits for the broker's confirm (and treats an unroutable message as an error). A
 //! consumer acknowledges a delivery only after its handler finished and any follow-up message (retry
 //! copy, parked copy) is confirmed: at-least-once, so handlers are idempotent.
+//!
+//! # Observability
+//! Publishing puts the current span's W3C `traceparent` in the message headers (else the one the
+//! caller passes in [`Envelope`]) and the publication time in milliseconds
+//! ([`PUBLISHED_MS_HEADER`]). Each delivery is handled inside a consumer span (`<queue> process`),
+//! child of the publisher's span, beside a `<queue> wait` span covering the time the message spent
+//! in the broker. With [`Bus::with_metrics`], confirmed events count as `nianbao_reports_total` by
+//! stage, and consumers record handler time, queue wait, outcomes (retries, dead letters), prefetch
+//! and in-flight deliveries (see `nianbao-metrics`).
 
 mod consumer;
 mod topology;
@@ -37,6 +46,9 @@ pub const ATTEMPT_HEADER: &str = "x-nianbao-attempt";
 pub const REASON_HEADER: &str = "x-nianbao-reason";
 /// W3C trace context header.
 pub const TRACEPARENT_HEADER: &str = "traceparent";
+/// Header carrying when the event was first published, in milliseconds since the Unix epoch (the
+/// AMQP `timestamp` property has whole seconds only): consumers measure queue wait from it.
+pub const PUBLISHED_MS_HEADER: &str = "x-nianbao-published-ms";
 
 /// Connection and delivery settings, shared by every service's configuration file.
 #[derive(Clone, Debug, Deserialize)]
@@ -159,6 +171,10 @@ pub struct Bus {
     conn: std::sync::Arc<Connection>,
     publisher: Channel,
     cfg: BusConfig,
+    /// The connection name (`nianbao-extraction`, …): the `nianbao.service` attribute of spans.
+    name: std::sync::Arc<str>,
+    /// Where publishing and consuming are counted, if anywhere.
+    metrics: Option<nianbao_metrics::Metrics>,
 }
 
 impl Bus {
@@ -177,6 +193,8 @@ impl Bus {
             conn: std::sync::Arc::new(conn),
             publisher,
             cfg: cfg.clone(),
+            name: std::sync::Arc::from(name),
+            metrics: None,
         };
         bus.declare_exchanges().await?;
         for spec in pipeline_queues() {
@@ -187,6 +205,21 @@ impl Bus {
 
     pub fn config(&self) -> &BusConfig {
         &self.cfg
+    }
+
+    /// This connection, counting what it publishes and consumes into `metrics` (clones made after
+    /// this call share it).
+    pub fn with_metrics(mut self, metrics: nianbao_metrics::Metrics) -> Bus {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    pub(crate) fn metrics(&self) -> Option<&nianbao_metrics::Metrics> {
+        self.metrics.as_ref()
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn is_connected(&self) -> bool {
@@ -221,10 +254,18 @@ impl Bus {
         let key = stage.routing_key(region);
         let mut headers = FieldTable::default();
         headers.insert(ShortString::from(ATTEMPT_HEADER), AMQPValue::LongUInt(1));
-        if let Some(tp) = &env.traceparent {
+        headers.insert(
+            ShortString::from(PUBLISHED_MS_HEADER),
+            AMQPValue::LongLongInt(now_ms()),
+        );
+        // The current span (the stage's consumer span, a gRPC call) is the next stage's parent; the
+        // caller's value is the fallback when no OpenTelemetry layer is installed.
+        if let Some(tp) =
+            nianbao_telemetry::current_traceparent().or_else(|| env.traceparent.clone())
+        {
             headers.insert(
                 ShortString::from(TRACEPARENT_HEADER),
-                AMQPValue::LongString(LongString::from(tp.clone())),
+                AMQPValue::LongString(LongString::from(tp)),
             );
         }
         let props = BasicProperties::default()
@@ -233,7 +274,11 @@ impl Bus {
             .with_timestamp(now_secs())
             .with_headers(headers);
         self.publish_raw(&self.cfg.exchange, &key, body, props, true)
-            .await
+            .await?;
+        if let Some(m) = &self.metrics {
+            m.report_reached(stage.as_str());
+        }
+        Ok(())
     }
 
     /// Publishes with confirm; `mandatory` makes an unroutable message an error instead of a loss.
@@ -313,6 +358,12 @@ impl Bus {
     pub async fn close(&self) {
         let _ = self.conn.close(200, ShortString::from("shutdown")).await;
     }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn now_secs() -> u64 {

@@ -12,14 +12,19 @@
 //! document that cannot be read is not a failure: its extraction carries `unreadable` and flows on
 //! to validation, which reports it. An event that does not decode is parked at once.
 //!
-//! The gRPC listener serves only health (SERVING once the broker is connected) and reflection.
+//! The gRPC listener serves only health (SERVING while the broker is connected and the consumer
+//! runs) and reflection. With `[metrics] listen` set, `/metrics` shows this worker's counters; each
+//! delivery is traced as a `nianbao.extraction process` span whose FetchReport call carries the trace
+//! to ingest.
 
 use nianbao_bus::{
     Bus, BusConfig, BusError, Envelope, Handler, Message, Outcome, QueueSpec, Stage,
 };
 use nianbao_proto::v1;
 use nianbao_proto::v1::ingest_client::IngestClient;
-use nianbao_service::{ServiceError, grpc_health, grpc_reflection, load_config, now_ms};
+use nianbao_service::{
+    Observability, Readiness, ServiceError, grpc_health, grpc_reflection, load_config, now_ms,
+};
 use prost::Message as _;
 use serde::Deserialize;
 use std::future::Future;
@@ -47,6 +52,8 @@ pub struct Config {
     pub max_bytes: usize,
     pub bus: BusConfig,
     pub log: nianbao_telemetry::LogConfig,
+    pub telemetry: nianbao_telemetry::TraceConfig,
+    pub metrics: nianbao_service::MetricsConfig,
 }
 
 impl Default for Config {
@@ -58,6 +65,8 @@ impl Default for Config {
             max_bytes: 20 * 1024 * 1024,
             bus: BusConfig::default(),
             log: nianbao_telemetry::LogConfig::default(),
+            telemetry: nianbao_telemetry::TraceConfig::default(),
+            metrics: nianbao_service::MetricsConfig::default(),
         }
     }
 }
@@ -156,11 +165,11 @@ impl Worker {
             return Outcome::Invalid("ReportReceived without report id".into());
         };
         let mut client = self.ingest.clone();
-        let fetched = client
-            .fetch_report(v1::FetchReportRequest {
-                report_id: meta.report_id.clone(),
-            })
-            .await;
+        let mut request = tonic::Request::new(v1::FetchReportRequest {
+            report_id: meta.report_id.clone(),
+        });
+        nianbao_telemetry::inject_metadata(request.metadata_mut());
+        let fetched = client.fetch_report(request).await;
         let reply = match fetched {
             Ok(r) => r.into_inner(),
             // Every failure is worth another attempt: UNAVAILABLE and timeouts are the network,
@@ -291,6 +300,19 @@ pub async fn run_with_stats(
     shutdown: impl Future<Output = ()> + Send + 'static,
     stats: Arc<Stats>,
 ) -> Result<(), Error> {
+    let obs = Observability::bind("extraction", &cfg.metrics).await?;
+    run_with(cfg, listener, shutdown, stats, obs).await
+}
+
+/// [`run_with_stats`], recording metrics into `obs.metrics` and serving them on `obs.listener`
+/// (instead of what `cfg.metrics` says).
+pub async fn run_with(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    stats: Arc<Stats>,
+    mut obs: Observability,
+) -> Result<(), Error> {
     let ingest = ingest_client(&cfg)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -302,7 +324,15 @@ pub async fn run_with_stats(
     reporter
         .set_service_status("", ServingStatus::NotServing)
         .await;
+    let readiness = Readiness::new(
+        reporter,
+        &[""],
+        &["broker", "consumer"],
+        obs.metrics.clone(),
+    );
+    let metrics_server = obs.serve(&readiness, stop_rx.clone());
     let server = tonic::transport::Server::builder()
+        .trace_fn(nianbao_telemetry::grpc_server_span("extraction"))
         .add_service(health)
         .add_service(grpc_reflection()?)
         .serve_with_incoming_shutdown(
@@ -314,6 +344,15 @@ pub async fn run_with_stats(
     if let Some(bus) =
         nianbao_service::connect_bus(&cfg.bus, "nianbao-extraction", None, stop_rx.clone()).await
     {
+        let bus = bus.with_metrics(obs.metrics.clone());
+        nianbao_service::probe_readiness(&readiness, Some(&bus), None).await;
+        let watchdog = tokio::spawn(nianbao_service::watch_readiness(
+            readiness.clone(),
+            Some(bus.clone()),
+            None,
+            Duration::from_secs(1),
+            stop_rx.clone(),
+        ));
         let spec = queue_spec();
         let worker = Arc::new(Worker::with_stats(
             bus.clone(),
@@ -324,9 +363,7 @@ pub async fn run_with_stats(
         while !*stop_rx.borrow() {
             match bus.declare(&spec).await {
                 Ok(()) => {
-                    reporter
-                        .set_service_status("", ServingStatus::Serving)
-                        .await;
+                    readiness.set("consumer", true).await;
                     match bus
                         .consume(&spec, worker.clone(), stopped(stop_rx.clone()))
                         .await
@@ -337,17 +374,20 @@ pub async fn run_with_stats(
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot declare {QUEUE}; retrying"),
             }
-            reporter
-                .set_service_status("", ServingStatus::NotServing)
-                .await;
+            readiness.set("consumer", false).await;
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 () = stopped(stop_rx.clone()) => {}
             }
         }
+        readiness.stopping().await;
         bus.close().await;
+        let _ = watchdog.await;
     }
     server.await??;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     Ok(())
 }
 

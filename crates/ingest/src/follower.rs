@@ -189,6 +189,7 @@ mod tests {
             traceparent: None,
             message_id: None,
             redelivered: false,
+            span: tracing::Span::none(),
         }
     }
 

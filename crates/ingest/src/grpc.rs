@@ -117,12 +117,16 @@ impl Ingest for IngestService {
         &self,
         request: Request<v1::SubmitReportRequest>,
     ) -> Result<Response<v1::SubmitReportResponse>, GrpcStatus> {
-        let traceparent = request
-            .metadata()
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        // This call's span (child of the caller's, when it sent one) is the parent of every stage,
+        // also when the outbox publishes the event later.
+        let traceparent = nianbao_telemetry::current_traceparent().unwrap_or_else(|| {
+            request
+                .metadata()
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        });
         let req = request.into_inner();
         let size = req.content.len() as u64;
         if size == 0 {

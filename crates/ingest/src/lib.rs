@@ -9,7 +9,10 @@
 //!   ([`status`]).
 //!
 //! [`run`] serves all of it on a listener until a shutdown future resolves, so that the binary and
-//! the tests start the service the same way.
+//! the tests start the service the same way. Health is SERVING while the broker is connected and the
+//! database answers; `[metrics] listen` serves this instance's counters (`nianbao_reports_total`
+//! with `stage="received"` counts confirmed `report.received` events); every gRPC call is a span,
+//! child of the caller's `traceparent`.
 
 pub mod follower;
 pub mod grpc;
@@ -27,6 +30,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::watch;
+
+/// The gRPC service name of the Ingest API (its health status follows readiness).
+pub const INGEST_SERVICE: &str = "nianbao.v1.Ingest";
 
 /// The defaults, every key commented: also the reference for deploy/.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../deploy/config/ingest.toml");
@@ -47,6 +53,8 @@ pub struct Config {
     pub republish_interval_ms: u64,
     pub bus: BusConfig,
     pub log: nianbao_telemetry::LogConfig,
+    pub telemetry: nianbao_telemetry::TraceConfig,
+    pub metrics: nianbao_service::MetricsConfig,
 }
 
 impl Default for Config {
@@ -59,6 +67,8 @@ impl Default for Config {
             republish_interval_ms: 5_000,
             bus: BusConfig::default(),
             log: nianbao_telemetry::LogConfig::default(),
+            telemetry: nianbao_telemetry::TraceConfig::default(),
+            metrics: nianbao_service::MetricsConfig::default(),
         }
     }
 }
@@ -101,13 +111,26 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    Ok(serve(cfg, listener, shutdown).await?)
+    let obs = nianbao_service::Observability::bind("ingest", &cfg.metrics).await?;
+    Ok(serve(cfg, listener, shutdown, obs).await?)
+}
+
+/// [`run`], recording metrics into `obs.metrics` and serving them on `obs.listener` (instead of
+/// what `cfg.metrics` says).
+pub async fn run_with(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    obs: nianbao_service::Observability,
+) -> Result<(), IngestError> {
+    serve(cfg, listener, shutdown, obs).await
 }
 
 async fn serve(
     cfg: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    mut obs: nianbao_service::Observability,
 ) -> Result<(), IngestError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -122,6 +145,13 @@ async fn serve(
     health
         .set_not_serving::<IngestServer<grpc::IngestService>>()
         .await;
+    let readiness = nianbao_service::Readiness::new(
+        health.clone(),
+        &["", INGEST_SERVICE],
+        &["broker", "database"],
+        obs.metrics.clone(),
+    );
+    let metrics_server = obs.serve(&readiness, stop_rx.clone());
 
     let db_url = cfg.database_url();
     let store = store::Store::open(&db_url).await?;
@@ -138,11 +168,15 @@ async fn serve(
         nianbao_service::connect_bus(&cfg.bus, "nianbao-ingest", Some(&spec), stop_rx.clone())
             .await
     else {
+        if let Some(m) = metrics_server {
+            let _ = m.await;
+        }
         store.close().await;
         tracing::info!("nianbao-ingest stopped before the broker was reachable");
         return Ok(());
     };
     tracing::info!(exchange = %cfg.bus.exchange, queue = %spec.name, "broker ready");
+    let bus = bus.with_metrics(obs.metrics.clone());
 
     let service = grpc::IngestService {
         store: store.clone(),
@@ -164,13 +198,17 @@ async fn serve(
         stop_rx.clone(),
     ));
     let follower = tokio::spawn(follow(bus.clone(), store.clone(), spec, stop_rx.clone()));
-    let watchdog = tokio::spawn(watch_health(bus.clone(), health.clone(), stop_rx.clone()));
-
-    health
-        .set_serving::<IngestServer<grpc::IngestService>>()
-        .await;
+    nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.pool())).await;
+    let watchdog = tokio::spawn(nianbao_service::watch_readiness(
+        readiness,
+        Some(bus.clone()),
+        Some(store.pool().clone()),
+        Duration::from_secs(1),
+        stop_rx.clone(),
+    ));
     tracing::info!(addr = ?listener.local_addr().ok(), "nianbao-ingest serving");
     let served = tonic::transport::Server::builder()
+        .trace_fn(nianbao_telemetry::grpc_server_span("ingest"))
         .add_service(health_service)
         .add_service(nianbao_service::grpc_reflection()?)
         .add_service(ingest)
@@ -184,6 +222,9 @@ async fn serve(
     let _ = follower.await;
     let _ = republisher.await;
     let _ = watchdog.await;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     bus.close().await;
     store.close().await;
     tracing::info!("nianbao-ingest stopped");
@@ -218,36 +259,6 @@ async fn follow(
         }
         if let Err(e) = bus.declare(&spec).await {
             tracing::warn!(error = %e, queue = %spec.name, "could not declare the status queue");
-        }
-    }
-}
-
-/// Reports NOT_SERVING while the broker connection is down (reports are still accepted and
-/// published later, but a load balancer should prefer a healthy instance).
-async fn watch_health(
-    bus: Bus,
-    health: tonic_health::server::HealthReporter,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut was_up = true;
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-        let up = bus.is_connected();
-        if up != was_up {
-            if up {
-                health
-                    .set_serving::<IngestServer<grpc::IngestService>>()
-                    .await;
-            } else {
-                tracing::warn!("broker connection lost");
-                health
-                    .set_not_serving::<IngestServer<grpc::IngestService>>()
-                    .await;
-            }
-            was_up = up;
         }
     }
 }

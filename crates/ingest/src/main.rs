@@ -9,9 +9,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let path = nianbao_service::config_path_from_args();
     let cfg = nianbao_ingest::load(path.as_deref()).context("loading the configuration")?;
-    nianbao_telemetry::init("ingest", &cfg.log).context("setting up logging")?;
+    let telemetry = nianbao_telemetry::init_service(
+        "ingest",
+        env!("CARGO_PKG_VERSION"),
+        &cfg.log,
+        &cfg.telemetry,
+    )
+    .context("setting up logging and tracing")?;
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
-    nianbao_ingest::run(cfg, listener, nianbao_service::shutdown_signal()).await
+    let result = nianbao_ingest::run(cfg, listener, nianbao_service::shutdown_signal()).await;
+    telemetry.shutdown();
+    result
 }

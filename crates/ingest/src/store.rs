@@ -109,6 +109,11 @@ pub struct Store {
 }
 
 impl Store {
+    /// The connection pool, for the readiness probe (`SELECT 1`).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Connects and creates the tables if they do not exist yet.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         let pool = nianbao_service::connect_db(url).await?;

@@ -43,6 +43,10 @@ pub struct Config {
     pub bus: BusConfig,
     /// Logging (`nianbao_telemetry`): format human|json, filter.
     pub log: LogConfig,
+    /// Traces (`nianbao_telemetry`): OTLP endpoint, sampling.
+    pub telemetry: nianbao_telemetry::TraceConfig,
+    /// The Prometheus endpoint.
+    pub metrics: nianbao_service::MetricsConfig,
 }
 
 impl Default for Config {
@@ -64,6 +68,8 @@ impl Default for Config {
             stream: StreamConfig::default(),
             bus: BusConfig::default(),
             log: LogConfig::default(),
+            telemetry: nianbao_telemetry::TraceConfig::default(),
+            metrics: nianbao_service::MetricsConfig::default(),
         }
     }
 }

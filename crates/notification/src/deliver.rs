@@ -56,6 +56,21 @@ pub enum Channel {
     Email(Vec<String>),
 }
 
+impl Channel {
+    /// The channel's kind, for metrics labels: never the URL, address or secret.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Channel::Inbox => "inbox",
+            Channel::Outbox => "outbox",
+            Channel::Stdout => "stdout",
+            Channel::Webhook(_) => "webhook",
+            Channel::WeCom(_) => "wecom",
+            Channel::DingTalk { .. } => "dingtalk",
+            Channel::Email(_) => "email",
+        }
+    }
+}
+
 fn http_url(kind: &str, url: &str) -> Result<String, String> {
     if url.starts_with("http://") || url.starts_with("https://") {
         Ok(url.to_string())
@@ -331,6 +346,8 @@ pub struct Deliverer {
     tasks: Mutex<JoinSet<()>>,
     /// When each robot (by channel name) may be sent to next.
     robot_slots: tokio::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
+    /// Where failed delivery attempts are counted (by channel kind, never by URL or secret).
+    metrics: nianbao_service::Metrics,
 }
 
 impl Deliverer {
@@ -356,7 +373,15 @@ impl Deliverer {
             stop,
             tasks: Mutex::new(JoinSet::new()),
             robot_slots: tokio::sync::Mutex::new(std::collections::HashMap::new()),
+            metrics: nianbao_service::Metrics::default(),
         })
+    }
+
+    /// This deliverer, counting failed delivery attempts into `metrics`
+    /// (`nianbao_channel_delivery_failures_total{channel}`, by channel kind).
+    pub fn with_metrics(mut self, metrics: nianbao_service::Metrics) -> Deliverer {
+        self.metrics = metrics;
+        self
     }
 
     /// Whether `email:` channels can be served (an SMTP host is configured).
@@ -401,15 +426,22 @@ impl Deliverer {
             match ch {
                 Channel::Inbox => {}
                 Channel::Outbox => {
-                    self.append_outbox(&line).await?;
+                    if let Err(e) = self.append_outbox(&line).await {
+                        self.metrics.channel_failure("outbox");
+                        return Err(e);
+                    }
                     tracing::debug!(notice = %notice.id, office = %notice.office_id, outbox = %self.outbox.display(), title = %notice.title, "written to the outbox");
                 }
                 Channel::Stdout => {
                     let mut out = tokio::io::stdout();
-                    out.write_all(format!("{line}\n").as_bytes())
-                        .await
-                        .map_err(DeliverError::Stdout)?;
-                    out.flush().await.map_err(DeliverError::Stdout)?;
+                    let written = async {
+                        out.write_all(format!("{line}\n").as_bytes()).await?;
+                        out.flush().await
+                    };
+                    if let Err(e) = written.await {
+                        self.metrics.channel_failure("stdout");
+                        return Err(DeliverError::Stdout(e));
+                    }
                 }
                 remote => {
                     self.store
@@ -605,6 +637,9 @@ impl Deliverer {
                 (Some(_), false) => DeliveryStatus::Failed,
                 (Some(_), true) => DeliveryStatus::GaveUp,
             };
+            if error.is_some() {
+                self.metrics.channel_failure(channel.kind());
+            }
             let err_text = error.clone().unwrap_or_default();
             if let Err(e) = self
                 .store

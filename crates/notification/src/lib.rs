@@ -16,7 +16,11 @@
 //!
 //! [`run`] wires them: the gRPC server (with health and reflection) on the given listener, the
 //! consumer of `nianbao.notification`, and the tick task (escalation, digests, roster) every
-//! `tick_ms`, until `shutdown` resolves. [`run_with_clock`] is the same with injected time.
+//! `tick_ms`, until `shutdown` resolves. [`run_with_clock`] is the same with injected time,
+//! [`run_with`] with the caller's metrics registry and endpoint. Health is SERVING while the database
+//! answers and the broker is connected; `[metrics] listen` serves the shared service metrics
+//! (`nianbao_reports_total{stage="notified"}`, `nianbao_alerts_total{kind}`, consumer and channel
+//! failure counters), `metrics_listen` the alert and channel gauges computed from the store.
 
 pub mod alert;
 pub mod clock;
@@ -114,6 +118,28 @@ pub async fn run_with_clock(
     shutdown: impl Future<Output = ()> + Send + 'static,
     clock: SharedClock,
 ) -> Result<(), NotificationError> {
+    let obs = nianbao_service::Observability::bind("notification", &cfg.metrics).await?;
+    serve(cfg, listener, shutdown, obs, clock).await
+}
+
+/// [`run`], recording metrics into `obs.metrics` and serving them on `obs.listener` (instead of
+/// what `cfg.metrics` says).
+pub async fn run_with(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    obs: nianbao_service::Observability,
+) -> Result<(), NotificationError> {
+    serve(cfg, listener, shutdown, obs, Arc::new(SystemClock)).await
+}
+
+async fn serve(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    mut obs: nianbao_service::Observability,
+    clock: SharedClock,
+) -> Result<(), NotificationError> {
     cfg.validate()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -130,13 +156,17 @@ pub async fn run_with_clock(
     );
     let store = Store::connect(&cfg.database_url()).await?;
     let (alerts_tx, _) = broadcast::channel(cfg.stream.capacity.max(1));
-    let deliverer = Arc::new(Deliverer::new(
-        store.clone(),
-        cfg.outbox_path(),
-        cfg.webhook_settings(),
-        &cfg.smtp_settings(),
-        stop_rx.clone(),
-    )?);
+    let alert_counter = tokio::spawn(count_alerts(alerts_tx.subscribe(), obs.metrics.clone()));
+    let deliverer = Arc::new(
+        Deliverer::new(
+            store.clone(),
+            cfg.outbox_path(),
+            cfg.webhook_settings(),
+            &cfg.smtp_settings(),
+            stop_rx.clone(),
+        )?
+        .with_metrics(obs.metrics.clone()),
+    );
     let engine = Arc::new(Engine {
         store: store.clone(),
         directory: directory.clone(),
@@ -182,6 +212,13 @@ pub async fn run_with_clock(
     health
         .set_not_serving::<NotificationServer<NotificationService>>()
         .await;
+    let readiness = nianbao_service::Readiness::new(
+        health.clone(),
+        &["", "nianbao.v1.Notification"],
+        &["database", "broker"],
+        obs.metrics.clone(),
+    );
+    let metrics_server = obs.serve(&readiness, stop_rx.clone());
     let reflection = nianbao_service::grpc_reflection()?;
     let service = NotificationService::new(
         store.clone(),
@@ -194,6 +231,7 @@ pub async fn run_with_clock(
     let server_stop = wait_stop(stop_rx.clone());
     let server = tokio::spawn(
         tonic::transport::Server::builder()
+            .trace_fn(nianbao_telemetry::grpc_server_span("notification"))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(NotificationServer::new(service))
@@ -212,10 +250,15 @@ pub async fn run_with_clock(
     )
     .await
     {
-        health.set_service_status("", ServingStatus::Serving).await;
-        health
-            .set_serving::<NotificationServer<NotificationService>>()
-            .await;
+        let bus = bus.with_metrics(obs.metrics.clone());
+        nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.pool())).await;
+        let watchdog = tokio::spawn(nianbao_service::watch_readiness(
+            readiness.clone(),
+            Some(bus.clone()),
+            Some(store.pool().clone()),
+            Duration::from_secs(1),
+            stop_rx.clone(),
+        ));
         let handler = Arc::new(NotifyHandler {
             engine: engine.clone(),
             bus: bus.clone(),
@@ -227,13 +270,23 @@ pub async fn run_with_clock(
         ));
         consume(&bus, handler, stop_rx.clone()).await;
         let _ = ticker.await;
-        health
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
+        readiness.stopping().await;
         bus.close().await;
+        let _ = watchdog.await;
     }
 
     let served = server.await;
+    // Ends when the last sender (engine, gRPC service) is gone; bounded in case one lingers.
+    let counter_abort = alert_counter.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(2), alert_counter)
+        .await
+        .is_err()
+    {
+        counter_abort.abort();
+    }
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     if let Some(t) = metrics_task
         && let Ok(Err(e)) = t.await
     {
@@ -279,6 +332,22 @@ async fn tick_loop(engine: Arc<Engine>, every: Duration, stop: watch::Receiver<b
         }
         if let Err(e) = engine.tick().await {
             tracing::warn!(error = %e, "tick failed; trying again at the next one");
+        }
+    }
+}
+
+/// Counts every alert created (each is broadcast to the alert streams) into `nianbao_alerts_total`,
+/// until every sender is gone.
+async fn count_alerts(
+    mut alerts: broadcast::Receiver<Arc<alert::AlertRecord>>,
+    metrics: nianbao_service::Metrics,
+) {
+    loop {
+        match alerts.recv().await {
+            Ok(a) => metrics.alerts_created(&a.kind, 1),
+            // Unlikely (this loop does nothing else), but counted rather than lost.
+            Err(broadcast::error::RecvError::Lagged(n)) => metrics.alerts_created("unknown", n),
+            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }

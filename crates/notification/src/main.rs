@@ -11,10 +11,17 @@ static GLOBAL: MiMalloc = MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let path = nianbao_service::config_path_from_args();
     let cfg = Config::load(path.as_deref()).context("loading the configuration")?;
-    nianbao_telemetry::init("notification", &cfg.log).context("setting up logging")?;
+    let telemetry = nianbao_telemetry::init_service(
+        "notification",
+        env!("CARGO_PKG_VERSION"),
+        &cfg.log,
+        &cfg.telemetry,
+    )
+    .context("setting up logging and tracing")?;
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
-    nianbao_notification::run(cfg, listener, nianbao_service::shutdown_signal()).await?;
-    Ok(())
+    let result = nianbao_notification::run(cfg, listener, nianbao_service::shutdown_signal()).await;
+    telemetry.shutdown();
+    Ok(result?)
 }

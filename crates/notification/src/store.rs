@@ -108,6 +108,11 @@ pub struct ChannelHealth {
 }
 
 impl Store {
+    /// The connection pool, for the readiness probe (`SELECT 1`).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Connects and creates the tables if they are missing.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let pool = nianbao_service::connect_db(url).await?;

@@ -7,6 +7,12 @@
 //! - [`grpc_health`] / [`grpc_reflection`]: the standard health and reflection services, so that
 //!   `grpcurl` works against every service.
 //! - [`connect_db`]: SQLite (embedded default) or PostgreSQL by URL, through one `AnyPool`.
+//! - [`Observability`], [`serve_metrics`]: the service's own metrics registry and its HTTP endpoint
+//!   (`GET /metrics` for Prometheus, `/healthz`, `/readyz`).
+//! - [`Readiness`], [`watch_readiness`]: named readiness checks (broker connected, database
+//!   answering, consumer running) that drive the gRPC health statuses, `/readyz` and
+//!   `nianbao_ready`; on shutdown every status turns NOT_SERVING at once, so that load balancers and
+//!   orchestrators stop sending work while the service drains.
 
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -20,6 +26,276 @@ pub enum ServiceError {
     Db(#[from] sqlx::Error),
     #[error("reflection: {0}")]
     Reflection(String),
+    #[error("cannot listen on {addr} for metrics: {source}")]
+    MetricsListen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+pub use nianbao_metrics::{Metrics, MetricsConfig};
+
+/// What a service instance records and where it serves it: its own [`Metrics`] registry, and the
+/// listener of its `/metrics` endpoint when `[metrics] listen` is set. Tests build one with
+/// [`Observability::new`] (a listener on port 0 and a registry they keep a clone of).
+#[derive(Debug)]
+pub struct Observability {
+    pub metrics: Metrics,
+    pub listener: Option<tokio::net::TcpListener>,
+}
+
+impl Observability {
+    pub fn new(metrics: Metrics, listener: Option<tokio::net::TcpListener>) -> Observability {
+        Observability { metrics, listener }
+    }
+
+    /// A fresh registry for `service`, and the endpoint's listener bound as `cfg` says (none when
+    /// `listen` is empty).
+    pub async fn bind(service: &str, cfg: &MetricsConfig) -> Result<Observability, ServiceError> {
+        let listener =
+            match cfg.listen() {
+                Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(
+                    |source| ServiceError::MetricsListen {
+                        addr: addr.to_string(),
+                        source,
+                    },
+                )?),
+                None => None,
+            };
+        Ok(Observability::new(Metrics::new(service), listener))
+    }
+
+    /// Serves this instance's endpoint (if it has a listener) until `stop` turns true.
+    pub fn serve(
+        &mut self,
+        readiness: &Readiness,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let listener = self.listener.take()?;
+        Some(serve_metrics(
+            listener,
+            self.metrics.clone(),
+            Some(readiness.clone()),
+            stop,
+        ))
+    }
+}
+
+/// Serves `GET /metrics` (the registry as OpenMetrics text), `GET /healthz` (200 while the process
+/// runs) and `GET /readyz` (200 when every readiness check passes, else 503, with the checks) on
+/// `listener` until `stop` turns true.
+pub fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    metrics: Metrics,
+    readiness: Option<Readiness>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    use axum::http::{StatusCode, header};
+    use axum::routing::get;
+    let addr = listener.local_addr().ok();
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, nianbao_metrics::CONTENT_TYPE)],
+                        metrics.encode(),
+                    )
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let readiness = readiness.clone();
+                async move {
+                    match readiness {
+                        Some(r) if r.is_ready() => (StatusCode::OK, r.describe()),
+                        Some(r) => (StatusCode::SERVICE_UNAVAILABLE, r.describe()),
+                        None => (StatusCode::OK, "ok\n".to_string()),
+                    }
+                }
+            }),
+        );
+    tracing::info!(?addr, "metrics endpoint listening");
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %e, "metrics endpoint stopped");
+        }
+    })
+}
+
+/// Named readiness checks of one service (`broker`, `database`, `consumer`, …) and what follows
+/// them: the gRPC health status of each service name given (SERVING only while every check passes
+/// and the service is not stopping), the `nianbao_ready{check}` gauge, and `/readyz`. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct Readiness {
+    inner: std::sync::Arc<ReadinessInner>,
+}
+
+struct ReadinessInner {
+    checks: std::sync::Mutex<std::collections::BTreeMap<String, bool>>,
+    stopping: std::sync::atomic::AtomicBool,
+    reporter: tonic_health::server::HealthReporter,
+    services: Vec<String>,
+    metrics: Metrics,
+    /// Serialises status updates so that the reporter always ends with the latest state.
+    publish: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readiness")
+            .field("ready", &self.is_ready())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Readiness {
+    /// Readiness with the checks `checks`, all failing until set; `services` are the gRPC service
+    /// names whose health follows it (`""` is the whole server).
+    pub fn new(
+        reporter: tonic_health::server::HealthReporter,
+        services: &[&str],
+        checks: &[&str],
+        metrics: Metrics,
+    ) -> Readiness {
+        let map = checks.iter().map(|c| ((*c).to_string(), false)).collect();
+        for c in checks {
+            metrics.set_ready(c, false);
+        }
+        Readiness {
+            inner: std::sync::Arc::new(ReadinessInner {
+                checks: std::sync::Mutex::new(map),
+                stopping: std::sync::atomic::AtomicBool::new(false),
+                reporter,
+                services: services.iter().map(|s| (*s).to_string()).collect(),
+                metrics,
+                publish: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    fn checks(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, bool>> {
+        self.inner
+            .checks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records check `check` and updates the health statuses.
+    pub async fn set(&self, check: &str, ok: bool) {
+        let changed = self.checks().insert(check.to_string(), ok) != Some(ok);
+        self.inner.metrics.set_ready(check, ok);
+        if changed {
+            if ok {
+                tracing::info!(check, "readiness check passes");
+            } else {
+                tracing::warn!(check, "readiness check fails");
+            }
+        }
+        self.publish().await;
+    }
+
+    /// Every check passes and the service is not stopping.
+    pub fn is_ready(&self) -> bool {
+        !self
+            .inner
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
+            && self.checks().values().all(|ok| *ok)
+    }
+
+    /// The service is shutting down: NOT_SERVING from now on, whatever the checks say.
+    pub async fn stopping(&self) {
+        self.inner
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.publish().await;
+    }
+
+    /// One line per check (`broker ok`, `database failing`), for `/readyz`.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        if self
+            .inner
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            out.push_str("stopping\n");
+        }
+        for (check, ok) in self.checks().iter() {
+            out.push_str(check);
+            out.push_str(if *ok { " ok\n" } else { " failing\n" });
+        }
+        out
+    }
+
+    async fn publish(&self) {
+        let _one_at_a_time = self.inner.publish.lock().await;
+        let status = if self.is_ready() {
+            tonic_health::ServingStatus::Serving
+        } else {
+            tonic_health::ServingStatus::NotServing
+        };
+        for service in &self.inner.services {
+            self.inner
+                .reporter
+                .set_service_status(service, status)
+                .await;
+        }
+    }
+}
+
+/// One round of [`watch_readiness`]'s probes: services call it once before they start serving, so
+/// that their first health answer is already the real one.
+pub async fn probe_readiness(
+    readiness: &Readiness,
+    bus: Option<&nianbao_bus::Bus>,
+    db: Option<&sqlx::AnyPool>,
+) {
+    if let Some(bus) = bus {
+        readiness.set("broker", bus.is_connected()).await;
+    }
+    if let Some(pool) = db {
+        let ping = sqlx::query("SELECT 1").execute(pool);
+        let ok = matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), ping).await,
+            Ok(Ok(_))
+        );
+        readiness.set("database", ok).await;
+    }
+}
+
+/// Probes the broker connection (`broker` check) and the database (`database` check: `SELECT 1`
+/// within 5 s) every `interval` until `stop` turns true, then marks `readiness` as stopping.
+pub async fn watch_readiness(
+    readiness: Readiness,
+    bus: Option<nianbao_bus::Bus>,
+    db: Option<sqlx::AnyPool>,
+    interval: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        probe_readiness(&readiness, bus.as_ref(), db.as_ref()).await;
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    readiness.stopping().await;
 }
 
 /// Loads `T` from the embedded `defaults` (TOML text), then `file` if given, then the environment
@@ -271,6 +547,120 @@ mod tests {
             "amqp://guest:***@127.0.0.1:5672/%2f"
         );
         assert_eq!(redact("amqp://127.0.0.1"), "amqp://127.0.0.1");
+    }
+
+    /// `GET path` over plain HTTP/1.0: the status code and the body.
+    async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        let status = out.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = out.split_once("\r\n\r\n").unwrap().1.to_string();
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn metrics_and_readiness_over_http_and_grpc_health() {
+        use tonic_health::pb::health_server::Health;
+        let reporter = tonic_health::server::HealthReporter::new();
+        let health = tonic_health::server::HealthService::from_health_reporter(reporter.clone());
+        let metrics = Metrics::new("ingest");
+        metrics.report_reached("received");
+        let readiness = Readiness::new(
+            reporter,
+            &["", "nianbao.v1.Ingest"],
+            &["broker", "database"],
+            metrics.clone(),
+        );
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut obs = Observability::bind(
+            "ingest",
+            &MetricsConfig {
+                listen: "127.0.0.1:0".into(),
+            },
+        )
+        .await
+        .unwrap();
+        obs.metrics = metrics.clone();
+        let addr = obs.listener.as_ref().unwrap().local_addr().unwrap();
+        let server = obs.serve(&readiness, stop_rx.clone()).unwrap();
+
+        let status = |name: &str| {
+            let req = tonic::Request::new(tonic_health::pb::HealthCheckRequest {
+                service: name.to_string(),
+            });
+            let health = &health;
+            async move { health.check(req).await.unwrap().into_inner().status }
+        };
+        let (code, body) = http_get(addr, "/metrics").await;
+        assert_eq!(code, 200);
+        assert_eq!(
+            nianbao_metrics::sample_value(&body, "nianbao_reports_total", &[("stage", "received")]),
+            Some(1.0),
+            "{body}"
+        );
+        assert_eq!(http_get(addr, "/healthz").await.0, 200);
+
+        readiness.set("broker", true).await;
+        let (code, body) = http_get(addr, "/readyz").await;
+        assert_eq!(code, 503, "{body}");
+        assert!(body.contains("database failing"), "{body}");
+        assert_eq!(status("nianbao.v1.Ingest").await, 2 /* NOT_SERVING */);
+
+        // The database probe against a real (SQLite) pool turns the last check green.
+        let dir = tempfile::tempdir().unwrap();
+        let pool = connect_db(&format!("sqlite://{}/r.db?mode=rwc", dir.path().display()))
+            .await
+            .unwrap();
+        let watcher = tokio::spawn(watch_readiness(
+            readiness.clone(),
+            None,
+            Some(pool),
+            std::time::Duration::from_millis(20),
+            stop_rx,
+        ));
+        for _ in 0..100 {
+            if readiness.is_ready() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(http_get(addr, "/readyz").await.0, 200);
+        assert_eq!(status("").await, 1 /* SERVING */);
+        assert_eq!(status("nianbao.v1.Ingest").await, 1);
+        let text = http_get(addr, "/metrics").await.1;
+        assert_eq!(
+            nianbao_metrics::sample_value(&text, "nianbao_ready", &[("check", "database")]),
+            Some(1.0)
+        );
+
+        // Shutdown: NOT_SERVING at once, the endpoint stops.
+        stop_tx.send(true).unwrap();
+        watcher.await.unwrap();
+        assert!(!readiness.is_ready());
+        assert_eq!(status("").await, 2);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unusable_metrics_address_is_a_configuration_error() {
+        let err = Observability::bind(
+            "x",
+            &MetricsConfig {
+                listen: "256.0.0.1:1".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("256.0.0.1:1"), "{err}");
+        let off = Observability::bind("x", &MetricsConfig::default())
+            .await
+            .unwrap();
+        assert!(off.listener.is_none());
     }
 
     #[tokio::test]

@@ -11,6 +11,10 @@
 //! Delivery is at-least-once, so validation is idempotent on (report id, version): a re-delivered
 //! event finds its row and re-publishes the findings stored with it, neither adding a row nor
 //! comparing the report with itself.
+//!
+//! Observability: health is SERVING while the database answers, the broker is connected and the
+//! consumer runs; `[metrics] listen` serves `nianbao_reports_total{stage="validated"}` and
+//! `nianbao_findings_total{rule,severity}` among the consumer metrics.
 
 pub mod cross;
 pub mod fingerprint;
@@ -26,7 +30,8 @@ use nianbao_proto::v1;
 use nianbao_proto::v1::validation_server::{Validation, ValidationServer};
 use nianbao_rules::{Checker, RuleConfig};
 use nianbao_service::{
-    ServiceError, connect_db, grpc_health, grpc_reflection, load_config, now_ms,
+    Metrics, Observability, Readiness, ServiceError, connect_db, grpc_health, grpc_reflection,
+    load_config, now_ms,
 };
 use prost::Message as _;
 use serde::Deserialize;
@@ -37,6 +42,7 @@ use std::time::Duration;
 use store::{Store, StoreError};
 use tokio::sync::{Mutex, watch};
 use tonic_health::ServingStatus;
+use tracing::Instrument;
 
 /// The work queue of this service.
 pub const QUEUE: &str = "nianbao.validation";
@@ -77,6 +83,8 @@ pub struct Config {
     pub similarity: SimilarityConfig,
     pub bus: BusConfig,
     pub log: nianbao_telemetry::LogConfig,
+    pub telemetry: nianbao_telemetry::TraceConfig,
+    pub metrics: nianbao_service::MetricsConfig,
 }
 
 impl Default for Config {
@@ -90,6 +98,8 @@ impl Default for Config {
             similarity: SimilarityConfig::default(),
             bus: BusConfig::default(),
             log: nianbao_telemetry::LogConfig::default(),
+            telemetry: nianbao_telemetry::TraceConfig::default(),
+            metrics: nianbao_service::MetricsConfig::default(),
         }
     }
 }
@@ -423,11 +433,23 @@ fn all_failed(e: &StoreError, n: usize) -> Vec<Result<Vec<Finding>, StoreError>>
 pub struct Worker {
     validator: Arc<Validator>,
     bus: Bus,
+    /// Where findings are counted.
+    metrics: Metrics,
 }
 
 impl Worker {
     pub fn new(validator: Arc<Validator>, bus: Bus) -> Worker {
-        Worker { validator, bus }
+        Worker {
+            validator,
+            bus,
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// This worker, counting the findings of the reports it validates into `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Worker {
+        self.metrics = metrics;
+        self
     }
 }
 
@@ -479,6 +501,9 @@ impl Worker {
         {
             Ok(()) => {
                 tracing::debug!(report_id = %meta.report_id, findings = findings.len(), "validated");
+                for f in findings {
+                    self.metrics.finding(f.rule.as_str(), f.severity.as_str());
+                }
                 Outcome::Done
             }
             Err(e) => Outcome::Retry(format!("publish report.validated: {e}")),
@@ -519,7 +544,12 @@ impl Handler for Worker {
             async move {
                 match result {
                     Err(invalid) => Outcome::Invalid(invalid.clone()),
-                    Ok((e, Some(Ok(findings)))) => self.publish(msg, e, &findings).await,
+                    Ok((e, Some(Ok(findings)))) => {
+                        // In the delivery's span: the next stage's trace continues from it.
+                        self.publish(msg, e, &findings)
+                            .instrument(msg.span.clone())
+                            .await
+                    }
                     Ok((_, Some(Err(err)))) => Outcome::Retry(format!("store: {err}")),
                     Ok((_, None)) => Outcome::Retry("internal: no validation result".into()),
                 }
@@ -633,6 +663,18 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    let obs = Observability::bind("validation", &cfg.metrics).await?;
+    run_with(cfg, listener, shutdown, obs).await
+}
+
+/// [`run`], recording metrics into `obs.metrics` and serving them on `obs.listener` (instead of
+/// what `cfg.metrics` says).
+pub async fn run_with(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    mut obs: Observability,
+) -> Result<(), Error> {
     let rules = cfg.rule_config()?;
     let checker = Arc::new(Checker::new(rules));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -646,9 +688,17 @@ pub async fn run(
         .set_service_status("", ServingStatus::NotServing)
         .await;
     reporter.set_not_serving::<ValidationServer<Api>>().await;
+    let readiness = Readiness::new(
+        reporter,
+        &["", "nianbao.v1.Validation"],
+        &["database", "broker", "consumer"],
+        obs.metrics.clone(),
+    );
+    let metrics_server = obs.serve(&readiness, stop_rx.clone());
     let api = ValidationServer::new(Api::new(checker.clone(), cfg.max_bytes))
         .max_decoding_message_size(cfg.max_bytes.saturating_add(64 * 1024));
     let server = tonic::transport::Server::builder()
+        .trace_fn(nianbao_telemetry::grpc_server_span("validation"))
         .add_service(health)
         .add_service(grpc_reflection()?)
         .add_service(api)
@@ -660,7 +710,7 @@ pub async fn run(
 
     let pipeline = async {
         let pool = connect_db(&cfg.database_url()).await?;
-        let store = Store::open(pool).await?;
+        let store = Store::open(pool.clone()).await?;
         let validator = Arc::new(Validator::new(checker.clone(), cfg.similarity(), store));
         let Some(bus) =
             nianbao_service::connect_bus(&cfg.bus, "nianbao-validation", None, stop_rx.clone())
@@ -668,26 +718,42 @@ pub async fn run(
         else {
             return Ok::<(), Error>(());
         };
+        let bus = bus.with_metrics(obs.metrics.clone());
+        nianbao_service::probe_readiness(&readiness, Some(&bus), Some(&pool)).await;
+        let watchdog = tokio::spawn(nianbao_service::watch_readiness(
+            readiness.clone(),
+            Some(bus.clone()),
+            Some(pool),
+            Duration::from_secs(1),
+            stop_rx.clone(),
+        ));
         let spec = queue_spec();
-        let worker = Arc::new(Worker::new(validator, bus.clone()));
-        consume_until_stopped(&bus, &spec, worker, &reporter, stop_rx.clone()).await;
+        let worker =
+            Arc::new(Worker::new(validator, bus.clone()).with_metrics(obs.metrics.clone()));
+        consume_until_stopped(&bus, &spec, worker, &readiness, stop_rx.clone()).await;
+        readiness.stopping().await;
         bus.close().await;
+        let _ = watchdog.await;
         Ok(())
     };
     let result = pipeline.await;
     if result.is_err() {
         // The server would otherwise keep running without a pipeline: stop it too.
-        reporter
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
+        readiness.stopping().await;
     }
     // Wait for the shutdown signal before stopping the server, unless the pipeline failed.
     if let Err(e) = result {
         tracing::error!(error = %e, "validation pipeline failed");
         server.abort();
+        if let Some(m) = &metrics_server {
+            m.abort();
+        }
         return Err(e);
     }
     server.await??;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     Ok(())
 }
 
@@ -697,18 +763,13 @@ async fn consume_until_stopped<H: Handler>(
     bus: &Bus,
     spec: &QueueSpec,
     handler: Arc<H>,
-    reporter: &tonic_health::server::HealthReporter,
+    readiness: &Readiness,
     stop: watch::Receiver<bool>,
 ) {
     while !*stop.borrow() {
         match bus.declare(spec).await {
             Ok(()) => {
-                reporter
-                    .set_service_status("", ServingStatus::Serving)
-                    .await;
-                reporter
-                    .set_service_status("nianbao.v1.Validation", ServingStatus::Serving)
-                    .await;
+                readiness.set("consumer", true).await;
                 match bus
                     .consume(spec, handler.clone(), stopped(stop.clone()))
                     .await
@@ -719,9 +780,7 @@ async fn consume_until_stopped<H: Handler>(
             }
             Err(e) => tracing::warn!(error = %e, "cannot declare {}; retrying", spec.name),
         }
-        reporter
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
+        readiness.set("consumer", false).await;
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
             () = stopped(stop.clone()) => {}
