@@ -67,6 +67,46 @@ impl Default for Limits {
     }
 }
 
+/// The `[limits]` table of a service's configuration: [`Limits`] apart from `max_bytes`, which the
+/// services keep at the top level (it is also their gRPC message limit). Every key has a default.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_zip_entries: usize,
+    pub max_unzipped_bytes: u64,
+    pub max_depth: usize,
+    pub max_pages: usize,
+    /// Milliseconds.
+    pub max_time_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let l = Limits::default();
+        LimitsConfig {
+            max_zip_entries: l.max_zip_entries,
+            max_unzipped_bytes: l.max_unzipped_bytes,
+            max_depth: l.max_depth,
+            max_pages: l.max_pages,
+            max_time_ms: u64::try_from(l.max_time.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The limits for documents of at most `max_bytes`.
+    pub fn limits(&self, max_bytes: usize) -> Limits {
+        Limits {
+            max_bytes,
+            max_zip_entries: self.max_zip_entries,
+            max_unzipped_bytes: self.max_unzipped_bytes,
+            max_depth: self.max_depth,
+            max_pages: self.max_pages,
+            max_time: Duration::from_millis(self.max_time_ms),
+        }
+    }
+}
+
 /// Extracts a report from raw bytes with the default limits.
 pub fn extract_bytes(bytes: &[u8]) -> Extraction {
     extract_bytes_with(bytes, &Limits::default())

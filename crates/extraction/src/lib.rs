@@ -50,6 +50,9 @@ pub struct Config {
     pub ingest_url: String,
     pub fetch_timeout_ms: u64,
     pub max_bytes: usize,
+    /// `[limits]`: what reading one document may cost (DOCX entries and size, nesting, PDF pages,
+    /// time).
+    pub limits: nianbao_extract::LimitsConfig,
     pub bus: BusConfig,
     pub log: nianbao_telemetry::LogConfig,
     pub telemetry: nianbao_telemetry::TraceConfig,
@@ -63,6 +66,7 @@ impl Default for Config {
             ingest_url: "http://127.0.0.1:50051".into(),
             fetch_timeout_ms: 30_000,
             max_bytes: 20 * 1024 * 1024,
+            limits: nianbao_extract::LimitsConfig::default(),
             bus: BusConfig::default(),
             log: nianbao_telemetry::LogConfig::default(),
             telemetry: nianbao_telemetry::TraceConfig::default(),
@@ -117,7 +121,7 @@ pub fn ingest_client(cfg: &Config) -> Result<IngestClient<Channel>, Error> {
 pub struct Worker {
     bus: Bus,
     ingest: IngestClient<Channel>,
-    max_bytes: usize,
+    limits: nianbao_extract::Limits,
     stats: Arc<Stats>,
 }
 
@@ -131,20 +135,20 @@ pub struct Stats {
 }
 
 impl Worker {
-    pub fn new(bus: Bus, ingest: IngestClient<Channel>, max_bytes: usize) -> Worker {
-        Worker::with_stats(bus, ingest, max_bytes, Arc::default())
+    pub fn new(bus: Bus, ingest: IngestClient<Channel>, limits: nianbao_extract::Limits) -> Worker {
+        Worker::with_stats(bus, ingest, limits, Arc::default())
     }
 
     pub fn with_stats(
         bus: Bus,
         ingest: IngestClient<Channel>,
-        max_bytes: usize,
+        limits: nianbao_extract::Limits,
         stats: Arc<Stats>,
     ) -> Worker {
         Worker {
             bus,
             ingest,
-            max_bytes,
+            limits,
             stats,
         }
     }
@@ -187,10 +191,7 @@ impl Worker {
             tracing::warn!(report_id = %meta.report_id, event = %meta.version, fetched = %reply.version,
                 "ingest returned another version than the event names");
         }
-        let limits = nianbao_extract::Limits {
-            max_bytes: self.max_bytes,
-            ..Default::default()
-        };
+        let limits = self.limits.clone();
         // A big document takes milliseconds of CPU: extract it on the blocking pool so the runtime
         // keeps serving other deliveries and the broker's heartbeats. A usual report (tens of KB,
         // ~50 µs) is extracted in place: handing it to another thread would cost more than the work.
@@ -357,7 +358,7 @@ pub async fn run_with(
         let worker = Arc::new(Worker::with_stats(
             bus.clone(),
             ingest,
-            cfg.max_bytes,
+            cfg.limits.limits(cfg.max_bytes),
             stats.clone(),
         ));
         while !*stop_rx.borrow() {
@@ -401,6 +402,7 @@ mod tests {
         assert_eq!(cfg.listen, "127.0.0.1:50052");
         assert_eq!(cfg.ingest_url, "http://127.0.0.1:50051");
         assert_eq!(cfg.max_bytes, 20 * 1024 * 1024);
+        assert_eq!(cfg.limits, nianbao_extract::LimitsConfig::default());
         assert_eq!(queue_spec().bindings, vec!["report.received.*".to_string()]);
         // Every key in the embedded defaults carries a comment line above it.
         let mut prev = "";
@@ -411,6 +413,30 @@ mod tests {
             }
             prev = t;
         }
+    }
+
+    /// `[limits]` in the configuration file reaches the extractor.
+    #[test]
+    fn configured_limits_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("extraction.toml");
+        std::fs::write(&file, "[limits]\nmax_depth = 8\n").unwrap();
+        let cfg = load(Some(&file)).unwrap();
+        let limits = cfg.limits.limits(cfg.max_bytes);
+        assert_eq!((limits.max_depth, limits.max_pages), (8, 300));
+        let deep = format!(
+            "<html><body>{}清河县财政局2024年政府信息公开工作年度报告{}</body></html>",
+            "<div>".repeat(20),
+            "</div>".repeat(20)
+        );
+        let refused = nianbao_extract::extract_bytes_with(deep.as_bytes(), &limits);
+        assert!(refused.unreadable.is_some(), "{:?}", refused.unreadable);
+        let default = load(None).unwrap();
+        let read = nianbao_extract::extract_bytes_with(
+            deep.as_bytes(),
+            &default.limits.limits(default.max_bytes),
+        );
+        assert_eq!(read.unreadable, None);
     }
 
     #[test]

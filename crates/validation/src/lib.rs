@@ -80,6 +80,8 @@ pub struct Config {
     pub database_url: String,
     pub rules_config: String,
     pub max_bytes: usize,
+    /// `[limits]`: what reading one document may cost (as in the extraction workers).
+    pub limits: nianbao_extract::LimitsConfig,
     pub similarity: SimilarityConfig,
     pub bus: BusConfig,
     pub log: nianbao_telemetry::LogConfig,
@@ -95,6 +97,7 @@ impl Default for Config {
             database_url: String::new(),
             rules_config: String::new(),
             max_bytes: 20 * 1024 * 1024,
+            limits: nianbao_extract::LimitsConfig::default(),
             similarity: SimilarityConfig::default(),
             bus: BusConfig::default(),
             log: nianbao_telemetry::LogConfig::default(),
@@ -577,12 +580,12 @@ async fn publish_failed(bus: &Bus, msg: &Message, reason: &str) {
 /// The gRPC `nianbao.v1.Validation` service.
 pub struct Api {
     checker: Arc<Checker>,
-    max_bytes: usize,
+    limits: nianbao_extract::Limits,
 }
 
 impl Api {
-    pub fn new(checker: Arc<Checker>, max_bytes: usize) -> Api {
-        Api { checker, max_bytes }
+    pub fn new(checker: Arc<Checker>, limits: nianbao_extract::Limits) -> Api {
+        Api { checker, limits }
     }
 }
 
@@ -616,10 +619,7 @@ impl Validation for Api {
     ) -> Result<tonic::Response<v1::ValidateResponse>, tonic::Status> {
         let req = request.into_inner();
         let checker = self.checker.clone();
-        let limits = nianbao_extract::Limits {
-            max_bytes: self.max_bytes,
-            ..Default::default()
-        };
+        let limits = self.limits.clone();
         // Extraction of a large document takes milliseconds of CPU: keep it off the async workers.
         let (x, findings) = tokio::task::spawn_blocking(move || {
             let x = nianbao_extract::extract_bytes_with(&req.content, &limits);
@@ -695,7 +695,7 @@ pub async fn run_with(
         obs.metrics.clone(),
     );
     let metrics_server = obs.serve(&readiness, stop_rx.clone());
-    let api = ValidationServer::new(Api::new(checker.clone(), cfg.max_bytes))
+    let api = ValidationServer::new(Api::new(checker.clone(), cfg.limits.limits(cfg.max_bytes)))
         .max_decoding_message_size(cfg.max_bytes.saturating_add(64 * 1024));
     let server = tonic::transport::Server::builder()
         .trace_fn(nianbao_telemetry::grpc_server_span("validation"))
