@@ -3,7 +3,6 @@
 
 use crate::client::notification;
 use anyhow::{Context, Result, bail};
-use nianbao_model::{Part, T3Col};
 use nianbao_proto::v1::{
     AcknowledgeAlertRequest, Alert, Finding, ListAlertsRequest, ListChannelsRequest,
 };
@@ -208,29 +207,7 @@ pub const HEADER: [&str; 12] = [
 
 /// `第三部分，单元格 R24（自然人列），第57行`, as `nianbao check` and the alerts write it.
 pub fn location(f: &Finding) -> String {
-    let mut parts = Vec::new();
-    if let Some(p) = f
-        .part
-        .and_then(|p| u8::try_from(p).ok())
-        .and_then(Part::from_number)
-    {
-        parts.push(format!("第{}部分", p.numeral()));
-    }
-    if let Some(c) = &f.cell {
-        let mut s = format!("单元格 {c}");
-        if let Some(col) = f
-            .column
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(T3Col::from_index)
-        {
-            s.push_str(&format!("（{}列）", col.label()));
-        }
-        parts.push(s);
-    }
-    if let Some(l) = f.line {
-        parts.push(format!("第{l}行"));
-    }
-    parts.join("，")
+    nianbao_proto::StoredFinding::from(f).location()
 }
 
 fn severity_zh(s: &str) -> &'static str {

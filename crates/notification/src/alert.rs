@@ -1,6 +1,6 @@
 //! Alerts: what is stored, streamed and delivered, and the Chinese text an office reads.
 
-use nianbao_model::{Part, Severity, T3Col};
+use nianbao_model::Severity;
 use nianbao_proto::v1;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -23,29 +23,7 @@ pub fn level(f: &FindingRecord) -> Severity {
 
 /// `第三部分，单元格 R24（自然人列），第57行`, the way `nianbao check` writes it.
 pub fn location(f: &FindingRecord) -> String {
-    let mut parts = Vec::new();
-    if let Some(p) = f
-        .part
-        .and_then(|p| u8::try_from(p).ok())
-        .and_then(Part::from_number)
-    {
-        parts.push(format!("第{}部分", p.numeral()));
-    }
-    if let Some(c) = &f.cell {
-        let mut s = format!("单元格 {c}");
-        if let Some(col) = f
-            .column
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(T3Col::from_index)
-        {
-            let _ = write!(s, "（{}列）", col.label());
-        }
-        parts.push(s);
-    }
-    if let Some(l) = f.line {
-        parts.push(format!("第{l}行"));
-    }
-    parts.join("，")
+    f.location()
 }
 
 /// Status of an alert: `open` until someone in the office acknowledges it; `resolved` once a

@@ -34,6 +34,37 @@ pub struct StoredFinding {
     pub line: Option<u32>,
 }
 
+impl StoredFinding {
+    /// `第三部分，单元格 R24（自然人列），第57行`: where to look, the way `nianbao check` writes it
+    /// (alerts, the CLI's listings and exports).
+    pub fn location(&self) -> String {
+        use nianbao_model::{Part, T3Col};
+        let mut parts = Vec::new();
+        if let Some(p) = self
+            .part
+            .and_then(|p| u8::try_from(p).ok())
+            .and_then(Part::from_number)
+        {
+            parts.push(format!("第{}部分", p.numeral()));
+        }
+        if let Some(c) = &self.cell {
+            let mut s = format!("单元格 {c}");
+            if let Some(col) = self
+                .column
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(T3Col::from_index)
+            {
+                s.push_str(&format!("（{}列）", col.label()));
+            }
+            parts.push(s);
+        }
+        if let Some(l) = self.line {
+            parts.push(format!("第{l}行"));
+        }
+        parts.join("，")
+    }
+}
+
 impl From<&v1::Finding> for StoredFinding {
     fn from(f: &v1::Finding) -> Self {
         StoredFinding {
