@@ -36,6 +36,7 @@
 //! script runs it as the system user `nianbao-pg`.
 
 pub mod bus;
+pub mod pipeline;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};

@@ -18,6 +18,7 @@
     clippy::field_reassign_with_default
 )] // a failed unwrap is a failed test; configs read as defaults plus the test's overrides
 
+use nianbao_e2e::pipeline::{fast_bus, listener, stop_on};
 use nianbao_e2e::{Broker, shared_broker, unique_suffix};
 use nianbao_metrics::sample_value;
 use nianbao_proto::v1;
@@ -67,54 +68,11 @@ fn exporter() -> &'static InMemorySpanExporter {
     })
 }
 
-/// A private vhost on the shared broker, so that tests running side by side never see each other's
-/// events (queue names are fixed by the design).
-fn vhost_url(broker: &Broker) -> String {
-    let vhost = format!("t{}", unique_suffix());
-    broker.rabbitmqctl(&["-q", "add_vhost", &vhost]).unwrap();
-    broker
-        .rabbitmqctl(&[
-            "-q",
-            "set_permissions",
-            "-p",
-            &vhost,
-            "guest",
-            ".*",
-            ".*",
-            ".*",
-        ])
-        .unwrap();
-    let base = broker.amqp_url.rsplit_once('/').unwrap().0.to_string();
-    format!("{base}/{vhost}")
-}
-
-fn fast_bus(url: &str) -> nianbao_bus::BusConfig {
-    nianbao_bus::BusConfig {
-        url: url.to_string(),
-        retry_delays_ms: vec![200, 500],
-        max_attempts: 3,
-        ..Default::default()
-    }
-}
-
-async fn listener() -> (tokio::net::TcpListener, String) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    (l, url)
-}
-
 /// A metrics registry for `service` and a listener for its endpoint.
 async fn observed(service: &str) -> (Observability, SocketAddr) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     (Observability::new(Metrics::new(service), Some(l)), addr)
-}
-
-fn stop_on(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let mut rx = rx.clone();
-    async move {
-        let _ = rx.wait_for(|v| *v).await;
-    }
 }
 
 /// Ingest, validation and notification in-process (SQLite), each with its own `/metrics`; extraction
@@ -131,7 +89,7 @@ struct Pipeline {
 
 impl Pipeline {
     async fn start(broker: &Broker) -> Pipeline {
-        let amqp = vhost_url(broker);
+        let amqp = broker.new_vhost_url().unwrap();
         let dir = nianbao_e2e::e2e_tmp_dir()
             .unwrap()
             .join(format!("observability-{}", unique_suffix()));
@@ -146,7 +104,7 @@ impl Pipeline {
             handles: Vec::new(),
         };
 
-        let (l, ingest_url) = listener().await;
+        let (l, ingest_url) = listener().await.unwrap();
         p.ingest_url = ingest_url;
         let mut cfg = nianbao_ingest::Config::default();
         cfg.data_dir = p.dir.join("ingest");
@@ -162,7 +120,7 @@ impl Pipeline {
             nianbao_ingest::run_with(cfg, l, s, obs).await.unwrap();
         }));
 
-        let (l, _) = listener().await;
+        let (l, _) = listener().await.unwrap();
         let mut cfg = nianbao_validation::Config::default();
         cfg.data_dir = p.dir.join("validation");
         cfg.bus = fast_bus(&p.amqp);
@@ -173,7 +131,7 @@ impl Pipeline {
             nianbao_validation::run_with(cfg, l, s, obs).await.unwrap();
         }));
 
-        let (l, _) = listener().await;
+        let (l, _) = listener().await.unwrap();
         let mut cfg = nianbao_notification::Config::default();
         cfg.data_dir = p.dir.join("notification");
         cfg.directory = nianbao_e2e::repo_root()
@@ -194,7 +152,7 @@ impl Pipeline {
 
     /// An in-process extraction worker fetching from `ingest_url`, with its own `/metrics`.
     async fn add_worker(&mut self, ingest_url: &str, prefetch: u16) {
-        let (l, _) = listener().await;
+        let (l, _) = listener().await.unwrap();
         let mut cfg = nianbao_extraction::Config::default();
         cfg.ingest_url = ingest_url.to_string();
         cfg.bus = fast_bus(&self.amqp);

@@ -8,75 +8,20 @@
     clippy::field_reassign_with_default
 )] // a failed unwrap is a failed test; configs read as defaults plus the test's overrides
 
-use nianbao_e2e::{Broker, new_database, shared_broker, shared_postgres, unique_suffix};
+use nianbao_e2e::pipeline::{Db, db_url, fast_bus, listener, stop_on};
+use nianbao_e2e::{Broker, shared_broker, unique_suffix};
 use nianbao_model::{Finding, RuleId, Severity};
 use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_proto::v1::notification_client::NotificationClient;
 use nianbao_proto::v1::{GetReportRequest, ListAlertsRequest, SubmitReportRequest};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
-
-/// A private vhost on the shared broker, so that tests running side by side never see each other's
-/// events (queue names are fixed by the design).
-fn vhost_url(broker: &Broker) -> String {
-    let vhost = format!("t{}", unique_suffix());
-    broker.rabbitmqctl(&["-q", "add_vhost", &vhost]).unwrap();
-    broker
-        .rabbitmqctl(&[
-            "-q",
-            "set_permissions",
-            "-p",
-            &vhost,
-            "guest",
-            ".*",
-            ".*",
-            ".*",
-        ])
-        .unwrap();
-    let base = broker.amqp_url.rsplit_once('/').unwrap().0.to_string();
-    format!("{base}/{vhost}")
-}
-
-fn fast_bus(url: &str) -> nianbao_bus::BusConfig {
-    nianbao_bus::BusConfig {
-        url: url.to_string(),
-        retry_delays_ms: vec![200, 500],
-        max_attempts: 3,
-        ..Default::default()
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Db {
-    Sqlite,
-    Postgres,
-}
-
-fn db_url(db: Db, dir: &Path, name: &str) -> String {
-    match db {
-        Db::Sqlite => format!("sqlite://{}/{name}.sqlite?mode=rwc", dir.display()),
-        Db::Postgres => new_database(shared_postgres(), name).unwrap(),
-    }
-}
-
-async fn listener() -> (tokio::net::TcpListener, String) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    (l, url)
-}
-
-fn stop_on(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let mut rx = rx.clone();
-    async move {
-        let _ = rx.wait_for(|v| *v).await;
-    }
-}
 
 struct Worker {
     stats: Arc<nianbao_extraction::Stats>,
@@ -97,7 +42,7 @@ struct Pipeline {
 impl Pipeline {
     async fn start(broker: &Broker, db: Db, workers: usize) -> Pipeline {
         nianbao_e2e::init_test_tracing();
-        let amqp = vhost_url(broker);
+        let amqp = broker.new_vhost_url().unwrap();
         let dir = nianbao_e2e::e2e_tmp_dir()
             .unwrap()
             .join(format!("pipeline-{}", unique_suffix()));
@@ -105,30 +50,30 @@ impl Pipeline {
         let (stop, rx) = watch::channel(false);
         let mut handles = Vec::new();
 
-        let (l, ingest_url) = listener().await;
+        let (l, ingest_url) = listener().await.unwrap();
         let mut cfg = nianbao_ingest::Config::default();
         cfg.data_dir = dir.join("ingest");
-        cfg.database_url = db_url(db, &dir, "ingest");
+        cfg.database_url = db_url(db, &dir, "ingest").unwrap();
         cfg.bus = fast_bus(&amqp);
         let s = stop_on(&rx);
         handles.push(tokio::spawn(async move {
             nianbao_ingest::run(cfg, l, s).await.unwrap();
         }));
 
-        let (l, _) = listener().await;
+        let (l, _) = listener().await.unwrap();
         let mut cfg = nianbao_validation::Config::default();
         cfg.data_dir = dir.join("validation");
-        cfg.database_url = db_url(db, &dir, "validation");
+        cfg.database_url = db_url(db, &dir, "validation").unwrap();
         cfg.bus = fast_bus(&amqp);
         let s = stop_on(&rx);
         handles.push(tokio::spawn(async move {
             nianbao_validation::run(cfg, l, s).await.unwrap();
         }));
 
-        let (l, notify_url) = listener().await;
+        let (l, notify_url) = listener().await.unwrap();
         let mut cfg = nianbao_notification::Config::default();
         cfg.data_dir = dir.join("notification");
-        cfg.database_url = db_url(db, &dir, "notification");
+        cfg.database_url = db_url(db, &dir, "notification").unwrap();
         cfg.directory = nianbao_e2e::repo_root()
             .join("deploy/directory/chujiang.toml")
             .display()
@@ -156,7 +101,7 @@ impl Pipeline {
     }
 
     async fn add_worker(&mut self, ingest_url: &str, prefetch: u16) {
-        let (l, _) = listener().await;
+        let (l, _) = listener().await.unwrap();
         let mut cfg = nianbao_extraction::Config::default();
         cfg.ingest_url = ingest_url.to_string();
         cfg.bus = fast_bus(&self.amqp);
