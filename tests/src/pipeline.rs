@@ -1,9 +1,11 @@
 //! Small pieces every in-process pipeline test needs: a private vhost, a bus configuration with
-//! short retries, a database of either engine, a listener on port 0, a stop signal.
+//! short retries, a database of either engine, a listener on port 0, a stop signal, waiting for a
+//! service to report SERVING.
 
 use crate::{Broker, new_database, shared_postgres, unique_suffix};
 use anyhow::{Context, Result};
 use std::path::Path;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 impl Broker {
@@ -72,5 +74,37 @@ pub fn stop_on(
     let mut rx = rx.clone();
     async move {
         let _ = rx.wait_for(|v| *v).await;
+    }
+}
+
+/// Connects to the gRPC server at `url` and waits until its health service reports `service`
+/// (`""`: the whole server) SERVING, retrying the connection and the check every 100 ms; an error
+/// after `within`. Returns the channel, for the service's own client.
+pub async fn wait_serving(
+    url: &str,
+    service: &str,
+    within: Duration,
+) -> Result<tonic::transport::Channel> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string())?
+        .connect_timeout(Duration::from_secs(5));
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(channel) = endpoint.connect().await {
+            let serving = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest {
+                    service: service.to_string(),
+                })
+                .await
+                .is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32);
+            if serving {
+                return Ok(channel);
+            }
+        }
+        if Instant::now() >= deadline {
+            anyhow::bail!("{url} ({service:?}) never became SERVING within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

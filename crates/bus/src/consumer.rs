@@ -229,10 +229,11 @@ impl Bus {
                 msg
             })
             .collect();
-        let _in_flight: Vec<_> = msgs
-            .iter()
-            .filter_map(|_| self.metrics().map(|m| m.in_flight(&spec.name)))
-            .collect();
+        // One in-flight mark per message of the batch, released when the batch is settled.
+        let _in_flight: Vec<_> = match self.metrics() {
+            Some(m) => msgs.iter().map(|_| m.in_flight(&spec.name)).collect(),
+            None => Vec::new(),
+        };
         let started = Instant::now();
         let mut outcomes = handler.handle_batch(&msgs).await;
         let took = started.elapsed();

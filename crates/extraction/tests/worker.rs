@@ -16,8 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tonic::{Request, Response, Status};
-use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
 const REPORT: &str = "某某县财政局2024年政府信息公开工作年度报告\n一、总体情况\n2024年，本局认真贯彻落实政府信息公开条例。\n";
 
@@ -150,25 +148,9 @@ async fn extraction_worker_end_to_end() {
         let _ = stop_rx.await;
     }));
 
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy();
-    let mut health = HealthClient::new(channel);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await
-            .map(|r| r.into_inner().status)
-            .unwrap_or_default();
-        if status == ServingStatus::Serving as i32 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "never SERVING");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    nianbao_e2e::pipeline::wait_serving(&format!("http://{addr}"), "", Duration::from_secs(30))
+        .await
+        .unwrap();
 
     let bus = Bus::connect(&bus_config(&broker.amqp_url), "test")
         .await

@@ -22,9 +22,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -258,29 +255,9 @@ async fn scenario(database_url: String) {
     }));
 
     // SERVING once the database and the broker are up (and the queue declared).
-    let channel = tonic::transport::Endpoint::from_shared(addr)
-        .unwrap()
-        .connect_timeout(Duration::from_secs(5));
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let channel = loop {
-        if let Ok(c) = channel.connect().await {
-            let mut health = HealthClient::new(c.clone());
-            let serving = health
-                .check(HealthCheckRequest {
-                    service: "nianbao.v1.Notification".into(),
-                })
-                .await
-                .is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32);
-            if serving {
-                break c;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "service never became SERVING"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let channel = nianbao_e2e::pipeline::wait_serving(&addr, "nianbao.v1.Notification", WAIT)
+        .await
+        .unwrap();
     let mut client = NotificationClient::new(channel);
 
     // A stream for the county office, opened before anything happens.

@@ -298,6 +298,22 @@ pub async fn watch_readiness(
     readiness.stopping().await;
 }
 
+/// The keys of a defaults file (`deploy/config/<service>.toml`) with no comment line right above
+/// them. Every setting is documented where an operator reads it; each service's tests check that
+/// this is empty.
+pub fn undocumented_keys(defaults: &str) -> Vec<String> {
+    let mut prev = "";
+    let mut out = Vec::new();
+    for line in defaults.lines() {
+        let t = line.trim();
+        if !t.is_empty() && !t.starts_with('#') && !t.starts_with('[') && !prev.starts_with('#') {
+            out.push(t.to_string());
+        }
+        prev = t;
+    }
+    out
+}
+
 /// Loads `T` from the embedded `defaults` (TOML text), then `file` if given, then the environment
 /// (`NIANBAO_SECTION__KEY`). The environment wins, so containers and tests override single keys.
 pub fn load_config<T: DeserializeOwned>(
@@ -523,6 +539,12 @@ mod tests {
     struct Bus {
         url: String,
         prefetch: u16,
+    }
+
+    #[test]
+    fn keys_without_a_comment_above_are_undocumented() {
+        let toml = "# the name\nname = \"a\"\n\n[bus]\n# broker\nurl = \"x\"\nprefetch = 3\n";
+        assert_eq!(undocumented_keys(toml), vec!["prefetch = 3".to_string()]);
     }
 
     #[test]

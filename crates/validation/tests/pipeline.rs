@@ -14,8 +14,6 @@ use nianbao_synth::{SynthOptions, generate};
 use nianbao_validation::cross::{self, Context, ReportRow, Similarity};
 use prost::Message as _;
 use std::time::Duration;
-use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
 const RULES: &str =
     "disabled = [\"label-mismatch\"]\n[severity]\n\"t2-stock-flow\" = \"warning\"\n";
@@ -144,26 +142,10 @@ async fn validation_service_end_to_end() {
     }));
 
     // Health turns SERVING once the database and the broker are up.
-    let endpoint = format!("http://{addr}");
-    let channel = tonic::transport::Endpoint::from_shared(endpoint)
-        .unwrap()
-        .connect_lazy();
-    let mut health = HealthClient::new(channel.clone());
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
+    let channel =
+        nianbao_e2e::pipeline::wait_serving(&format!("http://{addr}"), "", Duration::from_secs(30))
             .await
-            .map(|r| r.into_inner().status)
-            .unwrap_or_default();
-        if status == ServingStatus::Serving as i32 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "never SERVING");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .unwrap();
 
     let bus = Bus::connect(&bus_config(&broker.amqp_url), "test")
         .await
