@@ -12,6 +12,7 @@ use nianbao_bus::{Bus, Envelope, Handler, Message, Outcome, Stage};
 use nianbao_proto::v1;
 use prost::Message as _;
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 /// The stage name this service reports in `ReportFailed.stage`.
 pub const STAGE: &str = "notification";
@@ -84,30 +85,59 @@ fn decode(body: &[u8]) -> Result<(v1::ReportValidated, v1::EventMeta), String> {
 }
 
 impl Handler for NotifyHandler {
-    /// The deliveries that arrive together are handled concurrently (the engine orders the events
-    /// of one report) and settled with one ack.
+    /// The deliveries that arrive together are decided as one batch and settled with one ack.
     fn batched(&self) -> bool {
         true
     }
 
     async fn handle(&self, msg: &Message) -> Outcome {
-        let (ev, meta) = match decode(&msg.body) {
-            Ok(v) => v,
-            Err(reason) => return Outcome::Invalid(reason),
+        let mut out = self.handle_batch(std::slice::from_ref(msg)).await;
+        out.pop()
+            .unwrap_or_else(|| Outcome::Retry("internal: no outcome".into()))
+    }
+
+    /// The engine decides about the whole batch at once (its store round trips are shared), then
+    /// each report's `report.notified` goes out in its delivery's span.
+    async fn handle_batch(&self, msgs: &[Message]) -> Vec<Outcome> {
+        let decoded: Vec<Result<(v1::ReportValidated, v1::EventMeta), String>> =
+            msgs.iter().map(|m| decode(&m.body)).collect();
+        let events: Vec<(&v1::ReportValidated, &v1::EventMeta)> = decoded
+            .iter()
+            .filter_map(|d| d.as_ref().ok().map(|(ev, meta)| (ev, meta)))
+            .collect();
+        let decided = self.engine.on_validated_batch(&events).await;
+        let mut alerts = match &decided {
+            Ok(all) => all.iter(),
+            Err(_) => [].iter(),
         };
-        let alerts = match self.engine.on_validated(&ev, &meta).await {
-            Ok(a) => a,
-            Err(e) => return Outcome::Retry(e.to_string()),
-        };
-        let alert_ids = alerts.iter().map(|a| a.alert_id.clone()).collect();
-        let office_ids = alerts.iter().map(|a| a.office_id.clone()).collect();
-        match self
-            .publish_notified(&meta, msg, alert_ids, office_ids)
-            .await
-        {
-            Ok(()) => Outcome::Done,
-            Err(e) => Outcome::Retry(e),
-        }
+        let outcomes = decoded.iter().zip(msgs).map(|(d, msg)| {
+            let step = match (d, &decided) {
+                (Err(reason), _) => Err(Outcome::Invalid(reason.clone())),
+                (Ok(_), Err(e)) => Err(Outcome::Retry(e.to_string())),
+                (Ok((_, meta)), Ok(_)) => match alerts.next() {
+                    Some(a) => Ok((meta, a)),
+                    None => Err(Outcome::Retry("internal: no decision".into())),
+                },
+            };
+            async move {
+                let (meta, alerts) = match step {
+                    Ok(v) => v,
+                    Err(outcome) => return outcome,
+                };
+                let alert_ids = alerts.iter().map(|a| a.alert_id.clone()).collect();
+                let office_ids = alerts.iter().map(|a| a.office_id.clone()).collect();
+                match self
+                    .publish_notified(meta, msg, alert_ids, office_ids)
+                    .instrument(msg.span.clone())
+                    .await
+                {
+                    Ok(()) => Outcome::Done,
+                    Err(e) => Outcome::Retry(e),
+                }
+            }
+        });
+        let outcomes: Vec<_> = outcomes.collect();
+        futures_util::future::join_all(outcomes).await
     }
 
     /// The event failed every attempt: tell ingest the report failed at this stage.

@@ -26,7 +26,7 @@
 //! Channel names in records and logs hide secrets: the robot's `key` / `access_token` show their last
 //! four characters, a 钉钉 secret none.
 
-use crate::store::{DeliveryStatus, Store, StoreError};
+use crate::store::{DeliveryRow, DeliveryStatus, Store, StoreError};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use lettre::message::Mailbox;
@@ -334,6 +334,24 @@ pub struct WebhookSettings {
     pub robot_interval: Duration,
 }
 
+/// Channels sent in the background (a delivery row means "under way").
+fn is_remote_name(channel: &str) -> bool {
+    ["webhook:", "wecom:", "dingtalk:", "email:"]
+        .iter()
+        .any(|p| channel.starts_with(p))
+}
+
+fn delivery_row(id: &str, channel: &str, attempt: i64, status: DeliveryStatus) -> DeliveryRow {
+    DeliveryRow {
+        alert_id: id.to_string(),
+        channel: channel.to_string(),
+        attempt,
+        status: status.as_str().to_string(),
+        error: String::new(),
+        at_ms: nianbao_service::now_ms(),
+    }
+}
+
 /// Delivers notices through their channels; owns the background tasks of the remote channels.
 pub struct Deliverer {
     store: Store,
@@ -401,60 +419,105 @@ impl Deliverer {
         notice: &Notice,
         channels: &[Channel],
     ) -> Result<(), DeliverError> {
-        self.store.put_notice(notice).await?;
-        let done: Vec<String> = self
+        self.deliver_many(&[(notice.clone(), channels.to_vec())])
+            .await
+    }
+
+    /// [`Deliverer::deliver`] for several notices with a few round trips in all: one insert of
+    /// the notices, one read of their delivery log, one write to the outbox (and stdout), one
+    /// insert of the delivery records. A notice listed twice is delivered once.
+    pub async fn deliver_many(
+        self: &Arc<Self>,
+        notices: &[(Notice, Vec<Channel>)],
+    ) -> Result<(), DeliverError> {
+        let mut seen = std::collections::HashSet::new();
+        let notices: Vec<&(Notice, Vec<Channel>)> = notices
+            .iter()
+            .filter(|(n, _)| seen.insert(n.id.clone()))
+            .collect();
+        if notices.is_empty() {
+            return Ok(());
+        }
+        let all: Vec<Notice> = notices.iter().map(|(n, _)| n.clone()).collect();
+        self.store.put_notices(&all).await?;
+        let ids: Vec<String> = all.iter().map(|n| n.id.clone()).collect();
+        // A remote channel with any row is under way (or finished); a local one counts once it
+        // has been delivered.
+        let done: std::collections::HashSet<(String, String)> = self
             .store
-            .deliveries(&notice.id)
+            .deliveries_of(&ids)
             .await?
             .into_iter()
             .filter(|d| {
-                // A remote channel with any row is under way (or finished); a local one counts
-                // once it has been delivered.
-                d.status == DeliveryStatus::Delivered.as_str()
-                    || ["webhook:", "wecom:", "dingtalk:", "email:"]
-                        .iter()
-                        .any(|p| d.channel.starts_with(p))
+                d.status == DeliveryStatus::Delivered.as_str() || is_remote_name(&d.channel)
             })
-            .map(|d| d.channel)
+            .map(|d| (d.alert_id, d.channel))
             .collect();
-        let line = serde_json::to_string(&notice.json).unwrap_or_default();
-        for ch in channels {
-            let name = ch.to_string();
-            if done.contains(&name) {
-                continue;
-            }
-            match ch {
-                Channel::Inbox => {}
-                Channel::Outbox => {
-                    if let Err(e) = self.append_outbox(&line).await {
-                        self.metrics.channel_failure("outbox");
-                        return Err(e);
-                    }
-                    tracing::debug!(notice = %notice.id, office = %notice.office_id, outbox = %self.outbox.display(), title = %notice.title, "written to the outbox");
-                }
-                Channel::Stdout => {
-                    let mut out = tokio::io::stdout();
-                    let written = async {
-                        out.write_all(format!("{line}\n").as_bytes()).await?;
-                        out.flush().await
-                    };
-                    if let Err(e) = written.await {
-                        self.metrics.channel_failure("stdout");
-                        return Err(DeliverError::Stdout(e));
-                    }
-                }
-                remote => {
-                    self.store
-                        .record_delivery(&notice.id, &name, 0, DeliveryStatus::Pending, "")
-                        .await?;
-                    self.spawn_remote(notice.clone(), remote.clone(), 1);
+        let mut outbox = String::new();
+        let mut stdout = String::new();
+        let mut local = Vec::new();
+        let mut remote = Vec::new();
+        for (notice, channels) in notices {
+            let mut line: Option<String> = None;
+            for ch in channels {
+                let name = ch.to_string();
+                if done.contains(&(notice.id.clone(), name.clone())) {
                     continue;
                 }
+                let line = line
+                    .get_or_insert_with(|| serde_json::to_string(&notice.json).unwrap_or_default());
+                match ch {
+                    Channel::Inbox => {}
+                    Channel::Outbox => {
+                        outbox.push_str(line);
+                        outbox.push('\n');
+                        tracing::debug!(notice = %notice.id, office = %notice.office_id, outbox = %self.outbox.display(), title = %notice.title, "written to the outbox");
+                    }
+                    Channel::Stdout => {
+                        stdout.push_str(line);
+                        stdout.push('\n');
+                    }
+                    r => {
+                        remote.push((notice, r, name));
+                        continue;
+                    }
+                }
+                local.push(delivery_row(
+                    &notice.id,
+                    &name,
+                    1,
+                    DeliveryStatus::Delivered,
+                ));
             }
-            self.store
-                .record_delivery(&notice.id, &name, 1, DeliveryStatus::Delivered, "")
-                .await?;
         }
+        if !remote.is_empty() {
+            let pending: Vec<DeliveryRow> = remote
+                .iter()
+                .map(|(n, _, name)| delivery_row(&n.id, name, 0, DeliveryStatus::Pending))
+                .collect();
+            self.store.record_deliveries(&pending).await?;
+            for (n, ch, _) in remote {
+                self.spawn_remote(n.clone(), ch.clone(), 1);
+            }
+        }
+        if !outbox.is_empty()
+            && let Err(e) = self.append_outbox(outbox).await
+        {
+            self.metrics.channel_failure("outbox");
+            return Err(e);
+        }
+        if !stdout.is_empty() {
+            let mut out = tokio::io::stdout();
+            let written = async {
+                out.write_all(stdout.as_bytes()).await?;
+                out.flush().await
+            };
+            if let Err(e) = written.await {
+                self.metrics.channel_failure("stdout");
+                return Err(DeliverError::Stdout(e));
+            }
+        }
+        self.store.record_deliveries(&local).await?;
         Ok(())
     }
 
@@ -487,27 +550,29 @@ impl Deliverer {
         Ok(n)
     }
 
-    async fn append_outbox(&self, line: &str) -> Result<(), DeliverError> {
-        let err = |source| DeliverError::Outbox {
+    /// Appends whole lines to the outbox file, in one write (one blocking task, not one per
+    /// file operation), so that a reader never sees half a line from two writers.
+    async fn append_outbox(&self, lines: String) -> Result<(), DeliverError> {
+        let _guard = self.outbox_lock.lock().await;
+        let path = self.outbox.clone();
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            use std::io::Write as _;
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)?;
+            f.write_all(lines.as_bytes())?;
+            f.flush()
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        written.map_err(|source| DeliverError::Outbox {
             path: self.outbox.display().to_string(),
             source,
-        };
-        let _guard = self.outbox_lock.lock().await;
-        if let Some(parent) = self.outbox.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(err)?;
-        }
-        let mut f = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.outbox)
-            .await
-            .map_err(err)?;
-        // One write per line, so that a reader never sees half a line from two writers.
-        f.write_all(format!("{line}\n").as_bytes())
-            .await
-            .map_err(err)?;
-        f.flush().await.map_err(err)?;
-        Ok(())
+        })
     }
 
     fn spawn_remote(self: &Arc<Self>, notice: Notice, channel: Channel, first_attempt: u32) {

@@ -34,10 +34,10 @@ use crate::config::RosterConfig;
 use crate::deliver::{Channel, DeliverError, Deliverer};
 use crate::directory::{Directory, Office, Repeats};
 use crate::render;
-use crate::store::{Store, StoreError};
+use crate::store::{Arrival, Store, StoreError};
 use nianbao_model::Severity;
 use nianbao_proto::v1;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use thiserror::Error;
 use tokio::sync::broadcast;
@@ -123,6 +123,100 @@ impl Drop for KeyGuard<'_> {
         {
             m.remove(&self.key);
         }
+    }
+}
+
+/// One event of a batch, routed.
+struct Routed<'e> {
+    ev: &'e v1::ReportValidated,
+    meta: &'e v1::EventMeta,
+    office: &'e Office,
+    /// The agency's name in the directory, when it is there.
+    directory_agency: Option<&'e str>,
+    note: String,
+    agency: String,
+    report_key: String,
+    this_id: String,
+    res_id: String,
+}
+
+/// The state a batch of decisions reads, loaded once and kept up to date by the decisions
+/// themselves, and the writes they make.
+#[derive(Default)]
+struct Work {
+    /// Alerts by id: the ids this batch's events would create (a redelivery finds them), and
+    /// those created by the batch so far.
+    by_id: HashMap<String, AlertRecord>,
+    /// The latest unresolved alert per (report key, office, kind), as `Store::current_alert`.
+    open: HashMap<(String, String, String), AlertRecord>,
+    /// First arrival per report key (roster).
+    arrivals: HashMap<String, i64>,
+    new_arrivals: Vec<Arrival>,
+    new_alerts: Vec<AlertRecord>,
+    resolved: Vec<String>,
+    /// Ids of the alerts to deliver (created or found again), in order.
+    deliver: Vec<String>,
+}
+
+impl Work {
+    /// Keeps `a` as the current alert of its (report, office, kind) if it is the latest
+    /// unresolved one (newest first, then the greatest id: `Store::current_alert`'s order).
+    fn consider_open(&mut self, a: AlertRecord) {
+        if a.status == STATUS_RESOLVED {
+            return;
+        }
+        let key = (a.report_key.clone(), a.office_id.clone(), a.kind.clone());
+        match self.open.get(&key) {
+            Some(cur) if (cur.created_at_ms, &cur.alert_id) >= (a.created_at_ms, &a.alert_id) => {}
+            _ => {
+                self.open.insert(key, a);
+            }
+        }
+    }
+
+    fn current(&self, report_key: &str, office_id: &str, kind: &str) -> Option<AlertRecord> {
+        self.open
+            .get(&(
+                report_key.to_string(),
+                office_id.to_string(),
+                kind.to_string(),
+            ))
+            .cloned()
+    }
+
+    /// A new alert (written at the end of the batch, then delivered); returns it. An unresolved
+    /// one becomes its report's current alert: it is the newest.
+    fn create(&mut self, a: AlertRecord) -> AlertRecord {
+        self.by_id.insert(a.alert_id.clone(), a.clone());
+        if a.status != STATUS_RESOLVED {
+            let key = (a.report_key.clone(), a.office_id.clone(), a.kind.clone());
+            self.open.insert(key, a.clone());
+        }
+        self.new_alerts.push(a.clone());
+        self.deliver.push(a.alert_id.clone());
+        a
+    }
+
+    /// An alert found again (a redelivered event): delivered again where a channel has no record.
+    fn found(&mut self, a: &AlertRecord) -> AlertRecord {
+        self.deliver.push(a.alert_id.clone());
+        a.clone()
+    }
+
+    fn resolve(&mut self, alert_id: &str) {
+        self.open.retain(|_, a| a.alert_id != alert_id);
+        self.resolved.push(alert_id.to_string());
+    }
+
+    /// Records an arrival unless the report arrived before; returns the first arrival's time.
+    fn arrive(&mut self, a: Arrival) -> i64 {
+        if let Some(&first) = self.arrivals.get(&a.report_key) {
+            return first;
+        }
+        self.arrivals.insert(a.report_key.clone(), a.at_ms);
+        let first = a.at_ms;
+        self.new_arrivals.push(a);
+        first
     }
 }
 
@@ -248,13 +342,119 @@ impl Engine {
         ev: &v1::ReportValidated,
         meta: &v1::EventMeta,
     ) -> Result<Vec<AlertRecord>, EngineError> {
+        let mut all = self.on_validated_batch(&[(ev, meta)]).await?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// Handles validated reports that arrived together, in their order, as
+    /// [`Engine::on_validated`] would one after the other, with a few round trips for the whole
+    /// batch: the state the decisions read (alerts by id, the unresolved alerts and first arrivals
+    /// of these reports) is loaded at once, the decisions are made in memory (a later event of
+    /// the batch sees what an earlier one decided), their writes go in one transaction, then the
+    /// notices in one delivery. One result per event; an error fails the whole batch.
+    pub async fn on_validated_batch(
+        &self,
+        events: &[(&v1::ReportValidated, &v1::EventMeta)],
+    ) -> Result<Vec<Vec<AlertRecord>>, EngineError> {
         let now = self.now();
+        let routed: Vec<Routed<'_>> = events
+            .iter()
+            .map(|&(ev, meta)| self.route(ev, meta))
+            .collect();
+        let mut keys: Vec<String> = routed.iter().map(|r| r.report_key.clone()).collect();
+        keys.sort();
+        keys.dedup();
+        // Sorted, so that two batches sharing keys cannot wait for each other.
+        let mut held = Vec::with_capacity(keys.len());
+        for k in &keys {
+            held.push(self.locks.lock(k).await);
+        }
+
+        let ids: Vec<String> = routed
+            .iter()
+            .flat_map(|r| [r.this_id.clone(), r.res_id.clone()])
+            .collect();
+        let mut work = Work {
+            by_id: self
+                .store
+                .alerts_by_ids(&ids)
+                .await?
+                .into_iter()
+                .map(|a| (a.alert_id.clone(), a))
+                .collect(),
+            ..Work::default()
+        };
+        for a in self.store.unresolved_of_keys(&keys).await? {
+            work.consider_open(a);
+        }
+        if self.policy.roster.enabled {
+            work.arrivals = self.store.arrivals_of(&keys).await?;
+        }
+
+        let mut out: Vec<Vec<AlertRecord>> = routed
+            .iter()
+            .map(|r| self.decide(r, now, &mut work))
+            .collect();
+
+        let created = self
+            .store
+            .apply(&crate::store::Changes {
+                arrivals: &work.new_arrivals,
+                alerts: &work.new_alerts,
+                resolved: &work.resolved,
+                resolved_at_ms: now,
+            })
+            .await?;
+        // An id that existed already (another writer got there first) stands for what is stored.
+        let lost: Vec<String> = work
+            .new_alerts
+            .iter()
+            .filter(|a| !created.contains(&a.alert_id))
+            .map(|a| a.alert_id.clone())
+            .collect();
+        let stored: HashMap<String, AlertRecord> = if lost.is_empty() {
+            HashMap::new()
+        } else {
+            self.store
+                .alerts_by_ids(&lost)
+                .await?
+                .into_iter()
+                .map(|a| (a.alert_id.clone(), a))
+                .collect()
+        };
+        for a in out.iter_mut().flatten() {
+            if let Some(s) = stored.get(&a.alert_id) {
+                *a = s.clone();
+            }
+        }
+        for a in work
+            .new_alerts
+            .iter()
+            .filter(|a| created.contains(&a.alert_id))
+        {
+            tracing::info!(alert_id = %a.alert_id, kind = %a.kind, office = %a.office_id, agency = %a.agency, year = a.year, findings = a.findings.len(), "alert created");
+            // No receiver (no stream open) is not an error.
+            let _ = self.alerts.send(Arc::new(a.clone()));
+        }
+        let deliver: HashSet<&String> = work.deliver.iter().collect();
+        let notices: Vec<(crate::deliver::Notice, Vec<Channel>)> = out
+            .iter()
+            .flatten()
+            .filter(|a| a.digest_state.is_empty() && deliver.contains(&a.alert_id))
+            .map(|a| (render::alert_notice(a), self.channels_of(&a.office_id)))
+            .collect();
+        self.deliverer.deliver_many(&notices).await?;
+        drop(held);
+        Ok(out)
+    }
+
+    /// Where an event's alerts go and under which ids.
+    fn route<'e>(&'e self, ev: &'e v1::ReportValidated, meta: &'e v1::EventMeta) -> Routed<'e> {
         let route = self.directory.resolve(&ev.agency);
         let office = route.office;
         if let Some(note) = &route.note {
             tracing::debug!(report_id = %meta.report_id, agency = %ev.agency, office = %office.id, how = %route.how, %note, "agency routed");
         }
-        let note = route.note.clone().unwrap_or_default();
         // The office knows the agency by the directory's name; the reported form, if different,
         // is in the note.
         let agency = route.agency.unwrap_or(ev.agency.trim()).to_string();
@@ -263,40 +463,60 @@ impl Engine {
         } else {
             format!("?{agency}|{}", ev.year)
         };
-        let _held = self.locks.lock(&report_key).await;
+        Routed {
+            ev,
+            meta,
+            office,
+            directory_agency: route.agency,
+            note: route.note.clone().unwrap_or_default(),
+            agency,
+            report_key,
+            this_id: AlertRecord::id_for(&meta.report_id, &meta.version, &office.id, KIND_FINDINGS),
+            res_id: AlertRecord::id_for(
+                &meta.report_id,
+                &meta.version,
+                &office.id,
+                KIND_RESOLUTION,
+            ),
+        }
+    }
+
+    /// The decisions about one event, against the batch's state (which it updates).
+    fn decide(&self, r: &Routed<'_>, now: i64, work: &mut Work) -> Vec<AlertRecord> {
+        let (ev, meta, office) = (r.ev, r.meta, r.office);
+        let (agency, report_key) = (r.agency.as_str(), r.report_key.as_str());
         let min = self.min_severity(office);
         let mut findings = alerting_findings(&ev.findings, min);
         let mut out = Vec::new();
 
         // A redelivered event: the alerts this version made before are the answer (delivered
         // again where a channel has no record yet).
-        let this_id =
-            AlertRecord::id_for(&meta.report_id, &meta.version, &office.id, KIND_FINDINGS);
-        let res_id =
-            AlertRecord::id_for(&meta.report_id, &meta.version, &office.id, KIND_RESOLUTION);
-        for id in [&this_id, &res_id] {
-            if let Some(a) = self.store.get_alert(id).await? {
-                out.push(self.publish(a).await?);
+        for id in [&r.this_id, &r.res_id] {
+            if let Some(a) = work.by_id.get(id).cloned() {
+                out.push(work.found(&a));
             }
         }
         if !out.is_empty() {
-            return Ok(out);
+            return out;
         }
 
         // The roster: arrival, lateness, and a missing-report alert that this report closes.
         if self.policy.roster.enabled
             && ev.year > 0
-            && let Some(a) = route.agency.and_then(|n| self.directory.agency(n))
+            && let Some(a) = r.directory_agency.and_then(|n| self.directory.agency(n))
         {
             // Arrival: the publication date given at submission, else now (the service's clock;
             // the event arrives seconds after the submission). What counts is the report's first
             // arrival: a correction sent after the deadline does not make a report late.
             let published = Date::parse(&ev.published_on);
             let at_ms = published.map_or(now, |d| d.start_ms_cst());
-            self.store
-                .record_arrival(&report_key, &a.name, ev.year, &meta.report_id, at_ms)
-                .await?;
-            let first_ms = self.store.arrival_ms(&report_key).await?.unwrap_or(at_ms);
+            let first_ms = work.arrive(Arrival {
+                report_key: report_key.to_string(),
+                agency: a.name.clone(),
+                year: ev.year,
+                report_id: meta.report_id.clone(),
+                at_ms,
+            });
             let arrived = Date::from_ms_cst(first_ms);
             let deadline = self.directory.deadline(a, ev.year);
             if arrived > deadline && min <= Severity::Warning {
@@ -307,28 +527,20 @@ impl Engine {
                 ));
                 findings.sort_by_key(|f| std::cmp::Reverse(level(f)));
             }
-            if let Some(missing) = self
-                .store
-                .current_alert(&report_key, &office.id, KIND_MISSING)
-                .await?
-            {
+            if let Some(missing) = work.current(report_key, &office.id, KIND_MISSING) {
                 let id = AlertRecord::id_for(&meta.report_id, &meta.version, &office.id, "arrived");
-                let mut r = self.new_alert(office, KIND_RESOLUTION, id);
-                self.fill_report(&mut r, ev, meta, &agency, &report_key);
-                r.status = STATUS_RESOLVED.to_string();
-                r.resolved_at_ms = now;
-                r.source_alert_id = missing.alert_id.clone();
-                r.message = format_arrived_message(&agency, ev.year, &missing);
-                let r = self.publish(r).await?;
-                self.store.resolve(&missing.alert_id, now).await?;
-                out.push(r);
+                let mut res = self.new_alert(office, KIND_RESOLUTION, id);
+                self.fill_report(&mut res, ev, meta, agency, report_key);
+                res.status = STATUS_RESOLVED.to_string();
+                res.resolved_at_ms = now;
+                res.source_alert_id = missing.alert_id.clone();
+                res.message = format_arrived_message(agency, ev.year, &missing);
+                out.push(work.create(res));
+                work.resolve(&missing.alert_id);
             }
         }
 
-        let previous = self
-            .store
-            .current_alert(&report_key, &office.id, KIND_FINDINGS)
-            .await?;
+        let previous = work.current(report_key, &office.id, KIND_FINDINGS);
         if previous.is_some() {
             // The office asked for a correction: that the report was replaced is expected here,
             // not news (report-changed keeps flagging replacements nobody asked for).
@@ -336,18 +548,17 @@ impl Engine {
         }
         if findings.is_empty() {
             if let Some(prev) = previous {
-                let mut r = self.new_alert(office, KIND_RESOLUTION, res_id);
-                self.fill_report(&mut r, ev, meta, &agency, &report_key);
-                r.status = STATUS_RESOLVED.to_string();
-                r.resolved_at_ms = now;
-                r.source_alert_id = prev.alert_id.clone();
-                r.message = format_resolution_message(&agency, ev.year, &prev);
-                r.route_note = note;
-                let r = self.publish(r).await?;
-                self.store.resolve(&prev.alert_id, now).await?;
-                out.push(r);
+                let mut res = self.new_alert(office, KIND_RESOLUTION, r.res_id.clone());
+                self.fill_report(&mut res, ev, meta, agency, report_key);
+                res.status = STATUS_RESOLVED.to_string();
+                res.resolved_at_ms = now;
+                res.source_alert_id = prev.alert_id.clone();
+                res.message = format_resolution_message(agency, ev.year, &prev);
+                res.route_note = r.note.clone();
+                out.push(work.create(res));
+                work.resolve(&prev.alert_id);
             }
-            return Ok(out);
+            return out;
         }
         let fp = fingerprint(&findings);
         if let Some(prev) = &previous
@@ -355,35 +566,34 @@ impl Engine {
         {
             tracing::info!(alert_id = %prev.alert_id, report_id = %meta.report_id, "same findings as the open alert about this report: nothing sent");
             out.push(prev.clone());
-            return Ok(out);
+            return out;
         }
-        let mut a = self.new_alert(office, KIND_FINDINGS, this_id);
-        self.fill_report(&mut a, ev, meta, &agency, &report_key);
+        let mut a = self.new_alert(office, KIND_FINDINGS, r.this_id.clone());
+        self.fill_report(&mut a, ev, meta, agency, report_key);
         a.message = match &previous {
             Some(prev) => format_update_message(
-                &agency,
+                agency,
                 ev.year,
                 &findings,
                 &Changes::between(&prev.findings, &findings),
                 office.repeats == Repeats::Quiet,
-                &note,
+                &r.note,
             ),
-            None => format_message(&agency, ev.year, &findings, &note),
+            None => format_message(agency, ev.year, &findings, &r.note),
         };
         a.has_error = findings.iter().any(|f| level(f) == Severity::Error);
         a.fingerprint = fp;
         a.findings = findings;
-        a.route_note = note;
+        a.route_note = r.note.clone();
         if let Some(prev) = &previous {
             a.source_alert_id = prev.alert_id.clone();
         }
-        let a = self.publish(a).await?;
+        out.push(work.create(a));
         if let Some(prev) = previous {
             // Superseded by the newer version's alert.
-            self.store.resolve(&prev.alert_id, now).await?;
+            work.resolve(&prev.alert_id);
         }
-        out.push(a);
-        Ok(out)
+        out
     }
 
     fn fill_report(

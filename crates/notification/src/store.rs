@@ -12,10 +12,11 @@ use crate::alert::{
     AlertRecord, DIGEST_PENDING, FindingRecord, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED,
 };
 use crate::deliver::Notice;
+use nianbao_service::{rows_per_statement, sql_params, sql_rows};
 use sqlx::AnyPool;
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -83,11 +84,32 @@ pub struct AlertQuery {
     pub offset: u32,
 }
 
+/// A first arrival of a report, for [`Store::apply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    pub report_key: String,
+    pub agency: String,
+    pub year: i32,
+    pub report_id: String,
+    pub at_ms: i64,
+}
+
+/// The writes of a batch of decisions ([`Store::apply`]).
+#[derive(Clone, Debug, Default)]
+pub struct Changes<'a> {
+    pub arrivals: &'a [Arrival],
+    pub alerts: &'a [AlertRecord],
+    /// Alert ids to resolve (with their escalations), after the inserts.
+    pub resolved: &'a [String],
+    pub resolved_at_ms: i64,
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
 }
 
+const ALERT_COLUMN_COUNT: usize = 23;
 const ALERT_COLUMNS: &str = "alert_id, office_id, office_name, report_id, version, agency, year, \
      region, status, kind, findings_json, message, route_note, created_at_ms, acknowledged_at_ms, \
      acknowledged_by, report_key, fingerprint, has_error, escalated_at_ms, resolved_at_ms, \
@@ -153,6 +175,8 @@ impl Store {
             "CREATE INDEX IF NOT EXISTS alerts_report_key ON alerts (report_key, office_id)",
             "CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, has_error)",
             "CREATE INDEX IF NOT EXISTS alerts_digest ON alerts (digest_state)",
+            // Resolving an alert resolves its escalations (`resolve`, `apply`).
+            "CREATE INDEX IF NOT EXISTS alerts_source ON alerts (source_alert_id)",
             "CREATE TABLE IF NOT EXISTS notices (
                 notice_id TEXT PRIMARY KEY,
                 office_id TEXT NOT NULL,
@@ -183,43 +207,152 @@ impl Store {
 
     /// Inserts the alert unless one exists for its (report, version, office). `true` if it is new.
     pub async fn insert_alert(&self, a: &AlertRecord) -> Result<bool, StoreError> {
-        let findings = serde_json::to_string(&a.findings)
-            .map_err(|e| StoreError::Findings(a.alert_id.clone(), e))?;
-        let r = sqlx::query(
-            "INSERT INTO alerts (alert_id, office_id, office_name, report_id, version, agency, year, \
-             region, status, kind, findings_json, message, route_note, created_at_ms, \
-             acknowledged_at_ms, acknowledged_by, report_key, fingerprint, has_error, \
-             escalated_at_ms, resolved_at_ms, source_alert_id, digest_state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $21, $22, $23) \
-             ON CONFLICT (alert_id) DO NOTHING",
-        )
-        .bind(a.alert_id.clone())
-        .bind(a.office_id.clone())
-        .bind(a.office_name.clone())
-        .bind(a.report_id.clone())
-        .bind(a.version.clone())
-        .bind(a.agency.clone())
-        .bind(i64::from(a.year))
-        .bind(a.region.clone())
-        .bind(a.status.clone())
-        .bind(a.kind.clone())
-        .bind(findings)
-        .bind(a.message.clone())
-        .bind(a.route_note.clone())
-        .bind(a.created_at_ms)
-        .bind(a.acknowledged_at_ms)
-        .bind(a.acknowledged_by.clone())
-        .bind(a.report_key.clone())
-        .bind(a.fingerprint.clone())
-        .bind(i64::from(a.has_error))
-        .bind(a.escalated_at_ms)
-        .bind(a.resolved_at_ms)
-        .bind(a.source_alert_id.clone())
-        .bind(a.digest_state.clone())
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        let created = self
+            .apply(&Changes {
+                alerts: std::slice::from_ref(a),
+                ..Changes::default()
+            })
+            .await?;
+        Ok(created.contains(&a.alert_id))
+    }
+
+    /// The alerts with these ids that exist.
+    pub async fn alerts_by_ids(&self, ids: &[String]) -> Result<Vec<AlertRecord>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(rows_per_statement(1)) {
+            let sql = format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id IN ({})",
+                sql_params(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(alert_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every alert about these reports (`report_key`s) that is not resolved: what
+    /// [`Store::current_alert`] chooses from, for a batch at once.
+    pub async fn unresolved_of_keys(
+        &self,
+        report_keys: &[String],
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in report_keys.chunks(rows_per_statement(1) - 1) {
+            let sql = format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE status <> $1 AND report_key IN ({})",
+                sql_params(2, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(STATUS_RESOLVED);
+            for k in chunk {
+                q = q.bind(k.clone());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(alert_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first arrivals recorded for these reports (`report_key` → Unix ms).
+    pub async fn arrivals_of(
+        &self,
+        report_keys: &[String],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in report_keys.chunks(rows_per_statement(1)) {
+            let sql = format!(
+                "SELECT report_key, arrived_at_ms FROM arrivals WHERE report_key IN ({})",
+                sql_params(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for k in chunk {
+                q = q.bind(k.clone());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.insert(r.try_get(0)?, r.try_get(1)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// What the decisions about a batch of reports changed, in one transaction: the first
+    /// arrivals, the new alerts (an id that exists is left as it is), then the alerts resolved at
+    /// `resolved_at_ms` with their escalations. Returns the ids of the alerts it created.
+    pub async fn apply(&self, changes: &Changes<'_>) -> Result<HashSet<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in changes.arrivals.chunks(rows_per_statement(5)) {
+            let sql = format!(
+                "INSERT INTO arrivals (report_key, agency, year, report_id, arrived_at_ms) \
+                 VALUES {} ON CONFLICT (report_key) DO NOTHING",
+                sql_rows(chunk.len(), 5)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for a in chunk {
+                q = q
+                    .bind(a.report_key.clone())
+                    .bind(a.agency.clone())
+                    .bind(i64::from(a.year))
+                    .bind(a.report_id.clone())
+                    .bind(a.at_ms);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let mut created = HashSet::new();
+        for chunk in changes
+            .alerts
+            .chunks(rows_per_statement(ALERT_COLUMN_COUNT))
+        {
+            let sql = format!(
+                "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES {} \
+                 ON CONFLICT (alert_id) DO NOTHING RETURNING alert_id",
+                sql_rows(chunk.len(), ALERT_COLUMN_COUNT)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for a in chunk {
+                let findings = serde_json::to_string(&a.findings)
+                    .map_err(|e| StoreError::Findings(a.alert_id.clone(), e))?;
+                q = bind_alert(q, a, findings);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                created.insert(r.try_get::<String, _>(0)?);
+            }
+        }
+        for chunk in changes.resolved.chunks(rows_per_statement(1) - 4) {
+            let ids = sql_params(4, chunk.len());
+            let sql = format!(
+                "UPDATE alerts SET status = $1, resolved_at_ms = $2 WHERE status <> $3 \
+                 AND alert_id IN ({ids})"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(STATUS_RESOLVED)
+                .bind(changes.resolved_at_ms)
+                .bind(STATUS_RESOLVED);
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            q.execute(&mut *tx).await?;
+            let sql = format!(
+                "UPDATE alerts SET status = $1, resolved_at_ms = $2 WHERE status <> $3 \
+                 AND kind = $4 AND source_alert_id IN ({})",
+                sql_params(5, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(STATUS_RESOLVED)
+                .bind(changes.resolved_at_ms)
+                .bind(STATUS_RESOLVED)
+                .bind(crate::alert::KIND_ESCALATION);
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(created)
     }
 
     /// The latest alert of `kind` about `report_key` at `office_id` that is not resolved.
@@ -383,17 +516,29 @@ impl Store {
 
     /// Stores a notice (once; a second put of the same id is a no-op).
     pub async fn put_notice(&self, n: &Notice) -> Result<(), StoreError> {
-        let json = serde_json::to_string(n).map_err(|e| StoreError::Notice(n.id.clone(), e))?;
-        sqlx::query(
-            "INSERT INTO notices (notice_id, office_id, notice_json, created_at_ms) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (notice_id) DO NOTHING",
-        )
-        .bind(n.id.clone())
-        .bind(n.office_id.clone())
-        .bind(json)
-        .bind(n.created_at_ms)
-        .execute(&self.pool)
-        .await?;
+        self.put_notices(std::slice::from_ref(n)).await
+    }
+
+    /// Stores notices with one insert per chunk; ids stored before are left as they are.
+    pub async fn put_notices(&self, notices: &[Notice]) -> Result<(), StoreError> {
+        for chunk in notices.chunks(rows_per_statement(4)) {
+            let sql = format!(
+                "INSERT INTO notices (notice_id, office_id, notice_json, created_at_ms) \
+                 VALUES {} ON CONFLICT (notice_id) DO NOTHING",
+                sql_rows(chunk.len(), 4)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for n in chunk {
+                let json =
+                    serde_json::to_string(n).map_err(|e| StoreError::Notice(n.id.clone(), e))?;
+                q = q
+                    .bind(n.id.clone())
+                    .bind(n.office_id.clone())
+                    .bind(json)
+                    .bind(n.created_at_ms);
+            }
+            q.execute(&self.pool).await?;
+        }
         Ok(())
     }
 
@@ -570,43 +715,69 @@ impl Store {
         status: DeliveryStatus,
         error: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO deliveries (alert_id, channel, attempt, status, error, at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(alert_id.to_string())
-        .bind(channel.to_string())
-        .bind(attempt)
-        .bind(status.as_str())
-        .bind(error.to_string())
-        .bind(nianbao_service::now_ms())
-        .execute(&self.pool)
-        .await?;
+        self.record_deliveries(&[DeliveryRow {
+            alert_id: alert_id.to_string(),
+            channel: channel.to_string(),
+            attempt,
+            status: status.as_str().to_string(),
+            error: error.to_string(),
+            at_ms: nianbao_service::now_ms(),
+        }])
+        .await
+    }
+
+    /// Appends delivery attempts to the log, one insert per chunk.
+    pub async fn record_deliveries(&self, rows: &[DeliveryRow]) -> Result<(), StoreError> {
+        for chunk in rows.chunks(rows_per_statement(6)) {
+            let sql = format!(
+                "INSERT INTO deliveries (alert_id, channel, attempt, status, error, at_ms) VALUES {}",
+                sql_rows(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for d in chunk {
+                q = q
+                    .bind(d.alert_id.clone())
+                    .bind(d.channel.clone())
+                    .bind(d.attempt)
+                    .bind(d.status.clone())
+                    .bind(d.error.clone())
+                    .bind(d.at_ms);
+            }
+            q.execute(&self.pool).await?;
+        }
         Ok(())
     }
 
     /// Every delivery attempt of an alert, by channel then attempt.
     pub async fn deliveries(&self, alert_id: &str) -> Result<Vec<DeliveryRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT alert_id, channel, attempt, status, error, at_ms FROM deliveries \
-             WHERE alert_id = $1 ORDER BY channel, attempt, at_ms",
-        )
-        .bind(alert_id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DeliveryRow {
+        self.deliveries_of(&[alert_id.to_string()]).await
+    }
+
+    /// Every delivery attempt of these notices, by notice, channel, then attempt.
+    pub async fn deliveries_of(&self, ids: &[String]) -> Result<Vec<DeliveryRow>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(rows_per_statement(1)) {
+            let sql = format!(
+                "SELECT alert_id, channel, attempt, status, error, at_ms FROM deliveries \
+                 WHERE alert_id IN ({}) ORDER BY alert_id, channel, attempt, at_ms",
+                sql_params(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(DeliveryRow {
                     alert_id: r.try_get(0)?,
                     channel: r.try_get(1)?,
                     attempt: r.try_get(2)?,
                     status: r.try_get(3)?,
                     error: r.try_get(4)?,
                     at_ms: r.try_get(5)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Remote deliveries queued but neither delivered nor given up.
@@ -741,6 +912,35 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds the [`ALERT_COLUMNS`] of one alert, in their order.
+fn bind_alert<'q>(q: AnyQuery<'q>, a: &AlertRecord, findings_json: String) -> AnyQuery<'q> {
+    q.bind(a.alert_id.clone())
+        .bind(a.office_id.clone())
+        .bind(a.office_name.clone())
+        .bind(a.report_id.clone())
+        .bind(a.version.clone())
+        .bind(a.agency.clone())
+        .bind(i64::from(a.year))
+        .bind(a.region.clone())
+        .bind(a.status.clone())
+        .bind(a.kind.clone())
+        .bind(findings_json)
+        .bind(a.message.clone())
+        .bind(a.route_note.clone())
+        .bind(a.created_at_ms)
+        .bind(a.acknowledged_at_ms)
+        .bind(a.acknowledged_by.clone())
+        .bind(a.report_key.clone())
+        .bind(a.fingerprint.clone())
+        .bind(i64::from(a.has_error))
+        .bind(a.escalated_at_ms)
+        .bind(a.resolved_at_ms)
+        .bind(a.source_alert_id.clone())
+        .bind(a.digest_state.clone())
 }
 
 fn alert_from_row(r: &AnyRow) -> Result<AlertRecord, StoreError> {

@@ -642,3 +642,145 @@ async fn two_versions_handled_at_once_give_one_consistent_outcome() {
     assert_eq!(f.sent().len(), 1);
     assert!(f.engine.locks.is_empty(), "lock entries are removed");
 }
+
+/// The events of one consumer batch: versions of one report in a row, a redelivery inside the
+/// batch, reports closing missing-report alerts, a digest office, an unmatched agency and its fix.
+fn batch_events() -> Vec<(v1::ReportValidated, v1::EventMeta)> {
+    let partly = vec![
+        finding("warning", "t3-carryover-high", "结转数量偏高", Some("R25")),
+        finding("warning", "t2-fee-scale", "收费金额偏大", Some("A10")),
+    ];
+    let info = vec![finding("info", "label-mismatch", "x", None)];
+    [
+        ("r1", "v1", "河西街道办事处", defects(), "2025-05-10"),
+        ("r1", "v2", "清河县河西街道办事处", partly.clone(), ""),
+        ("r1", "v2", "清河县河西街道办事处", partly, ""),
+        ("r3", "v1", "清河县财政局", info.clone(), ""),
+        ("r4", "v1", "安平县教育局", defects(), ""),
+        ("r9", "v1", "云阳市财政局", defects(), ""),
+        ("r1", "v3", "清河县河西街道办事处", info.clone(), ""),
+        ("r9", "v2", "云阳市财政局", info, ""),
+    ]
+    .into_iter()
+    .map(|(report, version, agency, findings, published_on)| {
+        let meta = v1::EventMeta {
+            report_id: report.into(),
+            version: version.into(),
+            attempt: 1,
+            region: "390121".into(),
+            ..Default::default()
+        };
+        let ev = v1::ReportValidated {
+            meta: Some(meta.clone()),
+            agency: agency.into(),
+            year: 2024,
+            findings,
+            published_on: published_on.into(),
+        };
+        (ev, meta)
+    })
+    .collect()
+}
+
+/// What an office can see of an alert, and of what it received.
+fn summary(a: &AlertRecord) -> (String, String, String, String, String, i64) {
+    (
+        a.alert_id.clone(),
+        a.office_id.clone(),
+        a.kind.clone(),
+        a.status.clone(),
+        a.message.clone(),
+        a.resolved_at_ms,
+    )
+}
+
+#[tokio::test]
+async fn a_batch_decides_exactly_as_its_events_one_after_another() {
+    let events = batch_events();
+    let one_by_one = fixture(june_2025(), true).await;
+    let batched = fixture(june_2025(), true).await;
+    for f in [&one_by_one, &batched] {
+        assert_eq!(f.engine.tick().await.unwrap().missing.len(), 5);
+    }
+
+    let mut sequential = Vec::new();
+    for (ev, meta) in &events {
+        sequential.push(one_by_one.engine.on_validated(ev, meta).await.unwrap());
+    }
+    let refs: Vec<(&v1::ReportValidated, &v1::EventMeta)> =
+        events.iter().map(|(ev, meta)| (ev, meta)).collect();
+    let together = batched.engine.on_validated_batch(&refs).await.unwrap();
+
+    let per_event = |all: &Vec<Vec<AlertRecord>>| -> Vec<Vec<_>> {
+        all.iter()
+            .map(|alerts| alerts.iter().map(summary).collect())
+            .collect()
+    };
+    assert_eq!(per_event(&together), per_event(&sequential));
+    // The batch did something worth comparing: a late report closing a missing-report alert, an
+    // update that superseded, the redelivery found the same alert, the fix resolved it.
+    let kinds: Vec<Vec<&str>> = together
+        .iter()
+        .map(|a| a.iter().map(|a| a.kind.as_str()).collect())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            vec![KIND_RESOLUTION, KIND_FINDINGS],
+            vec![KIND_FINDINGS],
+            vec![KIND_FINDINGS],
+            // Late (June, after the deadline): a report-late warning.
+            vec![KIND_RESOLUTION, KIND_FINDINGS],
+            vec![KIND_RESOLUTION, KIND_FINDINGS],
+            vec![KIND_FINDINGS],
+            // Still late: an update that lists what was fixed.
+            vec![KIND_FINDINGS],
+            // Not in the directory (no roster): the fix resolves the alert.
+            vec![KIND_RESOLUTION],
+        ]
+    );
+    assert_eq!(together[1][0].alert_id, together[2][0].alert_id);
+    assert!(
+        together[0][1]
+            .findings
+            .iter()
+            .any(|f| f.rule == "report-late"),
+        "published after the deadline"
+    );
+
+    // The same store afterwards, and the same notices delivered in the same order.
+    for office in ["province", "390100", "390121", "390122"] {
+        let a: Vec<_> = one_by_one.all(office).await.iter().map(summary).collect();
+        let b: Vec<_> = batched.all(office).await.iter().map(summary).collect();
+        assert_eq!(a, b, "alerts of {office}");
+    }
+    let ids = |f: &Fixture| -> Vec<String> {
+        f.sent()
+            .iter()
+            .map(|v| v["alert_id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&batched), ids(&one_by_one));
+    assert!(ids(&batched).len() >= 8, "{:?}", ids(&batched));
+    for superseded in [&together[1][0], &together[5][0]] {
+        assert_eq!(
+            batched.get(&superseded.alert_id).await.status,
+            STATUS_RESOLVED,
+            "a later event of the same batch resolved {}",
+            superseded.alert_id
+        );
+    }
+
+    // The batch again (a redelivery of all of it): what one-by-one redelivery gives, nothing
+    // sent twice.
+    let sent_before = ids(&batched).len();
+    let again = batched.engine.on_validated_batch(&refs).await.unwrap();
+    let mut again_sequential = Vec::new();
+    for (ev, meta) in &events {
+        again_sequential.push(one_by_one.engine.on_validated(ev, meta).await.unwrap());
+    }
+    assert_eq!(per_event(&again), per_event(&again_sequential));
+    assert!(again.iter().all(|a| !a.is_empty()), "{again:?}");
+    assert_eq!(ids(&batched).len(), sent_before);
+    assert_eq!(ids(&one_by_one), ids(&batched));
+}

@@ -423,6 +423,29 @@ pub async fn connect_db(url: &str) -> Result<sqlx::AnyPool, ServiceError> {
     Ok(pool)
 }
 
+/// `$from, $from+1, …` (`n` placeholders): an `IN (…)` list or one row of a multi-row insert.
+pub fn sql_params(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, …, $per_row), ($per_row+1, …), …`: the `VALUES` of a multi-row insert. One statement for
+/// many rows is one round trip to the database (and one commit), which is what batches save.
+pub fn sql_rows(rows: usize, per_row: usize) -> String {
+    (0..rows)
+        .map(|i| format!("({})", sql_params(i * per_row + 1, per_row)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows per multi-row statement, so that `per_row` parameters each stay far below the databases'
+/// limits (SQLite 32,766, PostgreSQL 65,535).
+pub fn rows_per_statement(per_row: usize) -> usize {
+    (30_000 / per_row.max(1)).max(1)
+}
+
 /// Whether the pool talks to PostgreSQL (for the few statements whose SQL differs).
 pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres")
@@ -528,6 +551,15 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_row_placeholders_number_each_parameter_once() {
+        assert_eq!(sql_params(3, 2), "$3, $4");
+        assert_eq!(sql_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(sql_rows(0, 3), "");
+        assert!(rows_per_statement(23) * 23 <= 30_000);
+        assert_eq!(rows_per_statement(0), 30_000);
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
