@@ -43,14 +43,27 @@ pub enum Outcome {
     Invalid(String),
 }
 
+/// Batches of one consumer handled at the same time (see [`Bus::consume`]).
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// A batch handled and waiting for its turn to be settled.
+struct HandledBatch {
+    deliveries: Vec<Delivery>,
+    msgs: Vec<Message>,
+    outcomes: Vec<Outcome>,
+    took: Duration,
+    _in_flight: Vec<nianbao_metrics::InFlight>,
+}
+
 /// The work of one consumer.
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, msg: &Message) -> impl Future<Output = Outcome> + Send;
 
     /// Handlers whose work per message is mostly database round trips and publisher confirms say
     /// `true` here (and may implement [`Handler::handle_batch`]): the consumer then hands them the
-    /// deliveries that are ready together (up to half the prefetch, so the next batch arrives while
-    /// this one is processed) and acknowledges a fully successful batch with one `multiple` ack.
+    /// deliveries that are ready together (up to half the prefetch; two batches are handled at a
+    /// time, so one waits for its database or broker while the other is worked on) and acknowledges
+    /// a fully successful batch with one `multiple` ack.
     /// Round trips and broker work per message are what limits throughput on a small machine, not
     /// the CPU work of the handlers.
     fn batched(&self) -> bool {
@@ -161,17 +174,29 @@ impl Bus {
         }
         if handler.batched() {
             let max_batch = (concurrency / 2).max(1);
-            let mut batches = Box::pin(consumer.take_until(shutdown).ready_chunks(max_batch));
-            while let Some(batch) = batches.next().await {
-                let mut deliveries = Vec::with_capacity(batch.len());
-                for delivery in batch {
-                    match delivery {
-                        Ok(d) => deliveries.push(d),
-                        Err(e) => tracing::warn!(queue = %spec.name, error = %e, "delivery error"),
+            let handler = &*handler;
+            // Batches are handled `BATCHES_IN_FLIGHT` at a time, so that one waits for its
+            // database or its publisher confirms while the next is worked on, and settled strictly
+            // in delivery order: when a batch's `multiple` ack goes out, every earlier tag is
+            // already settled.
+            consumer
+                .take_until(shutdown)
+                .ready_chunks(max_batch)
+                .map(|batch| {
+                    let mut deliveries = Vec::with_capacity(batch.len());
+                    for delivery in batch {
+                        match delivery {
+                            Ok(d) => deliveries.push(d),
+                            Err(e) => {
+                                tracing::warn!(queue = %spec.name, error = %e, "delivery error")
+                            }
+                        }
                     }
-                }
-                self.process_batch(spec, &*handler, deliveries).await;
-            }
+                    self.handle_batch(spec, handler, deliveries)
+                })
+                .buffered(BATCHES_IN_FLIGHT)
+                .for_each(|handled| self.settle_batch(spec, handler, handled))
+                .await;
         } else {
             consumer
                 .take_until(shutdown)
@@ -214,13 +239,13 @@ impl Bus {
         .await;
     }
 
-    /// Handles deliveries in one call. When every one succeeded (the common case), one `multiple`
-    /// ack on the last delivery tag settles them all: batches are processed one at a time on this
-    /// channel, so every earlier tag is already settled. Otherwise each is settled on its own.
-    async fn process_batch<H: Handler>(&self, spec: &QueueSpec, handler: &H, ds: Vec<Delivery>) {
-        let Some(last) = ds.last() else {
-            return;
-        };
+    /// Handles deliveries in one call; [`Bus::settle_batch`] settles them.
+    async fn handle_batch<H: Handler>(
+        &self,
+        spec: &QueueSpec,
+        handler: &H,
+        ds: Vec<Delivery>,
+    ) -> HandledBatch {
         let msgs: Vec<Message> = ds
             .iter()
             .map(|d| {
@@ -230,31 +255,51 @@ impl Bus {
             })
             .collect();
         // One in-flight mark per message of the batch, released when the batch is settled.
-        let _in_flight: Vec<_> = match self.metrics() {
+        let in_flight: Vec<_> = match self.metrics() {
             Some(m) => msgs.iter().map(|_| m.in_flight(&spec.name)).collect(),
             None => Vec::new(),
         };
         let started = Instant::now();
-        let mut outcomes = handler.handle_batch(&msgs).await;
+        let mut outcomes = if msgs.is_empty() {
+            Vec::new()
+        } else {
+            handler.handle_batch(&msgs).await
+        };
         let took = started.elapsed();
         if outcomes.len() != msgs.len() {
             // A handler bug; never ack what was not handled.
             tracing::error!(queue = %spec.name, expected = msgs.len(), got = outcomes.len(), "handle_batch returned the wrong number of outcomes; retrying the batch");
             outcomes = vec![Outcome::Retry("internal: batch outcome count".into()); msgs.len()];
         }
-        if outcomes.iter().all(|o| *o == Outcome::Done) {
+        HandledBatch {
+            deliveries: ds,
+            msgs,
+            outcomes,
+            took,
+            _in_flight: in_flight,
+        }
+    }
+
+    /// Settles a handled batch. When every message succeeded (the common case), one `multiple`
+    /// ack on the last delivery tag settles them all: batches are settled in delivery order on
+    /// this channel, so every earlier tag is already settled. Otherwise each is settled on its own.
+    async fn settle_batch<H: Handler>(&self, spec: &QueueSpec, handler: &H, b: HandledBatch) {
+        let Some(last) = b.deliveries.last() else {
+            return;
+        };
+        if b.outcomes.iter().all(|o| *o == Outcome::Done) {
             let acked = last.acker.ack(BasicAckOptions { multiple: true }).await;
-            for (msg, outcome) in msgs.iter().zip(&outcomes) {
+            for (msg, outcome) in b.msgs.iter().zip(&b.outcomes) {
                 msg.span
-                    .in_scope(|| self.observe(spec, msg, outcome, acked.is_ok(), took));
+                    .in_scope(|| self.observe(spec, msg, outcome, acked.is_ok(), b.took));
             }
             if let Err(e) = acked {
                 tracing::warn!(queue = %spec.name, error = %e, "could not acknowledge a batch; the broker will redeliver it");
             }
             return;
         }
-        for ((d, msg), outcome) in ds.iter().zip(&msgs).zip(outcomes) {
-            self.settle(spec, handler, d, msg, outcome, took)
+        for ((d, msg), outcome) in b.deliveries.iter().zip(&b.msgs).zip(b.outcomes) {
+            self.settle(spec, handler, d, msg, outcome, b.took)
                 .instrument(msg.span.clone())
                 .await;
         }

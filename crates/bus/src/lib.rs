@@ -58,7 +58,8 @@ pub struct BusConfig {
     pub url: String,
     /// The topic exchange every event goes through.
     pub exchange: String,
-    /// Deliveries a consumer may hold unacknowledged (and process concurrently).
+    /// Deliveries a consumer may hold unacknowledged (and process concurrently; batched handlers
+    /// take batches of up to half of it, two at a time).
     pub prefetch: u16,
     /// Delay before each retry, in milliseconds; attempt n waits `retry_delays_ms[n-1]` (the last
     /// value repeats).
@@ -76,7 +77,7 @@ impl Default for BusConfig {
         BusConfig {
             url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             exchange: "nianbao.events".into(),
-            prefetch: 32,
+            prefetch: 64,
             retry_delays_ms: vec![1_000, 10_000, 60_000],
             max_attempts: 4,
             confirm_timeout_ms: 10_000,

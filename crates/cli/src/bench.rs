@@ -32,6 +32,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
+/// CPU time of this process so far (user + system), from `/proc/self/stat` (Linux; `None`
+/// elsewhere): the generator shares the machine with the pipeline it measures.
+fn own_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // Linux reports these in USER_HZ, which is 100 on every platform Rust targets there.
+    Some(ticks / 100.0)
+}
+
 pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
     // Listen first, so no validated event is missed.
     let conn = Connection::connect(&a.amqp_url, ConnectionProperties::default())
@@ -80,6 +92,7 @@ pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
     let client = crate::client::ingest(&a.ingest_url).await?;
     let submitted: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
     let start = Instant::now();
+    let cpu_before = own_cpu_seconds();
 
     let sub = submitted.clone();
     let submit_all = async move {
@@ -156,6 +169,13 @@ pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
         l.last().copied().unwrap_or(0.0),
         failed
     )?;
+    if let (Some(a), Some(b)) = (cpu_before, own_cpu_seconds()) {
+        writeln!(
+            out,
+            "CPU seconds of this load generator during the run: {:.1}",
+            b - a
+        )?;
+    }
     let _ = conn.close(200, ShortString::from("done")).await;
     if l.len() < a.count {
         anyhow::bail!(

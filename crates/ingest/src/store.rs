@@ -9,6 +9,7 @@
 //! several events at once, and two events of one report must never overwrite each other's step.
 
 use crate::status::{Status, StatusChange, decide};
+use nianbao_service::{sql_params, sql_rows};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
@@ -179,12 +180,9 @@ impl Store {
             .collect();
         blobs.sort_unstable_by_key(|(sha, _)| *sha);
         blobs.dedup_by_key(|(sha, _)| *sha);
-        let values: Vec<String> = (0..blobs.len())
-            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-            .collect();
         let sql = format!(
             "INSERT INTO blobs (sha256, content, size) VALUES {} ON CONFLICT (sha256) DO NOTHING",
-            values.join(", ")
+            sql_rows(blobs.len(), 3)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for (sha, content) in &blobs {
@@ -195,19 +193,10 @@ impl Store {
         }
         q.execute(&self.pool).await?;
 
-        const PER_ROW: usize = 19;
-        let values: Vec<String> = (0..items.len())
-            .map(|i| {
-                let p: Vec<String> = (1..=PER_ROW)
-                    .map(|k| format!("${}", i * PER_ROW + k))
-                    .collect();
-                format!("({})", p.join(", "))
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO reports ({COLUMNS}) VALUES {} \
              ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
-            values.join(", ")
+            sql_rows(items.len(), 19)
         );
         let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
         for (r, _) in items {
@@ -347,10 +336,9 @@ impl Store {
         if report_ids.is_empty() {
             return Ok(());
         }
-        let p: Vec<String> = (1..=report_ids.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "UPDATE reports SET published = 1 WHERE report_id IN ({})",
-            p.join(", ")
+            sql_params(1, report_ids.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for id in report_ids {
@@ -434,10 +422,9 @@ impl Store {
         let mut ids: Vec<&str> = events.iter().map(|e| e.report_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT {COLUMNS} FROM reports WHERE report_id IN ({})",
-            placeholders.join(", ")
+            sql_params(1, ids.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for id in &ids {
@@ -463,14 +450,6 @@ impl Store {
         if changed.is_empty() {
             return Ok(results);
         }
-        const PER_ROW: usize = 11;
-        let mut values = Vec::with_capacity(changed.len());
-        for i in 0..changed.len() {
-            let p: Vec<String> = (1..=PER_ROW)
-                .map(|k| format!("${}", i * PER_ROW + k))
-                .collect();
-            values.push(format!("({})", p.join(", ")));
-        }
         let sql = format!(
             "UPDATE reports SET status = v.column2, progress = v.column3, \
              failure_reason = v.column4, agency = v.column5, year = v.column6, \
@@ -479,7 +458,7 @@ impl Store {
              WHERE reports.report_id = v.column1 AND reports.status = v.column10 \
              AND reports.progress = v.column11 \
              RETURNING reports.report_id",
-            values.join(", ")
+            sql_rows(changed.len(), 11)
         );
         let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
         for (old, new) in &changed {

@@ -7,16 +7,9 @@
 
 use crate::cross::ReportRow;
 use crate::fingerprint::Fingerprint;
+use nianbao_service::sql_params;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::collections::HashMap;
-
-/// `$from, $from+1, …` (`n` placeholders).
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS validated (
@@ -112,7 +105,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT report_id, version, findings_json FROM validated WHERE report_id IN ({})",
-            placeholders(1, ids.len())
+            sql_params(1, ids.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for id in &ids {
@@ -146,8 +139,8 @@ impl Store {
             "SELECT report_id, version, agency, agency_name, year, received_order, r02_json, \
              r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch \
              FROM validated WHERE agency IN ({}) AND year IN ({})",
-            placeholders(1, agencies.len()),
-            placeholders(agencies.len() + 1, years.len())
+            sql_params(1, agencies.len()),
+            sql_params(agencies.len() + 1, years.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for a in &agencies {
