@@ -166,21 +166,9 @@ impl Fixture {
         findings: Vec<v1::Finding>,
         published_on: &str,
     ) -> Vec<AlertRecord> {
-        let meta = v1::EventMeta {
-            report_id: report.into(),
-            version: version.into(),
-            attempt: 1,
-            region: "390121".into(),
-            submitted_at_ms: self.clock_now(),
-            ..Default::default()
-        };
-        let ev = v1::ReportValidated {
-            meta: Some(meta.clone()),
-            agency: agency.into(),
-            year: 2024,
-            findings,
-            published_on: published_on.into(),
-        };
+        let (mut ev, mut meta) = event(report, version, agency, findings, published_on);
+        meta.submitted_at_ms = self.clock_now();
+        ev.meta = Some(meta.clone());
         self.engine.on_validated(&ev, &meta).await.unwrap()
     }
 
@@ -205,6 +193,31 @@ impl Fixture {
             .unwrap()
             .0
     }
+}
+
+/// A `report.validated` event of a 2024 report from region 390121.
+fn event(
+    report: &str,
+    version: &str,
+    agency: &str,
+    findings: Vec<v1::Finding>,
+    published_on: &str,
+) -> (v1::ReportValidated, v1::EventMeta) {
+    let meta = v1::EventMeta {
+        report_id: report.into(),
+        version: version.into(),
+        attempt: 1,
+        region: "390121".into(),
+        ..Default::default()
+    };
+    let ev = v1::ReportValidated {
+        meta: Some(meta.clone()),
+        agency: agency.into(),
+        year: 2024,
+        findings,
+        published_on: published_on.into(),
+    };
+    (ev, meta)
 }
 
 fn finding(sev: &str, rule: &str, msg: &str, cell: Option<&str>) -> v1::Finding {
@@ -663,21 +676,7 @@ fn batch_events() -> Vec<(v1::ReportValidated, v1::EventMeta)> {
     ]
     .into_iter()
     .map(|(report, version, agency, findings, published_on)| {
-        let meta = v1::EventMeta {
-            report_id: report.into(),
-            version: version.into(),
-            attempt: 1,
-            region: "390121".into(),
-            ..Default::default()
-        };
-        let ev = v1::ReportValidated {
-            meta: Some(meta.clone()),
-            agency: agency.into(),
-            year: 2024,
-            findings,
-            published_on: published_on.into(),
-        };
-        (ev, meta)
+        event(report, version, agency, findings, published_on)
     })
     .collect()
 }
