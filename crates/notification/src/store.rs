@@ -218,21 +218,7 @@ impl Store {
 
     /// The alerts with these ids that exist.
     pub async fn alerts_by_ids(&self, ids: &[String]) -> Result<Vec<AlertRecord>, StoreError> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(rows_per_statement(1)) {
-            let sql = format!(
-                "SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id IN ({})",
-                sql_params(1, chunk.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(id.clone());
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.push(alert_from_row(&r)?);
-            }
-        }
-        Ok(out)
+        self.alerts_in("alert_id", ids, false).await
     }
 
     /// Every alert about these reports (`report_key`s) that is not resolved: what
@@ -241,15 +227,32 @@ impl Store {
         &self,
         report_keys: &[String],
     ) -> Result<Vec<AlertRecord>, StoreError> {
+        self.alerts_in("report_key", report_keys, true).await
+    }
+
+    /// The alerts whose `column` is one of `values` (and that are not resolved, if asked), with
+    /// one query per chunk of values.
+    async fn alerts_in(
+        &self,
+        column: &'static str,
+        values: &[String],
+        unresolved: bool,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
         let mut out = Vec::new();
-        for chunk in report_keys.chunks(rows_per_statement(1) - 1) {
-            let sql = format!(
-                "SELECT {ALERT_COLUMNS} FROM alerts WHERE status <> $1 AND report_key IN ({})",
-                sql_params(2, chunk.len())
+        for chunk in values.chunks(rows_per_statement(1) - 1) {
+            let mut sql = format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE {column} IN ({})",
+                sql_params(1, chunk.len())
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(STATUS_RESOLVED);
-            for k in chunk {
-                q = q.bind(k.clone());
+            if unresolved {
+                sql.push_str(&format!(" AND status <> ${}", chunk.len() + 1));
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for v in chunk {
+                q = q.bind(v.clone());
+            }
+            if unresolved {
+                q = q.bind(STATUS_RESOLVED);
             }
             for r in q.fetch_all(&self.pool).await? {
                 out.push(alert_from_row(&r)?);
