@@ -404,7 +404,8 @@ impl Engine {
                 resolved: &work.resolved,
                 resolved_at_ms: now,
             })
-            .await?;
+            .await?
+            .created;
         // An id that existed already (another writer got there first) stands for what is stored.
         let lost: Vec<String> = work
             .new_alerts

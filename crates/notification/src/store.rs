@@ -104,6 +104,17 @@ pub struct Changes<'a> {
     pub resolved_at_ms: i64,
 }
 
+/// What [`Store::apply`] changed.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    /// Arrivals recorded (the others had arrived before).
+    pub arrivals: u64,
+    /// Ids of the alerts created.
+    pub created: HashSet<String>,
+    /// Ids of the alerts this call resolved (the others were resolved already).
+    pub resolved: HashSet<String>,
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -213,7 +224,7 @@ impl Store {
                 ..Changes::default()
             })
             .await?;
-        Ok(created.contains(&a.alert_id))
+        Ok(created.created.contains(&a.alert_id))
     }
 
     /// The alerts with these ids that exist.
@@ -285,8 +296,9 @@ impl Store {
 
     /// What the decisions about a batch of reports changed, in one transaction: the first
     /// arrivals, the new alerts (an id that exists is left as it is), then the alerts resolved at
-    /// `resolved_at_ms` with their escalations. Returns the ids of the alerts it created.
-    pub async fn apply(&self, changes: &Changes<'_>) -> Result<HashSet<String>, StoreError> {
+    /// `resolved_at_ms` with their escalations. Says what it did (what existed already is left).
+    pub async fn apply(&self, changes: &Changes<'_>) -> Result<Applied, StoreError> {
+        let mut done = Applied::default();
         let mut tx = self.pool.begin().await?;
         for chunk in changes.arrivals.chunks(rows_per_statement(5)) {
             let sql = format!(
@@ -303,9 +315,8 @@ impl Store {
                     .bind(a.report_id.clone())
                     .bind(a.at_ms);
             }
-            q.execute(&mut *tx).await?;
+            done.arrivals += q.execute(&mut *tx).await?.rows_affected();
         }
-        let mut created = HashSet::new();
         for chunk in changes
             .alerts
             .chunks(rows_per_statement(ALERT_COLUMN_COUNT))
@@ -322,14 +333,14 @@ impl Store {
                 q = bind_alert(q, a, findings);
             }
             for r in q.fetch_all(&mut *tx).await? {
-                created.insert(r.try_get::<String, _>(0)?);
+                done.created.insert(r.try_get::<String, _>(0)?);
             }
         }
         for chunk in changes.resolved.chunks(rows_per_statement(1) - 4) {
             let ids = sql_params(4, chunk.len());
             let sql = format!(
                 "UPDATE alerts SET status = $1, resolved_at_ms = $2 WHERE status <> $3 \
-                 AND alert_id IN ({ids})"
+                 AND alert_id IN ({ids}) RETURNING alert_id"
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(STATUS_RESOLVED)
@@ -338,7 +349,9 @@ impl Store {
             for id in chunk {
                 q = q.bind(id.clone());
             }
-            q.execute(&mut *tx).await?;
+            for r in q.fetch_all(&mut *tx).await? {
+                done.resolved.insert(r.try_get::<String, _>(0)?);
+            }
             let sql = format!(
                 "UPDATE alerts SET status = $1, resolved_at_ms = $2 WHERE status <> $3 \
                  AND kind = $4 AND source_alert_id IN ({})",
@@ -355,7 +368,7 @@ impl Store {
             q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(created)
+        Ok(done)
     }
 
     /// The latest alert of `kind` about `report_key` at `office_id` that is not resolved.
@@ -382,27 +395,14 @@ impl Store {
     /// Resolves an alert that is not resolved yet, and the alerts derived from it (its
     /// escalation). `true` if this call resolved it.
     pub async fn resolve(&self, alert_id: &str, at_ms: i64) -> Result<bool, StoreError> {
-        let r = sqlx::query(
-            "UPDATE alerts SET status = $1, resolved_at_ms = $2 WHERE alert_id = $3 AND status <> $4",
-        )
-        .bind(STATUS_RESOLVED)
-        .bind(at_ms)
-        .bind(alert_id.to_string())
-        .bind(STATUS_RESOLVED)
-        .execute(&self.pool)
-        .await?;
-        sqlx::query(
-            "UPDATE alerts SET status = $1, resolved_at_ms = $2 WHERE source_alert_id = $3 \
-             AND kind = $4 AND status <> $5",
-        )
-        .bind(STATUS_RESOLVED)
-        .bind(at_ms)
-        .bind(alert_id.to_string())
-        .bind(crate::alert::KIND_ESCALATION)
-        .bind(STATUS_RESOLVED)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        let done = self
+            .apply(&Changes {
+                resolved: &[alert_id.to_string()],
+                resolved_at_ms: at_ms,
+                ..Changes::default()
+            })
+            .await?;
+        Ok(done.resolved.contains(alert_id))
     }
 
     /// Open alerts that escalate and have not been escalated, oldest first.
@@ -482,28 +482,26 @@ impl Store {
         report_id: &str,
         at_ms: i64,
     ) -> Result<bool, StoreError> {
-        let r = sqlx::query(
-            "INSERT INTO arrivals (report_key, agency, year, report_id, arrived_at_ms) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (report_key) DO NOTHING",
-        )
-        .bind(report_key.to_string())
-        .bind(agency.to_string())
-        .bind(i64::from(year))
-        .bind(report_id.to_string())
-        .bind(at_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        let arrival = Arrival {
+            report_key: report_key.to_string(),
+            agency: agency.to_string(),
+            year,
+            report_id: report_id.to_string(),
+            at_ms,
+        };
+        let done = self
+            .apply(&Changes {
+                arrivals: std::slice::from_ref(&arrival),
+                ..Changes::default()
+            })
+            .await?;
+        Ok(done.arrivals == 1)
     }
 
     /// When the first report for `report_key` arrived (Unix ms), if one did.
     pub async fn arrival_ms(&self, report_key: &str) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT arrived_at_ms FROM arrivals WHERE report_key = $1")
-            .bind(report_key.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| r.try_get(0).map_err(StoreError::from))
-            .transpose()
+        let mut first = self.arrivals_of(&[report_key.to_string()]).await?;
+        Ok(first.remove(report_key))
     }
 
     /// The agencies (directory names) whose report for `year` arrived.
