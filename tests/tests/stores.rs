@@ -12,7 +12,7 @@ use nianbao_validation::store::Store;
 #[tokio::test]
 async fn validation_store_takes_blank_then_filled_cells() {
     let url = new_database(shared_postgres(), "valstore").unwrap();
-    let pool = nianbao_service::connect_db(&url).await.unwrap();
+    let pool = nianbao_db::connect(&url).await.unwrap();
     let store = Store::open(pool).await.unwrap();
     let mut blank = ReportRow {
         report_id: "r1".into(),

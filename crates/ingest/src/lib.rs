@@ -156,7 +156,7 @@ async fn serve(
     let db_url = cfg.database_url();
     let store = store::Store::open(&db_url).await?;
     tracing::info!(
-        database = if nianbao_service::is_postgres(&db_url) {
+        database = if nianbao_db::is_postgres(&db_url) {
             "postgres"
         } else {
             "sqlite"
@@ -198,11 +198,11 @@ async fn serve(
         stop_rx.clone(),
     ));
     let follower = tokio::spawn(follow(bus.clone(), store.clone(), spec, stop_rx.clone()));
-    nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.pool())).await;
+    nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.db())).await;
     let watchdog = tokio::spawn(nianbao_service::watch_readiness(
         readiness,
         Some(bus.clone()),
-        Some(store.pool().clone()),
+        Some(store.db().clone()),
         Duration::from_secs(1),
         stop_rx.clone(),
     ));

@@ -1,6 +1,6 @@
 //! Ingest's own database: the raw bytes (content-addressed) and one row per report.
 //!
-//! Portable SQL only (SQLite by default, PostgreSQL by URL, both through `sqlx::AnyPool`): `$n`
+//! Portable SQL only (SQLite by default, PostgreSQL by URL, both through [`nianbao_db`]): `$n`
 //! placeholders each used once, BIGINT/TEXT/BLOB-or-BYTEA columns, tables created at start-up with
 //! `CREATE TABLE IF NOT EXISTS`, upserts with `ON CONFLICT`. Every column is `NOT NULL` with a
 //! default so that rows decode the same way on both engines.
@@ -9,9 +9,7 @@
 //! several events at once, and two events of one report must never overwrite each other's step.
 
 use crate::status::{Status, StatusChange, decide};
-use nianbao_service::{sql_params, sql_rows};
-use sqlx::any::AnyRow;
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use nianbao_db::{Db, Row, query, query_scalar, sql_params, sql_rows};
 
 /// Everything known about one report (one row of `reports`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,9 +86,7 @@ pub enum Applied {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("database: {0}")]
-    Service(#[from] nianbao_service::ServiceError),
+    Db(#[from] nianbao_db::DbError),
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("database: {0}")]
@@ -106,23 +102,19 @@ const COLUMNS: &str = "report_id, version, file_name, agency_hint, agency, regio
 /// The ingest database.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
+    db: Db,
 }
 
 impl Store {
-    /// The connection pool, for the readiness probe (`SELECT 1`).
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// The database, for the readiness probe (`SELECT 1`).
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Connects and creates the tables if they do not exist yet.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let pool = nianbao_service::connect_db(url).await?;
-        let blob = if nianbao_service::is_postgres(url) {
-            "BYTEA"
-        } else {
-            "BLOB"
-        };
+        let db = nianbao_db::connect(url).await?;
+        let blob = if db.is_postgres() { "BYTEA" } else { "BLOB" };
         let blobs = format!(
             "CREATE TABLE IF NOT EXISTS blobs (
                 sha256 TEXT PRIMARY KEY,
@@ -130,8 +122,8 @@ impl Store {
                 size BIGINT NOT NULL
             )"
         );
-        sqlx::query(AssertSqlSafe(blobs)).execute(&pool).await?;
-        sqlx::query(
+        query(blobs).execute(&db).await?;
+        query(
             "CREATE TABLE IF NOT EXISTS reports (
                 report_id TEXT PRIMARY KEY,
                 version TEXT NOT NULL,
@@ -154,15 +146,15 @@ impl Store {
                 traceparent TEXT NOT NULL DEFAULT ''
             )",
         )
-        .execute(&pool)
+        .execute(&db)
         .await?;
         for index in [
             "CREATE INDEX IF NOT EXISTS reports_unpublished ON reports (published, received_at_ms)",
             "CREATE INDEX IF NOT EXISTS reports_received ON reports (received_at_ms)",
         ] {
-            sqlx::query(index).execute(&pool).await?;
+            query(index).execute(&db).await?;
         }
-        Ok(Store { pool })
+        Ok(Store { db })
     }
 
     /// Stores several reports with their bytes (see [`crate::submit`]): one multi-row insert per
@@ -184,21 +176,21 @@ impl Store {
             "INSERT INTO blobs (sha256, content, size) VALUES {} ON CONFLICT (sha256) DO NOTHING",
             sql_rows(blobs.len(), 3)
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = query(sql);
         for (sha, content) in &blobs {
             q = q
                 .bind(sha.to_string())
                 .bind(content.to_vec())
                 .bind(i64::try_from(content.len()).unwrap_or(i64::MAX));
         }
-        q.execute(&self.pool).await?;
+        q.execute(&self.db).await?;
 
         let sql = format!(
             "INSERT INTO reports ({COLUMNS}) VALUES {} \
              ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
             sql_rows(items.len(), 19)
         );
-        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+        let mut q = query_scalar::<String>(sql);
         for (r, _) in items {
             q = q
                 .bind(r.report_id.clone())
@@ -221,14 +213,14 @@ impl Store {
                 .bind(r.progress)
                 .bind(r.traceparent.clone());
         }
-        Ok(q.fetch_all(&self.pool).await?.into_iter().collect())
+        Ok(q.fetch_all(&self.db).await?.into_iter().collect())
     }
 
     pub async fn get(&self, report_id: &str) -> Result<Option<ReportRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM reports WHERE report_id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = query(sql)
             .bind(report_id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db)
             .await?;
         row.as_ref().map(decode_row).transpose()
     }
@@ -245,9 +237,9 @@ impl Store {
              WHERE r.report_id = $1",
             cols.join(", ")
         );
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = query(sql)
             .bind(report_id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db)
             .await?;
         match row {
             None => Ok(None),
@@ -293,20 +285,20 @@ impl Store {
         let (limit_p, offset_p) = (next(), next());
 
         let count_sql = format!("SELECT COUNT(*) FROM reports{filter}");
-        let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
+        let mut count = query_scalar::<i64>(count_sql);
         for a in &args {
             count = match a {
                 Arg::Text(s) => count.bind(s.clone()),
                 Arg::Int(i) => count.bind(*i),
             };
         }
-        let total = count.fetch_one(&self.pool).await?;
+        let total = count.fetch_one(&self.db).await?;
 
         let page_sql = format!(
             "SELECT {COLUMNS} FROM reports{filter} \
              ORDER BY received_at_ms DESC, report_id LIMIT {limit_p} OFFSET {offset_p}"
         );
-        let mut page = sqlx::query(AssertSqlSafe(page_sql));
+        let mut page = query(page_sql);
         for a in args {
             page = match a {
                 Arg::Text(s) => page.bind(s),
@@ -316,7 +308,7 @@ impl Store {
         let rows = page
             .bind(f.limit)
             .bind(f.offset)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db)
             .await?;
         let reports = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
         Ok((reports, u64::try_from(total).unwrap_or(0)))
@@ -324,9 +316,9 @@ impl Store {
 
     /// Records that the broker confirmed the report's `report.received`.
     pub async fn mark_published(&self, report_id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE reports SET published = 1 WHERE report_id = $1")
+        query("UPDATE reports SET published = 1 WHERE report_id = $1")
             .bind(report_id.to_string())
-            .execute(&self.pool)
+            .execute(&self.db)
             .await?;
         Ok(())
     }
@@ -340,11 +332,11 @@ impl Store {
             "UPDATE reports SET published = 1 WHERE report_id IN ({})",
             sql_params(1, report_ids.len())
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = query(sql);
         for id in report_ids {
             q = q.bind(id.clone());
         }
-        q.execute(&self.pool).await?;
+        q.execute(&self.db).await?;
         Ok(())
     }
 
@@ -354,10 +346,7 @@ impl Store {
             "SELECT {COLUMNS} FROM reports WHERE published = 0 \
              ORDER BY received_at_ms, report_id LIMIT $1"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = query(sql).bind(limit).fetch_all(&self.db).await?;
         rows.iter().map(decode_row).collect()
     }
 
@@ -381,7 +370,7 @@ impl Store {
             if !matches!(applied, Applied::Stored { .. }) {
                 return Ok(applied);
             }
-            let done = sqlx::query(
+            let done = query(
                 "UPDATE reports SET status = $1, progress = $2, failure_reason = $3, agency = $4, \
                  year = $5, findings_json = $6, alert_ids_json = $7, updated_at_ms = $8 \
                  WHERE report_id = $9 AND status = $10 AND progress = $11",
@@ -397,7 +386,7 @@ impl Store {
             .bind(report_id.to_string())
             .bind(row.status.as_str().to_string())
             .bind(row.progress)
-            .execute(&self.pool)
+            .execute(&self.db)
             .await?;
             if done.rows_affected() == 1 {
                 return Ok(applied);
@@ -426,11 +415,11 @@ impl Store {
             "SELECT {COLUMNS} FROM reports WHERE report_id IN ({})",
             sql_params(1, ids.len())
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = query(sql);
         for id in &ids {
             q = q.bind(id.to_string());
         }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = q.fetch_all(&self.db).await?;
         // report id → (row as read, row after the events)
         let mut state: HashMap<String, (ReportRow, ReportRow)> = HashMap::new();
         for r in &rows {
@@ -460,7 +449,7 @@ impl Store {
              RETURNING reports.report_id",
             sql_rows(changed.len(), 11)
         );
-        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+        let mut q = query_scalar::<String>(sql);
         for (old, new) in &changed {
             q = q
                 .bind(new.report_id.clone())
@@ -476,7 +465,7 @@ impl Store {
                 .bind(old.progress);
         }
         let updated: std::collections::HashSet<String> =
-            q.fetch_all(&self.pool).await?.into_iter().collect();
+            q.fetch_all(&self.db).await?.into_iter().collect();
         for (old, _) in changed {
             if updated.contains(&old.report_id) {
                 continue;
@@ -494,7 +483,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.db.close().await;
     }
 }
 
@@ -548,7 +537,7 @@ fn merge(
     })
 }
 
-fn decode_row(r: &AnyRow) -> Result<ReportRow, StoreError> {
+fn decode_row(r: &Row) -> Result<ReportRow, StoreError> {
     let status: String = r.try_get("status")?;
     Ok(ReportRow {
         report_id: r.try_get("report_id")?,

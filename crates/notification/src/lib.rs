@@ -251,11 +251,11 @@ async fn serve(
     .await
     {
         let bus = bus.with_metrics(obs.metrics.clone());
-        nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.pool())).await;
+        nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.db())).await;
         let watchdog = tokio::spawn(nianbao_service::watch_readiness(
             readiness.clone(),
             Some(bus.clone()),
-            Some(store.pool().clone()),
+            Some(store.db().clone()),
             Duration::from_secs(1),
             stop_rx.clone(),
         ));

@@ -1,7 +1,7 @@
 //! The service's own database: alerts, the notices delivered for them (an alert, or an office's
 //! digest), the log of every delivery attempt, and the reports that arrived (for the roster).
 //!
-//! Portable SQL for SQLite and PostgreSQL through `sqlx::AnyPool`: `$n` placeholders each used once,
+//! Portable SQL for SQLite and PostgreSQL through [`nianbao_db`]: `$n` placeholders each used once,
 //! BIGINT/TEXT only, no NULLs (0 / '' mean "not yet"), `ON CONFLICT … DO NOTHING` for the idempotent
 //! inserts. Alert ids are derived from what makes an alert unique (report, version, office, kind —
 //! see `AlertRecord::id_for`), so the primary key is what makes a redelivered `report.validated`
@@ -12,19 +12,14 @@ use crate::alert::{
     AlertRecord, DIGEST_PENDING, FindingRecord, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED,
 };
 use crate::deliver::Notice;
-use nianbao_service::{rows_per_statement, sql_params, sql_rows};
-use sqlx::AnyPool;
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use nianbao_db::{Db, Query, Row, query, rows_per_statement, sql_params, sql_rows};
 use std::collections::{HashMap, HashSet};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("connecting to the database: {0}")]
-    Connect(#[from] nianbao_service::ServiceError),
+    Db(#[from] nianbao_db::DbError),
     #[error("stored findings of alert {0} are not valid JSON: {1}")]
     Findings(String, serde_json::Error),
     #[error("stored notice {0} is not valid JSON: {1}")]
@@ -117,7 +112,7 @@ pub struct Applied {
 
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    db: Db,
 }
 
 const ALERT_COLUMN_COUNT: usize = 23;
@@ -141,15 +136,15 @@ pub struct ChannelHealth {
 }
 
 impl Store {
-    /// The connection pool, for the readiness probe (`SELECT 1`).
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// The database, for the readiness probe (`SELECT 1`).
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Connects and creates the tables if they are missing.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let pool = nianbao_service::connect_db(url).await?;
-        let store = Store { pool };
+        let db = nianbao_db::connect(url).await?;
+        let store = Store { db };
         store.create_tables().await?;
         Ok(store)
     }
@@ -211,7 +206,7 @@ impl Store {
             )",
             "CREATE INDEX IF NOT EXISTS deliveries_alert ON deliveries (alert_id, channel)",
         ] {
-            sqlx::query(sql).execute(&self.pool).await?;
+            query(sql).execute(&self.db).await?;
         }
         Ok(())
     }
@@ -258,14 +253,14 @@ impl Store {
             if unresolved {
                 sql.push_str(&format!(" AND status <> ${}", chunk.len() + 1));
             }
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = query(sql);
             for v in chunk {
                 q = q.bind(v.clone());
             }
             if unresolved {
                 q = q.bind(STATUS_RESOLVED);
             }
-            for r in q.fetch_all(&self.pool).await? {
+            for r in q.fetch_all(&self.db).await? {
                 out.push(alert_from_row(&r)?);
             }
         }
@@ -283,11 +278,11 @@ impl Store {
                 "SELECT report_key, arrived_at_ms FROM arrivals WHERE report_key IN ({})",
                 sql_params(1, chunk.len())
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = query(sql);
             for k in chunk {
                 q = q.bind(k.clone());
             }
-            for r in q.fetch_all(&self.pool).await? {
+            for r in q.fetch_all(&self.db).await? {
                 out.insert(r.try_get(0)?, r.try_get(1)?);
             }
         }
@@ -299,14 +294,14 @@ impl Store {
     /// `resolved_at_ms` with their escalations. Says what it did (what existed already is left).
     pub async fn apply(&self, changes: &Changes<'_>) -> Result<Applied, StoreError> {
         let mut done = Applied::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         for chunk in changes.arrivals.chunks(rows_per_statement(5)) {
             let sql = format!(
                 "INSERT INTO arrivals (report_key, agency, year, report_id, arrived_at_ms) \
                  VALUES {} ON CONFLICT (report_key) DO NOTHING",
                 sql_rows(chunk.len(), 5)
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = query(sql);
             for a in chunk {
                 q = q
                     .bind(a.report_key.clone())
@@ -315,7 +310,7 @@ impl Store {
                     .bind(a.report_id.clone())
                     .bind(a.at_ms);
             }
-            done.arrivals += q.execute(&mut *tx).await?.rows_affected();
+            done.arrivals += q.execute(&mut tx).await?.rows_affected();
         }
         for chunk in changes
             .alerts
@@ -326,13 +321,13 @@ impl Store {
                  ON CONFLICT (alert_id) DO NOTHING RETURNING alert_id",
                 sql_rows(chunk.len(), ALERT_COLUMN_COUNT)
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = query(sql);
             for a in chunk {
                 let findings = serde_json::to_string(&a.findings)
                     .map_err(|e| StoreError::Findings(a.alert_id.clone(), e))?;
                 q = bind_alert(q, a, findings);
             }
-            for r in q.fetch_all(&mut *tx).await? {
+            for r in q.fetch_all(&mut tx).await? {
                 done.created.insert(r.try_get::<String, _>(0)?);
             }
         }
@@ -342,14 +337,14 @@ impl Store {
                 "UPDATE alerts SET status = $1, resolved_at_ms = $2 WHERE status <> $3 \
                  AND alert_id IN ({ids}) RETURNING alert_id"
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let mut q = query(sql)
                 .bind(STATUS_RESOLVED)
                 .bind(changes.resolved_at_ms)
                 .bind(STATUS_RESOLVED);
             for id in chunk {
                 q = q.bind(id.clone());
             }
-            for r in q.fetch_all(&mut *tx).await? {
+            for r in q.fetch_all(&mut tx).await? {
                 done.resolved.insert(r.try_get::<String, _>(0)?);
             }
             let sql = format!(
@@ -357,7 +352,7 @@ impl Store {
                  AND kind = $4 AND source_alert_id IN ({})",
                 sql_params(5, chunk.len())
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let mut q = query(sql)
                 .bind(STATUS_RESOLVED)
                 .bind(changes.resolved_at_ms)
                 .bind(STATUS_RESOLVED)
@@ -365,7 +360,7 @@ impl Store {
             for id in chunk {
                 q = q.bind(id.clone());
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(done)
@@ -382,12 +377,12 @@ impl Store {
             "SELECT {ALERT_COLUMNS} FROM alerts WHERE report_key = $1 AND office_id = $2 \
              AND kind = $3 AND status <> $4 ORDER BY created_at_ms DESC, alert_id DESC LIMIT 1"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = query(sql)
             .bind(report_key.to_string())
             .bind(office_id.to_string())
             .bind(kind.to_string())
             .bind(STATUS_RESOLVED)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db)
             .await?;
         row.map(|r| alert_from_row(&r)).transpose()
     }
@@ -411,11 +406,11 @@ impl Store {
             "SELECT {ALERT_COLUMNS} FROM alerts WHERE status = $1 AND has_error = $2 \
              AND escalated_at_ms = $3 ORDER BY created_at_ms, alert_id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = query(sql)
             .bind(STATUS_OPEN)
             .bind(1i64)
             .bind(0i64)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db)
             .await?;
         rows.iter().map(alert_from_row).collect()
     }
@@ -423,7 +418,7 @@ impl Store {
     /// Marks an alert escalated unless it was already (or is no longer open). `true` if this call
     /// did it: only then is the escalation sent.
     pub async fn mark_escalated(&self, alert_id: &str, at_ms: i64) -> Result<bool, StoreError> {
-        let r = sqlx::query(
+        let r = query(
             "UPDATE alerts SET escalated_at_ms = $1 WHERE alert_id = $2 AND escalated_at_ms = $3 \
              AND status = $4",
         )
@@ -431,7 +426,7 @@ impl Store {
         .bind(alert_id.to_string())
         .bind(0i64)
         .bind(STATUS_OPEN)
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -441,32 +436,27 @@ impl Store {
         let sql = format!(
             "SELECT {ALERT_COLUMNS} FROM alerts WHERE digest_state = $1 ORDER BY created_at_ms, alert_id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(DIGEST_PENDING)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = query(sql).bind(DIGEST_PENDING).fetch_all(&self.db).await?;
         rows.iter().map(alert_from_row).collect()
     }
 
     /// Records that `alert_id` went out in the digest `notice_id`.
     pub async fn set_digest(&self, alert_id: &str, notice_id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE alerts SET digest_state = $1 WHERE alert_id = $2 AND digest_state = $3",
-        )
-        .bind(notice_id.to_string())
-        .bind(alert_id.to_string())
-        .bind(DIGEST_PENDING)
-        .execute(&self.pool)
-        .await?;
+        query("UPDATE alerts SET digest_state = $1 WHERE alert_id = $2 AND digest_state = $3")
+            .bind(notice_id.to_string())
+            .bind(alert_id.to_string())
+            .bind(DIGEST_PENDING)
+            .execute(&self.db)
+            .await?;
         Ok(())
     }
 
     /// Ids of the alerts of `kind` about reports of `year`.
     pub async fn alert_ids(&self, kind: &str, year: i32) -> Result<HashSet<String>, StoreError> {
-        let rows = sqlx::query("SELECT alert_id FROM alerts WHERE kind = $1 AND year = $2")
+        let rows = query("SELECT alert_id FROM alerts WHERE kind = $1 AND year = $2")
             .bind(kind.to_string())
             .bind(i64::from(year))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db)
             .await?;
         rows.iter()
             .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
@@ -506,9 +496,9 @@ impl Store {
 
     /// The agencies (directory names) whose report for `year` arrived.
     pub async fn arrived(&self, year: i32) -> Result<HashSet<String>, StoreError> {
-        let rows = sqlx::query("SELECT agency FROM arrivals WHERE year = $1")
+        let rows = query("SELECT agency FROM arrivals WHERE year = $1")
             .bind(i64::from(year))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db)
             .await?;
         rows.iter()
             .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
@@ -528,7 +518,7 @@ impl Store {
                  VALUES {} ON CONFLICT (notice_id) DO NOTHING",
                 sql_rows(chunk.len(), 4)
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = query(sql);
             for n in chunk {
                 let json =
                     serde_json::to_string(n).map_err(|e| StoreError::Notice(n.id.clone(), e))?;
@@ -538,15 +528,15 @@ impl Store {
                     .bind(json)
                     .bind(n.created_at_ms);
             }
-            q.execute(&self.pool).await?;
+            q.execute(&self.db).await?;
         }
         Ok(())
     }
 
     pub async fn get_notice(&self, id: &str) -> Result<Option<Notice>, StoreError> {
-        let row = sqlx::query("SELECT notice_json FROM notices WHERE notice_id = $1")
+        let row = query("SELECT notice_json FROM notices WHERE notice_id = $1")
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let json: String = row.try_get(0)?;
@@ -566,21 +556,21 @@ impl Store {
             "SELECT {ALERT_COLUMNS} FROM alerts WHERE report_id = $1 AND version = $2 AND office_id = $3 \
              AND kind = $4"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = query(sql)
             .bind(report_id.to_string())
             .bind(version.to_string())
             .bind(office_id.to_string())
             .bind(crate::alert::KIND_FINDINGS)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db)
             .await?;
         row.map(|r| alert_from_row(&r)).transpose()
     }
 
     pub async fn get_alert(&self, alert_id: &str) -> Result<Option<AlertRecord>, StoreError> {
         let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = query(sql)
             .bind(alert_id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db)
             .await?;
         row.map(|r| alert_from_row(&r)).transpose()
     }
@@ -607,11 +597,11 @@ impl Store {
             format!(" WHERE {}", conds.join(" AND "))
         };
         let count_sql = format!("SELECT COUNT(*) FROM alerts{filter}");
-        let mut count = sqlx::query(sqlx::AssertSqlSafe(count_sql));
+        let mut count = query(count_sql);
         for a in &args {
             count = count.bind(a.clone());
         }
-        let total: i64 = count.fetch_one(&self.pool).await?.try_get(0)?;
+        let total: i64 = count.fetch_one(&self.db).await?.try_get(0)?;
         let n = args.len();
         let page_sql = format!(
             "SELECT {ALERT_COLUMNS} FROM alerts{filter} \
@@ -619,14 +609,14 @@ impl Store {
             n + 1,
             n + 2
         );
-        let mut page = sqlx::query(sqlx::AssertSqlSafe(page_sql));
+        let mut page = query(page_sql);
         for a in &args {
             page = page.bind(a.clone());
         }
         let rows = page
             .bind(i64::from(q.limit))
             .bind(i64::from(q.offset))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db)
             .await?;
         let alerts = rows
             .iter()
@@ -646,20 +636,17 @@ impl Store {
                     "SELECT {ALERT_COLUMNS} FROM alerts WHERE status = $1 AND office_id = $2 \
                      ORDER BY created_at_ms, alert_id"
                 );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
+                query(sql)
                     .bind(STATUS_OPEN)
                     .bind(o.to_string())
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.db)
                     .await?
             }
             None => {
                 let sql = format!(
                     "SELECT {ALERT_COLUMNS} FROM alerts WHERE status = $1 ORDER BY created_at_ms, alert_id"
                 );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(STATUS_OPEN)
-                    .fetch_all(&self.pool)
-                    .await?
+                query(sql).bind(STATUS_OPEN).fetch_all(&self.db).await?
             }
         };
         rows.iter().map(alert_from_row).collect()
@@ -674,7 +661,7 @@ impl Store {
         by: &str,
         at_ms: i64,
     ) -> Result<Option<AlertRecord>, StoreError> {
-        sqlx::query(
+        query(
             "UPDATE alerts SET status = $1, acknowledged_at_ms = $2, acknowledged_by = $3 \
              WHERE alert_id = $4 AND status = $5",
         )
@@ -683,7 +670,7 @@ impl Store {
         .bind(by.to_string())
         .bind(alert_id.to_string())
         .bind(STATUS_OPEN)
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?;
         let alert = self.get_alert(alert_id).await?;
         // The office above learns that the office it was told about has taken the alert up: an
@@ -692,7 +679,7 @@ impl Store {
             && a.status == STATUS_ACKNOWLEDGED
             && a.kind != crate::alert::KIND_ESCALATION
         {
-            sqlx::query(
+            query(
                 "UPDATE alerts SET status = $1, acknowledged_at_ms = $2, acknowledged_by = $3 \
                  WHERE source_alert_id = $4 AND kind = $5 AND status = $6",
             )
@@ -702,7 +689,7 @@ impl Store {
             .bind(alert_id.to_string())
             .bind(crate::alert::KIND_ESCALATION)
             .bind(STATUS_OPEN)
-            .execute(&self.pool)
+            .execute(&self.db)
             .await?;
         }
         Ok(alert)
@@ -734,7 +721,7 @@ impl Store {
                 "INSERT INTO deliveries (alert_id, channel, attempt, status, error, at_ms) VALUES {}",
                 sql_rows(chunk.len(), 6)
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = query(sql);
             for d in chunk {
                 q = q
                     .bind(d.alert_id.clone())
@@ -744,7 +731,7 @@ impl Store {
                     .bind(d.error.clone())
                     .bind(d.at_ms);
             }
-            q.execute(&self.pool).await?;
+            q.execute(&self.db).await?;
         }
         Ok(())
     }
@@ -763,11 +750,11 @@ impl Store {
                  WHERE alert_id IN ({}) ORDER BY alert_id, channel, attempt, at_ms",
                 sql_params(1, chunk.len())
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = query(sql);
             for id in chunk {
                 q = q.bind(id.clone());
             }
-            for r in q.fetch_all(&self.pool).await? {
+            for r in q.fetch_all(&self.db).await? {
                 out.push(DeliveryRow {
                     alert_id: r.try_get(0)?,
                     channel: r.try_get(1)?,
@@ -783,7 +770,7 @@ impl Store {
 
     /// Remote deliveries queued but neither delivered nor given up.
     pub async fn pending_remote(&self) -> Result<Vec<PendingDelivery>, StoreError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT alert_id, channel, MAX(attempt) FROM deliveries \
              WHERE channel LIKE $1 OR channel LIKE $2 OR channel LIKE $3 OR channel LIKE $4 \
              GROUP BY alert_id, channel \
@@ -795,7 +782,7 @@ impl Store {
         .bind("email:%")
         .bind(DeliveryStatus::Delivered.as_str())
         .bind(DeliveryStatus::GaveUp.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?;
         rows.iter()
             .map(|r| {
@@ -805,27 +792,27 @@ impl Store {
                     last_attempt: r.try_get(2)?,
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()
+            .collect::<Result<_, nianbao_db::DbError>>()
             .map_err(StoreError::from)
     }
 
     /// Number of alerts by (office, kind, status).
     pub async fn alert_counts(&self) -> Result<Vec<(String, String, String, i64)>, StoreError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT office_id, kind, status, COUNT(*) FROM alerts GROUP BY office_id, kind, status \
              ORDER BY office_id, kind, status",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-            .collect::<Result<_, sqlx::Error>>()
+            .collect::<Result<_, nianbao_db::DbError>>()
             .map_err(StoreError::from)
     }
 
     /// Failed attempts on `channel` since its last successful delivery.
     pub async fn consecutive_failures(&self, channel: &str) -> Result<u64, StoreError> {
-        let row = sqlx::query(
+        let row = query(
             "SELECT COUNT(*) FROM deliveries WHERE channel = $1 AND (status = $2 OR status = $3) \
              AND at_ms > (SELECT COALESCE(MAX(at_ms), 0) FROM deliveries WHERE channel = $4 AND status = $5)",
         )
@@ -834,7 +821,7 @@ impl Store {
         .bind(DeliveryStatus::GaveUp.as_str())
         .bind(channel.to_string())
         .bind(DeliveryStatus::Delivered.as_str())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.db)
         .await?;
         let n: i64 = row.try_get(0)?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -843,10 +830,10 @@ impl Store {
     /// Every channel's health, from the delivery log: counts by outcome, the failures since the
     /// last success, the last error.
     pub async fn channel_health(&self) -> Result<Vec<ChannelHealth>, StoreError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT channel, status, COUNT(*), MAX(at_ms) FROM deliveries GROUP BY channel, status",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?;
         let mut by: std::collections::BTreeMap<String, ChannelHealth> = Default::default();
         for r in &rows {
@@ -880,7 +867,7 @@ impl Store {
         let pending = self.pending_remote().await?;
         for h in by.values_mut() {
             h.pending = pending.iter().filter(|p| p.channel == h.channel).count() as u64;
-            let rows = sqlx::query(
+            let rows = query(
                 "SELECT COUNT(*) FROM deliveries WHERE channel = $1 AND (status = $2 OR status = $3) \
                  AND at_ms > $4",
             )
@@ -888,19 +875,19 @@ impl Store {
             .bind(DeliveryStatus::Failed.as_str())
             .bind(DeliveryStatus::GaveUp.as_str())
             .bind(h.last_delivered_ms)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.db)
             .await?;
             let n: i64 = rows.try_get(0)?;
             h.consecutive_failures = u64::try_from(n).unwrap_or(0);
             if h.last_failed_ms > 0 {
-                let row = sqlx::query(
+                let row = query(
                     "SELECT error FROM deliveries WHERE channel = $1 AND (status = $2 OR status = $3) \
                      ORDER BY at_ms DESC LIMIT 1",
                 )
                 .bind(h.channel.clone())
                 .bind(DeliveryStatus::Failed.as_str())
                 .bind(DeliveryStatus::GaveUp.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.db)
                 .await?;
                 if let Some(row) = row {
                     h.last_error = row.try_get(0)?;
@@ -911,14 +898,12 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.db.close().await;
     }
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
-
 /// Binds the [`ALERT_COLUMNS`] of one alert, in their order.
-fn bind_alert<'q>(q: AnyQuery<'q>, a: &AlertRecord, findings_json: String) -> AnyQuery<'q> {
+fn bind_alert(q: Query, a: &AlertRecord, findings_json: String) -> Query {
     q.bind(a.alert_id.clone())
         .bind(a.office_id.clone())
         .bind(a.office_name.clone())
@@ -944,7 +929,7 @@ fn bind_alert<'q>(q: AnyQuery<'q>, a: &AlertRecord, findings_json: String) -> An
         .bind(a.digest_state.clone())
 }
 
-fn alert_from_row(r: &AnyRow) -> Result<AlertRecord, StoreError> {
+fn alert_from_row(r: &Row) -> Result<AlertRecord, StoreError> {
     let alert_id: String = r.try_get(0)?;
     let findings_json: String = r.try_get(10)?;
     let findings: Vec<FindingRecord> = serde_json::from_str(&findings_json)

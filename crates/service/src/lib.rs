@@ -6,7 +6,6 @@
 //! - [`shutdown_signal`]: Ctrl-C or SIGTERM.
 //! - [`grpc_health`] / [`grpc_reflection`]: the standard health and reflection services, so that
 //!   `grpcurl` works against every service.
-//! - [`connect_db`]: SQLite (embedded default) or PostgreSQL by URL, through one `AnyPool`.
 //! - [`Observability`], [`serve_metrics`]: the service's own metrics registry and its HTTP endpoint
 //!   (`GET /metrics` for Prometheus, `/healthz`, `/readyz`).
 //! - [`Readiness`], [`watch_readiness`]: named readiness checks (broker connected, database
@@ -23,7 +22,7 @@ pub enum ServiceError {
     #[error("configuration: {0}")]
     Config(#[from] config::ConfigError),
     #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(#[from] nianbao_db::DbError),
     #[error("reflection: {0}")]
     Reflection(String),
     #[error("cannot listen on {addr} for metrics: {source}")]
@@ -261,13 +260,13 @@ impl Readiness {
 pub async fn probe_readiness(
     readiness: &Readiness,
     bus: Option<&nianbao_bus::Bus>,
-    db: Option<&sqlx::AnyPool>,
+    db: Option<&nianbao_db::Db>,
 ) {
     if let Some(bus) = bus {
         readiness.set("broker", bus.is_connected()).await;
     }
-    if let Some(pool) = db {
-        let ping = sqlx::query("SELECT 1").execute(pool);
+    if let Some(db) = db {
+        let ping = db.ping();
         let ok = matches!(
             tokio::time::timeout(std::time::Duration::from_secs(5), ping).await,
             Ok(Ok(_))
@@ -281,7 +280,7 @@ pub async fn probe_readiness(
 pub async fn watch_readiness(
     readiness: Readiness,
     bus: Option<nianbao_bus::Bus>,
-    db: Option<sqlx::AnyPool>,
+    db: Option<nianbao_db::Db>,
     interval: std::time::Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -398,59 +397,6 @@ pub fn grpc_reflection() -> Result<
         .map_err(|e| ServiceError::Reflection(e.to_string()))
 }
 
-/// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`). For SQLite, creates the parent
-/// folder and enables WAL so that readers do not block the writer.
-pub async fn connect_db(url: &str) -> Result<sqlx::AnyPool, ServiceError> {
-    sqlx::any::install_default_drivers();
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        let file = path.split('?').next().unwrap_or_default();
-        if let Some(parent) = Path::new(file).parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-    }
-    let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(if url.starts_with("sqlite") { 1 } else { 8 })
-        .connect(url)
-        .await?;
-    if url.starts_with("sqlite") {
-        sqlx::query("PRAGMA journal_mode=WAL")
-            .execute(&pool)
-            .await?;
-        sqlx::query("PRAGMA synchronous=NORMAL")
-            .execute(&pool)
-            .await?;
-    }
-    Ok(pool)
-}
-
-/// `$from, $from+1, …` (`n` placeholders): an `IN (…)` list or one row of a multi-row insert.
-pub fn sql_params(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `($1, …, $per_row), ($per_row+1, …), …`: the `VALUES` of a multi-row insert. One statement for
-/// many rows is one round trip to the database (and one commit), which is what batches save.
-pub fn sql_rows(rows: usize, per_row: usize) -> String {
-    (0..rows)
-        .map(|i| format!("({})", sql_params(i * per_row + 1, per_row)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Rows per multi-row statement, so that `per_row` parameters each stay far below the databases'
-/// limits (SQLite 32,766, PostgreSQL 65,535).
-pub fn rows_per_statement(per_row: usize) -> usize {
-    (30_000 / per_row.max(1)).max(1)
-}
-
-/// Whether the pool talks to PostgreSQL (for the few statements whose SQL differs).
-pub fn is_postgres(url: &str) -> bool {
-    url.starts_with("postgres")
-}
-
 /// Tells ingest that a report failed at `stage` after its last attempt. Every stage calls this from
 /// `Handler::parked` with the meta of the event it could not process, so that the report is marked
 /// failed with the reason instead of staying in its last state. A failure to publish is logged: the
@@ -552,14 +498,6 @@ pub fn now_ms() -> i64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn multi_row_placeholders_number_each_parameter_once() {
-        assert_eq!(sql_params(3, 2), "$3, $4");
-        assert_eq!(sql_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(sql_rows(0, 3), "");
-        assert!(rows_per_statement(23) * 23 <= 30_000);
-        assert_eq!(rows_per_statement(0), 30_000);
-    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
@@ -667,7 +605,7 @@ mod tests {
 
         // The database probe against a real (SQLite) pool turns the last check green.
         let dir = tempfile::tempdir().unwrap();
-        let pool = connect_db(&format!("sqlite://{}/r.db?mode=rwc", dir.path().display()))
+        let pool = nianbao_db::connect(&format!("sqlite://{}/r.db?mode=rwc", dir.path().display()))
             .await
             .unwrap();
         let watcher = tokio::spawn(watch_readiness(
@@ -715,26 +653,5 @@ mod tests {
             .await
             .unwrap();
         assert!(off.listener.is_none());
-    }
-
-    #[tokio::test]
-    async fn sqlite_pool_works() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/sub/db.sqlite?mode=rwc", dir.path().display());
-        let pool = connect_db(&url).await.unwrap();
-        sqlx::query("CREATE TABLE t (a BIGINT)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO t (a) VALUES ($1)")
-            .bind(5_i64)
-            .execute(&pool)
-            .await
-            .unwrap();
-        let (v,): (i64,) = sqlx::query_as("SELECT a FROM t")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(v, 5);
     }
 }

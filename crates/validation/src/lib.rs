@@ -30,8 +30,8 @@ use nianbao_proto::v1;
 use nianbao_proto::v1::validation_server::{Validation, ValidationServer};
 use nianbao_rules::{Checker, RuleConfig};
 use nianbao_service::{
-    Metrics, Observability, Readiness, ServiceError, connect_db, grpc_health, grpc_reflection,
-    load_config, now_ms,
+    Metrics, Observability, Readiness, ServiceError, grpc_health, grpc_reflection, load_config,
+    now_ms,
 };
 use prost::Message as _;
 use serde::Deserialize;
@@ -395,6 +395,7 @@ impl Validator {
                     .collect()
             })
             .unwrap_or_default();
+        let mut unloaded = Vec::new();
         for mut other in same_year {
             if other.agency == row.agency {
                 ctx.same_agency_year.push(other);
@@ -405,12 +406,16 @@ impl Validator {
                     .iter()
                     .find(|(p, _)| p.report_id == other.report_id && p.version == other.version);
                 match in_batch {
-                    Some((p, _)) => other.fingerprint = p.fingerprint.clone(),
-                    None => self.store.load_sketch(&mut other).await?,
+                    Some((p, _)) => {
+                        other.fingerprint = p.fingerprint.clone();
+                        ctx.peers.push(other);
+                    }
+                    None => unloaded.push(other),
                 }
-                ctx.peers.push(other);
             }
         }
+        self.store.load_sketches(&mut unloaded).await?;
+        ctx.peers.extend(unloaded);
         Ok(ctx)
     }
 }
@@ -709,7 +714,9 @@ pub async fn run_with(
     let server = tokio::spawn(server);
 
     let pipeline = async {
-        let pool = connect_db(&cfg.database_url()).await?;
+        let pool = nianbao_db::connect(&cfg.database_url())
+            .await
+            .map_err(StoreError::from)?;
         let store = Store::open(pool.clone()).await?;
         let validator = Arc::new(Validator::new(checker.clone(), cfg.similarity(), store));
         let Some(bus) =
@@ -826,7 +833,9 @@ mod tests {
     async fn validator_is_idempotent_and_sees_replacements() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/v.db?mode=rwc", dir.path().display());
-        let store = Store::open(connect_db(&url).await.unwrap()).await.unwrap();
+        let store = Store::open(nianbao_db::connect(&url).await.unwrap())
+            .await
+            .unwrap();
         let v = Validator::new(Arc::new(Checker::default()), Similarity::default(), store);
         let text = "清河县财政局2024年政府信息公开工作年度报告\n一、总体情况\n2024年，本局认真贯彻落实政府信息公开条例。\n";
         let x = nianbao_extract::extract_text(text);

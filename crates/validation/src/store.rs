@@ -7,8 +7,7 @@
 
 use crate::cross::ReportRow;
 use crate::fingerprint::Fingerprint;
-use nianbao_service::sql_params;
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use nianbao_db::{Db, Row, query, rows_per_statement, sql_params, sql_rows};
 use std::collections::HashMap;
 
 const SCHEMA: &[&str] = &[
@@ -42,7 +41,7 @@ const SCHEMA: &[&str] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(#[from] nianbao_db::DbError),
     #[error("database: {0}")]
     Batch(String),
     #[error("stored row {0} is corrupt: {1}")]
@@ -52,7 +51,7 @@ pub enum StoreError {
 /// The `validated` table.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
+    db: Db,
 }
 
 fn cells_json(v: &Option<[Option<f64>; 7]>) -> Option<String> {
@@ -65,11 +64,11 @@ fn cells_from(json: Option<String>) -> Option<[Option<f64>; 7]> {
 
 impl Store {
     /// Opens the store and creates the table and its indexes if they are missing.
-    pub async fn open(pool: AnyPool) -> Result<Store, StoreError> {
+    pub async fn open(db: Db) -> Result<Store, StoreError> {
         for stmt in SCHEMA {
-            sqlx::query(*stmt).execute(&pool).await?;
+            query(*stmt).execute(&db).await?;
         }
-        Ok(Store { pool })
+        Ok(Store { db })
     }
 
     /// The findings published for this report version, if it was validated before.
@@ -78,13 +77,12 @@ impl Store {
         report_id: &str,
         version: &str,
     ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query(
-            "SELECT findings_json FROM validated WHERE report_id = $1 AND version = $2",
-        )
-        .bind(report_id)
-        .bind(version)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            query("SELECT findings_json FROM validated WHERE report_id = $1 AND version = $2")
+                .bind(report_id)
+                .bind(version)
+                .fetch_optional(&self.db)
+                .await?;
         Ok(match row {
             Some(r) => Some(r.try_get::<String, _>(0)?),
             None => None,
@@ -107,12 +105,12 @@ impl Store {
             "SELECT report_id, version, findings_json FROM validated WHERE report_id IN ({})",
             sql_params(1, ids.len())
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = query(sql);
         for id in &ids {
             q = q.bind(id.to_string());
         }
         let mut out = HashMap::new();
-        for r in q.fetch_all(&self.pool).await? {
+        for r in q.fetch_all(&self.db).await? {
             let key = (r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?);
             if keys.iter().any(|(id, v)| key.0 == *id && key.1 == *v) {
                 out.insert(key, r.try_get::<String, _>(2)?);
@@ -142,7 +140,7 @@ impl Store {
             sql_params(1, agencies.len()),
             sql_params(agencies.len() + 1, years.len())
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = query(sql);
         for a in &agencies {
             q = q.bind(a.to_string());
         }
@@ -150,7 +148,7 @@ impl Store {
             q = q.bind(i64::from(*y));
         }
         let mut out: HashMap<(String, i32), ReportRow> = HashMap::new();
-        for r in q.fetch_all(&self.pool).await? {
+        for r in q.fetch_all(&self.db).await? {
             let row = Store::full_row(&r)?;
             if !keys.iter().any(|(a, y)| row.agency == *a && row.year == *y) {
                 continue;
@@ -168,13 +166,13 @@ impl Store {
 
     /// The arrival number for a new row (callers serialise validation, see `Validator`).
     pub async fn next_order(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COALESCE(MAX(received_order), 0) FROM validated")
-            .fetch_one(&self.pool)
+        let row = query("SELECT COALESCE(MAX(received_order), 0) FROM validated")
+            .fetch_one(&self.db)
             .await?;
         Ok(row.try_get::<i64, _>(0)? + 1)
     }
 
-    fn full_row(r: &sqlx::any::AnyRow) -> Result<ReportRow, StoreError> {
+    fn full_row(r: &Row) -> Result<ReportRow, StoreError> {
         let report_id: String = r.try_get("report_id")?;
         let fp: String = r.try_get("fingerprint")?;
         let shingles: i64 = r.try_get("shingles")?;
@@ -205,7 +203,7 @@ impl Store {
         agency: &str,
         year: i32,
     ) -> Result<Option<ReportRow>, StoreError> {
-        let row = sqlx::query(
+        let row = query(
             "SELECT report_id, version, agency, agency_name, year, received_order, r02_json, \
              r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch \
              FROM validated WHERE agency = $1 AND year = $2 \
@@ -213,7 +211,7 @@ impl Store {
         )
         .bind(agency)
         .bind(i64::from(year))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db)
         .await?;
         row.as_ref().map(Store::full_row).transpose()
     }
@@ -225,13 +223,13 @@ impl Store {
         year: i32,
         before: i64,
     ) -> Result<Vec<ReportRow>, StoreError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT report_id, version, agency, agency_name, received_order, fingerprint, shingles \
              FROM validated WHERE year = $1 AND received_order < $2",
         )
         .bind(i64::from(year))
         .bind(before)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?;
         rows.iter()
             .map(|r| {
@@ -254,22 +252,41 @@ impl Store {
             .collect()
     }
 
-    /// Fills in the sketch of a row loaded by [`Store::same_year_before`].
-    pub async fn load_sketch(&self, row: &mut ReportRow) -> Result<(), StoreError> {
-        let r = sqlx::query("SELECT sketch FROM validated WHERE report_id = $1 AND version = $2")
-            .bind(&row.report_id)
-            .bind(&row.version)
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some(r) = r {
-            let sketch: String = r.try_get(0)?;
-            let fp = Fingerprint::from_stored(
+    /// Fills in the stored sketches of `rows` (as [`Store::same_year_before`] leaves them out), in
+    /// one query: a report has many peers to compare with, and a query per peer was most of
+    /// validation's time. Rows not in the store keep their (empty) sketch.
+    pub async fn load_sketches(&self, rows: &mut [ReportRow]) -> Result<(), StoreError> {
+        let mut ids: Vec<&str> = rows.iter().map(|r| r.report_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut sketches: HashMap<(String, String), String> = HashMap::new();
+        for chunk in ids.chunks(rows_per_statement(1)) {
+            let sql = format!(
+                "SELECT report_id, version, sketch FROM validated WHERE report_id IN ({})",
+                sql_params(1, chunk.len())
+            );
+            let mut q = query(sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for r in q.fetch_all(&self.db).await? {
+                sketches.insert(
+                    (r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?),
+                    r.try_get::<String, _>(2)?,
+                );
+            }
+        }
+        for row in rows.iter_mut() {
+            let key = (row.report_id.clone(), row.version.clone());
+            let Some(sketch) = sketches.get(&key) else {
+                continue;
+            };
+            row.fingerprint = Fingerprint::from_stored(
                 &row.fingerprint.simhash_hex(),
                 i64::from(row.fingerprint.shingles),
-                &sketch,
+                sketch,
             )
             .ok_or_else(|| StoreError::Corrupt(row.report_id.clone(), "sketch".into()))?;
-            row.fingerprint = fp;
         }
         Ok(())
     }
@@ -294,32 +311,14 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
-        // The 表二 cells go as text and are cast by the database: sqlx 0.9.0's Any driver encodes a
-        // NULL f64 as a float4 parameter, and PostgreSQL then rejects the next non-NULL double sent
-        // to the same cached statement ("incorrect binary data format").
-        let values: Vec<String> = (0..rows.len())
-            .map(|i| {
-                let p: Vec<String> = (1..=PER_ROW)
-                    .map(|k| {
-                        let n = i * PER_ROW + k;
-                        if (9..=14).contains(&k) {
-                            format!("CAST(${n} AS DOUBLE PRECISION)")
-                        } else {
-                            format!("${n}")
-                        }
-                    })
-                    .collect();
-                format!("({})", p.join(", "))
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO validated (report_id, version, agency, agency_name, year, received_order, \
              r02_json, r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch, \
              findings_json, validated_at_ms) VALUES {} \
              ON CONFLICT (report_id, version) DO NOTHING",
-            values.join(", ")
+            sql_rows(rows.len(), PER_ROW)
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = query(sql);
         for (row, findings_json) in rows {
             q = q
                 .bind(row.report_id.clone())
@@ -331,7 +330,7 @@ impl Store {
                 .bind(cells_json(&row.r02))
                 .bind(cells_json(&row.r25));
             for v in row.a {
-                q = q.bind(v.map(|f| f.to_string()));
+                q = q.bind(v);
             }
             q = q
                 .bind(row.fingerprint.simhash_hex())
@@ -340,14 +339,14 @@ impl Store {
                 .bind(findings_json.to_string())
                 .bind(now_ms);
         }
-        q.execute(&self.pool).await?;
+        q.execute(&self.db).await?;
         Ok(())
     }
 
     /// Number of stored rows (tests, diagnostics).
     pub async fn count(&self) -> Result<i64, StoreError> {
-        let r = sqlx::query("SELECT COUNT(*) FROM validated")
-            .fetch_one(&self.pool)
+        let r = query("SELECT COUNT(*) FROM validated")
+            .fetch_one(&self.db)
             .await?;
         Ok(r.try_get::<i64, _>(0)?)
     }

@@ -7,7 +7,7 @@
 
 use nianbao_model::{Extraction, Finding, RuleId};
 use nianbao_rules::Checker;
-use nianbao_service::connect_db;
+
 use nianbao_synth::{SynthOptions, generate};
 use nianbao_validation::cross::Similarity;
 use nianbao_validation::store::Store;
@@ -81,7 +81,9 @@ fn corpus() -> Vec<Item> {
 
 async fn validator(dir: &tempfile::TempDir, name: &str) -> Validator {
     let url = format!("sqlite://{}/{name}.db?mode=rwc", dir.path().display());
-    let store = Store::open(connect_db(&url).await.unwrap()).await.unwrap();
+    let store = Store::open(nianbao_db::connect(&url).await.unwrap())
+        .await
+        .unwrap();
     Validator::new(Arc::new(Checker::default()), Similarity::default(), store)
 }
 

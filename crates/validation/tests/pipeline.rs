@@ -198,7 +198,7 @@ async fn validation_service_end_to_end() {
     publish(&bus, &first).await;
     let (_, again) = findings_of(&next(&mut out, 30).await);
     assert_eq!(again, got);
-    let pool = nianbao_service::connect_db(&db_url).await.unwrap();
+    let pool = nianbao_db::connect(&db_url).await.unwrap();
     let store = nianbao_validation::store::Store::open(pool).await.unwrap();
     assert_eq!(store.count().await.unwrap(), 1);
 
