@@ -73,8 +73,10 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL
 /// multi-row ones, whose text depends on the batch size.
 const STATEMENT_CACHE: usize = 256;
 
-/// How often the WAL is folded back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// How often the WAL is folded back into the database file when it was written to. Each checkpoint
+/// writes every page of the WAL once, so a page rewritten many times in between costs one write;
+/// under full load a second of WAL is a few MiB.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// Connects to `url`: `sqlite://PATH[?mode=rwc]` (the parent folder is created) or
 /// `postgres://…` / `postgresql://…`.
@@ -113,7 +115,7 @@ fn open_sqlite(path: &str) -> Result<rusqlite::Connection, DbError> {
     Ok(conn)
 }
 
-/// Folds the WAL back into the database file every [`CHECKPOINT_EVERY`], on a thread with its own
+/// Folds the WAL back into the database file (see [`CHECKPOINT_EVERY`]) on a thread with its own
 /// connection, so that the checkpoint's writes and fsync never stall a service's async threads.
 /// It stops when the database is dropped. A PASSIVE checkpoint never waits for the writer; the
 /// writer starts the WAL over once a checkpoint has caught up.
@@ -131,11 +133,21 @@ impl Checkpointer {
                         return;
                     }
                 };
+                let wal = format!("{path}-wal");
+                let written = || std::fs::metadata(&wal).and_then(|m| m.modified()).ok();
+                let mut seen = None;
                 loop {
                     std::thread::sleep(CHECKPOINT_EVERY);
                     if db.strong_count() == 0 {
                         break;
                     }
+                    // An idle service's WAL is left alone (the file keeps its size when it is
+                    // reused, so its modification time is what tells news).
+                    let now = written();
+                    if now.is_none() || now == seen {
+                        continue;
+                    }
+                    seen = now;
                     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
                         tracing::warn!(%path, error = %e, "WAL checkpoint failed");
                     }
@@ -917,7 +929,7 @@ mod tests {
         // The checkpointer folds the WAL into the database file; then the file alone has the rows.
         let file = dir.path().join("sub/t.db");
         let mut size = 0;
-        for _ in 0..40 {
+        for _ in 0..100 {
             tokio::time::sleep(Duration::from_millis(100)).await;
             size = std::fs::metadata(&file).unwrap().len();
             if size > 4096 {

@@ -193,11 +193,55 @@ pub struct Validator {
     lock: Mutex<Index>,
 }
 
-/// Light rows (no sketch) per year and the next arrival number, mirroring the store.
+/// Light rows (no sketch) per year and the next arrival number, mirroring the store, and the
+/// sketches of recent reports.
 #[derive(Default)]
 struct Index {
     next_order: Option<i64>,
     years: std::collections::HashMap<i32, Vec<cross::ReportRow>>,
+    sketches: SketchCache,
+}
+
+/// The full sketches (2 KiB each) of the most recent reports, by (report id, version). The index
+/// keeps rows light so that a province's year fits in memory; but the peers a new report is
+/// compared with are mostly recent reports, and reading and decoding their stored sketches again
+/// for every new report was a large part of validation's time.
+struct SketchCache {
+    capacity: usize,
+    map: std::collections::HashMap<(String, String), Vec<u64>>,
+    /// Insertion order, for evicting the oldest.
+    order: std::collections::VecDeque<(String, String)>,
+}
+
+impl Default for SketchCache {
+    fn default() -> Self {
+        SketchCache {
+            capacity: 4096,
+            map: Default::default(),
+            order: Default::default(),
+        }
+    }
+}
+
+impl SketchCache {
+    fn get(&self, report_id: &str, version: &str) -> Option<&Vec<u64>> {
+        self.map.get(&(report_id.to_string(), version.to_string()))
+    }
+
+    fn put(&mut self, report_id: &str, version: &str, sketch: &[u64]) {
+        if sketch.is_empty() {
+            return;
+        }
+        let key = (report_id.to_string(), version.to_string());
+        if self.map.insert(key.clone(), sketch.to_vec()).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
 }
 
 impl Validator {
@@ -340,6 +384,9 @@ impl Validator {
         let json = serde_json::to_string(&findings)
             .map_err(|e| StoreError::Corrupt(row.report_id.clone(), e.to_string()))?;
         index.next_order = Some(order + 1);
+        index
+            .sketches
+            .put(&row.report_id, &row.version, &row.fingerprint.sketch);
         if row.year > 0
             && let Some(rows) = index.years.get_mut(&row.year)
         {
@@ -405,16 +452,26 @@ impl Validator {
                 let in_batch = pending
                     .iter()
                     .find(|(p, _)| p.report_id == other.report_id && p.version == other.version);
-                match in_batch {
-                    Some((p, _)) => {
+                let cached = index.sketches.get(&other.report_id, &other.version);
+                match (in_batch, cached) {
+                    (Some((p, _)), _) => {
                         other.fingerprint = p.fingerprint.clone();
                         ctx.peers.push(other);
                     }
-                    None => unloaded.push(other),
+                    (None, Some(sketch)) => {
+                        other.fingerprint.sketch = sketch.clone();
+                        ctx.peers.push(other);
+                    }
+                    (None, None) => unloaded.push(other),
                 }
             }
         }
         self.store.load_sketches(&mut unloaded).await?;
+        for peer in &unloaded {
+            index
+                .sketches
+                .put(&peer.report_id, &peer.version, &peer.fingerprint.sketch);
+        }
         ctx.peers.extend(unloaded);
         Ok(ctx)
     }
@@ -799,6 +856,24 @@ async fn consume_until_stopped<H: Handler>(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_sketch_cache_keeps_the_most_recent_reports() {
+        let mut c = SketchCache {
+            capacity: 2,
+            ..Default::default()
+        };
+        c.put("a", "1", &[1]);
+        c.put("b", "1", &[2]);
+        c.put("a", "1", &[1]); // again: not a second entry
+        c.put("a", "2", &[3]);
+        c.put("x", "1", &[]); // a report without narrative has nothing to cache
+        assert_eq!(c.get("a", "1"), None);
+        assert_eq!(c.get("b", "1"), Some(&vec![2]));
+        assert_eq!(c.get("a", "2"), Some(&vec![3]));
+        assert_eq!(c.get("x", "1"), None);
+        assert_eq!(c.map.len(), c.order.len());
+    }
 
     #[test]
     fn defaults_load_and_are_documented() {

@@ -147,3 +147,55 @@ async fn batches_give_the_findings_of_one_at_a_time() {
         );
     }
 }
+
+/// A restarted validator (empty index, no sketches in memory) gives the same findings: the
+/// duplicate-peer comparison then reads the earlier reports' sketches from the store.
+#[tokio::test]
+async fn a_restarted_validator_reads_the_peers_it_no_longer_holds_from_the_store() {
+    let items = corpus();
+    let dir = tempfile::tempdir().unwrap();
+    let one = validator(&dir, "one").await;
+    let mut expected: Vec<Vec<Finding>> = Vec::new();
+    for it in &items {
+        expected.push(
+            one.validate(&it.id, &it.version, "", 0, &it.x)
+                .await
+                .unwrap(),
+        );
+    }
+
+    // The copy of report 4 (at 60) comes after the restart; report 4 itself before it.
+    let (before, after) = items.split_at(40);
+    let first = validator(&dir, "restarted").await;
+    let mut got: Vec<Vec<Finding>> = Vec::new();
+    for chunk in before.chunks(16) {
+        let inputs: Vec<Input<'_>> = chunk.iter().map(input).collect();
+        got.extend(
+            first
+                .validate_batch(&inputs)
+                .await
+                .into_iter()
+                .map(Result::unwrap),
+        );
+    }
+    drop(first);
+    let second = validator(&dir, "restarted").await;
+    for chunk in after.chunks(16) {
+        let inputs: Vec<Input<'_>> = chunk.iter().map(input).collect();
+        got.extend(
+            second
+                .validate_batch(&inputs)
+                .await
+                .into_iter()
+                .map(Result::unwrap),
+        );
+    }
+    assert_eq!(got, expected);
+    let copy4 = items.iter().position(|it| it.id == "copy4").unwrap();
+    assert!(copy4 >= 40);
+    assert!(
+        got[copy4].iter().any(|f| f.rule == RuleId::DuplicatePeer),
+        "{:?}",
+        got[copy4]
+    );
+}
