@@ -65,9 +65,11 @@ struct Sqlite {
 /// WAL so that readers (an operator's `sqlite3`, a test) do not block the writer;
 /// `synchronous=NORMAL` syncs at checkpoints, not at every commit (a power loss may lose the last
 /// commits, never corrupt the file; a process crash loses nothing). Checkpoints are the
-/// [`Checkpointer`]'s job, off the callers' threads.
+/// [`Checkpointer`]'s job, off the callers' threads. Temporary storage in memory: a multi-row
+/// `INSERT … ON CONFLICT` inside a transaction keeps a statement journal, which otherwise spills to
+/// a temporary file created and deleted each time.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-    PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;";
+    PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864; PRAGMA temp_store=MEMORY;";
 
 /// Distinct statements kept prepared per SQLite connection: the stores' fixed statements plus the
 /// multi-row ones, whose text depends on the batch size.
