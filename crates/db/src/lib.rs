@@ -14,6 +14,9 @@
 //! columns. The API mirrors sqlx's (`query(sql).bind(v).fetch_all(&db)`) so a store reads the same
 //! on both engines; rows come back as owned [`Value`]s.
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::{Arc, Weak};
@@ -794,73 +797,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sqlite_round_trips_every_kind_by_position_and_name() {
+    async fn sqlite_behaves_as_every_engine_must() {
         let dir = tempfile::tempdir().unwrap();
         let db = sqlite(&dir).await;
         assert!(!db.is_postgres());
-        db.ping().await.unwrap();
-        query("CREATE TABLE t (i BIGINT, r DOUBLE PRECISION, s TEXT, b BLOB, n DOUBLE PRECISION)")
-            .execute(&db)
-            .await
-            .unwrap();
-        // Bound out of order: `$n` is the n-th bind, wherever it stands in the text.
-        let done = query(
-            "INSERT INTO t (s, i, r, b, n) VALUES ($3, $1, $2, $4, $5), ($8, $6, $7, $9, $10)",
-        )
-        .bind(7_i64)
-        .bind(2.5_f64)
-        .bind("七")
-        .bind(vec![0_u8, 255])
-        .bind(None::<f64>)
-        .bind(true)
-        .bind(3.0_f64)
-        .bind(String::from("八"))
-        .bind(&b"x"[..])
-        .bind(Some(1.5_f64))
-        .execute(&db)
-        .await
-        .unwrap();
-        assert_eq!(done.rows_affected(), 2);
-        let rows = query("SELECT i, r, s, b, n FROM t ORDER BY i DESC")
-            .fetch_all(&db)
-            .await
-            .unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].try_get::<i64, _>("i").unwrap(), 7);
-        assert_eq!(rows[0].try_get::<f64, _>(1).unwrap(), 2.5);
-        assert_eq!(rows[0].try_get::<String, _>("s").unwrap(), "七");
-        assert_eq!(rows[0].try_get::<Vec<u8>, _>("b").unwrap(), vec![0, 255]);
-        assert_eq!(rows[0].try_get::<Option<f64>, _>("n").unwrap(), None);
-        assert!(rows[1].try_get::<bool, _>("i").unwrap());
-        // A whole REAL comes back as SQLite stored it, and still reads as f64.
-        assert_eq!(rows[1].try_get::<f64, _>("r").unwrap(), 3.0);
-        assert_eq!(rows[1].try_get::<Option<f64>, _>("n").unwrap(), Some(1.5));
-        // Wrong type, unknown column: errors, not panics.
-        let e = rows[0].try_get::<i64, _>("s").unwrap_err();
-        assert!(e.to_string().contains("column s"), "{e}");
-        assert!(rows[0].try_get::<i64, _>("nope").is_err());
-        assert!(rows[0].try_get::<i64, _>(9).is_err());
-
-        let n = query_scalar::<i64>("SELECT COUNT(*) FROM t WHERE i > $1")
-            .bind(0)
-            .fetch_one(&db)
-            .await
-            .unwrap();
-        assert_eq!(n, 2);
-        let none = query("SELECT i FROM t WHERE i = $1")
-            .bind(99_i64)
-            .fetch_optional(&db)
-            .await
-            .unwrap();
-        assert!(none.is_none());
-        assert!(matches!(
-            query("SELECT i FROM t WHERE i = $1")
-                .bind(99_i64)
-                .fetch_one(&db)
-                .await,
-            Err(DbError::NoRow)
-        ));
-        // Too few or too many binds are an error, never a silent NULL.
+        crate::testing::check_engine(&db).await;
+        // SQLite only: too few or too many binds are an error, never a silent NULL.
         assert!(
             query("SELECT i FROM t WHERE i = $1")
                 .fetch_all(&db)
@@ -868,43 +810,7 @@ mod tests {
                 .is_err()
         );
         assert!(query("SELECT 1").bind(1_i64).fetch_all(&db).await.is_err());
-        assert!(query("SELEC nonsense").execute(&db).await.is_err());
-        // The connection is still usable after the errors.
         db.ping().await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_transaction_commits_or_rolls_back_when_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sqlite(&dir).await;
-        query("CREATE TABLE t (i BIGINT)")
-            .execute(&db)
-            .await
-            .unwrap();
-        let count = || query_scalar::<i64>("SELECT COUNT(*) FROM t").fetch_one(&db);
-
-        let mut tx = db.begin().await.unwrap();
-        query("INSERT INTO t (i) VALUES ($1)")
-            .bind(1_i64)
-            .execute(&mut tx)
-            .await
-            .unwrap();
-        let inside = query_scalar::<i64>("SELECT COUNT(*) FROM t")
-            .fetch_one(&mut tx)
-            .await
-            .unwrap();
-        assert_eq!(inside, 1);
-        drop(tx);
-        assert_eq!(count().await.unwrap(), 0);
-
-        let mut tx = db.begin().await.unwrap();
-        query("INSERT INTO t (i) VALUES ($1) RETURNING i")
-            .bind(2_i64)
-            .fetch_all(&mut tx)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(count().await.unwrap(), 1);
     }
 
     #[tokio::test]

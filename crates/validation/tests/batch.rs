@@ -87,6 +87,20 @@ async fn validator(dir: &tempfile::TempDir, name: &str) -> Validator {
     Validator::new(Arc::new(Checker::default()), Similarity::default(), store)
 }
 
+/// The reference: every item validated on its own, in order.
+async fn one_at_a_time(dir: &tempfile::TempDir, items: &[Item]) -> (Validator, Vec<Vec<Finding>>) {
+    let one = validator(dir, "one").await;
+    let mut expected = Vec::new();
+    for it in items {
+        expected.push(
+            one.validate(&it.id, &it.version, "", 0, &it.x)
+                .await
+                .unwrap(),
+        );
+    }
+    (one, expected)
+}
+
 fn input(it: &Item) -> Input<'_> {
     Input {
         report_id: &it.id,
@@ -101,16 +115,7 @@ fn input(it: &Item) -> Input<'_> {
 async fn batches_give_the_findings_of_one_at_a_time() {
     let items = corpus();
     let dir = tempfile::tempdir().unwrap();
-
-    let one = validator(&dir, "one").await;
-    let mut expected: Vec<Vec<Finding>> = Vec::new();
-    for it in &items {
-        expected.push(
-            one.validate(&it.id, &it.version, "", 0, &it.x)
-                .await
-                .unwrap(),
-        );
-    }
+    let (one, expected) = one_at_a_time(&dir, &items).await;
 
     let batched = validator(&dir, "batched").await;
     let mut got: Vec<Vec<Finding>> = Vec::new();
@@ -154,15 +159,7 @@ async fn batches_give_the_findings_of_one_at_a_time() {
 async fn a_restarted_validator_reads_the_peers_it_no_longer_holds_from_the_store() {
     let items = corpus();
     let dir = tempfile::tempdir().unwrap();
-    let one = validator(&dir, "one").await;
-    let mut expected: Vec<Vec<Finding>> = Vec::new();
-    for it in &items {
-        expected.push(
-            one.validate(&it.id, &it.version, "", 0, &it.x)
-                .await
-                .unwrap(),
-        );
-    }
+    let (_, expected) = one_at_a_time(&dir, &items).await;
 
     // The copy of report 4 (at 60) comes after the restart; report 4 itself before it.
     let (before, after) = items.split_at(40);
