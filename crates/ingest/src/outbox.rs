@@ -92,7 +92,11 @@ pub async fn republish_loop(
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let pending = match store.unpublished(100).await {
+        // Only rows older than one interval: a younger one may be a submission whose publish is
+        // still waiting for its confirm, and publishing it here too would send the event twice.
+        let cutoff = nianbao_service::now_ms()
+            .saturating_sub(i64::try_from(interval.as_millis()).unwrap_or(i64::MAX));
+        let pending = match store.unpublished(100, cutoff).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read unpublished reports");

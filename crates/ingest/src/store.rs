@@ -340,13 +340,22 @@ impl Store {
         Ok(())
     }
 
-    /// The oldest reports whose `report.received` was never confirmed.
-    pub async fn unpublished(&self, limit: i64) -> Result<Vec<ReportRow>, StoreError> {
+    /// The oldest reports received at or before `received_by_ms` whose `report.received` was never
+    /// confirmed.
+    pub async fn unpublished(
+        &self,
+        limit: i64,
+        received_by_ms: i64,
+    ) -> Result<Vec<ReportRow>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM reports WHERE published = 0 \
-             ORDER BY received_at_ms, report_id LIMIT $1"
+            "SELECT {COLUMNS} FROM reports WHERE published = 0 AND received_at_ms <= $1 \
+             ORDER BY received_at_ms, report_id LIMIT $2"
         );
-        let rows = query(sql).bind(limit).fetch_all(&self.db).await?;
+        let rows = query(sql)
+            .bind(received_by_ms)
+            .bind(limit)
+            .fetch_all(&self.db)
+            .await?;
         rows.iter().map(decode_row).collect()
     }
 
@@ -618,9 +627,11 @@ mod tests {
             .mark_published_many(&["a".into(), "c".into()])
             .await
             .unwrap();
-        let unpublished = store.unpublished(10).await.unwrap();
+        let unpublished = store.unpublished(10, 1).await.unwrap();
         assert_eq!(unpublished.len(), 1);
         assert_eq!(unpublished[0].report_id, "b");
+        // Received after the cut-off (its publish may still be waiting for the confirm): left.
+        assert!(store.unpublished(10, 0).await.unwrap().is_empty());
     }
 
     /// A batch gives the same results and the same rows as the events applied one by one,
