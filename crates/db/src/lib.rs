@@ -303,7 +303,6 @@ macro_rules! typed {
 typed!(Int:
     i64 => |v| v,
     i32 => |v| i64::from(v),
-    u32 => |v| i64::from(v),
     bool => |v| i64::from(v),
 );
 typed!(Real: f64 => |v| v);
@@ -435,17 +434,6 @@ impl<T: Decode> Scalar<T> {
             .iter()
             .map(|r| r.try_get(0))
             .collect()
-    }
-
-    pub async fn fetch_optional<'c, 't: 'c>(
-        self,
-        on: impl Into<Target<'c, 't>>,
-    ) -> Result<Option<T>, DbError> {
-        self.q
-            .fetch_optional(on)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()
     }
 
     pub async fn fetch_one<'c, 't: 'c>(self, on: impl Into<Target<'c, 't>>) -> Result<T, DbError> {

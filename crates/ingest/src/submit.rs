@@ -1,7 +1,7 @@
 //! Group commit for `SubmitReport`.
 //!
 //! Storing a report costs two inserts, a publish with its confirm and the outbox mark. Done per
-//! request, the cost is dominated by round trips (to SQLite's worker thread, to the broker), not by
+//! request, the cost is dominated by round trips (commits, the broker's confirms), not by
 //! work. Requests therefore go through one writer task that takes whatever submissions are waiting,
 //! stores them with one multi-row insert per table, publishes their `report.received` events
 //! concurrently, marks the confirmed ones with one update, and only then answers each request: the

@@ -21,8 +21,6 @@ use thiserror::Error;
 pub enum ServiceError {
     #[error("configuration: {0}")]
     Config(#[from] config::ConfigError),
-    #[error("database: {0}")]
-    Db(#[from] nianbao_db::DbError),
     #[error("reflection: {0}")]
     Reflection(String),
     #[error("cannot listen on {addr} for metrics: {source}")]
@@ -603,15 +601,15 @@ mod tests {
         assert!(body.contains("database failing"), "{body}");
         assert_eq!(status("nianbao.v1.Ingest").await, 2 /* NOT_SERVING */);
 
-        // The database probe against a real (SQLite) pool turns the last check green.
+        // The database probe against a real (SQLite) database turns the last check green.
         let dir = tempfile::tempdir().unwrap();
-        let pool = nianbao_db::connect(&format!("sqlite://{}/r.db?mode=rwc", dir.path().display()))
+        let db = nianbao_db::connect(&format!("sqlite://{}/r.db?mode=rwc", dir.path().display()))
             .await
             .unwrap();
         let watcher = tokio::spawn(watch_readiness(
             readiness.clone(),
             None,
-            Some(pool),
+            Some(db),
             std::time::Duration::from_millis(20),
             stop_rx,
         ));

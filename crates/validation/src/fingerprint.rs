@@ -175,22 +175,25 @@ impl Fingerprint {
 
     /// Rebuilds a fingerprint from its stored columns; `None` when they are corrupt.
     pub fn from_stored(simhash: &str, shingles: i64, sketch: &str) -> Option<Fingerprint> {
-        let simhash = u64::from_str_radix(simhash, 16).ok()?;
+        Some(Fingerprint {
+            simhash: u64::from_str_radix(simhash, 16).ok()?,
+            shingles: u32::try_from(shingles).ok()?,
+            sketch: Self::sketch_from_stored(sketch)?,
+        })
+    }
+
+    /// Reads the stored form of a sketch ([`Fingerprint::sketch_hex`]); `None` when corrupt.
+    pub fn sketch_from_stored(sketch: &str) -> Option<Vec<u64>> {
         if !sketch.len().is_multiple_of(16) {
             return None;
         }
-        let sketch = (0..sketch.len() / 16)
+        (0..sketch.len() / 16)
             .map(|i| {
                 sketch
                     .get(i * 16..i * 16 + 16)
                     .and_then(|w| u64::from_str_radix(w, 16).ok())
             })
-            .collect::<Option<Vec<u64>>>()?;
-        Some(Fingerprint {
-            simhash,
-            shingles: u32::try_from(shingles).ok()?,
-            sketch,
-        })
+            .collect()
     }
 }
 

@@ -771,10 +771,10 @@ pub async fn run_with(
     let server = tokio::spawn(server);
 
     let pipeline = async {
-        let pool = nianbao_db::connect(&cfg.database_url())
+        let db = nianbao_db::connect(&cfg.database_url())
             .await
             .map_err(StoreError::from)?;
-        let store = Store::open(pool.clone()).await?;
+        let store = Store::open(db.clone()).await?;
         let validator = Arc::new(Validator::new(checker.clone(), cfg.similarity(), store));
         let Some(bus) =
             nianbao_service::connect_bus(&cfg.bus, "nianbao-validation", None, stop_rx.clone())
@@ -783,11 +783,11 @@ pub async fn run_with(
             return Ok::<(), Error>(());
         };
         let bus = bus.with_metrics(obs.metrics.clone());
-        nianbao_service::probe_readiness(&readiness, Some(&bus), Some(&pool)).await;
+        nianbao_service::probe_readiness(&readiness, Some(&bus), Some(&db)).await;
         let watchdog = tokio::spawn(nianbao_service::watch_readiness(
             readiness.clone(),
             Some(bus.clone()),
-            Some(pool),
+            Some(db),
             Duration::from_secs(1),
             stop_rx.clone(),
         ));

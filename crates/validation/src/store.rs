@@ -281,12 +281,8 @@ impl Store {
             let Some(sketch) = sketches.get(&key) else {
                 continue;
             };
-            row.fingerprint = Fingerprint::from_stored(
-                &row.fingerprint.simhash_hex(),
-                i64::from(row.fingerprint.shingles),
-                sketch,
-            )
-            .ok_or_else(|| StoreError::Corrupt(row.report_id.clone(), "sketch".into()))?;
+            row.fingerprint.sketch = Fingerprint::sketch_from_stored(sketch)
+                .ok_or_else(|| StoreError::Corrupt(row.report_id.clone(), "sketch".into()))?;
         }
         Ok(())
     }
