@@ -55,3 +55,65 @@ async fn the_sql_layer_behaves_on_postgres_as_on_sqlite() {
     assert!(db.is_postgres());
     nianbao_db::testing::check_engine(&db).await;
 }
+
+/// The latest report of each (agency, year) asked for, and only of those, however many versions
+/// the store holds: what `latest_of` gives one by one.
+async fn latest_of_many_takes_the_latest_row_of_each_key(store: &Store) {
+    let mut order = 0;
+    for (agency, year, versions) in [("甲局", 2023, 3), ("甲局", 2024, 2), ("乙局", 2023, 4)]
+    {
+        for v in 0..versions {
+            order += 1;
+            let row = ReportRow {
+                report_id: format!("{agency}-{year}"),
+                version: format!("v{v}"),
+                agency: agency.into(),
+                year,
+                received_order: order,
+                a: [Some(f64::from(v)), None, None, None, None, None],
+                ..Default::default()
+            };
+            store.insert(&row, "[]", order).await.unwrap();
+        }
+    }
+    let got = store
+        .latest_of_many(&[("甲局", 2023), ("乙局", 2023), ("乙局", 2024)])
+        .await
+        .unwrap();
+    let mut keys: Vec<_> = got.keys().cloned().collect();
+    keys.sort();
+    // (甲局, 2024) is in the cross product of the agencies and years asked for, but was not asked.
+    assert_eq!(
+        keys,
+        [("乙局".to_string(), 2023), ("甲局".to_string(), 2023)]
+    );
+    for ((agency, year), row) in &got {
+        let one = store.latest_of(agency, *year).await.unwrap().unwrap();
+        assert_eq!(
+            (&row.version, row.received_order),
+            (&one.version, one.received_order)
+        );
+    }
+    assert_eq!(got[&("甲局".to_string(), 2023)].version, "v2");
+    assert_eq!(got[&("乙局".to_string(), 2023)].version, "v3");
+    assert_eq!(got[&("乙局".to_string(), 2023)].a[0], Some(3.0));
+}
+
+#[tokio::test]
+async fn latest_of_many_on_postgres() {
+    let url = new_database(shared_postgres(), "latest").unwrap();
+    let store = Store::open(nianbao_db::connect(&url).await.unwrap())
+        .await
+        .unwrap();
+    latest_of_many_takes_the_latest_row_of_each_key(&store).await;
+}
+
+#[tokio::test]
+async fn latest_of_many_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("v.db").display());
+    let store = Store::open(nianbao_db::connect(&url).await.unwrap())
+        .await
+        .unwrap();
+    latest_of_many_takes_the_latest_row_of_each_key(&store).await;
+}

@@ -35,7 +35,10 @@ const SCHEMA: &[&str] = &[
     )",
     // Peers are looked up by year (and arrival order), the previous report by agency and year.
     "CREATE INDEX IF NOT EXISTS validated_year ON validated (year, received_order)",
-    "CREATE INDEX IF NOT EXISTS validated_agency_year ON validated (agency, year)",
+    // With the arrival order, so that the latest report of an agency and year is found in the index
+    // (it replaces the earlier (agency, year) index).
+    "CREATE INDEX IF NOT EXISTS validated_agency_year_order ON validated (agency, year, received_order)",
+    "DROP INDEX IF EXISTS validated_agency_year",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -133,10 +136,18 @@ impl Store {
         if agencies.is_empty() {
             return Ok(HashMap::new());
         }
+        // Only the latest row of each (agency, year) is read in full: an agency may have sent many
+        // versions, and decoding each one's sketch made this lookup grow with the store.
         let sql = format!(
-            "SELECT report_id, version, agency, agency_name, year, received_order, r02_json, \
-             r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch \
-             FROM validated WHERE agency IN ({}) AND year IN ({})",
+            "SELECT v.report_id AS report_id, v.version AS version, v.agency AS agency, \
+             v.agency_name AS agency_name, v.year AS year, v.received_order AS received_order, \
+             v.r02_json AS r02_json, v.r25_json AS r25_json, v.a01 AS a01, v.a02 AS a02, \
+             v.a03 AS a03, v.a04 AS a04, v.a05 AS a05, v.a06 AS a06, \
+             v.fingerprint AS fingerprint, v.shingles AS shingles, v.sketch AS sketch \
+             FROM validated v JOIN ( \
+               SELECT agency, year, MAX(received_order) AS latest FROM validated \
+               WHERE agency IN ({}) AND year IN ({}) GROUP BY agency, year \
+             ) k ON v.agency = k.agency AND v.year = k.year AND v.received_order = k.latest",
             sql_params(1, agencies.len()),
             sql_params(agencies.len() + 1, years.len())
         );
