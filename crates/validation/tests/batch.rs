@@ -111,6 +111,26 @@ fn input(it: &Item) -> Input<'_> {
     }
 }
 
+/// Validates `items` in batches of the `sizes` in turn (repeated), in order; one result per item.
+async fn in_batches(v: &Validator, items: &[Item], sizes: &[usize]) -> Vec<Vec<Finding>> {
+    let mut got = Vec::with_capacity(items.len());
+    let mut sizes = sizes.iter().cycle();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let n = sizes.next().copied().unwrap_or(1).clamp(1, rest.len());
+        let (batch, tail) = rest.split_at(n);
+        let inputs: Vec<Input<'_>> = batch.iter().map(input).collect();
+        got.extend(
+            v.validate_batch(&inputs)
+                .await
+                .into_iter()
+                .map(Result::unwrap),
+        );
+        rest = tail;
+    }
+    got
+}
+
 #[tokio::test]
 async fn batches_give_the_findings_of_one_at_a_time() {
     let items = corpus();
@@ -118,18 +138,7 @@ async fn batches_give_the_findings_of_one_at_a_time() {
     let (one, expected) = one_at_a_time(&dir, &items).await;
 
     let batched = validator(&dir, "batched").await;
-    let mut got: Vec<Vec<Finding>> = Vec::new();
-    let mut sizes = [1usize, 7, 16, 3, 16, 11].iter().cycle();
-    let mut rest: &[Item] = &items;
-    while !rest.is_empty() {
-        let n = (*sizes.next().unwrap()).min(rest.len());
-        let (batch, tail) = rest.split_at(n);
-        let inputs: Vec<Input<'_>> = batch.iter().map(input).collect();
-        for r in batched.validate_batch(&inputs).await {
-            got.push(r.unwrap());
-        }
-        rest = tail;
-    }
+    let got = in_batches(&batched, &items, &[1, 7, 16, 3, 16, 11]).await;
 
     assert_eq!(got.len(), expected.len());
     for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
@@ -164,29 +173,10 @@ async fn a_restarted_validator_reads_the_peers_it_no_longer_holds_from_the_store
     // The copy of report 4 (at 60) comes after the restart; report 4 itself before it.
     let (before, after) = items.split_at(40);
     let first = validator(&dir, "restarted").await;
-    let mut got: Vec<Vec<Finding>> = Vec::new();
-    for chunk in before.chunks(16) {
-        let inputs: Vec<Input<'_>> = chunk.iter().map(input).collect();
-        got.extend(
-            first
-                .validate_batch(&inputs)
-                .await
-                .into_iter()
-                .map(Result::unwrap),
-        );
-    }
+    let mut got = in_batches(&first, before, &[16]).await;
     drop(first);
     let second = validator(&dir, "restarted").await;
-    for chunk in after.chunks(16) {
-        let inputs: Vec<Input<'_>> = chunk.iter().map(input).collect();
-        got.extend(
-            second
-                .validate_batch(&inputs)
-                .await
-                .into_iter()
-                .map(Result::unwrap),
-        );
-    }
+    got.extend(in_batches(&second, after, &[16]).await);
     assert_eq!(got, expected);
     let copy4 = items.iter().position(|it| it.id == "copy4").unwrap();
     assert!(copy4 >= 40);
