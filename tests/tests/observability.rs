@@ -503,6 +503,14 @@ async fn metrics_endpoints_count_the_reports_each_service_processed() {
             value(service, "nianbao_queue_wait_seconds_count", &q),
             handled
         );
+        // Every delivery is handled in exactly one batch, and some batches hold more than one.
+        assert_eq!(
+            value(service, "nianbao_consumer_batch_size_sum", &q),
+            handled,
+            "{service}"
+        );
+        let batches = value(service, "nianbao_consumer_batch_size_count", &q);
+        assert!(batches >= 1.0 && batches <= handled, "{service}: {batches}");
         assert_eq!(value(service, "nianbao_retries_total", &q), 0.0);
         assert_eq!(value(service, "nianbao_dead_lettered_total", &q), 0.0);
         assert_eq!(value(service, "nianbao_consumer_in_flight", &q), 0.0);

@@ -256,8 +256,11 @@ impl Bus {
             .collect();
         // One in-flight mark per message of the batch, released when the batch is settled.
         let in_flight: Vec<_> = match self.metrics() {
-            Some(m) => msgs.iter().map(|_| m.in_flight(&spec.name)).collect(),
-            None => Vec::new(),
+            Some(m) if !msgs.is_empty() => {
+                m.batch_handled(&spec.name, msgs.len());
+                msgs.iter().map(|_| m.in_flight(&spec.name)).collect()
+            }
+            _ => Vec::new(),
         };
         let started = Instant::now();
         let mut outcomes = if msgs.is_empty() {

@@ -13,6 +13,7 @@
 //! | `nianbao_channel_delivery_failures_total` | counter | `channel` | notification, per failed delivery attempt to a channel |
 //! | `nianbao_stage_duration_seconds` | histogram | `queue` | every consumer: time its handler took per delivery |
 //! | `nianbao_queue_wait_seconds` | histogram | `queue` | every consumer: time from publication to delivery |
+//! | `nianbao_consumer_batch_size` | histogram | `queue` | every batching consumer: deliveries handled (and acknowledged) together |
 //! | `nianbao_messages_total` | counter | `queue`, `outcome` | every consumer: `done`, `retry`, `parked`, `invalid` |
 //! | `nianbao_retries_total` | counter | `queue` | every consumer: deliveries sent to a delay queue for a later attempt |
 //! | `nianbao_dead_lettered_total` | counter | `queue`, `reason` | every consumer: messages moved to `<queue>.parked` (`failed` after the last attempt, `invalid` at once) |
@@ -112,6 +113,11 @@ fn seconds_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 22))
 }
 
+/// 1, 2, 4, … 512 deliveries: prefetch is a u16, batches are at most half of it in practice.
+fn count_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 10))
+}
+
 /// How a consumer settled a delivery (the `outcome` label of `nianbao_messages_total`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeliveryOutcome {
@@ -145,6 +151,7 @@ struct Inner {
     channel_failures: Family<ChannelLabels, Counter>,
     stage_duration: HistogramFamily<QueueLabels>,
     queue_wait: HistogramFamily<QueueLabels>,
+    batch_size: HistogramFamily<QueueLabels>,
     messages: Family<OutcomeLabels, Counter>,
     retries: Family<QueueLabels, Counter>,
     dead_lettered: Family<ReasonLabels, Counter>,
@@ -221,6 +228,13 @@ impl Metrics {
             "Time from an event's first publication to its delivery to this consumer, by queue",
             queue_wait.clone(),
         );
+        let batch_size: HistogramFamily<QueueLabels> =
+            Family::new_with_constructor(count_histogram);
+        registry.register(
+            "consumer_batch_size",
+            "Deliveries a batching consumer handled and acknowledged together, by queue (the broker's work per delivery falls as batches grow)",
+            batch_size.clone(),
+        );
         let messages = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "messages",
@@ -280,6 +294,7 @@ impl Metrics {
                 channel_failures,
                 stage_duration,
                 queue_wait,
+                batch_size,
                 messages,
                 retries,
                 dead_lettered,
@@ -403,6 +418,16 @@ impl Metrics {
                 queue: queue.to_string(),
             })
             .observe(waited.as_secs_f64());
+    }
+
+    /// A batching consumer of `queue` handled `n` deliveries together.
+    pub fn batch_handled(&self, queue: &str, n: usize) {
+        self.inner
+            .batch_size
+            .get_or_create(&QueueLabels {
+                queue: queue.to_string(),
+            })
+            .observe(n as f64);
     }
 
     /// A consumer of `queue` runs with `prefetch` (0: it stopped).
