@@ -365,7 +365,7 @@ impl Query {
     }
 
     pub async fn execute<'c, 't: 'c>(self, on: impl Into<Target<'c, 't>>) -> Result<Done, DbError> {
-        let (_, n) = self.run(on.into(), false).await?;
+        let (_, n) = self.run(on.into(), Want::Nothing).await?;
         Ok(Done { rows_affected: n })
     }
 
@@ -373,14 +373,14 @@ impl Query {
         self,
         on: impl Into<Target<'c, 't>>,
     ) -> Result<Vec<Row>, DbError> {
-        Ok(self.run(on.into(), true).await?.0)
+        Ok(self.run(on.into(), Want::All).await?.0)
     }
 
     pub async fn fetch_optional<'c, 't: 'c>(
         self,
         on: impl Into<Target<'c, 't>>,
     ) -> Result<Option<Row>, DbError> {
-        Ok(self.fetch_all(on).await?.into_iter().next())
+        Ok(self.run(on.into(), Want::First).await?.0.into_iter().next())
     }
 
     pub async fn fetch_one<'c, 't: 'c>(
@@ -390,17 +390,17 @@ impl Query {
         self.fetch_optional(on).await?.ok_or(DbError::NoRow)
     }
 
-    async fn run(self, on: Target<'_, '_>, rows: bool) -> Result<(Vec<Row>, u64), DbError> {
+    async fn run(self, on: Target<'_, '_>, rows: Want) -> Result<(Vec<Row>, u64), DbError> {
         match on {
             Target::Db(db) => match &db.0 {
                 Engine::Sqlite(s) => {
                     let conn = s.conn.lock().await;
-                    sqlite_run(&conn, &self)
+                    sqlite_run(&conn, &self, rows)
                 }
                 Engine::Postgres(pool) => pg_run(pool, self, rows).await,
             },
             Target::Tx(tx) => match &mut tx.0 {
-                TxEngine::Sqlite { conn, .. } => sqlite_run(conn, &self),
+                TxEngine::Sqlite { conn, .. } => sqlite_run(conn, &self, rows),
                 TxEngine::Postgres(Some(t)) => pg_run(&mut **t, self, rows).await,
                 TxEngine::Postgres(None) => {
                     Err(DbError::Gone("transaction already committed".into()))
@@ -593,7 +593,21 @@ impl rusqlite::ToSql for Value {
     }
 }
 
-fn sqlite_run(conn: &rusqlite::Connection, q: &Query) -> Result<(Vec<Row>, u64), DbError> {
+/// Which result rows a statement's caller reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Want {
+    /// None (`execute`): the statement still runs to completion.
+    Nothing,
+    /// The first row only (`fetch_optional`, `fetch_one`): the rest are never read or converted.
+    First,
+    All,
+}
+
+fn sqlite_run(
+    conn: &rusqlite::Connection,
+    q: &Query,
+    want: Want,
+) -> Result<(Vec<Row>, u64), DbError> {
     use rusqlite::types::ValueRef;
     let mut stmt = conn.prepare_cached(&sqlite_sql(&q.sql))?;
     let expected = stmt.parameter_count();
@@ -615,6 +629,11 @@ fn sqlite_run(conn: &rusqlite::Connection, q: &Query) -> Result<(Vec<Row>, u64),
     let mut out = Vec::new();
     let mut rows = stmt.raw_query();
     while let Some(r) = rows.next()? {
+        if want == Want::Nothing {
+            // Stepping on is what runs a statement to its end (a `RETURNING` writes on the first
+            // step, a plain write has no rows); the rows themselves are not wanted.
+            continue;
+        }
         let mut values = Vec::with_capacity(width);
         for i in 0..width {
             values.push(match r.get_ref(i)? {
@@ -634,13 +653,18 @@ fn sqlite_run(conn: &rusqlite::Connection, q: &Query) -> Result<(Vec<Row>, u64),
             columns: columns.clone(),
             values,
         });
+        if want == Want::First {
+            // Dropping `rows` resets the statement; SQLite makes a `RETURNING` statement's
+            // changes on its first step, so stopping here loses no write.
+            break;
+        }
     }
     Ok((out, conn.changes()))
 }
 
 // ---- PostgreSQL ----
 
-async fn pg_run<'e, E>(on: E, q: Query, rows: bool) -> Result<(Vec<Row>, u64), DbError>
+async fn pg_run<'e, E>(on: E, q: Query, rows: Want) -> Result<(Vec<Row>, u64), DbError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Postgres>,
 {
@@ -657,10 +681,11 @@ where
             Value::Blob(b) => pq.bind(b),
         };
     }
-    if !rows {
-        return Ok((Vec::new(), pq.execute(on).await?.rows_affected()));
-    }
-    let fetched = pq.fetch_all(on).await?;
+    let fetched = match rows {
+        Want::Nothing => return Ok((Vec::new(), pq.execute(on).await?.rows_affected())),
+        Want::First => pq.fetch_optional(on).await?.into_iter().collect(),
+        Want::All => pq.fetch_all(on).await?,
+    };
     let Some(first) = fetched.first() else {
         return Ok((Vec::new(), 0));
     };

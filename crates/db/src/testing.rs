@@ -77,6 +77,29 @@ pub async fn check_engine(db: &Db) {
         .await
         .unwrap();
     assert!(none.is_none());
+    // Only the first row is read, and a write whose returned rows are not all read (or none are)
+    // still writes every row.
+    let first = query("SELECT i FROM t ORDER BY i DESC")
+        .fetch_optional(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.try_get::<i64, _>("i").unwrap(), 7);
+    let one = query_scalar::<i64>("UPDATE t SET r = $1 RETURNING i")
+        .bind(0.5_f64)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    assert!(one == 7 || one == 1, "{one}");
+    let halves = || query_scalar::<i64>("SELECT COUNT(*) FROM t WHERE r = $1");
+    assert_eq!(halves().bind(0.5_f64).fetch_one(db).await.unwrap(), 2);
+    let done = query("UPDATE t SET r = $1 RETURNING i")
+        .bind(0.25_f64)
+        .execute(db)
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 2);
+    assert_eq!(halves().bind(0.25_f64).fetch_one(db).await.unwrap(), 2);
     assert!(matches!(
         query("SELECT i FROM t WHERE i = $1")
             .bind(99_i64)
