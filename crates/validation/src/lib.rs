@@ -208,7 +208,9 @@ struct Index {
 /// for every new report was a large part of validation's time.
 struct SketchCache {
     capacity: usize,
-    map: std::collections::HashMap<(String, String), Vec<u64>>,
+    /// Report id → version → sketch: nested so that a lookup, made for every peer compared, borrows
+    /// its keys instead of allocating a `(String, String)`.
+    map: std::collections::HashMap<String, std::collections::HashMap<String, Vec<u64>>>,
     /// Insertion order, for evicting the oldest.
     order: std::collections::VecDeque<(String, String)>,
 }
@@ -225,20 +227,30 @@ impl Default for SketchCache {
 
 impl SketchCache {
     fn get(&self, report_id: &str, version: &str) -> Option<&Vec<u64>> {
-        self.map.get(&(report_id.to_string(), version.to_string()))
+        self.map.get(report_id)?.get(version)
     }
 
     fn put(&mut self, report_id: &str, version: &str, sketch: &[u64]) {
         if sketch.is_empty() {
             return;
         }
-        let key = (report_id.to_string(), version.to_string());
-        if self.map.insert(key.clone(), sketch.to_vec()).is_none() {
-            self.order.push_back(key);
+        let versions = self.map.entry(report_id.to_string()).or_default();
+        if versions
+            .insert(version.to_string(), sketch.to_vec())
+            .is_none()
+        {
+            self.order
+                .push_back((report_id.to_string(), version.to_string()));
         }
         while self.order.len() > self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.map.remove(&old);
+            let Some((id, version)) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(versions) = self.map.get_mut(&id) {
+                versions.remove(&version);
+                if versions.is_empty() {
+                    self.map.remove(&id);
+                }
             }
         }
     }
@@ -872,7 +884,13 @@ mod tests {
         assert_eq!(c.get("b", "1"), Some(&vec![2]));
         assert_eq!(c.get("a", "2"), Some(&vec![3]));
         assert_eq!(c.get("x", "1"), None);
-        assert_eq!(c.map.len(), c.order.len());
+        let entries: usize = c.map.values().map(|v| v.len()).sum();
+        assert_eq!(entries, c.order.len());
+        // Evicting a report's last version forgets the report.
+        c.put("c", "1", &[4]);
+        assert_eq!(c.get("b", "1"), None);
+        assert!(!c.map.contains_key("b"));
+        assert_eq!(c.get("a", "2"), Some(&vec![3]));
     }
 
     #[test]
