@@ -98,6 +98,42 @@ pub enum BusError {
     Unroutable(String),
     #[error("the consumer of {0} was cancelled by the broker")]
     ConsumerCancelled(String),
+    #[error("invalid broker URL: {0}")]
+    Url(String),
+    #[error("the broker at {addr} is not reachable: {reason}")]
+    Unreachable { addr: String, reason: String },
+}
+
+/// How long the TCP probe before a connection may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens (and closes) a TCP connection to the broker named by `url`.
+///
+/// Why: lapin retries a refused connection by itself, on a thread of its own that sleeps on the
+/// Tokio timer; a service stopped meanwhile shuts its runtime down under that thread, which then
+/// panics. Connecting only to a broker that accepts connections keeps lapin's retries for what they
+/// are for (recovering an established connection), and makes a wrong URL a quick, clear error.
+pub async fn probe(url: &str) -> Result<(), BusError> {
+    let uri: lapin::uri::AMQPUri = url.parse().map_err(BusError::Url)?;
+    let (host, port) = (uri.authority.host, uri.authority.port);
+    let addr = format!("{host}:{port}");
+    let unreachable = |reason: String| BusError::Unreachable {
+        addr: addr.clone(),
+        reason,
+    };
+    match tokio::time::timeout(
+        PROBE_TIMEOUT,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    {
+        Ok(Ok(_stream)) => Ok(()),
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Err(_) => Err(unreachable(format!(
+            "no answer within {} s",
+            PROBE_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 /// The pipeline stages, the middle segment of routing keys.
@@ -179,8 +215,10 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// Connects (with automatic recovery) and declares the exchanges.
+    /// Connects (with automatic recovery) and declares the exchanges. A broker that does not accept
+    /// TCP connections is an immediate [`BusError::Unreachable`] (see [`probe`]).
     pub async fn connect(cfg: &BusConfig, name: &str) -> Result<Bus, BusError> {
+        probe(&cfg.url).await?;
         let props = ConnectionProperties::default()
             .with_connection_name(LongString::from(name.to_string()))
             .enable_auto_recover()
@@ -386,5 +424,45 @@ mod tests {
         assert_eq!(Stage::Validated.routing_key(""), "report.validated.000000");
         assert_eq!(Stage::Failed.routing_key("a.b"), "report.failed.000000");
         assert_eq!(Stage::Extracted.pattern(), "report.extracted.*");
+    }
+
+    #[tokio::test]
+    async fn probe_tells_a_closed_port_from_a_listening_one() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        probe(&format!("amqp://guest:guest@127.0.0.1:{port}/%2f"))
+            .await
+            .unwrap();
+        drop(listener);
+        let err = probe(&format!("amqp://guest:guest@127.0.0.1:{port}/%2f"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, BusError::Unreachable { addr, .. } if *addr == format!("127.0.0.1:{port}")),
+            "{err}"
+        );
+        assert!(matches!(
+            probe("not a url").await.unwrap_err(),
+            BusError::Url(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn connecting_to_a_closed_port_fails_at_once() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let cfg = BusConfig {
+            url: format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
+            ..BusConfig::default()
+        };
+        // Without the probe, lapin would keep retrying for about two minutes.
+        let r = tokio::time::timeout(Duration::from_secs(10), Bus::connect(&cfg, "test")).await;
+        assert!(
+            matches!(r, Ok(Err(BusError::Unreachable { .. }))),
+            "{:?}",
+            r.map(|c| c.err())
+        );
     }
 }

@@ -199,8 +199,11 @@ impl Worker {
         let x = if content.len() <= INLINE_EXTRACT_BYTES {
             nianbao_extract::extract_bytes_with(&content, &limits)
         } else {
+            // In the delivery's span, so that whatever is logged there (a panic a format library
+            // raised on a broken file, caught into a finding) names the report.
+            let span = tracing::Span::current();
             match tokio::task::spawn_blocking(move || {
-                nianbao_extract::extract_bytes_with(&content, &limits)
+                span.in_scope(|| nianbao_extract::extract_bytes_with(&content, &limits))
             })
             .await
             {

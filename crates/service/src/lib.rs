@@ -433,8 +433,10 @@ pub async fn report_failed(
 
 /// Connects to the broker (and declares `spec`, if given), retrying with a capped backoff until it
 /// answers or `stop` turns true (`None` then). Every service starts this way, so that services and
-/// broker can start in any order; each attempt is bounded because lapin keeps retrying a refused
-/// connection by itself, and shutdown must not wait for that.
+/// broker can start in any order. An attempt on a broker that refuses connections fails at once
+/// ([`nianbao_bus::probe`]), so the backoff stays short: a service connects within about two
+/// seconds of its broker coming up. Each attempt is still bounded, as shutdown must not wait for a
+/// broker that accepts connections but does not answer.
 pub async fn connect_bus(
     cfg: &nianbao_bus::BusConfig,
     name: &str,
@@ -469,7 +471,7 @@ pub async fn connect_bus(
             () = tokio::time::sleep(delay) => {}
             _ = stop.wait_for(|s| *s) => return None,
         }
-        delay = (delay * 2).min(Duration::from_secs(10));
+        delay = (delay * 2).min(Duration::from_secs(2));
     }
 }
 

@@ -255,7 +255,40 @@ pub fn init_service(
         Some(endpoint) => Some(otlp_provider(service, version, trace, endpoint)?),
         None => None,
     };
-    install(service, log, provider.map(|p| (p, span_filter)))
+    let telemetry = install(service, log, provider.map(|p| (p, span_filter)))?;
+    log_panics();
+    Ok(telemetry)
+}
+
+/// Reports every panic of this process as an `ERROR` log record (fields `panic.message`,
+/// `panic.location`, `thread`, and `backtrace` when `RUST_BACKTRACE` asks for one) instead of the
+/// standard hook's raw lines on standard error.
+///
+/// Why: a service's log must stay in one format (JSON lines for the collector), and a panic logged
+/// inside the current span says which report it happened on. Services catch some panics on purpose
+/// (a format library failing on a broken file becomes an `unreadable` finding), but an operator
+/// should still see them. Process-wide, so only service binaries install it ([`init_service`]).
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(a panic without a message)");
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let current = std::thread::current();
+        let thread = current.name().unwrap_or("unnamed");
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            tracing::error!(panic.message = message, panic.location = %location, thread, backtrace = %backtrace, "panic");
+        } else {
+            tracing::error!(panic.message = message, panic.location = %location, thread, "panic");
+        }
+    }));
 }
 
 /// [`init_service`] with a tracer provider built by the caller: tests give one with the SDK's
