@@ -541,6 +541,28 @@ async fn metrics_endpoints_count_the_reports_each_service_processed() {
         findings.values().sum::<f64>()
     );
     assert_eq!(value("notification", "nianbao_alerts_total", &[]), alerts);
+    // Notification's store-derived families are on the same endpoint: every alert created is in its
+    // store, none acknowledged yet; the page is still one OpenMetrics exposition.
+    let notification = &texts["notification"];
+    assert_eq!(
+        value(
+            "notification",
+            "nianbao_notification_alerts",
+            &[("service", "notification")]
+        ),
+        alerts
+    );
+    assert_eq!(
+        value(
+            "notification",
+            "nianbao_notification_alerts",
+            &[("status", "acknowledged")]
+        ),
+        0.0
+    );
+    assert!(notification.contains("# TYPE nianbao_notification_deliveries counter\n"));
+    assert!(notification.ends_with("# EOF\n"), "{notification}");
+    assert_eq!(notification.matches("# EOF").count(), 1);
     for service in ["ingest", "validation", "notification"] {
         assert_eq!(
             value(service, "nianbao_ready", &[("check", "database")]),

@@ -12,7 +12,7 @@
 //!   background sender with retries.
 //! - [`consumer`]: the `report.validated` handler.
 //! - [`grpc`]: `nianbao.v1.Notification` (ListAlerts, AcknowledgeAlert, StreamAlerts, ListChannels).
-//! - [`metrics`]: Prometheus text on `metrics_listen` (alerts, deliveries, failing channels).
+//! - [`metrics`]: the alert, delivery and failing-channel families read from the store at each scrape.
 //!
 //! [`run`] wires them: the gRPC server (with health and reflection) on the given listener, the
 //! consumer of `nianbao.notification`, and the tick task (escalation, digests, roster) every
@@ -20,7 +20,8 @@
 //! [`run_with`] with the caller's metrics registry and endpoint. Health is SERVING while the database
 //! answers and the broker is connected; `[metrics] listen` serves the shared service metrics
 //! (`nianbao_reports_total{stage="notified"}`, `nianbao_alerts_total{kind}`, consumer and channel
-//! failure counters), `metrics_listen` the alert and channel gauges computed from the store.
+//! failure counters) and, read from the store at each scrape, the `nianbao_notification_*` alert and
+//! channel families; `metrics_listen` (optional, older) serves only the latter, on their own.
 
 pub mod alert;
 pub mod clock;
@@ -218,6 +219,11 @@ async fn serve(
         &["database", "broker"],
         obs.metrics.clone(),
     );
+    obs.scrape = Some(scrape_families(
+        store.clone(),
+        cfg.webhook_settings().failing_after,
+        obs.metrics.service().to_string(),
+    ));
     let metrics_server = obs.serve(&readiness, stop_rx.clone());
     let reflection = nianbao_service::grpc_reflection()?;
     let service = NotificationService::new(
@@ -297,6 +303,28 @@ async fn serve(
     served??;
     tracing::info!("notification service stopped");
     Ok(())
+}
+
+/// The store's alert and channel families, for the shared `/metrics` endpoint. A failed read leaves
+/// them out of that one scrape (logged), rather than failing the registry's metrics too.
+fn scrape_families(
+    store: Store,
+    failing_after: u32,
+    service: String,
+) -> nianbao_service::ScrapeFamilies {
+    Arc::new(move || {
+        let store = store.clone();
+        let service = service.clone();
+        Box::pin(async move {
+            match metrics::render_openmetrics(&store, failing_after, &service).await {
+                Ok(text) => text,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the alert metrics from the store");
+                    String::new()
+                }
+            }
+        })
+    })
 }
 
 /// Refuses to start when an office wants e-mail and no SMTP server is configured.

@@ -35,15 +35,57 @@ pub use nianbao_metrics::{Metrics, MetricsConfig};
 /// What a service instance records and where it serves it: its own [`Metrics`] registry, and the
 /// listener of its `/metrics` endpoint when `[metrics] listen` is set. Tests build one with
 /// [`Observability::new`] (a listener on port 0 and a registry they keep a clone of).
-#[derive(Debug)]
 pub struct Observability {
     pub metrics: Metrics,
     pub listener: Option<tokio::net::TcpListener>,
+    /// Families computed at each scrape, served after the registry's (see [`ScrapeFamilies`]).
+    pub scrape: Option<ScrapeFamilies>,
+}
+
+impl std::fmt::Debug for Observability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observability")
+            .field("metrics", &self.metrics)
+            .field("listener", &self.listener)
+            .field("scrape", &self.scrape.is_some())
+            .finish()
+    }
+}
+
+/// Metric families a service computes when it is scraped rather than counts as it goes (notification:
+/// alerts by office and status, deliveries per channel, read from its store), as OpenMetrics text
+/// without the closing `# EOF`. They are served on the same `/metrics` as the registry, so that one
+/// scrape target per service sees everything.
+pub type ScrapeFamilies = std::sync::Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>> + Send + Sync,
+>;
+
+/// The registry's exposition with `extra` families appended before its closing `# EOF`.
+fn with_families(mut registry: String, extra: &str) -> String {
+    if extra.is_empty() {
+        return registry;
+    }
+    let tail = if registry.ends_with("# EOF\n") {
+        registry.truncate(registry.len() - "# EOF\n".len());
+        "# EOF\n"
+    } else {
+        ""
+    };
+    registry.push_str(extra);
+    if !extra.ends_with('\n') {
+        registry.push('\n');
+    }
+    registry.push_str(tail);
+    registry
 }
 
 impl Observability {
     pub fn new(metrics: Metrics, listener: Option<tokio::net::TcpListener>) -> Observability {
-        Observability { metrics, listener }
+        Observability {
+            metrics,
+            listener,
+            scrape: None,
+        }
     }
 
     /// A fresh registry for `service`, and the endpoint's listener bound as `cfg` says (none when
@@ -72,18 +114,20 @@ impl Observability {
         Some(serve_metrics(
             listener,
             self.metrics.clone(),
+            self.scrape.clone(),
             Some(readiness.clone()),
             stop,
         ))
     }
 }
 
-/// Serves `GET /metrics` (the registry as OpenMetrics text), `GET /healthz` (200 while the process
-/// runs) and `GET /readyz` (200 when every readiness check passes, else 503, with the checks) on
-/// `listener` until `stop` turns true.
+/// Serves `GET /metrics` (the registry as OpenMetrics text, then the `scrape` families),
+/// `GET /healthz` (200 while the process runs) and `GET /readyz` (200 when every readiness check
+/// passes, else 503, with the checks) on `listener` until `stop` turns true.
 pub fn serve_metrics(
     listener: tokio::net::TcpListener,
     metrics: Metrics,
+    scrape: Option<ScrapeFamilies>,
     readiness: Option<Readiness>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
@@ -95,10 +139,15 @@ pub fn serve_metrics(
             "/metrics",
             get(move || {
                 let metrics = metrics.clone();
+                let scrape = scrape.clone();
                 async move {
+                    let extra = match scrape {
+                        Some(families) => families().await,
+                        None => String::new(),
+                    };
                     (
                         [(header::CONTENT_TYPE, nianbao_metrics::CONTENT_TYPE)],
-                        metrics.encode(),
+                        with_families(metrics.encode(), &extra),
                     )
                 }
             }),
@@ -497,6 +546,16 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scraped_families_go_before_the_closing_eof() {
+        let registry = "# TYPE nianbao_a counter\nnianbao_a_total 1\n# EOF\n".to_string();
+        assert_eq!(with_families(registry.clone(), ""), registry);
+        assert_eq!(
+            with_families(registry, "# TYPE nianbao_b gauge\nnianbao_b 2"),
+            "# TYPE nianbao_a counter\nnianbao_a_total 1\n# TYPE nianbao_b gauge\nnianbao_b 2\n# EOF\n"
+        );
+    }
 
     use serde::Deserialize;
 
