@@ -143,15 +143,27 @@ impl Similarity {
     /// Cheap test on the columns loaded for every row of a year: simhash distance and size ratio (a
     /// Jaccard of J needs the smaller set to hold at least J of the larger).
     pub fn prefilter(&self, cur: &Fingerprint, other: &Fingerprint) -> bool {
-        if cur.shingles < self.min_shingles || other.shingles < self.min_shingles {
+        self.prefilter_parts(cur.simhash, cur.shingles, other.simhash, other.shingles)
+    }
+
+    /// [`Similarity::prefilter`] on the two numbers it reads of each fingerprint.
+    pub fn prefilter_parts(
+        &self,
+        simhash: u64,
+        shingles: u32,
+        o_simhash: u64,
+        o_shingles: u32,
+    ) -> bool {
+        if shingles < self.min_shingles || o_shingles < self.min_shingles {
             return false;
         }
-        let (lo, hi) = if cur.shingles < other.shingles {
-            (cur.shingles, other.shingles)
+        let (lo, hi) = if shingles < o_shingles {
+            (shingles, o_shingles)
         } else {
-            (other.shingles, cur.shingles)
+            (o_shingles, shingles)
         };
-        f64::from(lo) >= self.threshold * f64::from(hi) && cur.hamming(other) <= self.max_hamming
+        f64::from(lo) >= self.threshold * f64::from(hi)
+            && (simhash ^ o_simhash).count_ones() <= self.max_hamming
     }
 
     /// The decision on full fingerprints: `Some(jaccard)` when near-identical.
@@ -327,7 +339,8 @@ pub struct Context {
     pub previous_year: Option<ReportRow>,
     /// Same-year reports stored before this one that passed the prefilter, with full fingerprints.
     pub peers: Vec<ReportRow>,
-    /// Same agency and year, stored before this one (fingerprints not needed).
+    /// Same agency and year, stored before this one (fingerprints not needed): at least the latest
+    /// one with another version, all `report-changed` reads.
     pub same_agency_year: Vec<ReportRow>,
 }
 

@@ -198,8 +198,81 @@ pub struct Validator {
 #[derive(Default)]
 struct Index {
     next_order: Option<i64>,
-    years: std::collections::HashMap<i32, Vec<cross::ReportRow>>,
+    years: std::collections::HashMap<i32, YearIndex>,
     sketches: SketchCache,
+}
+
+/// One year's stored reports, as every new report of that year is checked against them: the light
+/// rows, their simhash and size side by side (the prefilter scans every row of the year for each
+/// new report; a province's year is tens of thousands of rows, so the scan touches two integers a
+/// row instead of the row's strings), and each agency's rows (the same-agency rules look only
+/// there).
+#[derive(Default)]
+struct YearIndex {
+    rows: Vec<cross::ReportRow>,
+    /// Per row: (simhash, distinct shingles); 0 shingles for a row without an agency, which is
+    /// nobody's peer (the prefilter refuses small texts).
+    prints: Vec<(u64, u32)>,
+    by_agency: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl YearIndex {
+    fn new(rows: Vec<cross::ReportRow>) -> YearIndex {
+        let mut year = YearIndex::default();
+        for row in rows {
+            year.push(row);
+        }
+        year
+    }
+
+    /// Appends a row (its sketch is not kept here; see `SketchCache`).
+    fn push(&mut self, mut row: cross::ReportRow) {
+        row.fingerprint.sketch = Vec::new();
+        let shingles = if row.agency.is_empty() {
+            0
+        } else {
+            row.fingerprint.shingles
+        };
+        self.prints.push((row.fingerprint.simhash, shingles));
+        if !row.agency.is_empty() {
+            self.by_agency
+                .entry(row.agency.clone())
+                .or_default()
+                .push(self.rows.len());
+        }
+        self.rows.push(row);
+    }
+
+    /// The agency's rows, in arrival order.
+    fn of_agency<'a>(&'a self, agency: &str) -> impl Iterator<Item = &'a cross::ReportRow> {
+        self.by_agency
+            .get(agency)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.rows.get(i))
+    }
+
+    /// Rows of other agencies whose simhash and size pass the prefilter against `cur`.
+    fn candidates<'a>(
+        &'a self,
+        cur: &'a cross::ReportRow,
+        sim: &'a Similarity,
+    ) -> impl Iterator<Item = &'a cross::ReportRow> {
+        let fp = &cur.fingerprint;
+        // A text too short to be called a copy has no peers: skip the scan.
+        let scan = if fp.shingles >= sim.min_shingles {
+            self.prints.as_slice()
+        } else {
+            &[]
+        };
+        scan.iter()
+            .enumerate()
+            .filter(move |(_, (simhash, shingles))| {
+                sim.prefilter_parts(fp.simhash, fp.shingles, *simhash, *shingles)
+            })
+            .filter_map(|(i, _)| self.rows.get(i))
+            .filter(move |o| o.agency != cur.agency)
+    }
 }
 
 /// The full sketches (2 KiB each) of the most recent reports, by (report id, version). The index
@@ -400,11 +473,12 @@ impl Validator {
             .sketches
             .put(&row.report_id, &row.version, &row.fingerprint.sketch);
         if row.year > 0
-            && let Some(rows) = index.years.get_mut(&row.year)
+            && let Some(year) = index.years.get_mut(&row.year)
         {
-            let mut light = row.clone();
-            light.fingerprint.sketch = Default::default();
-            rows.push(light);
+            // Light: the sketch stays out of the copy (the cache above holds it).
+            let sketch = std::mem::take(&mut row.fingerprint.sketch);
+            year.push(row.clone());
+            row.fingerprint.sketch = sketch;
         }
         Ok(json)
     }
@@ -436,46 +510,35 @@ impl Validator {
                 .store
                 .same_year_before(row.year, row.received_order)
                 .await?;
-            slot.insert(rows);
+            slot.insert(YearIndex::new(rows));
         }
-        // Only the rows that can matter are copied out: the same agency, or a peer whose cheap
-        // fingerprint passes the prefilter.
-        let same_year: Vec<ReportRow> = index
-            .years
-            .get(&row.year)
-            .map(|rows| {
-                rows.iter()
-                    .filter(|o| {
-                        o.agency == row.agency
-                            || (!o.agency.is_empty()
-                                && self.sim.prefilter(&row.fingerprint, &o.fingerprint))
-                    })
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
+        let Some(year) = index.years.get(&row.year) else {
+            return Ok(ctx);
+        };
+        // `report-changed` names the latest earlier version that differs: only that row is copied.
+        ctx.same_agency_year.extend(
+            year.of_agency(&row.agency)
+                .filter(|o| o.version != row.version)
+                .max_by_key(|o| o.received_order)
+                .cloned(),
+        );
+        let candidates: Vec<ReportRow> = year.candidates(row, &self.sim).cloned().collect();
         let mut unloaded = Vec::new();
-        for mut other in same_year {
-            if other.agency == row.agency {
-                ctx.same_agency_year.push(other);
-            } else if !other.agency.is_empty()
-                && self.sim.prefilter(&row.fingerprint, &other.fingerprint)
-            {
-                let in_batch = pending
-                    .iter()
-                    .find(|(p, _)| p.report_id == other.report_id && p.version == other.version);
-                let cached = index.sketches.get(&other.report_id, &other.version);
-                match (in_batch, cached) {
-                    (Some((p, _)), _) => {
-                        other.fingerprint = p.fingerprint.clone();
-                        ctx.peers.push(other);
-                    }
-                    (None, Some(sketch)) => {
-                        other.fingerprint.sketch = sketch.clone();
-                        ctx.peers.push(other);
-                    }
-                    (None, None) => unloaded.push(other),
+        for mut other in candidates {
+            let in_batch = pending
+                .iter()
+                .find(|(p, _)| p.report_id == other.report_id && p.version == other.version);
+            let cached = index.sketches.get(&other.report_id, &other.version);
+            match (in_batch, cached) {
+                (Some((p, _)), _) => {
+                    other.fingerprint = p.fingerprint.clone();
+                    ctx.peers.push(other);
                 }
+                (None, Some(sketch)) => {
+                    other.fingerprint.sketch = sketch.clone();
+                    ctx.peers.push(other);
+                }
+                (None, None) => unloaded.push(other),
             }
         }
         self.store.load_sketches(&mut unloaded).await?;

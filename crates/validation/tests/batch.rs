@@ -9,7 +9,7 @@ use nianbao_model::{Extraction, Finding, RuleId};
 use nianbao_rules::Checker;
 
 use nianbao_synth::{SynthOptions, generate};
-use nianbao_validation::cross::Similarity;
+use nianbao_validation::cross::{Context, ReportRow, Similarity, evaluate};
 use nianbao_validation::store::Store;
 use nianbao_validation::{Input, Validator};
 use std::collections::BTreeMap;
@@ -185,4 +185,48 @@ async fn a_restarted_validator_reads_the_peers_it_no_longer_holds_from_the_store
         "{:?}",
         got[copy4]
     );
+}
+
+/// The validator's in-memory index (rows by year, by agency, simhashes side by side) gives the
+/// findings of the plain definition: every report compared with *every* earlier report, the
+/// single-report checks first, then `cross::evaluate` on a context built by scanning them all.
+#[tokio::test]
+async fn the_index_finds_what_a_scan_of_every_earlier_report_finds() {
+    let items = corpus();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, got) = one_at_a_time(&dir, &items).await;
+
+    let checker = Checker::default();
+    let sim = Similarity::default();
+    let mut earlier: Vec<ReportRow> = Vec::new();
+    let mut answered: BTreeMap<(String, String), Vec<Finding>> = BTreeMap::new();
+    for (i, it) in items.iter().enumerate() {
+        let key = (it.id.clone(), it.version.clone());
+        if let Some(first) = answered.get(&key) {
+            assert_eq!(&got[i], first, "re-delivery {i}");
+            continue;
+        }
+        let mut row = ReportRow::from_extraction(&it.id, &it.version, "", 0, &it.x);
+        row.received_order = i64::try_from(earlier.len()).unwrap() + 1;
+        let mut ctx = Context::default();
+        if !row.agency.is_empty() && row.year > 0 {
+            ctx.previous_year = earlier
+                .iter()
+                .filter(|o| o.agency == row.agency && o.year == row.year - 1)
+                .max_by_key(|o| o.received_order)
+                .cloned();
+            for o in earlier.iter().filter(|o| o.year == row.year) {
+                if o.agency == row.agency {
+                    ctx.same_agency_year.push(o.clone());
+                } else if !o.agency.is_empty() && sim.prefilter(&row.fingerprint, &o.fingerprint) {
+                    ctx.peers.push(o.clone());
+                }
+            }
+        }
+        let mut want = checker.check(&it.x);
+        want.extend(evaluate(&row, &ctx, &sim, checker.config()));
+        assert_eq!(got[i], want, "item {i} ({}:{})", it.id, it.version);
+        answered.insert(key, want);
+        earlier.push(row);
+    }
 }
