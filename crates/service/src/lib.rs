@@ -485,7 +485,9 @@ pub async fn report_failed(
 /// broker can start in any order. An attempt on a broker that refuses connections fails at once
 /// ([`nianbao_bus::probe`]), so the backoff stays short: a service connects within about two
 /// seconds of its broker coming up. Each attempt is still bounded, as shutdown must not wait for a
-/// broker that accepts connections but does not answer.
+/// broker that accepts connections but does not answer. While the broker stays away the failure is
+/// logged as a warning when it starts, when its reason changes and every 30 s (with the number of
+/// attempts), the retries in between at debug level: an outage of an hour is not 1,800 warnings.
 pub async fn connect_bus(
     cfg: &nianbao_bus::BusConfig,
     name: &str,
@@ -494,6 +496,7 @@ pub async fn connect_bus(
 ) -> Option<nianbao_bus::Bus> {
     use std::time::Duration;
     let mut delay = Duration::from_millis(500);
+    let mut failures = RepeatedFailure::default();
     loop {
         if *stop.borrow() {
             return None;
@@ -505,22 +508,52 @@ pub async fn connect_bus(
             }
             Ok::<_, nianbao_bus::BusError>(bus)
         };
-        tokio::select! {
+        let reason = tokio::select! {
             r = tokio::time::timeout(Duration::from_secs(10), attempt) => match r {
                 Ok(Ok(bus)) => {
-                    tracing::info!(url = %redact(&cfg.url), "connected to the broker");
+                    tracing::info!(url = %redact(&cfg.url), failed_attempts = failures.count, "connected to the broker");
                     return Some(bus);
                 }
-                Ok(Err(e)) => tracing::warn!(error = %e, url = %redact(&cfg.url), retry_in_ms = delay.as_millis(), "broker not reachable yet"),
-                Err(_) => tracing::warn!(url = %redact(&cfg.url), retry_in_ms = delay.as_millis(), "broker not reachable within 10 s"),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "no answer within 10 s".to_string(),
             },
             _ = stop.wait_for(|s| *s) => return None,
+        };
+        let url = redact(&cfg.url);
+        if failures.record(&reason, std::time::Instant::now()) {
+            tracing::warn!(error = %reason, url = %url, attempts = failures.count, retry_in_ms = delay.as_millis(), "broker not reachable yet");
+        } else {
+            tracing::debug!(error = %reason, url = %url, attempts = failures.count, "broker still not reachable");
         }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             _ = stop.wait_for(|s| *s) => return None,
         }
         delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// When a failure that keeps recurring deserves a warning again: the first time, when its reason
+/// changes, and after `REPEAT_WARNING` of the same.
+#[derive(Default)]
+struct RepeatedFailure {
+    count: u64,
+    warned: Option<(std::time::Instant, String)>,
+}
+
+const REPEAT_WARNING: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl RepeatedFailure {
+    /// Counts one failure; true if it is to be logged as a warning.
+    fn record(&mut self, reason: &str, now: std::time::Instant) -> bool {
+        self.count += 1;
+        let due = self.warned.as_ref().is_none_or(|(at, said)| {
+            said != reason || now.saturating_duration_since(*at) >= REPEAT_WARNING
+        });
+        if due {
+            self.warned = Some((now, reason.to_string()));
+        }
+        due
     }
 }
 
@@ -546,6 +579,23 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recurring_failure_is_warned_at_start_on_change_and_every_30_s() {
+        use std::time::{Duration, Instant};
+        let t0 = Instant::now();
+        let mut f = RepeatedFailure::default();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert!(f.record("refused", at(0)));
+        assert!(!f.record("refused", at(2)));
+        assert!(!f.record("refused", at(29)));
+        assert!(f.record("refused", at(30)));
+        assert!(!f.record("refused", at(32)));
+        assert!(f.record("no answer within 10 s", at(34)));
+        assert!(!f.record("no answer within 10 s", at(36)));
+        assert!(f.record("refused", at(38)));
+        assert_eq!(f.count, 8);
+    }
 
     #[test]
     fn scraped_families_go_before_the_closing_eof() {
