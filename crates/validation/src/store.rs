@@ -160,10 +160,17 @@ impl Store {
         }
         let mut out: HashMap<(String, i32), ReportRow> = HashMap::new();
         for r in q.fetch_all(&self.db).await? {
-            let row = Store::full_row(&r)?;
-            if !keys.iter().any(|(a, y)| row.agency == *a && row.year == *y) {
+            // The query returns every asked agency in every asked year: decode (a sketch is 4 KiB
+            // of hex) only the pairs that were asked for.
+            let agency: String = r.try_get("agency")?;
+            let year: i64 = r.try_get("year")?;
+            if !keys
+                .iter()
+                .any(|(a, y)| agency == *a && i64::from(*y) == year)
+            {
                 continue;
             }
+            let row = Store::full_row(&r)?;
             let key = (row.agency.clone(), row.year);
             let later = out
                 .get(&key)
