@@ -497,6 +497,7 @@ pub async fn connect_bus(
     use std::time::Duration;
     let mut delay = Duration::from_millis(500);
     let mut failures = RepeatedFailure::default();
+    let url = redact(&cfg.url);
     loop {
         if *stop.borrow() {
             return None;
@@ -511,7 +512,7 @@ pub async fn connect_bus(
         let reason = tokio::select! {
             r = tokio::time::timeout(Duration::from_secs(10), attempt) => match r {
                 Ok(Ok(bus)) => {
-                    tracing::info!(url = %redact(&cfg.url), failed_attempts = failures.count, "connected to the broker");
+                    tracing::info!(url = %url, failed_attempts = failures.count, "connected to the broker");
                     return Some(bus);
                 }
                 Ok(Err(e)) => e.to_string(),
@@ -519,7 +520,6 @@ pub async fn connect_bus(
             },
             _ = stop.wait_for(|s| *s) => return None,
         };
-        let url = redact(&cfg.url);
         if failures.record(&reason, std::time::Instant::now()) {
             tracing::warn!(error = %reason, url = %url, attempts = failures.count, retry_in_ms = delay.as_millis(), "broker not reachable yet");
         } else {

@@ -146,7 +146,8 @@ impl Similarity {
         self.prefilter_parts(cur.simhash, cur.shingles, other.simhash, other.shingles)
     }
 
-    /// [`Similarity::prefilter`] on the two numbers it reads of each fingerprint.
+    /// [`Similarity::prefilter`] on the two numbers it reads of each fingerprint. The Hamming
+    /// distance is tested first: one XOR and a popcount reject nearly every row of a year.
     pub fn prefilter_parts(
         &self,
         simhash: u64,
@@ -154,7 +155,10 @@ impl Similarity {
         o_simhash: u64,
         o_shingles: u32,
     ) -> bool {
-        if shingles < self.min_shingles || o_shingles < self.min_shingles {
+        if (simhash ^ o_simhash).count_ones() > self.max_hamming
+            || shingles < self.min_shingles
+            || o_shingles < self.min_shingles
+        {
             return false;
         }
         let (lo, hi) = if shingles < o_shingles {
@@ -163,7 +167,6 @@ impl Similarity {
             (o_shingles, shingles)
         };
         f64::from(lo) >= self.threshold * f64::from(hi)
-            && (simhash ^ o_simhash).count_ones() <= self.max_hamming
     }
 
     /// The decision on full fingerprints: `Some(jaccard)` when near-identical.

@@ -267,10 +267,8 @@ impl YearIndex {
         };
         scan.iter()
             .enumerate()
-            // The Hamming distance first: one XOR and a popcount reject nearly every row.
             .filter(move |(_, (simhash, shingles))| {
-                (fp.simhash ^ simhash).count_ones() <= sim.max_hamming
-                    && sim.prefilter_parts(fp.simhash, fp.shingles, *simhash, *shingles)
+                sim.prefilter_parts(fp.simhash, fp.shingles, *simhash, *shingles)
             })
             .filter_map(|(i, _)| self.rows.get(i))
             .filter(move |o| o.agency != cur.agency)
