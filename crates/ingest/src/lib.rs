@@ -110,9 +110,9 @@ pub async fn run(
     cfg: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> Result<(), IngestError> {
     let obs = nianbao_service::Observability::bind("ingest", &cfg.metrics).await?;
-    Ok(serve(cfg, listener, shutdown, obs).await?)
+    serve(cfg, listener, shutdown, obs).await
 }
 
 /// [`run`], recording metrics into `obs.metrics` and serving them on `obs.listener` (instead of

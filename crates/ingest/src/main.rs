@@ -20,6 +20,10 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     let result = nianbao_ingest::run(cfg, listener, nianbao_service::shutdown_signal()).await;
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "nianbao-ingest stopped with an error");
+    }
+    // Flush the spans of the last moments, of a failure too.
     telemetry.shutdown();
-    result
+    Ok(result?)
 }

@@ -94,7 +94,7 @@ impl Handler for Collect {
 struct Running {
     addr: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    task: tokio::task::JoinHandle<Result<(), nianbao_ingest::IngestError>>,
 }
 
 async fn start(cfg: Config) -> Running {

@@ -22,6 +22,10 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     let result = nianbao_notification::run(cfg, listener, nianbao_service::shutdown_signal()).await;
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "nianbao-notification stopped with an error");
+    }
+    // Flush the spans of the last moments, of a failure too.
     telemetry.shutdown();
     Ok(result?)
 }
