@@ -1,12 +1,20 @@
-//! Small pieces every in-process pipeline test needs: a private vhost, a bus configuration with
-//! short retries, a database of either engine, a listener on port 0, a stop signal, waiting for a
-//! service to report SERVING.
+//! The services in-process for a cross-service test ([`Pipeline`]), and the small pieces it is made
+//! of: a private vhost, a bus configuration with short retries, a database of either engine, a
+//! listener on port 0, a stop signal, waiting for a service to report SERVING.
 
 use crate::{Broker, new_database, shared_postgres, unique_suffix};
-use anyhow::{Context, Result};
-use std::path::Path;
+use anyhow::{Context, Result, bail};
+use nianbao_proto::v1::ingest_client::IngestClient;
+use nianbao_proto::v1::notification_client::NotificationClient;
+use nianbao_proto::v1::{GetReportRequest, Report, SubmitReportRequest};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
 
 impl Broker {
     /// A private vhost on this broker (guest may use it), so that tests running side by side never
@@ -106,5 +114,248 @@ pub async fn wait_serving(
             anyhow::bail!("{url} ({service:?}) never became SERVING within {within:?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The shutdown signal a service of a [`Pipeline`] gets: resolves when the pipeline shuts down.
+pub type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// The directory of offices and agencies the bundled samples and generated reports are routed by.
+pub fn sample_directory() -> PathBuf {
+    crate::repo_root().join("deploy/directory/chujiang.toml")
+}
+
+/// Services of one pipeline under test, in-process: a private vhost on the harness's broker, a
+/// folder for their data, one stop signal for all of them. A test picks which services run and how
+/// ([`spawn`](Pipeline::spawn), or [`start`](Pipeline::start) for the three single-instance ones
+/// with the test defaults); [`shutdown`](Pipeline::shutdown) stops them and fails if any of them
+/// failed meanwhile, so an error of a service never hides behind a test that timed out or passed.
+pub struct Pipeline {
+    pub amqp: String,
+    pub dir: PathBuf,
+    /// Set by [`start`](Pipeline::start), or by the test from what [`spawn`](Pipeline::spawn) returns.
+    pub ingest_url: String,
+    pub notify_url: String,
+    /// The `/metrics` and `/readyz` addresses of services that a test started with an endpoint.
+    pub metrics: std::collections::BTreeMap<&'static str, std::net::SocketAddr>,
+    stop: watch::Sender<bool>,
+    services: Vec<(&'static str, JoinHandle<Result<(), String>>)>,
+    /// Errors of services that ended before the shutdown, as they happen: a test waiting for its
+    /// reports stops waiting and says which service failed and why.
+    failed: Arc<Mutex<Vec<String>>>,
+}
+
+impl Pipeline {
+    /// A pipeline without services yet: a new vhost on `broker`, a new folder named after `name`.
+    pub async fn new(broker: &Broker, name: &str) -> Result<Pipeline> {
+        crate::init_test_tracing();
+        let amqp = broker.new_vhost_url()?;
+        let dir = crate::e2e_tmp_dir()?.join(format!("{name}-{}", unique_suffix()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Pipeline {
+            amqp,
+            dir,
+            ingest_url: String::new(),
+            notify_url: String::new(),
+            metrics: Default::default(),
+            stop: watch::channel(false).0,
+            services: Vec::new(),
+            failed: Arc::default(),
+        })
+    }
+
+    /// Ingest, validation and notification with their test configurations (`run`, as the
+    /// binaries start them); extraction workers are the test's to add.
+    pub async fn start(broker: &Broker, name: &str, db: Db) -> Result<Pipeline> {
+        let mut p = Pipeline::new(broker, name).await?;
+        let cfg = p.ingest_config(db)?;
+        p.ingest_url = p
+            .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
+            .await?;
+        let cfg = p.validation_config(db)?;
+        p.spawn("validation", |l, s| nianbao_validation::run(cfg, l, s))
+            .await?;
+        let cfg = p.notification_config(db)?;
+        p.notify_url = p
+            .spawn("notification", |l, s| nianbao_notification::run(cfg, l, s))
+            .await?;
+        Ok(p)
+    }
+
+    /// Starts a service on a new local port, with this pipeline's stop signal; returns the
+    /// service's URL. `start` gets the listener and the signal and returns the service's future.
+    pub async fn spawn<F, Fut, E>(&mut self, service: &'static str, start: F) -> Result<String>
+    where
+        F: FnOnce(tokio::net::TcpListener, StopSignal) -> Fut,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let (l, url) = listener().await?;
+        let run = start(l, Box::pin(stop_on(&self.stop.subscribe())));
+        let failed = self.failed.clone();
+        let handle = tokio::spawn(async move {
+            let result = run.await.map_err(|e| format!("{e:#}"));
+            if let Err(e) = &result
+                && let Ok(mut failed) = failed.lock()
+            {
+                failed.push(format!("{service} failed: {e}"));
+            }
+            result
+        });
+        self.services.push((service, handle));
+        Ok(url)
+    }
+
+    /// The defaults, a database of engine `db` in this pipeline, short retries.
+    pub fn ingest_config(&self, db: Db) -> Result<nianbao_ingest::Config> {
+        Ok(nianbao_ingest::Config {
+            data_dir: self.dir.join("ingest"),
+            database_url: db_url(db, &self.dir, "ingest")?,
+            bus: fast_bus(&self.amqp),
+            ..Default::default()
+        })
+    }
+
+    pub fn validation_config(&self, db: Db) -> Result<nianbao_validation::Config> {
+        Ok(nianbao_validation::Config {
+            data_dir: self.dir.join("validation"),
+            database_url: db_url(db, &self.dir, "validation")?,
+            bus: fast_bus(&self.amqp),
+            ..Default::default()
+        })
+    }
+
+    /// Routed by [`sample_directory`].
+    pub fn notification_config(&self, db: Db) -> Result<nianbao_notification::Config> {
+        Ok(nianbao_notification::Config {
+            data_dir: self.dir.join("notification"),
+            database_url: db_url(db, &self.dir, "notification")?,
+            directory: sample_directory().display().to_string(),
+            bus: fast_bus(&self.amqp),
+            ..Default::default()
+        })
+    }
+
+    /// A worker fetching from `ingest_url` with `prefetch` deliveries in flight.
+    pub fn extraction_config(&self, ingest_url: &str, prefetch: u16) -> nianbao_extraction::Config {
+        let mut bus = fast_bus(&self.amqp);
+        bus.prefetch = prefetch;
+        nianbao_extraction::Config {
+            ingest_url: ingest_url.to_string(),
+            bus,
+            ..Default::default()
+        }
+    }
+
+    /// An error naming each service that has failed so far.
+    pub fn check_services(&self) -> Result<()> {
+        let failed = self.failed.lock().map(|f| f.join("; ")).unwrap_or_default();
+        if !failed.is_empty() {
+            bail!("{failed}");
+        }
+        Ok(())
+    }
+
+    /// A client of ingest, once it serves (large messages allowed, as the CLI's).
+    pub async fn ingest(&self) -> Result<IngestClient<Channel>> {
+        self.check_services()?;
+        let channel = wait_serving(&self.ingest_url, "", Duration::from_secs(10)).await?;
+        Ok(IngestClient::new(channel)
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20))
+    }
+
+    pub async fn notification(&self) -> Result<NotificationClient<Channel>> {
+        self.check_services()?;
+        let channel = wait_serving(&self.notify_url, "", Duration::from_secs(10)).await?;
+        Ok(NotificationClient::new(channel).max_decoding_message_size(64 << 20))
+    }
+
+    /// Submits `(file name, bytes)` pairs one after another; returns their report ids.
+    pub async fn submit(&self, reports: &[(String, Vec<u8>)]) -> Result<Vec<String>> {
+        let mut c = self.ingest().await?;
+        let mut ids = Vec::new();
+        for (name, bytes) in reports {
+            let r = c
+                .submit_report(SubmitReportRequest {
+                    content: bytes.clone(),
+                    file_name: name.clone(),
+                    ..Default::default()
+                })
+                .await
+                .with_context(|| format!("submitting {name}"))?;
+            ids.push(r.into_inner().report_id);
+        }
+        Ok(ids)
+    }
+
+    /// The reports `ids`, as ingest has them now.
+    pub async fn reports(&self, ids: &[String]) -> Result<Vec<Report>> {
+        let mut c = self.ingest().await?;
+        let mut out = Vec::new();
+        for id in ids {
+            let r = c
+                .get_report(GetReportRequest {
+                    report_id: id.clone(),
+                })
+                .await
+                .with_context(|| format!("GetReport {id}"))?;
+            out.push(r.into_inner());
+        }
+        Ok(out)
+    }
+
+    /// Polls ingest until every report of `ids` has one of `statuses`; returns them in the order
+    /// of `ids`, or an error with the count per status after `timeout`.
+    pub async fn wait_status(
+        &self,
+        ids: &[String],
+        statuses: &[&str],
+        timeout: Duration,
+    ) -> Result<Vec<Report>> {
+        let start = Instant::now();
+        loop {
+            self.check_services()?;
+            let reports = self.reports(ids).await?;
+            if reports
+                .iter()
+                .all(|r| statuses.contains(&r.status.as_str()))
+            {
+                return Ok(reports);
+            }
+            if start.elapsed() >= timeout {
+                let mut by_status = std::collections::BTreeMap::<&str, usize>::new();
+                for r in &reports {
+                    *by_status.entry(r.status.as_str()).or_default() += 1;
+                }
+                bail!("after {timeout:?}, not all reports are {statuses:?}: {by_status:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A receiver of the stop signal, for a task of the test that must stop with the services.
+    pub fn stop_signal(&self) -> StopSignal {
+        Box::pin(stop_on(&self.stop.subscribe()))
+    }
+
+    /// Stops every service, waits for each (20 s at most) and removes the folder. An error if a
+    /// service had failed, panicked or did not stop.
+    pub async fn shutdown(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        let mut failures = Vec::new();
+        for (service, handle) in self.services {
+            match tokio::time::timeout(Duration::from_secs(20), handle).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => failures.push(format!("{service} failed: {e}")),
+                Ok(Err(e)) => failures.push(format!("{service} panicked: {e}")),
+                Err(_) => failures.push(format!("{service} did not stop within 20 s")),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if !failures.is_empty() {
+            bail!("{}", failures.join("; "));
+        }
+        Ok(())
     }
 }

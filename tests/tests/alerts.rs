@@ -9,194 +9,92 @@
 //!
 //! Once on SQLite, once on PostgreSQL.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::field_reassign_with_default
-)] // a failed unwrap is a failed test; configs read as defaults plus the test's overrides
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use nianbao_e2e::pipeline::{Db, db_url, fast_bus, listener, stop_on};
-use nianbao_e2e::{Broker, shared_broker, unique_suffix};
+use nianbao_e2e::pipeline::{Db, Pipeline, sample_directory};
+use nianbao_e2e::shared_broker;
 use nianbao_model::Severity;
 use nianbao_notification::clock::{Date, HOUR_MS, ManualClock};
 use nianbao_notification::directory::{Directory, Level};
-use nianbao_proto::v1::ingest_client::IngestClient;
-use nianbao_proto::v1::notification_client::NotificationClient;
-use nianbao_proto::v1::{Alert, GetReportRequest, ListAlertsRequest, SubmitReportRequest};
+use nianbao_proto::v1::{Alert, ListAlertsRequest};
 use nianbao_synth::{Layout, SynthOptions, SynthReport, generate_one};
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 
-fn sample_directory() -> PathBuf {
-    nianbao_e2e::repo_root().join("deploy/directory/chujiang.toml")
-}
-
-struct Pipeline {
-    dir: PathBuf,
-    ingest_url: String,
-    notify_url: String,
-    stop: watch::Sender<bool>,
-    handles: Vec<JoinHandle<()>>,
-}
-
-impl Pipeline {
-    async fn start(broker: &Broker, db: Db, clock: std::sync::Arc<ManualClock>, year: i32) -> Self {
-        nianbao_e2e::init_test_tracing();
-        let amqp = broker.new_vhost_url().unwrap();
-        let dir = nianbao_e2e::e2e_tmp_dir()
-            .unwrap()
-            .join(format!("alerts-{}", unique_suffix()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (stop, rx) = watch::channel(false);
-        let mut handles = Vec::new();
-
-        let (l, ingest_url) = listener().await.unwrap();
-        let mut cfg = nianbao_ingest::Config::default();
-        cfg.data_dir = dir.join("ingest");
-        cfg.database_url = db_url(db, &dir, "ingest").unwrap();
-        cfg.bus = fast_bus(&amqp);
-        let s = stop_on(&rx);
-        handles.push(tokio::spawn(async move {
-            nianbao_ingest::run(cfg, l, s).await.unwrap();
-        }));
-
-        let (l, _) = listener().await.unwrap();
-        let mut cfg = nianbao_validation::Config::default();
-        cfg.data_dir = dir.join("validation");
-        cfg.database_url = db_url(db, &dir, "validation").unwrap();
-        cfg.bus = fast_bus(&amqp);
-        let s = stop_on(&rx);
-        handles.push(tokio::spawn(async move {
-            nianbao_validation::run(cfg, l, s).await.unwrap();
-        }));
-
-        let (l, _) = listener().await.unwrap();
-        let mut cfg = nianbao_extraction::Config::default();
-        cfg.ingest_url = ingest_url.clone();
-        cfg.bus = fast_bus(&amqp);
-        let s = stop_on(&rx);
-        handles.push(tokio::spawn(async move {
-            nianbao_extraction::run(cfg, l, s).await.unwrap();
-        }));
-
-        let (l, notify_url) = listener().await.unwrap();
-        let mut cfg = nianbao_notification::Config::default();
-        cfg.data_dir = dir.join("notification");
-        cfg.database_url = db_url(db, &dir, "notification").unwrap();
-        cfg.directory = sample_directory().display().to_string();
-        cfg.bus = fast_bus(&amqp);
-        cfg.tick_ms = 100;
-        cfg.roster.enabled = true;
-        cfg.roster.year = year;
-        let s = stop_on(&rx);
-        handles.push(tokio::spawn(async move {
+/// The pipeline with one extraction worker, and notification on the test's clock, ticking every
+/// 100 ms, tracking the roster of `year`.
+async fn start(db: Db, clock: Arc<ManualClock>, year: i32) -> Pipeline {
+    let mut p = Pipeline::new(shared_broker(), "alerts").await.unwrap();
+    let cfg = p.ingest_config(db).unwrap();
+    p.ingest_url = p
+        .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
+        .await
+        .unwrap();
+    let cfg = p.validation_config(db).unwrap();
+    p.spawn("validation", |l, s| nianbao_validation::run(cfg, l, s))
+        .await
+        .unwrap();
+    let cfg = p.extraction_config(&p.ingest_url, 8);
+    p.spawn("extraction", |l, s| nianbao_extraction::run(cfg, l, s))
+        .await
+        .unwrap();
+    let mut cfg = p.notification_config(db).unwrap();
+    cfg.tick_ms = 100;
+    cfg.roster.enabled = true;
+    cfg.roster.year = year;
+    p.notify_url = p
+        .spawn("notification", |l, s| {
             nianbao_notification::run_with_clock(cfg, l, s, clock)
-                .await
-                .unwrap();
-        }));
+        })
+        .await
+        .unwrap();
+    p
+}
 
-        Pipeline {
-            dir,
-            ingest_url,
-            notify_url,
-            stop,
-            handles,
+/// Submits one report and waits until notification has handled it.
+async fn submit(p: &Pipeline, r: &SynthReport) -> String {
+    let ids = p
+        .submit(&[(format!("{}.txt", r.name), r.bytes.clone())])
+        .await
+        .unwrap();
+    let rep = p
+        .wait_status(&ids, &["notified", "failed"], Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        rep[0].status, "notified",
+        "{}: {}",
+        r.name, rep[0].failure_reason
+    );
+    rep[0].report_id.clone()
+}
+
+async fn alerts(p: &Pipeline) -> Vec<Alert> {
+    p.notification()
+        .await
+        .unwrap()
+        .list_alerts(ListAlertsRequest {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts
+}
+
+/// Polls the inbox until `pred` holds for some alert (the tick task runs every 100 ms).
+async fn wait_alert(p: &Pipeline, what: &str, pred: impl Fn(&Alert) -> bool) -> Alert {
+    let start = Instant::now();
+    loop {
+        if let Some(a) = alerts(p).await.into_iter().find(|a| pred(a)) {
+            return a;
         }
-    }
-
-    async fn ingest(&self) -> IngestClient<Channel> {
-        for _ in 0..100 {
-            if let Ok(c) = IngestClient::connect(self.ingest_url.clone()).await {
-                return c;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("ingest did not come up");
-    }
-
-    async fn notification(&self) -> NotificationClient<Channel> {
-        for _ in 0..100 {
-            if let Ok(c) = NotificationClient::connect(self.notify_url.clone()).await {
-                return c.max_decoding_message_size(64 << 20);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("notification did not come up");
-    }
-
-    /// Submits one report and waits until notification has handled it.
-    async fn submit(&self, r: &SynthReport) -> String {
-        let mut c = self.ingest().await;
-        let id = c
-            .submit_report(SubmitReportRequest {
-                content: r.bytes.clone(),
-                file_name: format!("{}.txt", r.name),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .report_id;
-        let start = Instant::now();
-        loop {
-            let rep = c
-                .get_report(GetReportRequest {
-                    report_id: id.clone(),
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            match rep.status.as_str() {
-                "notified" => return id,
-                "failed" => panic!("{} failed: {}", r.name, rep.failure_reason),
-                _ => {}
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "{} not notified",
-                r.name
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn alerts(&self) -> Vec<Alert> {
-        self.notification()
-            .await
-            .list_alerts(ListAlertsRequest {
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .alerts
-    }
-
-    /// Polls the inbox until `pred` holds for some alert (the tick task runs every 100 ms).
-    async fn wait_alert(&self, what: &str, pred: impl Fn(&Alert) -> bool) -> Alert {
-        let start = Instant::now();
-        loop {
-            if let Some(a) = self.alerts().await.into_iter().find(|a| pred(a)) {
-                return a;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no alert: {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        for h in self.handles {
-            let _ = tokio::time::timeout(Duration::from_secs(20), h).await;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no alert: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -254,12 +152,11 @@ async fn scenario(db: Db) {
 
     // 10 January of the year after the reporting year, Beijing time: no deadline has passed.
     let clock = ManualClock::new(Date::new(year + 1, 1, 10).unwrap().start_ms_cst());
-    let p = Pipeline::start(shared_broker(), db, clock.clone(), year).await;
+    let p = start(db, clock.clone(), year).await;
 
     // 1. The defective report: exactly one alert, at the supervising county office.
-    let bad_id = p.submit(&bad).await;
-    let about_bad: Vec<Alert> = p
-        .alerts()
+    let bad_id = submit(&p, &bad).await;
+    let about_bad: Vec<Alert> = alerts(&p)
         .await
         .into_iter()
         .filter(|a| a.report_id == bad_id)
@@ -288,9 +185,8 @@ async fn scenario(db: Db) {
     );
 
     // 2. The corrected version: a 已整改 message to the same office, and the alert closes.
-    let good_id = p.submit(&good).await;
-    let about_good: Vec<Alert> = p
-        .alerts()
+    let good_id = submit(&p, &good).await;
+    let about_good: Vec<Alert> = alerts(&p)
         .await
         .into_iter()
         .filter(|a| a.report_id == good_id)
@@ -310,29 +206,24 @@ async fn scenario(db: Db) {
         "【年报检查·已整改】{} {year}年度报告已报送更正版本，原通报的 ",
         bad.agency.name
     )));
-    let first = p
-        .wait_alert("the first alert, resolved", |a| {
-            a.alert_id == alert.alert_id
-        })
-        .await;
+    let first = wait_alert(&p, "the first alert, resolved", |a| {
+        a.alert_id == alert.alert_id
+    })
+    .await;
     assert_eq!(first.status, "resolved");
 
     // 3. Another agency's error alert, never acknowledged: after 72 h it goes to the city office.
-    let other_id = p.submit(&other).await;
-    let open = p
-        .wait_alert("the second report's alert", |a| a.report_id == other_id)
-        .await;
+    let other_id = submit(&p, &other).await;
+    let open = wait_alert(&p, "the second report's alert", |a| a.report_id == other_id).await;
     assert_eq!(open.office_id, other_county.id);
     clock.advance_ms(71 * HOUR_MS);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        !p.alerts().await.iter().any(|a| a.kind == "escalation"),
+        !alerts(&p).await.iter().any(|a| a.kind == "escalation"),
         "not before 72 h"
     );
     clock.advance_ms(2 * HOUR_MS);
-    let esc = p
-        .wait_alert("the escalation", |a| a.kind == "escalation")
-        .await;
+    let esc = wait_alert(&p, "the escalation", |a| a.kind == "escalation").await;
     assert_eq!(esc.office_id, city);
     assert_eq!(esc.source_alert_id, open.alert_id);
     assert!(esc.message.starts_with(&format!(
@@ -341,7 +232,7 @@ async fn scenario(db: Db) {
     )));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        p.alerts()
+        alerts(&p)
             .await
             .iter()
             .filter(|a| a.kind == "escalation")
@@ -359,11 +250,10 @@ async fn scenario(db: Db) {
         .unwrap()
         .clone();
     clock.set(Date::new(year + 1, 4, 1).unwrap().start_ms_cst());
-    let missing = p
-        .wait_alert("report-missing", |a| {
-            a.kind == "report-missing" && a.agency == silent.name
-        })
-        .await;
+    let missing = wait_alert(&p, "report-missing", |a| {
+        a.kind == "report-missing" && a.agency == silent.name
+    })
+    .await;
     assert_eq!(missing.office_id, county.id);
     assert_eq!(missing.year, year);
     assert_eq!(missing.findings[0].rule, "report-missing");
@@ -376,7 +266,7 @@ async fn scenario(db: Db) {
     let expected = dir.agencies().len() - 2;
     let start = Instant::now();
     let all = loop {
-        let all = p.alerts().await;
+        let all = alerts(&p).await;
         let n = all.iter().filter(|a| a.kind == "report-missing").count();
         if n >= expected || start.elapsed() > Duration::from_secs(30) {
             break all;
@@ -395,7 +285,7 @@ async fn scenario(db: Db) {
         n_missing, expected,
         "every agency that did not report, once"
     );
-    p.shutdown().await;
+    p.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

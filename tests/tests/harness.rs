@@ -149,3 +149,44 @@ fn shared_postgres_serves_databases() {
     let url = new_database(pg, "shared").unwrap();
     assert_eq!(pg.psql(&url, "select 1 + 1").unwrap().trim(), "2");
 }
+
+/// A service of a test pipeline that fails is named with its error while the test waits (not after
+/// a timeout), and again by the shutdown; a pipeline whose services all stop cleanly shuts down Ok.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_service_of_a_test_pipeline_is_reported() {
+    use nianbao_e2e::pipeline::{Db, Pipeline};
+    use std::time::{Duration, Instant};
+
+    let mut p = Pipeline::new(shared_broker(), "harness").await.unwrap();
+    let cfg = p.ingest_config(Db::Sqlite).unwrap();
+    p.ingest_url = p
+        .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
+        .await
+        .unwrap();
+    let mut cfg = p.notification_config(Db::Sqlite).unwrap();
+    cfg.directory = p.dir.join("no-such-directory.toml").display().to_string();
+    p.notify_url = p
+        .spawn("notification", |l, s| nianbao_notification::run(cfg, l, s))
+        .await
+        .unwrap();
+
+    let start = Instant::now();
+    let err = loop {
+        if let Err(e) = p.wait_status(&[], &["notified"], Duration::ZERO).await {
+            break e;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no failure seen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let err = format!("{err:#}");
+    assert!(err.starts_with("notification failed: "), "{err}");
+    assert!(err.contains("no-such-directory.toml"), "{err}");
+    assert!(p.notification().await.is_err());
+
+    let err = format!("{:#}", p.shutdown().await.unwrap_err());
+    assert!(err.starts_with("notification failed: "), "{err}");
+    assert!(!err.contains("ingest"), "ingest stopped cleanly: {err}");
+
+    let p = Pipeline::new(shared_broker(), "harness").await.unwrap();
+    p.shutdown().await.unwrap();
+}

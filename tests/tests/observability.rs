@@ -12,14 +12,10 @@
 //! The tracing subscriber is process-wide: this binary installs one (with the OpenTelemetry layer)
 //! before anything else, and each test picks its own spans by trace id.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::field_reassign_with_default
-)] // a failed unwrap is a failed test; configs read as defaults plus the test's overrides
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use nianbao_e2e::pipeline::{fast_bus, listener, stop_on};
-use nianbao_e2e::{Broker, shared_broker, unique_suffix};
+use nianbao_e2e::pipeline::{Db, Pipeline, fast_bus, stop_on};
+use nianbao_e2e::{Broker, shared_broker};
 use nianbao_metrics::sample_value;
 use nianbao_proto::v1;
 use nianbao_proto::v1::ingest_client::IngestClient;
@@ -41,7 +37,6 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 /// The spans of every test in this binary (installed once, first thing in each test).
@@ -76,175 +71,52 @@ async fn observed(service: &str) -> (Observability, SocketAddr) {
 }
 
 /// Ingest, validation and notification in-process (SQLite), each with its own `/metrics`; extraction
-/// workers are added by the tests.
-struct Pipeline {
-    amqp: String,
-    dir: PathBuf,
-    ingest_url: String,
-    /// `/metrics` addresses by service name.
-    metrics: BTreeMap<&'static str, SocketAddr>,
-    stop: watch::Sender<bool>,
-    handles: Vec<JoinHandle<()>>,
+/// workers are added by the tests ([`add_worker`]).
+async fn start(broker: &Broker) -> Pipeline {
+    let mut p = Pipeline::new(broker, "observability").await.unwrap();
+    let mut cfg = p.ingest_config(Db::Sqlite).unwrap();
+    // The outbox loop re-publishes reports whose confirm has not been recorded yet; on a busy
+    // machine it can overtake a submission and publish it twice (at-least-once, which every
+    // stage tolerates). Counting tests want exactly once: keep the loop out of their way.
+    cfg.republish_interval_ms = 600_000;
+    let (obs, addr) = observed("ingest").await;
+    p.metrics.insert("ingest", addr);
+    p.ingest_url = p
+        .spawn("ingest", |l, s| nianbao_ingest::run_with(cfg, l, s, obs))
+        .await
+        .unwrap();
+
+    let cfg = p.validation_config(Db::Sqlite).unwrap();
+    let (obs, addr) = observed("validation").await;
+    p.metrics.insert("validation", addr);
+    p.spawn("validation", |l, s| {
+        nianbao_validation::run_with(cfg, l, s, obs)
+    })
+    .await
+    .unwrap();
+
+    let cfg = p.notification_config(Db::Sqlite).unwrap();
+    let (obs, addr) = observed("notification").await;
+    p.metrics.insert("notification", addr);
+    p.notify_url = p
+        .spawn("notification", |l, s| {
+            nianbao_notification::run_with(cfg, l, s, obs)
+        })
+        .await
+        .unwrap();
+    p
 }
 
-impl Pipeline {
-    async fn start(broker: &Broker) -> Pipeline {
-        let amqp = broker.new_vhost_url().unwrap();
-        let dir = nianbao_e2e::e2e_tmp_dir()
-            .unwrap()
-            .join(format!("observability-{}", unique_suffix()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (stop, rx) = watch::channel(false);
-        let mut p = Pipeline {
-            amqp,
-            dir,
-            ingest_url: String::new(),
-            metrics: BTreeMap::new(),
-            stop,
-            handles: Vec::new(),
-        };
-
-        let (l, ingest_url) = listener().await.unwrap();
-        p.ingest_url = ingest_url;
-        let mut cfg = nianbao_ingest::Config::default();
-        cfg.data_dir = p.dir.join("ingest");
-        cfg.bus = fast_bus(&p.amqp);
-        // The outbox loop re-publishes reports whose confirm has not been recorded yet; on a busy
-        // machine it can overtake a submission and publish it twice (at-least-once, which every
-        // stage tolerates). Counting tests want exactly once: keep the loop out of their way.
-        cfg.republish_interval_ms = 600_000;
-        let (obs, addr) = observed("ingest").await;
-        p.metrics.insert("ingest", addr);
-        let s = stop_on(&rx);
-        p.handles.push(tokio::spawn(async move {
-            nianbao_ingest::run_with(cfg, l, s, obs).await.unwrap();
-        }));
-
-        let (l, _) = listener().await.unwrap();
-        let mut cfg = nianbao_validation::Config::default();
-        cfg.data_dir = p.dir.join("validation");
-        cfg.bus = fast_bus(&p.amqp);
-        let (obs, addr) = observed("validation").await;
-        p.metrics.insert("validation", addr);
-        let s = stop_on(&rx);
-        p.handles.push(tokio::spawn(async move {
-            nianbao_validation::run_with(cfg, l, s, obs).await.unwrap();
-        }));
-
-        let (l, _) = listener().await.unwrap();
-        let mut cfg = nianbao_notification::Config::default();
-        cfg.data_dir = p.dir.join("notification");
-        cfg.directory = nianbao_e2e::repo_root()
-            .join("deploy/directory/chujiang.toml")
-            .display()
-            .to_string();
-        cfg.bus = fast_bus(&p.amqp);
-        let (obs, addr) = observed("notification").await;
-        p.metrics.insert("notification", addr);
-        let s = stop_on(&rx);
-        p.handles.push(tokio::spawn(async move {
-            nianbao_notification::run_with(cfg, l, s, obs)
-                .await
-                .unwrap();
-        }));
-        p
-    }
-
-    /// An in-process extraction worker fetching from `ingest_url`, with its own `/metrics`.
-    async fn add_worker(&mut self, ingest_url: &str, prefetch: u16) {
-        let (l, _) = listener().await.unwrap();
-        let mut cfg = nianbao_extraction::Config::default();
-        cfg.ingest_url = ingest_url.to_string();
-        cfg.bus = fast_bus(&self.amqp);
-        cfg.bus.prefetch = prefetch;
-        let (obs, addr) = observed("extraction").await;
-        self.metrics.insert("extraction", addr);
-        let s = stop_on(&self.stop.subscribe());
-        self.handles.push(tokio::spawn(async move {
-            nianbao_extraction::run_with(cfg, l, s, Arc::default(), obs)
-                .await
-                .unwrap();
-        }));
-    }
-
-    async fn ingest(&self) -> IngestClient<Channel> {
-        for _ in 0..100 {
-            if let Ok(c) = IngestClient::connect(self.ingest_url.clone()).await {
-                return c
-                    .max_decoding_message_size(64 << 20)
-                    .max_encoding_message_size(64 << 20);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("ingest did not come up");
-    }
-
-    async fn submit(&self, reports: &[(String, Vec<u8>)]) -> Vec<String> {
-        let mut c = self.ingest().await;
-        let mut ids = Vec::new();
-        for (name, bytes) in reports {
-            let r = c
-                .submit_report(v1::SubmitReportRequest {
-                    content: bytes.clone(),
-                    file_name: name.clone(),
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            ids.push(r.report_id);
-        }
-        ids
-    }
-
-    async fn reports(&self, ids: &[String]) -> Vec<v1::Report> {
-        let mut c = self.ingest().await;
-        let mut out = Vec::new();
-        for id in ids {
-            out.push(
-                c.get_report(v1::GetReportRequest {
-                    report_id: id.clone(),
-                })
-                .await
-                .unwrap()
-                .into_inner(),
-            );
-        }
-        out
-    }
-
-    /// Waits until every report's status is one of `statuses`; returns the reports.
-    async fn wait_status(
-        &self,
-        ids: &[String],
-        statuses: &[&str],
-        timeout: Duration,
-    ) -> Vec<v1::Report> {
-        let start = Instant::now();
-        loop {
-            let reports = self.reports(ids).await;
-            if reports
-                .iter()
-                .all(|r| statuses.contains(&r.status.as_str()))
-            {
-                return reports;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "after {timeout:?}, not all reports are {statuses:?}: {:?}",
-                count_by_status(&reports)
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        for h in self.handles {
-            let _ = tokio::time::timeout(Duration::from_secs(20), h).await;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// An in-process extraction worker fetching from `ingest_url`, with its own `/metrics`.
+async fn add_worker(p: &mut Pipeline, ingest_url: &str, prefetch: u16) {
+    let cfg = p.extraction_config(ingest_url, prefetch);
+    let (obs, addr) = observed("extraction").await;
+    p.metrics.insert("extraction", addr);
+    p.spawn("extraction", |l, s| {
+        nianbao_extraction::run_with(cfg, l, s, Arc::default(), obs)
+    })
+    .await
+    .unwrap();
 }
 
 fn count_by_status(reports: &[v1::Report]) -> BTreeMap<String, usize> {
@@ -293,14 +165,15 @@ fn attr(span: &SpanData, key: &str) -> Option<String> {
 async fn one_report_is_one_trace_across_the_four_services() {
     let spans = exporter();
     let broker = shared_broker();
-    let mut p = Pipeline::start(broker).await;
+    let mut p = start(broker).await;
     let url = p.ingest_url.clone();
-    p.add_worker(&url, 4).await;
+    add_worker(&mut p, &url, 4).await;
 
-    let ids = p.submit(&generated(1, 61)).await;
+    let ids = p.submit(&generated(1, 61)).await.unwrap();
     let id = ids[0].clone();
     p.wait_status(&ids, &["notified"], Duration::from_secs(60))
-        .await;
+        .await
+        .unwrap();
 
     // The stage spans end once their delivery is acknowledged: wait for the last stage's.
     let start = Instant::now();
@@ -409,7 +282,7 @@ async fn one_report_is_one_trace_across_the_four_services() {
             names()
         );
     }
-    p.shutdown().await;
+    p.shutdown().await.unwrap();
 }
 
 /// Acceptance 2: each service's `/metrics` counts what it processed.
@@ -417,15 +290,16 @@ async fn one_report_is_one_trace_across_the_four_services() {
 async fn metrics_endpoints_count_the_reports_each_service_processed() {
     exporter();
     let broker = shared_broker();
-    let mut p = Pipeline::start(broker).await;
+    let mut p = start(broker).await;
     let url = p.ingest_url.clone();
-    p.add_worker(&url, 8).await;
+    add_worker(&mut p, &url, 8).await;
     let reports = generated(12, 62);
     let n = reports.len() as f64;
-    let ids = p.submit(&reports).await;
+    let ids = p.submit(&reports).await.unwrap();
     let done = p
         .wait_status(&ids, &["notified"], Duration::from_secs(120))
-        .await;
+        .await
+        .unwrap();
     let mut findings: HashMap<(String, String), f64> = HashMap::new();
     for r in &done {
         for f in &r.findings {
@@ -572,7 +446,7 @@ async fn metrics_endpoints_count_the_reports_each_service_processed() {
         let (code, body) = http_get(p.metrics[service], "/readyz").await;
         assert_eq!(code, 200, "{service}: {body}");
     }
-    p.shutdown().await;
+    p.shutdown().await.unwrap();
 }
 
 /// gRPC health and `/readyz` follow the broker connection: the vhost deleted under a running
@@ -581,7 +455,7 @@ async fn metrics_endpoints_count_the_reports_each_service_processed() {
 async fn health_turns_not_serving_when_the_broker_connection_is_lost() {
     exporter();
     let broker = shared_broker();
-    let p = Pipeline::start(broker).await;
+    let p = start(broker).await;
     let channel = tonic::transport::Endpoint::from_shared(p.ingest_url.clone())
         .unwrap()
         .connect_lazy();
@@ -647,7 +521,7 @@ async fn health_turns_not_serving_when_the_broker_connection_is_lost() {
         }
     }
     drop(health);
-    p.shutdown().await;
+    p.shutdown().await.unwrap();
 }
 
 /// An Ingest front that answers FetchReport slowly (forwarding to the real ingest), so that a
@@ -784,13 +658,13 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
         .await
         .unwrap();
     let broker = shared_broker();
-    let mut p = Pipeline::start(broker).await;
+    let mut p = start(broker).await;
 
     // The worker process fetches through the slow front.
     let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let front_url = format!("http://{}", front.local_addr().unwrap());
     let slow = SlowIngest {
-        inner: p.ingest().await,
+        inner: p.ingest().await.unwrap(),
         delay: Duration::from_millis(250),
     };
     let (front_stop, front_rx) = watch::channel(false);
@@ -816,7 +690,7 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
             ),
     );
 
-    let ids = p.submit(&generated(40, 63)).await;
+    let ids = p.submit(&generated(40, 63)).await.unwrap();
     let metrics_port = free_port();
     let log = p.dir.join("worker.log");
     let mut child = Command::new(&bin)
@@ -925,7 +799,7 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
     );
 
     // It was stopped with work left: some reports still wait in the queue.
-    let after = p.reports(&ids).await;
+    let after = p.reports(&ids).await.unwrap();
     let waiting = after.iter().filter(|r| r.status == "received").count();
     assert!(
         waiting > 0 && waiting < ids.len(),
@@ -938,10 +812,11 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
 
     // A second worker (the rolling restart's new instance) takes the rest.
     let url = p.ingest_url.clone();
-    p.add_worker(&url, 8).await;
+    add_worker(&mut p, &url, 8).await;
     let done = p
         .wait_status(&ids, &["validated", "notified"], Duration::from_secs(120))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(done.len(), ids.len());
     let bus = nianbao_bus::Bus::connect(&fast_bus(&p.amqp), "e2e-check")
         .await
@@ -949,5 +824,5 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
     assert_eq!(bus.queue_len("nianbao.extraction.parked").await.unwrap(), 0);
     assert_eq!(bus.queue_len("nianbao.dead").await.unwrap(), 0);
     bus.close().await;
-    p.shutdown().await;
+    p.shutdown().await.unwrap();
 }

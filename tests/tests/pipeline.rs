@@ -2,119 +2,60 @@
 //! in-process against a real RabbitMQ (one private vhost per test on the harness's broker), with
 //! SQLite — and once with PostgreSQL. Reports are submitted over gRPC exactly as agencies would.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::field_reassign_with_default
-)] // a failed unwrap is a failed test; configs read as defaults plus the test's overrides
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use nianbao_e2e::pipeline::{Db, db_url, fast_bus, listener, stop_on};
-use nianbao_e2e::{Broker, shared_broker, unique_suffix};
+use nianbao_e2e::pipeline::{Db, Pipeline, fast_bus, listener, stop_on};
+use nianbao_e2e::shared_broker;
 use nianbao_model::{Finding, RuleId, Severity};
-use nianbao_proto::v1::ingest_client::IngestClient;
-use nianbao_proto::v1::notification_client::NotificationClient;
-use nianbao_proto::v1::{GetReportRequest, ListAlertsRequest, SubmitReportRequest};
-use std::collections::{BTreeMap, HashMap};
+use nianbao_proto::v1::ListAlertsRequest;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 
+/// An extraction worker with a stop signal of its own, so that a test can stop or kill it alone.
 struct Worker {
     stats: Arc<nianbao_extraction::Stats>,
     stop: watch::Sender<bool>,
-    handle: JoinHandle<()>,
+    handle: JoinHandle<Result<(), nianbao_extraction::Error>>,
 }
 
-struct Pipeline {
-    amqp: String,
-    dir: PathBuf,
-    ingest_url: String,
-    notify_url: String,
-    stop: watch::Sender<bool>,
-    handles: Vec<JoinHandle<()>>,
+/// The shared pipeline (ingest, validation, notification) and this binary's extraction workers.
+struct Run {
+    p: Pipeline,
     workers: Vec<Worker>,
 }
 
-impl Pipeline {
-    async fn start(broker: &Broker, db: Db, workers: usize) -> Pipeline {
-        nianbao_e2e::init_test_tracing();
-        let amqp = broker.new_vhost_url().unwrap();
-        let dir = nianbao_e2e::e2e_tmp_dir()
-            .unwrap()
-            .join(format!("pipeline-{}", unique_suffix()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (stop, rx) = watch::channel(false);
-        let mut handles = Vec::new();
-
-        let (l, ingest_url) = listener().await.unwrap();
-        let mut cfg = nianbao_ingest::Config::default();
-        cfg.data_dir = dir.join("ingest");
-        cfg.database_url = db_url(db, &dir, "ingest").unwrap();
-        cfg.bus = fast_bus(&amqp);
-        let s = stop_on(&rx);
-        handles.push(tokio::spawn(async move {
-            nianbao_ingest::run(cfg, l, s).await.unwrap();
-        }));
-
-        let (l, _) = listener().await.unwrap();
-        let mut cfg = nianbao_validation::Config::default();
-        cfg.data_dir = dir.join("validation");
-        cfg.database_url = db_url(db, &dir, "validation").unwrap();
-        cfg.bus = fast_bus(&amqp);
-        let s = stop_on(&rx);
-        handles.push(tokio::spawn(async move {
-            nianbao_validation::run(cfg, l, s).await.unwrap();
-        }));
-
-        let (l, notify_url) = listener().await.unwrap();
-        let mut cfg = nianbao_notification::Config::default();
-        cfg.data_dir = dir.join("notification");
-        cfg.database_url = db_url(db, &dir, "notification").unwrap();
-        cfg.directory = nianbao_e2e::repo_root()
-            .join("deploy/directory/chujiang.toml")
-            .display()
-            .to_string();
-        cfg.bus = fast_bus(&amqp);
-        let s = stop_on(&rx);
-        handles.push(tokio::spawn(async move {
-            nianbao_notification::run(cfg, l, s).await.unwrap();
-        }));
-
-        let mut p = Pipeline {
-            amqp,
-            dir,
-            ingest_url,
-            notify_url,
-            stop,
-            handles,
+impl Run {
+    async fn start(db: Db, workers: usize) -> Run {
+        let p = Pipeline::start(shared_broker(), "pipeline", db)
+            .await
+            .unwrap();
+        let mut run = Run {
+            p,
             workers: Vec::new(),
         };
         for _ in 0..workers {
-            let url = p.ingest_url.clone();
-            p.add_worker(&url, 8).await;
+            let url = run.p.ingest_url.clone();
+            run.add_worker(&url, 8).await;
         }
-        p
+        run
     }
 
     async fn add_worker(&mut self, ingest_url: &str, prefetch: u16) {
         let (l, _) = listener().await.unwrap();
-        let mut cfg = nianbao_extraction::Config::default();
-        cfg.ingest_url = ingest_url.to_string();
-        cfg.bus = fast_bus(&self.amqp);
-        cfg.bus.prefetch = prefetch;
+        let cfg = self.p.extraction_config(ingest_url, prefetch);
         let stats = Arc::new(nianbao_extraction::Stats::default());
         let (stop, rx) = watch::channel(false);
-        let st = stats.clone();
-        let s = stop_on(&rx);
-        let handle = tokio::spawn(async move {
-            nianbao_extraction::run_with_stats(cfg, l, s, st)
-                .await
-                .unwrap();
-        });
+        let handle = tokio::spawn(nianbao_extraction::run_with_stats(
+            cfg,
+            l,
+            stop_on(&rx),
+            stats.clone(),
+        ));
         self.workers.push(Worker {
             stats,
             stop,
@@ -122,93 +63,31 @@ impl Pipeline {
         });
     }
 
-    async fn ingest(&self) -> IngestClient<Channel> {
-        for _ in 0..100 {
-            if let Ok(c) = IngestClient::connect(self.ingest_url.clone()).await {
-                return c
-                    .max_decoding_message_size(64 << 20)
-                    .max_encoding_message_size(64 << 20);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("ingest did not come up");
-    }
-
-    async fn notification(&self) -> NotificationClient<Channel> {
-        for _ in 0..100 {
-            if let Ok(c) = NotificationClient::connect(self.notify_url.clone()).await {
-                return c.max_decoding_message_size(64 << 20);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("notification did not come up");
-    }
-
-    async fn submit(&self, reports: &[(String, Vec<u8>)]) -> Vec<String> {
-        let mut c = self.ingest().await;
-        let mut ids = Vec::new();
-        for (name, bytes) in reports {
-            let r = c
-                .submit_report(SubmitReportRequest {
-                    content: bytes.clone(),
-                    file_name: name.clone(),
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            ids.push(r.report_id);
-        }
-        ids
-    }
-
-    /// Waits until every report is notified (or failed); returns them by id.
+    /// Waits until every report is notified (or failed); returns them in the order of `ids`.
     async fn wait_notified(
         &self,
         ids: &[String],
         timeout: Duration,
-    ) -> HashMap<String, nianbao_proto::v1::Report> {
-        let mut c = self.ingest().await;
-        let start = Instant::now();
-        loop {
-            let mut done = HashMap::new();
-            for id in ids {
-                let r = c
-                    .get_report(GetReportRequest {
-                        report_id: id.clone(),
-                    })
-                    .await
-                    .unwrap()
-                    .into_inner();
-                if r.status == "notified" || r.status == "failed" {
-                    done.insert(id.clone(), r);
-                }
-            }
-            if done.len() == ids.len() {
-                return done;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "{} of {} reports notified after {timeout:?}",
-                done.len(),
-                ids.len()
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+    ) -> Vec<nianbao_proto::v1::Report> {
+        self.p
+            .wait_status(ids, &["notified", "failed"], timeout)
+            .await
+            .unwrap()
     }
 
+    /// Stops the workers, then the pipeline; fails if any of them failed.
     async fn shutdown(self) {
         for w in &self.workers {
             let _ = w.stop.send(true);
         }
-        let _ = self.stop.send(true);
         for w in self.workers {
-            let _ = tokio::time::timeout(Duration::from_secs(20), w.handle).await;
+            let stopped = tokio::time::timeout(Duration::from_secs(20), w.handle).await;
+            assert!(
+                matches!(stopped, Ok(Ok(Ok(())))),
+                "an extraction worker did not stop cleanly: {stopped:?}"
+            );
         }
-        for h in self.handles {
-            let _ = tokio::time::timeout(Duration::from_secs(20), h).await;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.p.shutdown().await.unwrap();
     }
 }
 
@@ -264,18 +143,17 @@ fn corpus(generated: usize) -> Vec<(String, Vec<u8>, Option<String>)> {
 }
 
 async fn run_corpus(db: Db, generated: usize) {
-    let broker = shared_broker();
-    let p = Pipeline::start(broker, db, 3).await;
+    let run = Run::start(db, 3).await;
     let reports = corpus(generated);
     let submissions: Vec<(String, Vec<u8>)> = reports
         .iter()
         .map(|(n, b, _)| (n.clone(), b.clone()))
         .collect();
-    let ids = p.submit(&submissions).await;
-    let done = p.wait_notified(&ids, Duration::from_secs(300)).await;
+    let ids = run.p.submit(&submissions).await.unwrap();
+    let done = run.wait_notified(&ids, Duration::from_secs(300)).await;
 
     let mut alerts_by_report: BTreeMap<String, Vec<nianbao_proto::v1::Alert>> = BTreeMap::new();
-    let mut n = p.notification().await;
+    let mut n = run.p.notification().await.unwrap();
     let mut offset = 0;
     loop {
         let page = n
@@ -301,8 +179,7 @@ async fn run_corpus(db: Db, generated: usize) {
     }
 
     let mut problems = Vec::new();
-    for ((name, bytes, supervisor), id) in reports.iter().zip(&ids) {
-        let r = &done[id];
+    for (((name, bytes, supervisor), id), r) in reports.iter().zip(&ids).zip(&done) {
         if r.status != "notified" {
             problems.push(format!(
                 "{name}: status {} ({})",
@@ -347,7 +224,7 @@ async fn run_corpus(db: Db, generated: usize) {
             problems.push(format!("{name}: unreadable in the pipeline"));
         }
     }
-    let per_worker: Vec<u64> = p
+    let per_worker: Vec<u64> = run
         .workers
         .iter()
         .map(|w| w.stats.processed.load(Ordering::Relaxed))
@@ -361,7 +238,7 @@ async fn run_corpus(db: Db, generated: usize) {
         per_worker.iter().all(|&n| n > 0),
         "each of the three workers took part: {per_worker:?}"
     );
-    p.shutdown().await;
+    run.shutdown().await;
     assert!(
         problems.is_empty(),
         "{} problems:\n{}",
@@ -393,8 +270,7 @@ async fn a_stopped_worker_loses_nothing_postgresql() {
 }
 
 async fn stopped_worker(db: Db) {
-    let broker = shared_broker();
-    let mut p = Pipeline::start(broker, db, 0).await;
+    let mut run = Run::start(db, 0).await;
     // The first worker fetches from an ingest that accepts connections and never answers: it takes
     // its prefetch of messages and holds them, unacknowledged.
     let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -405,32 +281,32 @@ async fn stopped_worker(db: Db) {
             held.push(s);
         }
     });
-    p.add_worker(&hole_url, 10).await;
+    run.add_worker(&hole_url, 10).await;
     let reports = corpus(0)
         .into_iter()
         .chain(corpus(12).into_iter().skip(5))
         .map(|(n, b, _)| (n, b))
         .collect::<Vec<_>>();
-    let ids = p.submit(&reports).await;
+    let ids = run.p.submit(&reports).await.unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     // Kill it abruptly: its connection goes, its deliveries return to the queue.
-    let dead = p.workers.remove(0);
+    let dead = run.workers.remove(0);
     dead.handle.abort();
     let _ = dead.handle.await;
-    let url = p.ingest_url.clone();
-    p.add_worker(&url, 10).await;
-    let done = p.wait_notified(&ids, Duration::from_secs(120)).await;
+    let url = run.p.ingest_url.clone();
+    run.add_worker(&url, 10).await;
+    let done = run.wait_notified(&ids, Duration::from_secs(120)).await;
     assert!(
-        done.values().all(|r| r.status == "notified"),
+        done.iter().all(|r| r.status == "notified"),
         "{:?}",
-        done.values().map(|r| &r.status).collect::<Vec<_>>()
+        done.iter().map(|r| &r.status).collect::<Vec<_>>()
     );
     // Delivery is at least once: a redelivered message may be extracted a second time.
     assert!(
-        p.workers[0].stats.processed.load(Ordering::Relaxed) >= ids.len() as u64,
+        run.workers[0].stats.processed.load(Ordering::Relaxed) >= ids.len() as u64,
         "the new worker extracted every report the stopped one held"
     );
-    p.shutdown().await;
+    run.shutdown().await;
 }
 
 /// A message that is not a valid event ends in the parking lot; the pipeline keeps flowing.
@@ -445,9 +321,8 @@ async fn an_invalid_message_is_parked_and_the_pipeline_flows_postgresql() {
 }
 
 async fn invalid_message(db: Db) {
-    let broker = shared_broker();
-    let p = Pipeline::start(broker, db, 1).await;
-    let bus = nianbao_bus::Bus::connect(&fast_bus(&p.amqp), "e2e-test")
+    let run = Run::start(db, 1).await;
+    let bus = nianbao_bus::Bus::connect(&fast_bus(&run.p.amqp), "e2e-test")
         .await
         .unwrap();
     // wait for the extraction queue to exist
@@ -466,9 +341,9 @@ async fn invalid_message(db: Db) {
         .take(3)
         .map(|(n, b, _)| (n, b))
         .collect();
-    let ids = p.submit(&reports).await;
-    let done = p.wait_notified(&ids, Duration::from_secs(60)).await;
-    assert!(done.values().all(|r| r.status == "notified"));
+    let ids = run.p.submit(&reports).await.unwrap();
+    let done = run.wait_notified(&ids, Duration::from_secs(60)).await;
+    assert!(done.iter().all(|r| r.status == "notified"));
     let mut parked = 0;
     for _ in 0..50 {
         parked = bus.queue_len("nianbao.extraction.parked").await.unwrap();
@@ -479,5 +354,5 @@ async fn invalid_message(db: Db) {
     }
     assert_eq!(parked, 1, "the garbage message is parked");
     bus.close().await;
-    p.shutdown().await;
+    run.shutdown().await;
 }
