@@ -334,11 +334,6 @@ impl Pipeline {
         }
     }
 
-    /// A receiver of the stop signal, for a task of the test that must stop with the services.
-    pub fn stop_signal(&self) -> StopSignal {
-        Box::pin(stop_on(&self.stop.subscribe()))
-    }
-
     /// Stops every service, waits for each (20 s at most) and removes the folder. An error if a
     /// service had failed, panicked or did not stop.
     pub async fn shutdown(self) -> Result<()> {
