@@ -213,7 +213,7 @@ impl Bus {
                 })
                 .await;
         }
-        let _ = ch.close(200, ShortString::from("consumer stopped")).await;
+        crate::close_channel(&ch, "consumer stopped").await;
         if let Some(m) = self.metrics() {
             m.consumer_prefetch(&spec.name, 0);
         }

@@ -383,7 +383,7 @@ impl Bus {
             )
             .await?;
         let n = q.message_count();
-        let _ = ch.close(200, ShortString::from("done")).await;
+        close_channel(&ch, "done").await;
         Ok(n)
     }
 
@@ -394,9 +394,24 @@ impl Bus {
         self.publish_raw("", queue, body, props, true).await
     }
 
+    /// Closes the connection, waiting [`CLOSE_TIMEOUT`] at most for the broker's answer.
     pub async fn close(&self) {
-        let _ = self.conn.close(200, ShortString::from("shutdown")).await;
+        let closing = self.conn.close(200, ShortString::from("shutdown"));
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
     }
+}
+
+/// How long closing a channel or the connection waits for the broker's close-ok. lapin waits for it
+/// without end, and a broker that is dropping the connection (vhost deleted, node stopping) may
+/// never send it: a service told to stop then hung in its consumer's close (seen in
+/// `health_turns_not_serving_when_the_broker_connection_is_lost`, one run in three).
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Closes `ch`, waiting [`CLOSE_TIMEOUT`] at most: nothing is left to do on a channel being closed,
+/// so an unanswered close is as good as an answered one.
+pub(crate) async fn close_channel(ch: &Channel, reason: &str) {
+    let closing = ch.close(200, ShortString::from(reason.to_string()));
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
 }
 
 fn now_ms() -> i64 {
