@@ -168,18 +168,24 @@ impl Pipeline {
     /// binaries start them); extraction workers are the test's to add.
     pub async fn start(broker: &Broker, name: &str, db: Db) -> Result<Pipeline> {
         let mut p = Pipeline::new(broker, name).await?;
-        let cfg = p.ingest_config(db)?;
-        p.ingest_url = p
-            .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
-            .await?;
-        let cfg = p.validation_config(db)?;
-        p.spawn("validation", |l, s| nianbao_validation::run(cfg, l, s))
-            .await?;
+        p.start_ingest_and_validation(db).await?;
         let cfg = p.notification_config(db)?;
         p.notify_url = p
             .spawn("notification", |l, s| nianbao_notification::run(cfg, l, s))
             .await?;
         Ok(p)
+    }
+
+    /// Ingest (its URL in `ingest_url`) and validation, with their test configurations.
+    pub async fn start_ingest_and_validation(&mut self, db: Db) -> Result<()> {
+        let cfg = self.ingest_config(db)?;
+        self.ingest_url = self
+            .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
+            .await?;
+        let cfg = self.validation_config(db)?;
+        self.spawn("validation", |l, s| nianbao_validation::run(cfg, l, s))
+            .await?;
+        Ok(())
     }
 
     /// Starts a service on a new local port, with this pipeline's stop signal; returns the
@@ -291,18 +297,7 @@ impl Pipeline {
 
     /// The reports `ids`, as ingest has them now.
     pub async fn reports(&self, ids: &[String]) -> Result<Vec<Report>> {
-        let mut c = self.ingest().await?;
-        let mut out = Vec::new();
-        for id in ids {
-            let r = c
-                .get_report(GetReportRequest {
-                    report_id: id.clone(),
-                })
-                .await
-                .with_context(|| format!("GetReport {id}"))?;
-            out.push(r.into_inner());
-        }
-        Ok(out)
+        get_reports(&mut self.ingest().await?, ids).await
     }
 
     /// Polls ingest until every report of `ids` has one of `statuses`; returns them in the order
@@ -314,9 +309,10 @@ impl Pipeline {
         timeout: Duration,
     ) -> Result<Vec<Report>> {
         let start = Instant::now();
+        let mut c = self.ingest().await?;
         loop {
             self.check_services()?;
-            let reports = self.reports(ids).await?;
+            let reports = get_reports(&mut c, ids).await?;
             if reports
                 .iter()
                 .all(|r| statuses.contains(&r.status.as_str()))
@@ -353,4 +349,19 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// Each report of `ids` through one client, in order.
+async fn get_reports(c: &mut IngestClient<Channel>, ids: &[String]) -> Result<Vec<Report>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let r = c
+            .get_report(GetReportRequest {
+                report_id: id.clone(),
+            })
+            .await
+            .with_context(|| format!("GetReport {id}"))?;
+        out.push(r.into_inner());
+    }
+    Ok(out)
 }

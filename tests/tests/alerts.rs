@@ -25,15 +25,7 @@ use std::time::{Duration, Instant};
 /// 100 ms, tracking the roster of `year`.
 async fn start(db: Db, clock: Arc<ManualClock>, year: i32) -> Pipeline {
     let mut p = Pipeline::new(shared_broker(), "alerts").await.unwrap();
-    let cfg = p.ingest_config(db).unwrap();
-    p.ingest_url = p
-        .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
-        .await
-        .unwrap();
-    let cfg = p.validation_config(db).unwrap();
-    p.spawn("validation", |l, s| nianbao_validation::run(cfg, l, s))
-        .await
-        .unwrap();
+    p.start_ingest_and_validation(db).await.unwrap();
     let cfg = p.extraction_config(&p.ingest_url, 8);
     p.spawn("extraction", |l, s| nianbao_extraction::run(cfg, l, s))
         .await
