@@ -171,10 +171,21 @@ impl Similarity {
 
     /// The decision on full fingerprints: `Some(jaccard)` when near-identical.
     pub fn near_identical(&self, cur: &Fingerprint, other: &Fingerprint) -> Option<f64> {
-        if !self.prefilter(cur, other) {
+        self.near_identical_parts(cur, other.simhash, other.shingles, &other.sketch)
+    }
+
+    /// [`Similarity::near_identical`] on the parts of the other fingerprint, held apart.
+    pub fn near_identical_parts(
+        &self,
+        cur: &Fingerprint,
+        simhash: u64,
+        shingles: u32,
+        sketch: &[u64],
+    ) -> Option<f64> {
+        if !self.prefilter_parts(cur.simhash, cur.shingles, simhash, shingles) {
             return None;
         }
-        let j = cur.jaccard(other);
+        let j = cur.jaccard_with(shingles, sketch);
         (j >= self.threshold).then_some(j)
     }
 }
@@ -340,7 +351,8 @@ pub fn report_changed(cur: &ReportRow, earlier: &[ReportRow]) -> Option<Finding>
 pub struct Context {
     /// The same agency's latest report of year Y−1.
     pub previous_year: Option<ReportRow>,
-    /// Same-year reports stored before this one that passed the prefilter, with full fingerprints.
+    /// Same-year reports stored before this one, with full fingerprints: at least every one that is
+    /// near-identical, all `duplicate-peer` reads (the validator passes only those).
     pub peers: Vec<ReportRow>,
     /// Same agency and year, stored before this one (fingerprints not needed): at least the latest
     /// one with another version, all `report-changed` reads.
