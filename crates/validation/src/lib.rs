@@ -921,14 +921,11 @@ pub async fn run_with(
         let _ = watchdog.await;
         Ok(())
     };
-    let result = pipeline.await;
-    if result.is_err() {
-        // The server would otherwise keep running without a pipeline: stop it too.
+    // Wait for the shutdown signal before stopping the server, unless the pipeline failed: the
+    // server would otherwise keep running without a pipeline. The caller logs the error (the
+    // binary's `main`), so that it is logged once.
+    if let Err(e) = pipeline.await {
         readiness.stopping().await;
-    }
-    // Wait for the shutdown signal before stopping the server, unless the pipeline failed.
-    if let Err(e) = result {
-        tracing::error!(error = %e, "validation pipeline failed");
         server.abort();
         if let Some(m) = &metrics_server {
             m.abort();
