@@ -214,10 +214,7 @@ impl Index {
         Index {
             next_order: None,
             years: Default::default(),
-            sketches: SketchCache {
-                capacity,
-                ..Default::default()
-            },
+            sketches: SketchCache::with_capacity(capacity),
         }
     }
 
@@ -314,17 +311,15 @@ struct SketchCache {
     order: std::collections::VecDeque<(String, String)>,
 }
 
-impl Default for SketchCache {
-    fn default() -> Self {
+impl SketchCache {
+    fn with_capacity(capacity: usize) -> SketchCache {
         SketchCache {
-            capacity: DEFAULT_SKETCH_CACHE,
+            capacity,
             map: Default::default(),
             order: Default::default(),
         }
     }
-}
 
-impl SketchCache {
     fn get(&self, report_id: &str, version: &str) -> Option<&Vec<u64>> {
         self.map.get(report_id)?.get(version)
     }
@@ -977,10 +972,7 @@ mod tests {
 
     #[test]
     fn the_sketch_cache_keeps_the_most_recent_reports() {
-        let mut c = SketchCache {
-            capacity: 2,
-            ..Default::default()
-        };
+        let mut c = SketchCache::with_capacity(2);
         c.put("a", "1", &[1]);
         c.put("b", "1", &[2]);
         c.put("a", "1", &[1]); // again: not a second entry
