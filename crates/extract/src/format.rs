@@ -42,6 +42,12 @@ pub enum FormatError {
     BrokenPdf(String),
     #[error("PDF 已加密，无法读取文字；请提供未加密的版本")]
     EncryptedPdf,
+    #[error(
+        "PDF 的数据流解压后超过上限（{limit} 字节，max_pdf_inflated_bytes），疑似压缩炸弹 / \
+         the PDF's streams inflate beyond the limit ({limit} bytes, max_pdf_inflated_bytes): \
+         a decompression bomb?"
+    )]
+    PdfInflated { limit: u64 },
 }
 
 /// Detects the format from the first bytes. HTML is recognised by its markup at the start of the

@@ -24,6 +24,7 @@ pub mod format;
 mod html;
 mod parts;
 mod pdf;
+mod pdf_streams;
 mod tables;
 mod text;
 mod title;
@@ -47,6 +48,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Pages of a PDF.
     pub max_pages: usize,
+    /// Bytes a PDF's streams may inflate to, all decoding stages of all streams together: lopdf
+    /// inflates a stream without a cap, and nested FlateDecode filters multiply (PDF bombs).
+    pub max_pdf_inflated_bytes: u64,
     /// Wall-clock time for reading one document's format (HTML, DOCX, PDF).
     pub max_time: Duration,
 }
@@ -62,6 +66,8 @@ impl Default for Limits {
             max_unzipped_bytes: 64 * 1024 * 1024,
             max_depth: 512,
             max_pages: 300,
+            // A 40-page report with embedded CJK font subsets inflates to a few MB.
+            max_pdf_inflated_bytes: 256 * 1024 * 1024,
             max_time: Duration::from_secs(20),
         }
     }
@@ -76,6 +82,7 @@ pub struct LimitsConfig {
     pub max_unzipped_bytes: u64,
     pub max_depth: usize,
     pub max_pages: usize,
+    pub max_pdf_inflated_bytes: u64,
     /// Milliseconds.
     pub max_time_ms: u64,
 }
@@ -88,6 +95,7 @@ impl Default for LimitsConfig {
             max_unzipped_bytes: l.max_unzipped_bytes,
             max_depth: l.max_depth,
             max_pages: l.max_pages,
+            max_pdf_inflated_bytes: l.max_pdf_inflated_bytes,
             max_time_ms: u64::try_from(l.max_time.as_millis()).unwrap_or(u64::MAX),
         }
     }
@@ -102,6 +110,7 @@ impl LimitsConfig {
             max_unzipped_bytes: self.max_unzipped_bytes,
             max_depth: self.max_depth,
             max_pages: self.max_pages,
+            max_pdf_inflated_bytes: self.max_pdf_inflated_bytes,
             max_time: Duration::from_millis(self.max_time_ms),
         }
     }
@@ -167,6 +176,7 @@ pub fn extract_bytes_with(bytes: &[u8], limits: &Limits) -> Extraction {
             _ => {
                 let lim = pdf::PdfLimits {
                     max_pages: limits.max_pages,
+                    max_inflated_bytes: limits.max_pdf_inflated_bytes,
                     deadline,
                 };
                 Ok((pdf::to_flat(bytes, &lim)?, "pdf".to_string()))

@@ -20,6 +20,8 @@ use std::time::Instant;
 pub struct PdfLimits {
     /// Pages: a report has a few dozen at most.
     pub max_pages: usize,
+    /// What all the streams may inflate to (see [`crate::pdf_streams`]).
+    pub max_inflated_bytes: u64,
     /// When reading must stop, checked between pages.
     pub deadline: Instant,
 }
@@ -570,10 +572,20 @@ fn check_forms(
 
 /// Flattens a PDF.
 pub fn to_flat(bytes: &[u8], limits: &PdfLimits) -> Result<Flat, FormatError> {
+    let budget = crate::pdf_streams::InflateBudget {
+        max_bytes: limits.max_inflated_bytes,
+        deadline: limits.deadline,
+    };
+    // Before lopdf, which inflates cross-reference and object streams while loading.
+    crate::pdf_streams::check_raw(bytes, &budget)?;
     let mut doc = pdf_extract::Document::load_mem(bytes)
         .map_err(|e| FormatError::BrokenPdf(e.to_string()))?;
     if doc.is_encrypted() && doc.decrypt("").is_err() {
         return Err(FormatError::EncryptedPdf);
+    }
+    if doc.is_encrypted() || doc.encryption_state.is_some() {
+        // The raw scan saw ciphertext: check the decrypted streams before they are drawn.
+        crate::pdf_streams::check_document(&doc, &budget)?;
     }
     let pages = doc.get_pages();
     if pages.len() > limits.max_pages {

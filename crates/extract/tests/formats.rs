@@ -308,6 +308,148 @@ fn a_pdf_form_that_draws_itself_is_refused_not_a_stack_overflow() {
     assert!(reason(&x).contains("循环引用"), "{}", reason(&x));
 }
 
+/// zlib data of `n` zero bytes (n ≥ 1), written by hand: one literal zero, then matches of 258
+/// bytes at distance 1 in deflate's fixed Huffman codes (13 bits each), so that a gigabyte costs
+/// a few megabytes and no compressor has to read it.
+fn zlib_zeros(n: u64) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        nbits: u32,
+    }
+    impl Bits {
+        /// `len` bits of `value`, least significant first (deflate's bit order for fields).
+        fn put(&mut self, value: u32, len: u32) {
+            self.acc |= u64::from(value) << self.nbits;
+            self.nbits += len;
+            while self.nbits >= 8 {
+                self.out.push((self.acc & 0xFF) as u8);
+                self.acc >>= 8;
+                self.nbits -= 8;
+            }
+        }
+        /// A Huffman code, most significant bit first.
+        fn code(&mut self, code: u32, len: u32) {
+            let reversed = (0..len).fold(0, |r, i| r | (((code >> i) & 1) << (len - 1 - i)));
+            self.put(reversed, len);
+        }
+    }
+    let mut b = Bits {
+        out: vec![0x78, 0x01],
+        acc: 0,
+        nbits: 0,
+    };
+    b.put(1, 1); // last block
+    b.put(1, 2); // fixed Huffman codes
+    b.code(0x30, 8); // literal 0
+    let mut left = n - 1;
+    while left >= 258 {
+        b.code(0b1100_0101, 8); // length 258 (code 285)
+        b.code(0, 5); // distance 1
+        left -= 258;
+    }
+    for _ in 0..left {
+        b.code(0x30, 8);
+    }
+    b.code(0, 7); // end of block
+    if b.nbits > 0 {
+        b.out.push((b.acc & 0xFF) as u8);
+    }
+    // Adler-32 of zeros: a stays 1, b counts the bytes.
+    let adler = ((n % 65_521) << 16) | 1;
+    b.out
+        .extend_from_slice(&u32::try_from(adler).unwrap().to_be_bytes());
+    b.out
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(data).unwrap();
+    z.finish().unwrap()
+}
+
+/// A one-page PDF whose content stream holds the raw bytes `data` under the dictionary entries
+/// `dict`; `resources` is the page's resource dictionary.
+fn pdf_with_binary_stream(resources: &str, dict: &str, data: &[u8]) -> Vec<u8> {
+    let marker = "@@DATA@@";
+    let pdf = pdf_of(&[
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources {resources} >>"
+        ),
+        format!(
+            "<< {dict} /Length {} >>\nstream\n{marker}\nendstream",
+            data.len()
+        ),
+    ]);
+    // The stream is the last object, so only startxref moves when the marker becomes the data.
+    let at = pdf
+        .windows(marker.len())
+        .position(|w| w == marker.as_bytes())
+        .unwrap();
+    let tail = String::from_utf8(pdf[at + marker.len()..].to_vec()).unwrap();
+    let (head, xref_at) = tail.rsplit_once("startxref\n").unwrap();
+    let xref_at: usize = xref_at.lines().next().unwrap().parse().unwrap();
+    let moved = xref_at + data.len() - marker.len();
+    let tail = format!("{head}startxref\n{moved}\n%%EOF\n");
+    [&pdf[..at], data, tail.as_bytes()].concat()
+}
+
+#[test]
+fn a_pdf_bomb_is_refused_without_inflating_it() {
+    // The page's content stream: 1 GiB of zeros, deflated twice: [/FlateDecode /FlateDecode]. The
+    // levels multiply (~1,000× the first, hundreds× the second): 1 GiB from a file of a few KB.
+    let outer = zlib(&zlib_zeros(1 << 30));
+    let bomb = pdf_with_binary_stream("<< >>", "/Filter [/FlateDecode /FlateDecode]", &outer);
+    assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+    // A small configured limit: refused at once, the reason names the limit.
+    let small = Limits {
+        max_pdf_inflated_bytes: 4 << 20,
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let x = extract_bytes_with(&bomb, &small);
+    assert!(
+        reason(&x).contains("max_pdf_inflated_bytes"),
+        "{}",
+        reason(&x)
+    );
+    assert!(reason(&x).contains("4194304"), "{}", reason(&x));
+    assert!(reason(&x).contains("压缩炸弹"), "{}", reason(&x));
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // The default limit: refused too, having inflated no more than the limit, into no buffer.
+    let t = Instant::now();
+    let x = extract_bytes(&bomb);
+    assert!(
+        reason(&x).contains("max_pdf_inflated_bytes"),
+        "{}",
+        reason(&x)
+    );
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    // One stream inflating to 300 MiB by itself, its filter a plain name.
+    let single = pdf_with_binary_stream("<< >>", "/Filter /FlateDecode", &zlib_zeros(300 << 20));
+    let x = extract_bytes_with(&single, &small);
+    assert!(
+        reason(&x).contains("max_pdf_inflated_bytes"),
+        "{}",
+        reason(&x)
+    );
+    // A doubly compressed page under the limit is read as before.
+    let font = "<< /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >>";
+    let text = format!(
+        "BT /F1 10 Tf 20 20 Td ({}) Tj ET",
+        "Annual report text ".repeat(10)
+    );
+    let ok = pdf_with_binary_stream(
+        font,
+        "/Filter [/FlateDecode /FlateDecode]",
+        &zlib(&zlib(text.as_bytes())),
+    );
+    let x = extract_bytes_with(&ok, &small);
+    assert_eq!(x.unreadable, None);
+}
+
 #[test]
 fn pdf_without_text_layer_or_broken_gives_a_clear_reason() {
     // A scan: the page only paints (here: a rectangle), no text.
