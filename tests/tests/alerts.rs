@@ -11,11 +11,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+use nianbao_directory::{Date, Directory, Level};
 use nianbao_e2e::pipeline::{Db, Pipeline, sample_directory};
 use nianbao_e2e::shared_broker;
 use nianbao_model::Severity;
-use nianbao_notification::clock::{Date, HOUR_MS, ManualClock};
-use nianbao_notification::directory::{Directory, Level};
+use nianbao_notification::clock::{HOUR_MS, ManualClock};
 use nianbao_proto::v1::{Alert, ListAlertsRequest};
 use nianbao_synth::{Layout, SynthOptions, SynthReport, generate_one};
 use std::sync::Arc;

@@ -29,12 +29,12 @@ use crate::alert::{
     fingerprint, format_arrived_message, format_escalation_message, format_message,
     format_missing_message, format_resolution_message, format_update_message, late_finding, level,
 };
-use crate::clock::{DAY_MS, Date, HOUR_MS, MINUTE_MS, SharedClock};
+use crate::clock::{DAY_MS, HOUR_MS, MINUTE_MS, SharedClock};
 use crate::config::RosterConfig;
 use crate::deliver::{Channel, DeliverError, Deliverer};
-use crate::directory::{Directory, Office, Repeats};
 use crate::render;
 use crate::store::{Arrival, Store, StoreError};
+use nianbao_directory::{Date, Directory, Office, Repeats};
 use nianbao_model::Severity;
 use nianbao_proto::v1;
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -2,8 +2,9 @@
 //!
 //! # Layout
 //! - [`config`]: the typed configuration (`deploy/config/notification.toml`).
-//! - [`clock`]: injectable time, calendar dates in China time.
-//! - [`directory`]: offices, agencies (kinds, deadlines), and resolving a report's agency.
+//! - [`clock`]: injectable time (the calendar dates are [`nianbao_directory::Date`]).
+//! - the directory is [`nianbao_directory`] (offices, agencies, kinds, deadlines, resolving a
+//!   report's agency), shared with ingest; [`load_directory`] loads it and checks its channels.
 //! - [`alert`]: the alert record and the Chinese messages.
 //! - [`engine`]: routing, dedup, resolution, escalation, digests, roster.
 //! - [`render`]: notices (title, text, markdown, JSON) for an alert or a digest.
@@ -28,7 +29,6 @@ pub mod clock;
 pub mod config;
 pub mod consumer;
 pub mod deliver;
-pub mod directory;
 pub mod engine;
 pub mod grpc;
 pub mod metrics;
@@ -40,11 +40,11 @@ pub use config::Config;
 use crate::clock::{SharedClock, SystemClock};
 use crate::consumer::NotifyHandler;
 use crate::deliver::{DeliverError, Deliverer};
-use crate::directory::{Directory, DirectoryError};
 use crate::engine::{Engine, Policy};
 use crate::grpc::NotificationService;
 use crate::store::{Store, StoreError};
 use nianbao_bus::{Bus, QueueSpec, Stage};
+use nianbao_directory::{Directory, DirectoryError};
 use nianbao_proto::v1::notification_server::NotificationServer;
 use std::future::Future;
 use std::path::Path;
@@ -90,13 +90,30 @@ pub enum NotificationError {
     },
 }
 
-/// The directory of `cfg`: the file, or none (everything to `default_office`).
+/// The directory of `cfg`: the file, or none (everything to `default_office`), its channels
+/// checked ([`check_channels`]).
 pub fn load_directory(cfg: &Config) -> Result<Directory, DirectoryError> {
     if cfg.directory.trim().is_empty() {
         Ok(Directory::empty(&cfg.default_office))
     } else {
-        Directory::load(Path::new(cfg.directory.trim()))
+        let directory = Directory::load(Path::new(cfg.directory.trim()))?;
+        check_channels(&directory)?;
+        Ok(directory)
     }
+}
+
+/// Refuses a directory with an office channel this service cannot parse, so that a typo stops the
+/// start instead of silently losing that office's notices. The directory crate keeps channels as
+/// text (it is shared with services that do not deliver), so the check is here.
+pub fn check_channels(directory: &Directory) -> Result<(), DirectoryError> {
+    for o in directory.offices() {
+        for c in &o.channels {
+            if let Err(e) = c.parse::<deliver::Channel>() {
+                return Err(DirectoryError::Invalid(format!("office {:?}: {e}", o.id)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs the service until `shutdown` resolves: serves gRPC on `listener` and consumes
@@ -406,5 +423,51 @@ async fn consume(bus: &Bus, handler: Arc<NotifyHandler>, stop: watch::Receiver<b
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_that_does_not_parse_refuses_the_directory() {
+        let d = Directory::from_toml(
+            "default_office = \"a\"\n[[offices]]\nid = \"a\"\nname = \"A\"\nlevel = \"city\"\nchannels = [\"pigeon\"]\n",
+        )
+        .unwrap();
+        let e = check_channels(&d).unwrap_err();
+        assert!(
+            e.to_string().starts_with("directory: office \"a\": "),
+            "{e}"
+        );
+        assert!(e.to_string().contains("pigeon"), "{e}");
+        let ok = Directory::from_toml(
+            "default_office = \"a\"\n[[offices]]\nid = \"a\"\nname = \"A\"\nlevel = \"city\"\nchannels = [\"inbox\", \"webhook:http://127.0.0.1:9/hook\"]\n",
+        )
+        .unwrap();
+        check_channels(&ok).unwrap();
+    }
+
+    #[test]
+    fn load_directory_checks_the_channels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.toml");
+        std::fs::write(
+            &path,
+            "default_office = \"a\"\n[[offices]]\nid = \"a\"\nname = \"A\"\nlevel = \"city\"\nchannels = [\"pigeon\"]\n",
+        )
+        .unwrap();
+        let mut cfg = Config::load(None).unwrap();
+        cfg.directory = path.display().to_string();
+        let e = load_directory(&cfg).unwrap_err();
+        assert!(e.to_string().contains("pigeon"), "{e}");
+        // The sample deployment's directory passes.
+        cfg.directory = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../deploy/directory/chujiang.toml"
+        )
+        .to_string();
+        load_directory(&cfg).unwrap();
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::alert::{ALERT_SCHEMA, AlertRecord};
 use crate::deliver::Notice;
-use crate::directory::Office;
+use nianbao_directory::Office;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 

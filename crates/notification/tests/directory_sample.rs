@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use nianbao_notification::directory::{AgencyKind, Directory, MatchKind};
+use nianbao_directory::{AgencyKind, Directory, MatchKind};
 use nianbao_synth::directory::{Kind, Level, directory};
 use std::collections::HashMap;
 use std::fmt::Write as _;

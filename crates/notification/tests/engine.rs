@@ -3,15 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+use nianbao_directory::{Date, Directory};
 use nianbao_model::Severity;
 use nianbao_notification::alert::{
     AlertRecord, DIGEST_PENDING, KIND_ESCALATION, KIND_FINDINGS, KIND_MISSING, KIND_RESOLUTION,
     STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED,
 };
-use nianbao_notification::clock::{Date, HOUR_MS, MINUTE_MS, ManualClock};
+use nianbao_notification::clock::{HOUR_MS, MINUTE_MS, ManualClock};
 use nianbao_notification::config::RosterConfig;
 use nianbao_notification::deliver::{Channel, Deliverer, SmtpSettings, WebhookSettings};
-use nianbao_notification::directory::Directory;
 use nianbao_notification::engine::{Engine, Policy};
 use nianbao_notification::store::{AlertQuery, Store};
 use nianbao_proto::v1;

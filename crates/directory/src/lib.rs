@@ -1,4 +1,9 @@
-//! The directory: which office supervises which agency, and how each office is reached.
+//! nianbao-directory: which office supervises which agency, and how each office is reached.
+//!
+//! A crate of its own because more than one service reads the same file: notification routes
+//! alerts with it, ingest decides with it which office may read which report. It knows offices,
+//! agencies, deadlines and the office tree; how an office is told (its channel strings) is
+//! notification's business and is checked there.
 //!
 //! A TOML file (format in `deploy/directory/README.md`) lists the supervising offices (政务公开办 of the
 //! province, cities and counties) and the agencies that publish reports, each with its office. The
@@ -9,9 +14,13 @@
 //! region prefixes (省/市/县/区 names, 人民政府) stripped, the prefixes then deciding between
 //! candidates. Whatever cannot be resolved to exactly one agency goes to the default office, with the
 //! reason kept on the alert so that a person can fix the directory.
+//!
+//! The office tree (`parent`) bounds jurisdiction: [`Directory::subtree`] and
+//! [`Directory::is_within`]. [`date`] holds the calendar dates the deadlines are in.
 
-use crate::clock::{Date, MonthDay};
-use crate::deliver::Channel;
+pub mod date;
+
+pub use date::{Date, MonthDay};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -67,7 +76,8 @@ pub struct Office {
     /// The office one level up: where escalation will go (a later issue).
     #[serde(default)]
     pub parent: Option<String>,
-    /// How the office is told; empty → the service's `default_channels`.
+    /// How the office is told; empty → the service's `default_channels`. Kept as text: the syntax
+    /// belongs to the notification service, which checks every entry when it loads the directory.
     #[serde(default)]
     pub channels: Vec<String>,
     /// Lowest severity that alerts this office ("warning" | "error"); absent → the service's
@@ -254,6 +264,8 @@ pub struct Directory {
     deadlines: [MonthDay; 4],
     offices: Vec<Office>,
     office_index: HashMap<String, usize>,
+    /// For each office (by index), the offices whose `parent` it is, in file order.
+    children: Vec<Vec<usize>>,
     agencies: Vec<Agency>,
     by_name: HashMap<String, usize>,
     by_alias: HashMap<String, Vec<usize>>,
@@ -345,11 +357,17 @@ impl Directory {
         offices: Vec<Office>,
         agencies: Vec<Agency>,
     ) -> Directory {
-        let office_index = offices
+        let office_index: HashMap<String, usize> = offices
             .iter()
             .enumerate()
             .map(|(i, o)| (o.id.clone(), i))
             .collect();
+        let mut children = vec![Vec::new(); offices.len()];
+        for (i, o) in offices.iter().enumerate() {
+            if let Some(&p) = o.parent.as_deref().and_then(|p| office_index.get(p)) {
+                children[p].push(i);
+            }
+        }
         let mut by_name = HashMap::new();
         let mut by_alias: HashMap<String, Vec<usize>> = HashMap::new();
         let mut by_folded: HashMap<String, Vec<usize>> = HashMap::new();
@@ -387,6 +405,7 @@ impl Directory {
             deadlines,
             offices,
             office_index,
+            children,
             agencies,
             by_name,
             by_alias,
@@ -407,6 +426,50 @@ impl Directory {
 
     pub fn office(&self, id: &str) -> Option<&Office> {
         self.office_index.get(id).map(|&i| &self.offices[i])
+    }
+
+    /// The ids of `office_id` and of every office below it through `parent` (children, their
+    /// children…), the office itself first, then breadth-first in file order; empty for an unknown
+    /// id. Jurisdiction: an office may see what the offices it supervises see.
+    pub fn subtree(&self, office_id: &str) -> Vec<&str> {
+        let Some(&root) = self.office_index.get(office_id) else {
+            return Vec::new();
+        };
+        // `check` does not refuse a cycle of parents, so each office is taken once.
+        let mut seen = vec![false; self.offices.len()];
+        seen[root] = true;
+        let mut order = vec![root];
+        let mut next = 0;
+        while let Some(&i) = order.get(next) {
+            next += 1;
+            for &c in &self.children[i] {
+                if !std::mem::replace(&mut seen[c], true) {
+                    order.push(c);
+                }
+            }
+        }
+        order
+            .into_iter()
+            .map(|i| self.offices[i].id.as_str())
+            .collect()
+    }
+
+    /// Whether `office_id` is `ancestor` or below it through `parent` (the same relation as
+    /// `subtree(ancestor).contains(&office_id)`, without building the list); false when either id is
+    /// unknown.
+    pub fn is_within(&self, office_id: &str, ancestor: &str) -> bool {
+        let mut current = self.office(office_id);
+        // At most one step per office: a cycle of parents ends the walk rather than hanging it.
+        for _ in 0..self.offices.len() {
+            let Some(o) = current else {
+                return false;
+            };
+            if o.id == ancestor {
+                return true;
+            }
+            current = o.parent.as_deref().and_then(|p| self.office(p));
+        }
+        false
     }
 
     /// The agency the directory lists under exactly this (official) name.
@@ -686,11 +749,6 @@ fn check(file: &DirectoryFile) -> Result<[MonthDay; 4], DirectoryError> {
         }
         if !ids.insert(o.id.as_str()) {
             return bad(format!("office id {:?} appears twice", o.id));
-        }
-        for c in &o.channels {
-            if let Err(e) = c.parse::<Channel>() {
-                return bad(format!("office {:?}: {e}", o.id));
-            }
         }
         if let Some(m) = &o.min_severity
             && !matches!(m.as_str(), "warning" | "error")
@@ -1048,14 +1106,77 @@ office = "390121"
     }
 
     #[test]
+    fn subtree_is_the_office_and_everything_below_it() {
+        let d = dir();
+        assert_eq!(
+            d.subtree("province"),
+            ["province", "390100", "390121", "zheng"]
+        );
+        assert_eq!(d.subtree("390100"), ["390100", "390121", "zheng"]);
+        assert_eq!(d.subtree("390121"), ["390121"]);
+        assert!(d.subtree("390000").is_empty());
+        assert!(d.subtree("").is_empty());
+        assert_eq!(
+            Directory::empty("province").subtree("province"),
+            ["province"]
+        );
+    }
+
+    #[test]
+    fn is_within_follows_parents_up() {
+        let d = dir();
+        assert!(d.is_within("390121", "390121"));
+        assert!(d.is_within("390121", "390100"));
+        assert!(d.is_within("390121", "province"));
+        assert!(d.is_within("zheng", "province"));
+        assert!(!d.is_within("390121", "zheng"));
+        assert!(!d.is_within("province", "390100"));
+        assert!(!d.is_within("nowhere", "province"));
+        assert!(!d.is_within("390121", "nowhere"));
+        // The same relation as subtree.
+        for o in d.offices() {
+            for a in d.offices() {
+                assert_eq!(
+                    d.is_within(&o.id, &a.id),
+                    d.subtree(&a.id).contains(&o.id.as_str()),
+                    "{} in {}",
+                    o.id,
+                    a.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_cycle_of_parents_ends() {
+        let d = Directory::from_toml(
+            "default_office = \"a\"\n\
+             [[offices]]\nid = \"a\"\nname = \"A\"\nlevel = \"city\"\nparent = \"b\"\n\
+             [[offices]]\nid = \"b\"\nname = \"B\"\nlevel = \"city\"\nparent = \"a\"\n\
+             [[offices]]\nid = \"c\"\nname = \"C\"\nlevel = \"county\"\n",
+        )
+        .unwrap();
+        assert_eq!(d.subtree("a"), ["a", "b"]);
+        assert_eq!(d.subtree("b"), ["b", "a"]);
+        assert!(d.is_within("a", "b") && d.is_within("b", "a"));
+        assert!(!d.is_within("a", "c") && !d.is_within("c", "a"));
+    }
+
+    #[test]
+    fn channels_are_left_to_the_service() {
+        // Channel syntax is notification's (nianbao_notification::check_channels); the directory
+        // keeps the text.
+        let d = Directory::from_toml(
+            "default_office = \"a\"\n[[offices]]\nid = \"a\"\nname = \"A\"\nlevel = \"city\"\nchannels = [\"pigeon\"]\n",
+        )
+        .unwrap();
+        assert_eq!(d.default_office().channels, ["pigeon"]);
+    }
+
+    #[test]
     fn broken_directories_are_refused() {
         let e = Directory::from_toml("default_office = \"x\"\n").unwrap_err();
         assert!(e.to_string().contains("default_office"));
-        let e = Directory::from_toml(
-            "default_office = \"a\"\n[[offices]]\nid = \"a\"\nname = \"A\"\nlevel = \"city\"\nchannels = [\"pigeon\"]\n",
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("pigeon"));
         let e = Directory::from_toml(
             "default_office = \"a\"\n[[offices]]\nid = \"a\"\nname = \"A\"\nlevel = \"city\"\n[[agencies]]\nname = \"X\"\noffice = \"b\"\n",
         )
