@@ -26,10 +26,25 @@ pub struct Message {
     pub message_id: Option<String>,
     /// The broker delivered it before (a worker died holding it).
     pub redelivered: bool,
+    /// Where and why the broker dead-lettered this message, when it did (the first `x-death`
+    /// entry): what the consumer of `nianbao.dead` reads.
+    pub dead_letter: Option<DeadLetter>,
     /// The delivery's consumer span (`<queue> process`, child of the publisher's span). Batch
     /// handlers run each message's own follow-up work (its publish) inside it, so that the trace of
     /// every report continues through the batch.
     pub span: tracing::Span,
+}
+
+/// The broker's record of a dead-lettering (the latest `x-death` entry of a message).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The queue the message was dead-lettered from.
+    pub queue: String,
+    /// `delivery_limit` (redelivered more than `x-delivery-limit` times), `rejected`, `expired`,
+    /// `maxlen`.
+    pub reason: String,
+    /// How many times it was dead-lettered from that queue for that reason.
+    pub count: u64,
 }
 
 /// What a handler made of a message.
@@ -41,6 +56,10 @@ pub enum Outcome {
     Retry(String),
     /// Not something this consumer can ever process (not a valid event): park at once.
     Invalid(String),
+    /// A valid event whose processing can never succeed (its result is larger than the bus may
+    /// carry, the broker gave up on it): park at once *and* call [`Handler::parked`], which records
+    /// the report as failed. Retrying it would only loop.
+    Fail(String),
 }
 
 /// Batches of one consumer handled at the same time (see [`Bus::consume`]).
@@ -107,6 +126,34 @@ fn header_u32(props: &BasicProperties, key: &str) -> Option<u32> {
     }
 }
 
+/// The latest `x-death` entry (RabbitMQ puts the most recent first).
+fn dead_letter(props: &BasicProperties) -> Option<DeadLetter> {
+    let h = props.headers().as_ref()?;
+    let AMQPValue::FieldArray(deaths) = h.inner().get("x-death")? else {
+        return None;
+    };
+    let AMQPValue::FieldTable(first) = deaths.as_slice().first()? else {
+        return None;
+    };
+    let text = |k: &str| match first.inner().get(k) {
+        Some(AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        Some(AMQPValue::ShortString(s)) => s.as_str().to_string(),
+        _ => String::new(),
+    };
+    let count = match first.inner().get("count") {
+        Some(AMQPValue::LongLongInt(v)) => u64::try_from(*v).unwrap_or(0),
+        Some(AMQPValue::LongInt(v)) => u64::try_from(*v).unwrap_or(0),
+        Some(AMQPValue::LongUInt(v)) => u64::from(*v),
+        Some(AMQPValue::Timestamp(v)) => *v,
+        _ => 0,
+    };
+    Some(DeadLetter {
+        queue: text("queue"),
+        reason: text("reason"),
+        count,
+    })
+}
+
 /// When the message was first published: our millisecond header, else the AMQP timestamp (seconds).
 fn published_at(props: &BasicProperties) -> Option<SystemTime> {
     let ms = props
@@ -135,6 +182,7 @@ impl Message {
                 .as_ref()
                 .map(|s| s.as_str().to_string()),
             redelivered: d.redelivered,
+            dead_letter: dead_letter(&d.properties),
             span: tracing::Span::none(),
         }
     }
@@ -342,6 +390,16 @@ impl Bus {
                 self.republish(&spec.parked(), d, msg.attempt, Some(reason))
                     .await
             }
+            Outcome::Fail(reason) => {
+                tracing::warn!(queue = %spec.name, %reason, "parking a message that cannot succeed");
+                let r = self
+                    .republish(&spec.parked(), d, msg.attempt, Some(reason))
+                    .await;
+                if r.is_ok() {
+                    handler.parked(msg, reason).await;
+                }
+                r
+            }
         };
         self.observe(spec, msg, &outcome, settled.is_ok(), took);
         let result = match settled {
@@ -431,7 +489,7 @@ impl Bus {
         let kind = match outcome {
             Outcome::Done => D::Done,
             Outcome::Retry(_) if msg.attempt < self.cfg.max_attempts => D::Retry,
-            Outcome::Retry(_) => D::Parked,
+            Outcome::Retry(_) | Outcome::Fail(_) => D::Parked,
             Outcome::Invalid(_) => D::Invalid,
         };
         let span = tracing::Span::current();

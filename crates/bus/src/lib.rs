@@ -14,7 +14,12 @@
 //!   that are not valid events, with the reason in `x-nianbao-reason`. Nothing ever blocks a queue.
 //!
 //! # Delivery
-//! Publishing waits for the broker's confirm (and treats an unroutable message as an error). A
+//! Publishing waits for the broker's confirm (and treats an unroutable message as an error). The
+//! broker closes a channel on a channel-level error (a message above its `max_message_size`, an
+//! exchange that does not exist, a declaration that contradicts an existing queue), and lapin's
+//! connection recovery does not reopen such a channel: the publisher channel is therefore reopened
+//! after every failed operation on it, before the next publication, and by a watcher every second,
+//! and [`Bus::is_connected`] (the services' `broker` readiness check) is false while it is closed. A
 //! consumer acknowledges a delivery only after its handler finished and any follow-up message (retry
 //! copy, parked copy) is confirmed: at-least-once, so handlers are idempotent.
 //!
@@ -30,8 +35,8 @@
 mod consumer;
 mod topology;
 
-pub use consumer::{Handler, Message, Outcome};
-pub use topology::QueueSpec;
+pub use consumer::{DeadLetter, Handler, Message, Outcome};
+pub use topology::{DEAD_QUEUE, QueueSpec, dead_queue_spec};
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -202,11 +207,20 @@ pub struct Envelope {
     pub traceparent: Option<String>,
 }
 
+/// The confirm-mode publishing channel, replaced when the broker closed it.
+struct Publisher {
+    channel: std::sync::Mutex<Channel>,
+    /// Held while a closed channel is being replaced, so that concurrent publishers open one.
+    reopening: tokio::sync::Mutex<()>,
+    /// Channels opened to replace a closed one (for logs and tests).
+    reopened: std::sync::atomic::AtomicU64,
+}
+
 /// A connection with a confirm-mode publishing channel.
 #[derive(Clone)]
 pub struct Bus {
     conn: std::sync::Arc<Connection>,
-    publisher: Channel,
+    publisher: std::sync::Arc<Publisher>,
     cfg: BusConfig,
     /// The connection name (`nianbao-extraction`, …): the `nianbao.service` attribute of spans.
     name: std::sync::Arc<str>,
@@ -230,7 +244,11 @@ impl Bus {
             .await?;
         let bus = Bus {
             conn: std::sync::Arc::new(conn),
-            publisher,
+            publisher: std::sync::Arc::new(Publisher {
+                channel: std::sync::Mutex::new(publisher),
+                reopening: tokio::sync::Mutex::new(()),
+                reopened: std::sync::atomic::AtomicU64::new(0),
+            }),
             cfg: cfg.clone(),
             name: std::sync::Arc::from(name),
             metrics: None,
@@ -239,7 +257,41 @@ impl Bus {
         for spec in pipeline_queues() {
             bus.declare(&spec).await?;
         }
+        tokio::spawn(watch_publisher(
+            std::sync::Arc::downgrade(&bus.publisher),
+            bus.clone_weak(),
+        ));
         Ok(bus)
+    }
+
+    /// What the publisher watcher needs without keeping the connection alive.
+    fn clone_weak(&self) -> WeakBus {
+        WeakBus {
+            conn: std::sync::Arc::downgrade(&self.conn),
+            name: self.name.clone(),
+        }
+    }
+
+    /// The current publisher channel (a cheap handle).
+    fn publisher(&self) -> Channel {
+        self.publisher
+            .channel
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The publisher channel, reopened first if the broker closed it (see the crate docs). While
+    /// the connection itself is being recovered the channel is left to lapin, which recovers it.
+    async fn open_publisher(&self) -> Result<Channel, BusError> {
+        reopen_publisher(&self.publisher, &self.conn, &self.name).await
+    }
+
+    /// Channels opened so far to replace a publisher channel the broker closed.
+    pub fn publisher_reopened(&self) -> u64 {
+        self.publisher
+            .reopened
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn config(&self) -> &BusConfig {
@@ -261,8 +313,11 @@ impl Bus {
         &self.name
     }
 
+    /// The connection is up and the publisher channel open (or being recovered with the
+    /// connection): what the services' `broker` readiness check reports.
     pub fn is_connected(&self) -> bool {
-        self.conn.status().connected()
+        let ch = self.publisher();
+        self.conn.status().connected() && (ch.status().connected() || ch.status().reconnecting())
     }
 
     async fn declare_exchanges(&self) -> Result<(), BusError> {
@@ -270,15 +325,15 @@ impl Bus {
             durable: true,
             ..Default::default()
         };
-        self.publisher
-            .exchange_declare(
-                ShortString::from(self.cfg.exchange.clone()),
-                ExchangeKind::Topic,
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
-        topology::declare_dead(&self.publisher).await?;
+        let ch = self.open_publisher().await?;
+        ch.exchange_declare(
+            ShortString::from(self.cfg.exchange.clone()),
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+        topology::declare_dead(&ch, &self.cfg).await?;
         Ok(())
     }
 
@@ -330,9 +385,9 @@ impl Bus {
         mandatory: bool,
     ) -> Result<(), BusError> {
         let timeout = Duration::from_millis(self.cfg.confirm_timeout_ms);
+        let publisher = self.open_publisher().await?;
         let send = async {
-            let confirm = self
-                .publisher
+            let confirm = publisher
                 .basic_publish(
                     ShortString::from(exchange.to_string()),
                     ShortString::from(key.to_string()),
@@ -353,15 +408,26 @@ impl Bus {
             }
             Ok(())
         };
-        match tokio::time::timeout(timeout, send).await {
+        let result = match tokio::time::timeout(timeout, send).await {
             Ok(r) => r,
             Err(_) => Err(BusError::ConfirmTimeout(timeout)),
+        };
+        if result.is_err() {
+            // A channel-level error closes the channel: replace it now, so that the next
+            // publication (and readiness) does not depend on this one's fate.
+            let _ = self.open_publisher().await;
         }
+        result
     }
 
     /// Declares a work queue with its retry steps and parking lot, bound to `spec.bindings`.
     pub async fn declare(&self, spec: &QueueSpec) -> Result<(), BusError> {
-        topology::declare_queue(&self.publisher, &self.cfg, spec).await
+        let ch = self.open_publisher().await?;
+        let result = topology::declare_queue(&ch, &self.cfg, spec).await;
+        if result.is_err() {
+            let _ = self.open_publisher().await;
+        }
+        result
     }
 
     /// A fresh channel (consumers get their own, so that QoS and cancellation stay per consumer).
@@ -398,6 +464,72 @@ impl Bus {
     pub async fn close(&self) {
         let closing = self.conn.close(200, ShortString::from("shutdown"));
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
+    }
+}
+
+/// The parts of a [`Bus`] the publisher watcher holds without keeping them alive.
+struct WeakBus {
+    conn: std::sync::Weak<Connection>,
+    name: std::sync::Arc<str>,
+}
+
+/// Replaces the publisher channel if the broker closed it; see [`Bus::open_publisher`].
+async fn reopen_publisher(
+    publisher: &Publisher,
+    conn: &Connection,
+    name: &str,
+) -> Result<Channel, BusError> {
+    let current = || {
+        publisher
+            .channel
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    };
+    let usable = |ch: &Channel| ch.status().connected() || ch.status().reconnecting();
+    let ch = current();
+    if usable(&ch) || !conn.status().connected() {
+        return Ok(ch);
+    }
+    let _one = publisher.reopening.lock().await;
+    let ch = current();
+    if usable(&ch) {
+        return Ok(ch);
+    }
+    let fresh = conn.create_channel().await?;
+    fresh
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    *publisher
+        .channel
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh.clone();
+    let n = publisher
+        .reopened
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
+    tracing::warn!(
+        connection = name,
+        reopened = n,
+        "the broker closed the publisher channel; opened a new one"
+    );
+    Ok(fresh)
+}
+
+/// Every second, reopens the publisher channel if the broker closed it, so that a service that
+/// publishes nothing for a while is not left unready; ends with the connection.
+async fn watch_publisher(publisher: std::sync::Weak<Publisher>, bus: WeakBus) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (Some(publisher), Some(conn)) = (publisher.upgrade(), bus.conn.upgrade()) else {
+            return;
+        };
+        if conn.status().closed() || conn.status().errored() {
+            return;
+        }
+        if let Err(e) = reopen_publisher(&publisher, &conn, &bus.name).await {
+            tracing::debug!(error = %e, "could not reopen the publisher channel yet");
+        }
     }
 }
 

@@ -45,7 +45,14 @@ fn s(v: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(v.to_string()))
 }
 
-pub(crate) async fn declare_dead(ch: &Channel) -> Result<(), BusError> {
+/// The broker's dead-letter queue as a consumer sees it (ingest consumes it, see
+/// `nianbao_ingest::dead`): no bindings (the `nianbao.dead` fanout feeds it), its own delay queues
+/// and parking lot.
+pub fn dead_queue_spec() -> QueueSpec {
+    QueueSpec::new(DEAD_QUEUE, &[])
+}
+
+pub(crate) async fn declare_dead(ch: &Channel, cfg: &BusConfig) -> Result<(), BusError> {
     ch.exchange_declare(
         ShortString::from(DEAD_EXCHANGE),
         ExchangeKind::Fanout,
@@ -68,7 +75,9 @@ pub(crate) async fn declare_dead(ch: &Channel) -> Result<(), BusError> {
         FieldTable::default(),
     )
     .await?;
-    Ok(())
+    // The dead queue keeps the arguments it was first declared with (a declaration that differs
+    // would be refused by every existing broker); its consumer retries and parks like any other.
+    declare_retries_and_parking(ch, cfg, &dead_queue_spec()).await
 }
 
 pub(crate) async fn declare_queue(
@@ -98,6 +107,15 @@ pub(crate) async fn declare_queue(
         )
         .await?;
     }
+    declare_retries_and_parking(ch, cfg, spec).await
+}
+
+/// `spec`'s delay queues (one per retry step, dead-lettering back to it) and its parking lot.
+async fn declare_retries_and_parking(
+    ch: &Channel,
+    cfg: &BusConfig,
+    spec: &QueueSpec,
+) -> Result<(), BusError> {
     for &delay in &cfg.retry_delays_ms {
         let mut args = FieldTable::default();
         args.insert(

@@ -10,7 +10,9 @@
 //! own event) are transient: the message is retried later, and after the last attempt it is parked
 //! and `report.failed` (stage `extraction`) is published so that ingest marks the report failed. A
 //! document that cannot be read is not a failure: its extraction carries `unreadable` and flows on
-//! to validation, which reports it. An event that does not decode is parked at once.
+//! to validation, which reports it. An event that does not decode is parked at once. An extraction
+//! whose `report.extracted` would exceed `max_event_bytes` is parked at once and the report marked
+//! failed with the reason ([`Outcome::Fail`]): retrying could never succeed.
 //!
 //! The gRPC listener serves only health (SERVING while the broker is connected and the consumer
 //! runs) and reflection. With `[metrics] listen` set, `/metrics` shows this worker's counters; each
@@ -50,6 +52,8 @@ pub struct Config {
     pub ingest_url: String,
     pub fetch_timeout_ms: u64,
     pub max_bytes: usize,
+    /// Largest `report.extracted` event this worker publishes (bytes); see [`Worker::extract`].
+    pub max_event_bytes: usize,
     /// `[limits]`: what reading one document may cost (DOCX entries and size, nesting, PDF pages,
     /// time).
     pub limits: nianbao_extract::LimitsConfig,
@@ -66,6 +70,7 @@ impl Default for Config {
             ingest_url: "http://127.0.0.1:50051".into(),
             fetch_timeout_ms: 30_000,
             max_bytes: 20 * 1024 * 1024,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             limits: nianbao_extract::LimitsConfig::default(),
             bus: BusConfig::default(),
             log: nianbao_telemetry::LogConfig::default(),
@@ -117,12 +122,18 @@ pub fn ingest_client(cfg: &Config) -> Result<IngestClient<Channel>, Error> {
         .max_decoding_message_size(cfg.max_bytes.saturating_add(64 * 1024)))
 }
 
+/// The default of `max_event_bytes`: far below RabbitMQ's `max_message_size` (128 MiB on 3.10,
+/// and the broker closes the publishing channel on a larger message) and above the extraction of
+/// any real report (a few hundred KB as JSON).
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
 /// The `nianbao.extraction` consumer.
 pub struct Worker {
     bus: Bus,
     ingest: IngestClient<Channel>,
     limits: nianbao_extract::Limits,
     stats: Arc<Stats>,
+    max_event_bytes: usize,
 }
 
 /// What one worker did, for operators (and tests that check the load is shared between workers).
@@ -150,7 +161,14 @@ impl Worker {
             ingest,
             limits,
             stats,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
         }
+    }
+
+    /// This worker, refusing to publish `report.extracted` events larger than `bytes`.
+    pub fn with_max_event_bytes(mut self, bytes: usize) -> Worker {
+        self.max_event_bytes = bytes;
+        self
     }
 }
 
@@ -232,13 +250,27 @@ impl Worker {
             agency_hint: ev.agency_hint.clone(),
             published_on: ev.published_on.clone(),
         };
+        let body = out.encode_to_vec();
+        // Checked before publishing: a message above the broker's max_message_size closes the
+        // publishing channel, and a retry would fail the same way every time.
+        if body.len() > self.max_event_bytes {
+            return Outcome::Fail(format!(
+                "抽取结果过大（{} 字节，超过事件上限 max_event_bytes = {} 字节），无法交给校验环节；\
+                 请检查文件是否异常，或调高上限 / the extraction is too large to hand on ({} bytes, \
+                 above max_event_bytes = {} bytes): check the document, or raise the limit",
+                body.len(),
+                self.max_event_bytes,
+                body.len(),
+                self.max_event_bytes
+            ));
+        }
         let env = Envelope {
             message_id: format!("{}:{}:extracted", meta.report_id, meta.version),
             traceparent: non_empty(&meta.traceparent).or_else(|| msg.traceparent.clone()),
         };
         match self
             .bus
-            .publish(Stage::Extracted, &meta.region, &out.encode_to_vec(), &env)
+            .publish(Stage::Extracted, &meta.region, &body, &env)
             .await
         {
             Ok(()) => {
@@ -265,7 +297,7 @@ impl Handler for Worker {
         let counter = match outcome {
             Outcome::Done => &self.stats.processed,
             Outcome::Retry(_) => &self.stats.retried,
-            Outcome::Invalid(_) => return outcome,
+            Outcome::Invalid(_) | Outcome::Fail(_) => return outcome,
         };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         outcome
@@ -358,12 +390,15 @@ pub async fn run_with(
             stop_rx.clone(),
         ));
         let spec = queue_spec();
-        let worker = Arc::new(Worker::with_stats(
-            bus.clone(),
-            ingest,
-            cfg.limits.limits(cfg.max_bytes),
-            stats.clone(),
-        ));
+        let worker = Arc::new(
+            Worker::with_stats(
+                bus.clone(),
+                ingest,
+                cfg.limits.limits(cfg.max_bytes),
+                stats.clone(),
+            )
+            .with_max_event_bytes(cfg.max_event_bytes),
+        );
         while !*stop_rx.borrow() {
             match bus.declare(&spec).await {
                 Ok(()) => {
@@ -405,6 +440,7 @@ mod tests {
         assert_eq!(cfg.listen, "127.0.0.1:50052");
         assert_eq!(cfg.ingest_url, "http://127.0.0.1:50051");
         assert_eq!(cfg.max_bytes, 20 * 1024 * 1024);
+        assert_eq!(cfg.max_event_bytes, DEFAULT_MAX_EVENT_BYTES);
         assert_eq!(cfg.limits, nianbao_extract::LimitsConfig::default());
         assert_eq!(queue_spec().bindings, vec!["report.received.*".to_string()]);
         // Every key in the embedded defaults carries a comment line above it.

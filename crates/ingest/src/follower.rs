@@ -189,6 +189,7 @@ mod tests {
             traceparent: None,
             message_id: None,
             redelivered: false,
+            dead_letter: None,
             span: tracing::Span::none(),
         }
     }
