@@ -7,6 +7,8 @@
 //! - The status follower ([`follower`]) consumes `nianbao.ingest.status` and keeps each report's
 //!   status (received → extracted → validated → notified, or failed), never moving it backwards
 //!   ([`status`]).
+//! - The dead-letter consumer ([`dead`]) consumes `nianbao.dead`, where a work queue puts a message
+//!   its workers kept dying on (`x-delivery-limit`), and publishes `report.failed` for it.
 //!
 //! [`run`] serves all of it on a listener until a shutdown future resolves, so that the binary and
 //! the tests start the service the same way. Health is SERVING while the broker is connected and the
@@ -14,6 +16,7 @@
 //! with `stage="received"` counts confirmed `report.received` events); every gRPC call is a span,
 //! child of the caller's `traceparent`.
 
+pub mod dead;
 pub mod follower;
 pub mod grpc;
 pub mod outbox;
@@ -198,6 +201,8 @@ async fn serve(
         stop_rx.clone(),
     ));
     let follower = tokio::spawn(follow(bus.clone(), store.clone(), spec, stop_rx.clone()));
+    // Reports whose message the broker dead-lettered (workers kept dying on it) are marked failed.
+    let dead_letters = tokio::spawn(dead::run(bus.clone(), stop_rx.clone()));
     nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.db())).await;
     let watchdog = tokio::spawn(nianbao_service::watch_readiness(
         readiness,
@@ -220,6 +225,7 @@ async fn serve(
 
     // The server stops on shutdown (or on error): make sure the background tasks stop too.
     let _ = follower.await;
+    let _ = dead_letters.await;
     let _ = republisher.await;
     let _ = watchdog.await;
     if let Some(m) = metrics_server {
