@@ -5,12 +5,14 @@
 //! is still accepted: the background task [`republish_loop`] publishes every unpublished row again
 //! until the broker confirms it, so a broker blip loses nothing. A crash between the confirm and the
 //! mark publishes twice; consumers are idempotent (the message id is
-//! `<report_id>:<version>:received`).
+//! `<report_id>:<version>:received`). A row that cannot be published never holds up the rows behind
+//! it (see [`republish_loop`]).
 
-use crate::store::{ReportRow, Store};
+use crate::store::{ReportRow, Store, StoreError};
 use nianbao_bus::{Bus, Envelope, Stage};
 use nianbao_proto::v1;
 use prost::Message;
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -76,9 +78,142 @@ pub async fn publish_received(bus: &Bus, store: &Store, r: &ReportRow) -> bool {
     true
 }
 
+/// Rounds in which a row failed to publish while other rows were published, before it is given up
+/// (marked failed, see [`Store::give_up_publishing`]).
+pub const MAX_ROW_STRIKES: u32 = 5;
+
+/// Consecutive failures that end a round in which nothing was published yet: the broker, not the
+/// rows, is then the likely cause, and each failed publication may have waited for its confirm.
+const BROKER_FAILURES: u32 = 3;
+
+/// A pending row: decoded, or only its id when it does not decode.
+enum Pending {
+    Row(Box<ReportRow>),
+    Corrupt { report_id: String, error: String },
+}
+
+/// What the loop remembers about rows that failed to publish.
+#[derive(Default)]
+struct Failures {
+    /// Failed publications per report id: rows that failed before go after the others, so that
+    /// they cannot end every round before the rows behind them are tried.
+    failed: HashMap<String, u32>,
+    /// Rounds in which the row failed while another row was published.
+    strikes: HashMap<String, u32>,
+}
+
+/// The pending rows, decoded one by one when the batch read fails (a corrupt row): the rows that
+/// decode are published, the others are given up.
+async fn pending(store: &Store, cutoff: i64) -> Result<Vec<Pending>, StoreError> {
+    match store.unpublished(100, cutoff).await {
+        Ok(rows) => Ok(rows
+            .into_iter()
+            .map(|r| Pending::Row(Box::new(r)))
+            .collect()),
+        Err(e) => {
+            tracing::warn!(error = %e, "an unpublished report does not decode; reading them one by one");
+            let mut out = Vec::new();
+            for id in store.unpublished_ids(100, cutoff).await? {
+                match store.get(&id).await {
+                    Ok(Some(r)) => out.push(Pending::Row(Box::new(r))),
+                    Ok(None) => {}
+                    Err(e) => out.push(Pending::Corrupt {
+                        report_id: id,
+                        error: e.to_string(),
+                    }),
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Gives a report up (see [`Store::give_up_publishing`]), logging what could not be written.
+async fn give_up(store: &Store, report_id: &str, reason: &str) {
+    tracing::error!(
+        report_id,
+        reason,
+        "giving up publishing report.received; the report is marked failed"
+    );
+    if let Err(e) = store
+        .give_up_publishing(report_id, reason, nianbao_service::now_ms())
+        .await
+    {
+        tracing::error!(report_id, error = %e, "could not mark the report failed");
+    }
+}
+
+/// One round of the loop over the pending rows.
+async fn republish_round(
+    bus: &Bus,
+    store: &Store,
+    cutoff: i64,
+    failures: &mut Failures,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), StoreError> {
+    let mut rows = Vec::new();
+    for p in pending(store, cutoff).await? {
+        match p {
+            Pending::Row(r) => rows.push(r),
+            // Nothing can be published for a row that does not decode, now or later.
+            Pending::Corrupt { report_id, error } => {
+                let reason = format!(
+                    "报告记录已损坏，无法发布 report.received，报告未进入后续处理；请重新提交 / the \
+                     stored report row is corrupt and its report.received cannot be published: {error}"
+                );
+                give_up(store, &report_id, &reason).await;
+            }
+        }
+    }
+    // Oldest first, but rows that failed before after the others (a stable sort keeps the age
+    // order within each group).
+    rows.sort_by_key(|r| failures.failed.get(&r.report_id).copied().unwrap_or(0));
+    let (mut published, mut in_a_row) = (0u32, 0u32);
+    let mut failed_now = Vec::new();
+    for r in &rows {
+        if *stop.borrow() || !bus.is_connected() {
+            break;
+        }
+        if publish_received(bus, store, r).await {
+            published += 1;
+            in_a_row = 0;
+            failures.failed.remove(&r.report_id);
+            failures.strikes.remove(&r.report_id);
+        } else {
+            *failures.failed.entry(r.report_id.clone()).or_default() += 1;
+            failed_now.push(r.report_id.clone());
+            in_a_row += 1;
+            if published == 0 && in_a_row >= BROKER_FAILURES {
+                break;
+            }
+        }
+    }
+    // A row that fails while others go through is the row's problem, not the broker's.
+    if published > 0 {
+        for id in failed_now {
+            let strikes = failures.strikes.entry(id.clone()).or_default();
+            *strikes += 1;
+            if *strikes >= MAX_ROW_STRIKES {
+                let reason = format!(
+                    "report.received 连续 {MAX_ROW_STRIKES} 轮发布失败（同期其他报告发布成功），报告未进入\
+                     后续处理；请查看 ingest 日志后重新提交 / report.received failed to publish in \
+                     {MAX_ROW_STRIKES} rounds while other reports were published; see the ingest log"
+                );
+                give_up(store, &id, &reason).await;
+                failures.failed.remove(&id);
+                failures.strikes.remove(&id);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Every `interval`, publishes the reports whose `report.received` was never confirmed, oldest
-/// first, stopping a round at the first failure (the broker is probably still away). Ends when
-/// `stop` turns true.
+/// first. One row never holds up the others: a row that does not decode is given up at once (its
+/// report marked failed), a row whose publication fails is tried after the others next time, and
+/// given up after failing in [`MAX_ROW_STRIKES`] rounds in which other rows were published. A
+/// round ends early when the broker is away (disconnected, or the first publications all failed).
+/// Ends when `stop` turns true.
 pub async fn republish_loop(
     bus: Bus,
     store: Store,
@@ -87,6 +222,7 @@ pub async fn republish_loop(
 ) {
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failures = Failures::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -96,17 +232,8 @@ pub async fn republish_loop(
         // still waiting for its confirm, and publishing it here too would send the event twice.
         let cutoff = nianbao_service::now_ms()
             .saturating_sub(i64::try_from(interval.as_millis()).unwrap_or(i64::MAX));
-        let pending = match store.unpublished(100, cutoff).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read unpublished reports");
-                continue;
-            }
-        };
-        for r in &pending {
-            if *stop.borrow() || !publish_received(&bus, &store, r).await {
-                break;
-            }
+        if let Err(e) = republish_round(&bus, &store, cutoff, &mut failures, &stop).await {
+            tracing::warn!(error = %e, "could not read unpublished reports");
         }
     }
 }

@@ -359,6 +359,45 @@ impl Store {
         rows.iter().map(decode_row).collect()
     }
 
+    /// The ids of what [`Store::unpublished`] returns, without decoding the rows: the outbox reads
+    /// the rows one by one through this when one of them does not decode, so that a corrupt row
+    /// holds up only itself.
+    pub async fn unpublished_ids(
+        &self,
+        limit: i64,
+        received_by_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(query_scalar::<String>(
+            "SELECT report_id FROM reports WHERE published = 0 AND received_at_ms <= $1 \
+             ORDER BY received_at_ms, report_id LIMIT $2",
+        )
+        .bind(received_by_ms)
+        .bind(limit)
+        .fetch_all(&self.db)
+        .await?)
+    }
+
+    /// Takes a report out of the outbox for good (`published = -1`) and marks it failed with
+    /// `reason`: its `report.received` cannot be published (the row does not decode, or the broker
+    /// kept refusing it while taking the others). Written without decoding the row.
+    pub async fn give_up_publishing(
+        &self,
+        report_id: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        query(
+            "UPDATE reports SET published = -1, status = 'failed', failure_reason = $1, \
+             updated_at_ms = $2 WHERE report_id = $3 AND published = 0",
+        )
+        .bind(reason.to_string())
+        .bind(now_ms)
+        .bind(report_id.to_string())
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
     /// Applies one stage event to its report: merges the event's data, and moves the status if
     /// [`decide`] allows it. Retries the compare-and-set a few times when another event of the same
     /// report was stored in between.
