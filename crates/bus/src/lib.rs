@@ -33,9 +33,11 @@
 //! and in-flight deliveries (see `nianbao-metrics`).
 
 mod consumer;
+mod redact;
 mod topology;
 
 pub use consumer::{DeadLetter, Handler, Message, Outcome};
+pub use redact::{is_secret_param, redact_url};
 pub use topology::{DEAD_QUEUE, QueueSpec, dead_queue_spec};
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
@@ -55,8 +57,9 @@ pub const TRACEPARENT_HEADER: &str = "traceparent";
 /// AMQP `timestamp` property has whole seconds only): consumers measure queue wait from it.
 pub const PUBLISHED_MS_HEADER: &str = "x-nianbao-published-ms";
 
-/// Connection and delivery settings, shared by every service's configuration file.
-#[derive(Clone, Debug, Deserialize)]
+/// Connection and delivery settings, shared by every service's configuration file. Its `Debug`
+/// hides the password of `url`, as every service configuration that contains it is `Debug`.
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct BusConfig {
     /// AMQP URL of the broker.
@@ -91,6 +94,31 @@ impl Default for BusConfig {
     }
 }
 
+/// Every field, the URL without its password. The fields are destructured so that a new one cannot
+/// be forgotten here.
+impl std::fmt::Debug for BusConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let BusConfig {
+            url,
+            exchange,
+            prefetch,
+            retry_delays_ms,
+            max_attempts,
+            confirm_timeout_ms,
+            delivery_limit,
+        } = self;
+        f.debug_struct("BusConfig")
+            .field("url", &redact_url(url))
+            .field("exchange", exchange)
+            .field("prefetch", prefetch)
+            .field("retry_delays_ms", retry_delays_ms)
+            .field("max_attempts", max_attempts)
+            .field("confirm_timeout_ms", confirm_timeout_ms)
+            .field("delivery_limit", delivery_limit)
+            .finish()
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum BusError {
     #[error("AMQP: {0}")]
@@ -119,7 +147,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// panics. Connecting only to a broker that accepts connections keeps lapin's retries for what they
 /// are for (recovering an established connection), and makes a wrong URL a quick, clear error.
 pub async fn probe(url: &str) -> Result<(), BusError> {
-    let uri: lapin::uri::AMQPUri = url.parse().map_err(BusError::Url)?;
+    // The URI parser quotes a URL it cannot read, password included.
+    let uri: lapin::uri::AMQPUri = url
+        .parse()
+        .map_err(|e: String| BusError::Url(e.replace(url, &redact_url(url))))?;
     let (host, port) = (uri.authority.host, uri.authority.port);
     let addr = format!("{host}:{port}");
     let unreachable = |reason: String| BusError::Unreachable {
@@ -592,6 +623,28 @@ mod tests {
             probe("not a url").await.unwrap_err(),
             BusError::Url(_)
         ));
+    }
+
+    #[test]
+    fn debug_and_url_errors_hide_the_password() {
+        let cfg = BusConfig {
+            url: "amqp://nianbao:hunter2@mq.example:5672/%2f".into(),
+            ..BusConfig::default()
+        };
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("amqp://nianbao:***@mq.example:5672/%2f"),
+            "{shown}"
+        );
+        assert!(shown.contains("delivery_limit: 20"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_url_is_not_quoted_with_its_password() {
+        let err = probe("amqp:nianbao:hunter2@mq.example").await.unwrap_err();
+        assert!(matches!(err, BusError::Url(_)), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[tokio::test]

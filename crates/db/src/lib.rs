@@ -29,6 +29,7 @@ pub enum DbError {
     Sqlite(#[from] rusqlite::Error),
     #[error("postgres: {0}")]
     Postgres(#[from] sqlx::Error),
+    /// Carries the URL as [`url_shown`] shows it: without a password.
     #[error("database URL {0:?}: expected sqlite://PATH[?mode=rwc] or postgres://…")]
     Url(String),
     #[error("column {0}: no such column")]
@@ -98,11 +99,11 @@ pub async fn connect(url: &str) -> Result<Db, DbError> {
         return Ok(Db(Engine::Postgres(pool)));
     }
     let Some(rest) = url.strip_prefix("sqlite://") else {
-        return Err(DbError::Url(url.to_string()));
+        return Err(DbError::Url(url_shown(url)));
     };
     let path = rest.split('?').next().unwrap_or_default().to_string();
     if path.is_empty() {
-        return Err(DbError::Url(url.to_string()));
+        return Err(DbError::Url(url_shown(url)));
     }
     if let Some(parent) = Path::new(&path).parent() {
         let _ = std::fs::create_dir_all(parent);
@@ -758,6 +759,25 @@ fn pg_value(r: &sqlx::postgres::PgRow, i: usize, kind: &str) -> Result<Value, Db
 // ---- SQL helpers ----
 
 /// Whether `url` names a PostgreSQL database (for the few statements whose SQL differs).
+/// What an error may say about a database URL it refuses: the URL with everything up to its last
+/// `@` (a userinfo, password included) and its query (`?password=…`) replaced by `***`. Cruder than
+/// `nianbao_service::redact`, which this crate sits below, and enough to recognise a typo.
+fn url_shown(url: &str) -> String {
+    let (body, query) = match url.split_once('?') {
+        Some((b, _)) => (b, "?***"),
+        None => (url, ""),
+    };
+    let (scheme, rest) = match body.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), body),
+    };
+    let rest = match rest.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => rest.to_string(),
+    };
+    format!("{scheme}{rest}{query}")
+}
+
 pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres")
 }
@@ -789,6 +809,25 @@ pub fn rows_per_statement(per_row: usize) -> usize {
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_refused_url_is_quoted_without_its_password() {
+        for (url, shown) in [
+            (
+                "mysql://nb:hunter2@db.example/nb",
+                "\"mysql://***@db.example/nb\"",
+            ),
+            ("sqlite://?password=hunter2", "\"sqlite://?***\""),
+            ("nb:hunter2@db.example", "\"***@db.example\""),
+        ] {
+            let Err(e) = connect(url).await else {
+                panic!("{url} connected");
+            };
+            let text = e.to_string();
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.contains(shown), "{text}");
+        }
+    }
 
     async fn sqlite(dir: &tempfile::TempDir) -> Db {
         connect(&format!(

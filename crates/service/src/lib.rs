@@ -557,16 +557,11 @@ impl RepeatedFailure {
     }
 }
 
-/// The URL without its password, for logs.
+/// The URL without its password or tokens, for logs and error messages (the broker's and the
+/// database's URLs, robots' URLs): [`nianbao_bus::redact_url`], kept in the bus crate so that
+/// `BusConfig`'s `Debug` can use it too.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_string(),
-    }
+    nianbao_bus::redact_url(url)
 }
 
 /// Milliseconds since the Unix epoch.
@@ -648,6 +643,10 @@ mod tests {
             "amqp://guest:***@127.0.0.1:5672/%2f"
         );
         assert_eq!(redact("amqp://127.0.0.1"), "amqp://127.0.0.1");
+        assert_eq!(
+            redact("postgres://db.example/nb?password=hunter2"),
+            "postgres://db.example/nb?password=***"
+        );
     }
 
     /// `GET path` over plain HTTP/1.0: the status code and the body.
