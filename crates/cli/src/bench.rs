@@ -48,7 +48,7 @@ pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
     // Listen first, so no validated event is missed.
     let conn = Connection::connect(&a.amqp_url, ConnectionProperties::default())
         .await
-        .with_context(|| format!("cannot connect to {}", a.amqp_url))?;
+        .with_context(|| format!("cannot connect to {}", nianbao_bus::redact_url(&a.amqp_url)))?;
     let ch = conn.create_channel().await?;
     let q = ch
         .queue_declare(

@@ -23,14 +23,16 @@ pub fn notification_url(arg: Option<String>) -> String {
         .unwrap_or_else(|| "http://127.0.0.1:50054".into())
 }
 
+/// A channel to `url`. Errors name the endpoint without a password or token it may carry.
 async fn channel(url: &str) -> Result<Channel> {
+    let shown = nianbao_bus::redact_url(url);
     Endpoint::from_shared(url.to_string())
-        .with_context(|| format!("invalid endpoint {url}"))?
+        .with_context(|| format!("invalid endpoint {shown}"))?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(60))
         .connect()
         .await
-        .with_context(|| format!("cannot reach {url} (is the service running?)"))
+        .with_context(|| format!("cannot reach {shown} (is the service running?)"))
 }
 
 pub async fn ingest(url: &str) -> Result<IngestClient<Channel>> {

@@ -45,8 +45,9 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../../deploy/config/ingest.tom
 /// tonic's generic "message too large".
 pub const MESSAGE_MARGIN: usize = 1024 * 1024;
 
-/// The service's configuration (see `deploy/config/ingest.toml` for what each key means).
-#[derive(Clone, Debug, Deserialize)]
+/// The service's configuration (see `deploy/config/ingest.toml` for what each key means). Its
+/// `Debug` hides the passwords of the database and broker URLs.
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct Config {
     pub listen: String,
@@ -58,6 +59,35 @@ pub struct Config {
     pub log: nianbao_telemetry::LogConfig,
     pub telemetry: nianbao_telemetry::TraceConfig,
     pub metrics: nianbao_service::MetricsConfig,
+}
+
+/// Every field, the URLs without passwords. Destructured so that a new field cannot be forgotten
+/// (a new secret must be hidden here).
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Config {
+            listen,
+            data_dir,
+            database_url,
+            max_bytes,
+            republish_interval_ms,
+            bus,
+            log,
+            telemetry,
+            metrics,
+        } = self;
+        f.debug_struct("Config")
+            .field("listen", listen)
+            .field("data_dir", data_dir)
+            .field("database_url", &nianbao_service::redact(database_url))
+            .field("max_bytes", max_bytes)
+            .field("republish_interval_ms", republish_interval_ms)
+            .field("bus", bus)
+            .field("log", log)
+            .field("telemetry", telemetry)
+            .field("metrics", metrics)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -272,6 +302,21 @@ async fn follow(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_hides_the_database_and_broker_passwords() {
+        let mut cfg = Config {
+            database_url: "postgres://nb:db-hunter2@db.example/nb".into(),
+            ..Config::default()
+        };
+        cfg.bus.url = "amqp://nb:mq-hunter2@mq.example/%2f".into();
+        let shown = format!("{cfg:?}");
+        assert!(
+            !shown.contains("db-hunter2") && !shown.contains("mq-hunter2"),
+            "{shown}"
+        );
+        assert!(shown.contains("postgres://nb:***@db.example/nb"), "{shown}");
+    }
 
     #[test]
     fn embedded_defaults_match_default() {

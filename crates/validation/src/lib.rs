@@ -79,8 +79,9 @@ impl Default for SimilarityConfig {
 /// generated reports spent a tenth of validation's time doing that.
 pub const DEFAULT_SKETCH_CACHE: usize = 16_384;
 
-/// The service's configuration; every key is documented in `deploy/config/validation.toml`.
-#[derive(Clone, Debug, Deserialize)]
+/// The service's configuration; every key is documented in `deploy/config/validation.toml`. Its
+/// `Debug` hides the passwords of the database and broker URLs.
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct Config {
     pub listen: String,
@@ -112,6 +113,39 @@ impl Default for Config {
             telemetry: nianbao_telemetry::TraceConfig::default(),
             metrics: nianbao_service::MetricsConfig::default(),
         }
+    }
+}
+
+/// Every field, the URLs without passwords. Destructured so that a new field cannot be forgotten
+/// (a new secret must be hidden here).
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Config {
+            listen,
+            data_dir,
+            database_url,
+            rules_config,
+            max_bytes,
+            limits,
+            similarity,
+            bus,
+            log,
+            telemetry,
+            metrics,
+        } = self;
+        f.debug_struct("Config")
+            .field("listen", listen)
+            .field("data_dir", data_dir)
+            .field("database_url", &nianbao_service::redact(database_url))
+            .field("rules_config", rules_config)
+            .field("max_bytes", max_bytes)
+            .field("limits", limits)
+            .field("similarity", similarity)
+            .field("bus", bus)
+            .field("log", log)
+            .field("telemetry", telemetry)
+            .field("metrics", metrics)
+            .finish()
     }
 }
 
@@ -989,6 +1023,23 @@ mod tests {
         assert_eq!(c.get("b", "1"), None);
         assert!(!c.map.contains_key("b"));
         assert_eq!(c.get("a", "2"), Some(&vec![3]));
+    }
+
+    #[test]
+    fn debug_hides_the_database_and_broker_passwords() {
+        let mut cfg = Config {
+            database_url: "postgres://nb:db-hunter2@db.example/nb?password=db-hunter3".into(),
+            ..Config::default()
+        };
+        cfg.bus.url = "amqp://nb:mq-hunter2@mq.example/%2f".into();
+        let shown = format!("{cfg:?}");
+        for secret in ["db-hunter2", "db-hunter3", "mq-hunter2"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("postgres://nb:***@db.example/nb?password=***"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
-    tracing::info!(listen = %listener.local_addr()?, database = %cfg.database_url(), "nianbao-validation starting");
+    tracing::info!(listen = %listener.local_addr()?, database = %nianbao_service::redact(&cfg.database_url()), "nianbao-validation starting");
     let result = nianbao_validation::run(cfg, listener, nianbao_service::shutdown_signal()).await;
     match &result {
         Ok(()) => tracing::info!("nianbao-validation stopped"),
