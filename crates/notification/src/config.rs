@@ -21,7 +21,9 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// The configuration. Its `Debug` hides secrets: the passwords of the database and broker URLs,
+/// robot keys in `default_channels`, the SMTP password.
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct Config {
     pub listen: String,
@@ -47,6 +49,57 @@ pub struct Config {
     pub telemetry: nianbao_telemetry::TraceConfig,
     /// The Prometheus endpoint.
     pub metrics: nianbao_service::MetricsConfig,
+}
+
+/// Every field, secrets hidden. Destructured so that a new field cannot be forgotten (a new secret
+/// must be hidden here).
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Config {
+            listen,
+            metrics_listen,
+            data_dir,
+            database_url,
+            directory,
+            default_office,
+            min_severity,
+            default_channels,
+            webhook,
+            smtp,
+            escalation,
+            roster,
+            tick_ms,
+            stream,
+            bus,
+            log,
+            telemetry,
+            metrics,
+        } = self;
+        let channels: Vec<String> = default_channels
+            .iter()
+            .map(|c| crate::deliver::shown_channel(c))
+            .collect();
+        f.debug_struct("Config")
+            .field("listen", listen)
+            .field("metrics_listen", metrics_listen)
+            .field("data_dir", data_dir)
+            .field("database_url", &nianbao_service::redact(database_url))
+            .field("directory", directory)
+            .field("default_office", default_office)
+            .field("min_severity", min_severity)
+            .field("default_channels", &channels)
+            .field("webhook", webhook)
+            .field("smtp", smtp)
+            .field("escalation", escalation)
+            .field("roster", roster)
+            .field("tick_ms", tick_ms)
+            .field("stream", stream)
+            .field("bus", bus)
+            .field("log", log)
+            .field("telemetry", telemetry)
+            .field("metrics", metrics)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -101,8 +154,8 @@ impl Default for WebhookConfig {
     }
 }
 
-/// The SMTP server `email:` channels send through.
-#[derive(Clone, Debug, Deserialize)]
+/// The SMTP server `email:` channels send through. Its `Debug` hides the password.
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct SmtpConfig {
     pub host: String,
@@ -113,6 +166,30 @@ pub struct SmtpConfig {
     pub password: String,
     pub from: String,
     pub timeout_ms: u64,
+}
+
+/// Every field, the password as `***`. Destructured so that a new field cannot be forgotten.
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let SmtpConfig {
+            host,
+            port,
+            security,
+            username,
+            password,
+            from,
+            timeout_ms,
+        } = self;
+        f.debug_struct("SmtpConfig")
+            .field("host", host)
+            .field("port", port)
+            .field("security", security)
+            .field("username", username)
+            .field("password", &crate::deliver::hidden(password))
+            .field("from", from)
+            .field("timeout_ms", timeout_ms)
+            .finish()
+    }
 }
 
 impl Default for SmtpConfig {
@@ -278,6 +355,46 @@ mod tests {
         assert_eq!(c.bus.max_attempts, d.bus.max_attempts);
         assert!(c.database_url().starts_with("sqlite://"));
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let mut c = Config {
+            database_url: "postgres://nb:db-hunter2@db.example/nb?password=db-hunter3".into(),
+            default_channels: vec![
+                "inbox".into(),
+                "wecom:https://qyapi.example/cgi-bin/webhook/send?key=wecom-key-0123456789".into(),
+                "dingtalk:https://oapi.example/robot/send?access_token=dt-token-0123456789#secret=SECdingtalk0123".into(),
+                "webhook:https://hook:hook-hunter2@hooks.example/a?token=hook-token-0123".into(),
+                // Not a channel: still no secret in the output.
+                "wecom:htps://qyapi.example/send?key=typo-key-0123456789".into(),
+            ],
+            ..Config::default()
+        };
+        c.smtp.host = "mail.example.cn".into();
+        c.smtp.username = "nianbao".into();
+        c.smtp.password = "smtp-hunter2".into();
+        c.bus.url = "amqp://nb:mq-hunter2@mq.example/%2f".into();
+        let shown = format!("{c:?}");
+        for secret in [
+            "db-hunter2",
+            "db-hunter3",
+            "wecom-key-0123456789",
+            "dt-token-0123456789",
+            "SECdingtalk0123",
+            "hook-hunter2",
+            "hook-token-0123",
+            "typo-key-0123456789",
+            "smtp-hunter2",
+            "mq-hunter2",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        // Still useful: which robot, which user.
+        assert!(shown.contains("key=…6789"), "{shown}");
+        assert!(shown.contains("username: \"nianbao\""), "{shown}");
+        assert!(shown.contains("password: \"***\""), "{shown}");
+        assert!(!format!("{:?}", c.smtp_settings()).contains("smtp-hunter2"));
     }
 
     #[test]

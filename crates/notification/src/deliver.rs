@@ -24,7 +24,11 @@
 //! exactly in between can write a line twice (at-least-once; the line carries the notice id).
 //!
 //! Channel names in records and logs hide secrets: the robot's `key` / `access_token` show their last
-//! four characters, a 钉钉 secret none.
+//! four characters, a 钉钉 secret none, a URL's password and other secret parameters none
+//! (`nianbao_service::redact`). Errors of remote deliveries, which are stored (`ListChannels`'
+//! `last_error`, the delivery records) and logged, never quote the URL: reqwest's errors name the
+//! full URL, key included, so they are shown without it, and any text a server answered is cleaned
+//! of the channel's secrets before it is kept.
 
 use crate::store::{DeliveryRow, DeliveryStatus, Store, StoreError};
 use base64::Engine as _;
@@ -75,7 +79,11 @@ fn http_url(kind: &str, url: &str) -> Result<String, String> {
     if url.starts_with("http://") || url.starts_with("https://") {
         Ok(url.to_string())
     } else {
-        Err(format!("{kind} URL {url:?} is not http(s)"))
+        // The refusal reaches start-up errors and logs: no key in it.
+        Err(format!(
+            "{kind} URL {:?} is not http(s)",
+            nianbao_service::redact(url)
+        ))
     }
 }
 
@@ -91,7 +99,8 @@ impl FromStr for Channel {
         }
         let Some((kind, rest)) = s.split_once(':') else {
             return Err(format!(
-                "unknown channel {s:?} (inbox, outbox, stdout, webhook:<url>, wecom:<url>, dingtalk:<url>, email:<addr>)"
+                "unknown channel {:?} (inbox, outbox, stdout, webhook:<url>, wecom:<url>, dingtalk:<url>, email:<addr>)",
+                nianbao_service::redact(s)
             ));
         };
         match kind {
@@ -124,13 +133,30 @@ impl FromStr for Channel {
                 }
                 Ok(Channel::Email(addrs))
             }
-            other => Err(format!("unknown channel kind {other:?} in {s:?}")),
+            other => Err(format!(
+                "unknown channel kind {other:?} in {:?}",
+                nianbao_service::redact(s)
+            )),
         }
     }
 }
 
-/// The URL with the values of `key`, `access_token` and `token` cut to their last four characters.
+/// The URL with the values of `key`, `access_token` and `token` cut to their last four characters
+/// (so that an office's two robots can be told apart), and every other secret hidden
+/// (`nianbao_service::redact`: a password in the URL, `sign=`, `secret=`, …).
 fn redact_url(url: &str) -> String {
+    nianbao_service::redact(&keep_key_tails(url))
+}
+
+/// A channel as its configuration names it, for `Debug` output and messages: secrets hidden as in
+/// the channel names, also when the text does not parse as a channel.
+pub fn shown_channel(s: &str) -> String {
+    s.parse::<Channel>()
+        .map_or_else(|_| nianbao_service::redact(s), |c| c.to_string())
+}
+
+/// The values of `key`, `access_token` and `token` cut to `…` and their last four characters.
+fn keep_key_tails(url: &str) -> String {
     let Some((base, query)) = url.split_once('?') else {
         return url.to_string();
     };
@@ -243,8 +269,8 @@ pub fn smtp_security(s: &str) -> Result<SmtpSecurity, String> {
     }
 }
 
-/// The SMTP server settings the deliverer uses (from `[smtp]`).
-#[derive(Clone, Debug, Default)]
+/// The SMTP server settings the deliverer uses (from `[smtp]`). Its `Debug` hides the password.
+#[derive(Clone, Default)]
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
@@ -255,9 +281,41 @@ pub struct SmtpSettings {
     pub timeout: Duration,
 }
 
+/// Every field, the password as `***` (or empty when there is none). Destructured so that a new
+/// field cannot be forgotten.
+impl fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let SmtpSettings {
+            host,
+            port,
+            security,
+            username,
+            password,
+            from,
+            timeout,
+        } = self;
+        f.debug_struct("SmtpSettings")
+            .field("host", host)
+            .field("port", port)
+            .field("security", security)
+            .field("username", username)
+            .field("password", &hidden(password))
+            .field("from", from)
+            .field("timeout", timeout)
+            .finish()
+    }
+}
+
+/// How `Debug` output shows a password: `***`, or `""` when none is set (worth knowing).
+pub fn hidden(secret: &str) -> &'static str {
+    if secret.is_empty() { "" } else { "***" }
+}
+
 struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// The SMTP password, kept to clean it out of error texts (a server may echo what it refused).
+    password: String,
 }
 
 fn mailer(s: &SmtpSettings) -> Result<Option<Mailer>, DeliverError> {
@@ -283,6 +341,7 @@ fn mailer(s: &SmtpSettings) -> Result<Option<Mailer>, DeliverError> {
     Ok(Some(Mailer {
         transport: builder.build(),
         from,
+        password: s.password.clone(),
     }))
 }
 
@@ -313,6 +372,89 @@ fn truncate_bytes(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}{MORE}", &s[..end])
+}
+
+/// The secrets in `url` that an error text must not repeat: the password (or token) of its
+/// userinfo, and the values of its secret parameters (`key`, `access_token`, `sign`, …), as written
+/// and percent-decoded. Values shorter than four characters are left out: they guard nothing, and
+/// replacing them would garble the text.
+fn url_secrets(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut add = |v: &str| {
+        for v in [
+            v.to_string(),
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned(),
+        ] {
+            if v.chars().count() >= 4 && !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    };
+    if let Some((_, rest)) = url.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            add(userinfo.split_once(':').map_or(userinfo, |(_, pw)| pw));
+        }
+    }
+    if let Some((_, params)) = url.split_once('?') {
+        for kv in params.split(['&', '#']) {
+            if let Some((k, v)) = kv.split_once('=')
+                && nianbao_bus::is_secret_param(k)
+            {
+                add(v);
+            }
+        }
+    }
+    out
+}
+
+/// `text` with the `url` (as a whole, then each of `secrets`) replaced by what a log may show.
+fn scrub(text: &str, url: &str, secrets: &[String]) -> String {
+    let mut t = if url.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(url, &redact_url(url))
+    };
+    for s in secrets {
+        t = t.replace(s.as_str(), "***");
+    }
+    t
+}
+
+/// A reqwest error as stored and logged: its own text without the URL (which reqwest appends, key
+/// and all), then its causes (`…: tcp connect error: Connection refused`), cleaned of `url`'s
+/// secrets in case a cause quotes it.
+fn http_error(e: reqwest::Error, url: &str) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let t = c.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        cause = c.source();
+    }
+    scrub(&text, url, &url_secrets(url))
+}
+
+/// What a server answered, for an error message: at most `ANSWER_MAX` characters, on one line, and
+/// cleaned of the URL's secrets (an error page may echo the request line, key included).
+fn answer_excerpt(text: &str, url: &str) -> String {
+    const ANSWER_MAX: usize = 200;
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut t = scrub(one_line.trim(), url, &url_secrets(url));
+    if let Some((cut, _)) = t.char_indices().nth(ANSWER_MAX) {
+        t.truncate(cut);
+        t.push('…');
+    }
+    t
 }
 
 /// 企业微信 群机器人 markdown content is limited to 4096 bytes.
@@ -604,7 +746,7 @@ impl Deliverer {
                     .json(&notice.json)
                     .send()
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| http_error(e, url))?;
                 if r.status().is_success() {
                     Ok(())
                 } else {
@@ -619,7 +761,7 @@ impl Deliverer {
                 self.post_robot(url, &body).await
             }
             Channel::DingTalk { url, secret } => {
-                let url = match secret {
+                let signed = match secret {
                     Some(sec) => dingtalk_signed_url(url, sec, nianbao_service::now_ms()),
                     None => url.clone(),
                 };
@@ -630,14 +772,21 @@ impl Deliverer {
                         "text": truncate_bytes(&notice.markdown, DINGTALK_MAX),
                     },
                 });
-                self.post_robot(&url, &body).await
+                self.post_robot(&signed, &body)
+                    .await
+                    // The secret itself is never sent, but an answer must not repeat it either.
+                    .map_err(|e| match secret {
+                        Some(sec) if sec.chars().count() >= 4 => e.replace(sec.as_str(), "***"),
+                        _ => e,
+                    })
             }
             Channel::Email(addrs) => self.mail(notice, addrs).await,
             Channel::Inbox | Channel::Outbox | Channel::Stdout => Ok(()),
         }
     }
 
-    /// POSTs to a 企业微信 / 钉钉 robot: HTTP 2xx and `errcode` 0 is success.
+    /// POSTs to a 企业微信 / 钉钉 robot: HTTP 2xx and `errcode` 0 is success. The error never
+    /// quotes `url` (it holds the robot's key), nor a secret of it that the answer repeats.
     async fn post_robot(&self, url: &str, body: &serde_json::Value) -> Result<(), String> {
         let r = self
             .client
@@ -645,9 +794,9 @@ impl Deliverer {
             .json(body)
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| http_error(e, url))?;
         let status = r.status();
-        let text = r.text().await.map_err(|e| e.to_string())?;
+        let text = r.text().await.map_err(|e| http_error(e, url))?;
         if !status.is_success() {
             return Err(format!("HTTP {status}"));
         }
@@ -657,11 +806,17 @@ impl Deliverer {
             Some(0) => Ok(()),
             Some(code) => Err(format!(
                 "robot errcode {code}: {}",
-                v.get("errmsg")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default()
+                answer_excerpt(
+                    v.get("errmsg")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default(),
+                    url
+                )
             )),
-            None => Err(format!("robot answer without errcode: {text}")),
+            None => Err(format!(
+                "robot answer without errcode: {}",
+                answer_excerpt(&text, url)
+            )),
         }
     }
 
@@ -679,11 +834,14 @@ impl Deliverer {
             .header(ContentType::TEXT_PLAIN)
             .body(notice.text.clone())
             .map_err(|e| e.to_string())?;
-        m.transport
-            .send(msg)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        m.transport.send(msg).await.map(|_| ()).map_err(|e| {
+            let text = e.to_string();
+            if m.password.chars().count() >= 4 {
+                text.replace(m.password.as_str(), "***")
+            } else {
+                text
+            }
+        })
     }
 
     /// Attempts `first_attempt ..= 1 + retries`, recording each; backoff doubles up to the cap.
@@ -815,6 +973,88 @@ mod tests {
         );
         assert!(!format!("{d:?}").contains("SECabc"));
         assert!(d.is_remote() && !Channel::Outbox.is_remote());
+    }
+
+    #[test]
+    fn secrets_of_every_kind_are_hidden_in_names_and_refusals() {
+        let cases = [
+            (
+                "webhook:https://nianbao:hook-hunter2@hooks.example/a?token=hook-token-0123&page=1",
+                "webhook:https://nianbao:***@hooks.example/a?token=…0123&page=1",
+            ),
+            (
+                "webhook:https://hooks.example/a?sign=sig-0123456789&api_key=ak-0123456789",
+                "webhook:https://hooks.example/a?sign=***&api_key=***",
+            ),
+            (
+                "webhook:https://ghp_tokentoken@hooks.example/a",
+                "webhook:https://***@hooks.example/a",
+            ),
+            (
+                "dingtalk:https://oapi.example/robot/send?access_token=dt-0123456789#secret=SECabcdef",
+                "dingtalk:https://oapi.example/robot/send?access_token=…6789#secret=…",
+            ),
+        ];
+        for (raw, shown) in cases {
+            let c: Channel = raw.parse().unwrap();
+            assert_eq!(c.to_string(), shown);
+            assert_eq!(format!("{c:?}"), format!("Channel({shown})"));
+            assert_eq!(shown_channel(raw), shown);
+        }
+        // A channel that does not parse is refused without its key (start-up errors, logs).
+        for raw in [
+            "wecom:htps://qyapi.example/send?key=typo-key-0123456789",
+            "wcom:https://qyapi.example/send?key=typo-key-0123456789",
+            "wecomhttps//qyapi.example/send?key=typo-key-0123456789",
+            "dingtalk:ftp://x/robot/send?access_token=typo-key-0123456789#secret=SECx",
+        ] {
+            let e = raw.parse::<Channel>().unwrap_err();
+            assert!(
+                !e.contains("typo-key-0123456789") && !e.contains("SECx"),
+                "{e}"
+            );
+            assert!(!shown_channel(raw).contains("typo-key-0123456789"), "{raw}");
+        }
+    }
+
+    #[test]
+    fn error_texts_lose_the_url_secrets() {
+        let url = "https://u:pw-0123@robot.example/send?access_token=tok-0123456789&timestamp=1&sign=c2ln%2B";
+        let secrets = url_secrets(url);
+        for s in ["pw-0123", "tok-0123456789", "c2ln%2B", "c2ln+"] {
+            assert!(secrets.iter().any(|x| x == s), "{s} not in {secrets:?}");
+        }
+        let t = scrub(
+            &format!("failed for {url}; token tok-0123456789, sign c2ln+"),
+            url,
+            &secrets,
+        );
+        assert!(
+            !t.contains("tok-0123456789") && !t.contains("pw-0123") && !t.contains("c2ln"),
+            "{t}"
+        );
+        let long = format!("{}\n{url}", "错".repeat(300));
+        let e = answer_excerpt(&long, url);
+        assert!(
+            !e.contains('\n') && e.ends_with('…') && e.chars().count() == 201,
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn smtp_settings_debug_hides_the_password() {
+        let s = SmtpSettings {
+            host: "mail.example.cn".into(),
+            username: "nianbao".into(),
+            password: "smtp-hunter2".into(),
+            ..SmtpSettings::default()
+        };
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("smtp-hunter2") && shown.contains("password: \"***\""),
+            "{shown}"
+        );
+        assert!(format!("{:?}", SmtpSettings::default()).contains("password: \"\""));
     }
 
     #[test]

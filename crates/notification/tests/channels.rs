@@ -625,3 +625,127 @@ async fn an_interrupted_delivery_resumes_at_start_with_the_office_channel() {
         0
     );
 }
+
+/// Robots and webhooks that fail in every way that could carry their URL into an error: HTTP 500
+/// with an error page quoting the request, an answer without `errcode` quoting it, an `errmsg`
+/// quoting the key and the signature, and refused connections (reqwest's error names the URL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_errors_are_stored_and_shown_without_keys_or_tokens() {
+    use axum::extract::OriginalUri;
+    // Each answer quotes the full request URI, key included, as careless gateways do.
+    async fn page_500(OriginalUri(uri): OriginalUri) -> (StatusCode, String) {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("<html>500 for POST {uri}</html>"),
+        )
+    }
+    async fn no_errcode(OriginalUri(uri): OriginalUri) -> Json<Value> {
+        Json(json!({"status": "bad request", "request": uri.to_string()}))
+    }
+    async fn errmsg(OriginalUri(uri): OriginalUri) -> Json<Value> {
+        Json(json!({"errcode": 310000, "errmsg": format!("sign not match, request {uri}")}))
+    }
+    let app = axum::Router::new()
+        .route("/page500/send", axum::routing::post(page_500))
+        .route("/noerrcode/send", axum::routing::post(no_errcode))
+        .route("/errmsg/send", axum::routing::post(errmsg));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    // A port nobody listens on: connections are refused.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (smtp_port, _) = smtp_server().await;
+    let s = setup(smtp_port, 0).await;
+    let a = alert();
+    s.store.insert_alert(&a).await.unwrap();
+
+    let secrets = [
+        "wecom-500-key-0123456789",
+        "wecom-noerr-key-0123456789",
+        "dt-errmsg-token-0123456789",
+        "SECdingtalk-errmsg-0123456789",
+        "wecom-refused-key-0123456789",
+        "dt-refused-token-0123456789",
+        "webhook-password-0123",
+        "webhook-token-0123456789",
+    ];
+    let channels: Vec<Channel> = [
+        format!("wecom:{base}/page500/send?key={}", secrets[0]),
+        format!("wecom:{base}/noerrcode/send?key={}", secrets[1]),
+        format!(
+            "dingtalk:{base}/errmsg/send?access_token={}#secret={}",
+            secrets[2], secrets[3]
+        ),
+        format!(
+            "wecom:http://127.0.0.1:{closed}/cgi-bin/webhook/send?key={}",
+            secrets[4]
+        ),
+        format!(
+            "dingtalk:http://127.0.0.1:{closed}/robot/send?access_token={}#secret={}",
+            secrets[5], secrets[3]
+        ),
+        format!(
+            "webhook:http://nianbao:{}@127.0.0.1:{closed}/hook?token={}",
+            secrets[6], secrets[7]
+        ),
+    ]
+    .iter()
+    .map(|c| c.parse().unwrap())
+    .collect();
+    s.deliverer
+        .deliver(&alert_notice(&a), &channels)
+        .await
+        .unwrap();
+    let done = settled(&s.store, &a.alert_id, channels.len()).await;
+    assert!(done.iter().all(|(_, st)| st == "gave_up"), "{done:?}");
+
+    // What `ListChannels` returns (channel and last_error are the store's, verbatim) and every
+    // recorded attempt.
+    let health = s.store.channel_health().await.unwrap();
+    let rows = s.store.deliveries(&a.alert_id).await.unwrap();
+    let shown = format!("{health:?}\n{rows:?}");
+    for secret in secrets {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    // Nor the signature derived from the 钉钉 secret, which the answer quoted.
+    assert!(shown.contains("&sign=***"), "{shown}");
+    assert_eq!(
+        shown.matches("sign=").count(),
+        shown.matches("sign=***").count(),
+        "{shown}"
+    );
+
+    // The errors still say what went wrong, and the channels which robot it was.
+    let error_of = |prefix: &str| {
+        health
+            .iter()
+            .find(|h| h.channel.starts_with(prefix))
+            .map(|h| h.last_error.clone())
+            .unwrap_or_else(|| panic!("no channel {prefix}: {health:?}"))
+    };
+    assert_eq!(
+        error_of(&format!("wecom:{base}/page500/send?key=…6789")),
+        "HTTP 500 Internal Server Error"
+    );
+    let e = error_of(&format!("wecom:{base}/noerrcode/send?key=…6789"));
+    assert!(
+        e.starts_with("robot answer without errcode: ") && e.contains("/noerrcode/send?key=***"),
+        "{e}"
+    );
+    let e = error_of(&format!(
+        "dingtalk:{base}/errmsg/send?access_token=…6789#secret=…"
+    ));
+    assert!(e.starts_with("robot errcode 310000: sign not match"), "{e}");
+    for prefix in [
+        format!("wecom:http://127.0.0.1:{closed}/"),
+        format!("dingtalk:http://127.0.0.1:{closed}/"),
+        format!("webhook:http://nianbao:***@127.0.0.1:{closed}/hook?token=…6789"),
+    ] {
+        let e = error_of(&prefix);
+        assert!(e.starts_with("error sending request"), "{prefix}: {e}");
+        assert!(!e.contains("127.0.0.1"), "{prefix}: {e}");
+    }
+}
