@@ -279,11 +279,31 @@ fn fields(i: usize, r: &Row) -> [String; 12] {
     ]
 }
 
+/// A CSV cell: neutralised ([`inert_cell`]), then quoted where RFC 4180 needs it.
 fn csv_field(s: &str) -> String {
+    let s = inert_cell(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s.into_owned()
+    }
+}
+
+/// The cell as Excel may read it from a CSV file without evaluating it: agency names and finding
+/// texts come from the reports, and a cell that starts with `=`, `+`, `-`, `@`, a tab or a line
+/// break (after spaces) is a formula to Excel (`=HYPERLINK(…)`, DDE). Such a cell gets a leading
+/// `'`, which Excel shows as text; a plain number (`-1`) is left alone, it evaluates to itself.
+fn inert_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    let risky = s
+        .trim_start_matches(' ')
+        .starts_with(['=', '+', '-', '@', '\t', '\r', '\n']);
+    let number = s.parse::<f64>().is_ok_and(f64::is_finite)
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
+    if risky && !number {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
     }
 }
 
@@ -556,6 +576,88 @@ mod tests {
             lines[2],
             "2,清河县财政局,2024,错误,t3-balance,\"表三 \"\"自然人\"\" 列，不平衡\",第三部分，单元格 R24（自然人列），第57行,41,40,al-1,待处理,2025-02-01 00:00"
         );
+    }
+
+    /// Rows whose report texts Excel would take for formulas.
+    fn formula_rows() -> Vec<Row> {
+        let mut a = alert(
+            "al-9",
+            "=HYPERLINK(\"http://evil.example\",\"点此\")",
+            "open",
+            "findings",
+            vec![
+                f("error", "t3-balance", "+1+cmd|' /C calc'!A0"),
+                f("error", "t3-balance", "-2+3"),
+                f("error", "t3-balance", "@SUM(A1:A2)"),
+                f("error", "t3-balance", "=1+1"),
+            ],
+        );
+        a.findings[1].expected = Some("-1".into());
+        a.findings[1].actual = Some("+3".into());
+        rows(&[a], None)
+    }
+
+    #[test]
+    fn csv_cells_that_excel_would_evaluate_are_text() {
+        let csv = String::from_utf8(to_csv(&formula_rows())).unwrap();
+        let mut messages = Vec::new();
+        for line in csv.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
+            // Every cell of a data row starts with a digit, a Chinese character, `'`, or a quote
+            // followed by one of those; never with a formula character.
+            assert!(line.starts_with(char::is_numeric), "{line:?}");
+            assert!(line.contains(",\"'=HYPERLINK("), "{line:?}");
+            messages.push(line.split(",t3-balance,").nth(1).unwrap().to_string());
+        }
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("'+1+cmd|' /C calc'!A0,")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.starts_with("'-2+3,")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.starts_with("'@SUM(A1:A2),")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.starts_with("'=1+1,")),
+            "{messages:?}"
+        );
+        // Whitespace in front does not hide a formula (the export trims messages, not agencies).
+        assert_eq!(csv_field("\t=1+1"), "'\t=1+1");
+        assert_eq!(csv_field("\r=1+1"), "\"'\r=1+1\"");
+        assert_eq!(csv_field("  =1+1"), "'  =1+1");
+        // Plain numbers stay numbers.
+        assert!(csv.contains(",-1,+3,"), "{csv}");
+        assert_eq!(inert_cell("-1.5"), "-1.5");
+        assert_eq!(inert_cell("清河县财政局"), "清河县财政局");
+        assert_eq!(inert_cell("-"), "'-");
+    }
+
+    #[test]
+    fn xlsx_writes_formula_like_texts_as_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tongbao.xlsx");
+        write_xlsx(&path, "清河县人民政府办公室", &formula_rows(), "2025-04-01").unwrap();
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let mut read = |name: &str| {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut s).unwrap();
+            s
+        };
+        let sheet = read("xl/worksheets/sheet1.xml");
+        let strings = read("xl/sharedStrings.xml");
+        // Shared strings (t="s"), never formulas: Excel shows them as text.
+        assert!(!sheet.contains("<f>") && !sheet.contains("<f "), "{sheet}");
+        assert!(sheet.contains("t=\"s\""), "{sheet}");
+        assert!(
+            strings.contains("<t>=HYPERLINK(\"http://evil.example\""),
+            "{strings}"
+        );
+        assert!(strings.contains("@SUM(A1:A2)"), "{strings}");
     }
 
     #[test]
