@@ -4,6 +4,7 @@
 
 use crate::{Broker, new_database, shared_postgres, unique_suffix};
 use anyhow::{Context, Result, bail};
+use nianbao_auth::{AuthChannel, Role};
 use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_proto::v1::notification_client::NotificationClient;
 use nianbao_proto::v1::{GetReportRequest, Report, SubmitReportRequest};
@@ -14,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 
 impl Broker {
     /// A private vhost on this broker (guest may use it), so that tests running side by side never
@@ -93,10 +93,19 @@ pub async fn wait_serving(
     service: &str,
     within: Duration,
 ) -> Result<tonic::transport::Channel> {
+    wait_serving_with(url, service, within, &nianbao_auth::ClientConfig::default()).await
+}
+
+/// [`wait_serving`] over TLS as `tls` says (its token is not used: health needs none).
+pub async fn wait_serving_with(
+    url: &str,
+    service: &str,
+    within: Duration,
+    tls: &nianbao_auth::ClientConfig,
+) -> Result<tonic::transport::Channel> {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string())?
-        .connect_timeout(Duration::from_secs(5));
+    let endpoint = tls.endpoint(url)?.connect_timeout(Duration::from_secs(5));
     let deadline = Instant::now() + within;
     loop {
         if let Ok(channel) = endpoint.connect().await {
@@ -115,6 +124,104 @@ pub async fn wait_serving(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// What a [`Pipeline`]'s services trust: a CA made for the test, a server certificate for
+/// 127.0.0.1, and a credentials file with an operator's and the extraction workers' tokens. The
+/// services of a pipeline speak TLS and check every caller, as in a deployment.
+#[derive(Debug, Clone)]
+pub struct Security {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub credentials: PathBuf,
+    /// An operator's token (the pipeline's own clients use it).
+    pub operator: String,
+    /// The extraction workers' token (FetchReport).
+    pub extraction: String,
+}
+
+impl Security {
+    pub fn new(dir: &Path) -> Result<Security> {
+        let files = nianbao_auth::pki::write_local(&dir.join("pki"), &["127.0.0.1".to_string()])?;
+        let credentials = dir.join("credentials.toml");
+        let mut s = Security {
+            ca: files.ca,
+            cert: files.server_cert,
+            key: files.server_key,
+            credentials,
+            operator: String::new(),
+            extraction: String::new(),
+        };
+        s.operator = s.issue(Role::Operator, "", "测试运维")?;
+        s.extraction = s.issue(Role::Extraction, "", "extraction")?;
+        Ok(s)
+    }
+
+    /// A new token for `role` (`subject`: the agency or office id), added to the credentials file.
+    pub fn issue(&self, role: Role, subject: &str, name: &str) -> Result<String> {
+        let issued = nianbao_auth::credentials::issue(
+            &self.credentials,
+            &nianbao_auth::credentials::Request {
+                role,
+                subject: subject.to_string(),
+                name: name.to_string(),
+                cert_pem: None,
+            },
+        )?;
+        issued.token.context("a token credential has a token")
+    }
+
+    pub fn server_tls(&self) -> nianbao_auth::ServerTlsConfig {
+        nianbao_auth::ServerTlsConfig {
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            ..Default::default()
+        }
+    }
+
+    pub fn auth(&self) -> nianbao_auth::AuthConfig {
+        nianbao_auth::AuthConfig {
+            credentials: self.credentials.clone(),
+            disabled: false,
+        }
+    }
+
+    /// A client trusting this CA, carrying `token`.
+    pub fn client(&self, token: &str) -> nianbao_auth::ClientConfig {
+        nianbao_auth::ClientConfig {
+            ca: self.ca.clone(),
+            token: token.to_string(),
+            ..Default::default()
+        }
+    }
+}
+
+/// The settings of a single-service test that talks cleartext on loopback without credentials
+/// (explicitly allowed there only): `(tls, auth)`.
+pub fn loopback_insecure() -> (nianbao_auth::ServerTlsConfig, nianbao_auth::AuthConfig) {
+    (
+        nianbao_auth::ServerTlsConfig {
+            plaintext: true,
+            ..Default::default()
+        },
+        nianbao_auth::AuthConfig {
+            disabled: true,
+            ..Default::default()
+        },
+    )
+}
+
+/// A channel to `url` as `client` says (TLS roots, token), connected now.
+pub async fn connect(url: &str, client: &nianbao_auth::ClientConfig) -> Result<AuthChannel> {
+    let endpoint = client
+        .endpoint(url)?
+        .connect_timeout(Duration::from_secs(5));
+    let channel = endpoint.connect().await?;
+    Ok(tonic::service::interceptor::InterceptedService::new(
+        channel,
+        nianbao_auth::Bearer::new(client.token()?.as_deref())?,
+    ))
 }
 
 /// The shutdown signal a service of a [`Pipeline`] gets: resolves when the pipeline shuts down.
@@ -136,8 +243,13 @@ pub struct Pipeline {
     /// Set by [`start`](Pipeline::start), or by the test from what [`spawn`](Pipeline::spawn) returns.
     pub ingest_url: String,
     pub notify_url: String,
+    pub validation_url: String,
     /// The `/metrics` and `/readyz` addresses of services that a test started with an endpoint.
     pub metrics: std::collections::BTreeMap<&'static str, std::net::SocketAddr>,
+    /// The CA, certificates and credentials every service of this pipeline uses.
+    pub security: Security,
+    /// Agency credentials issued by [`submit_as_agency`](Pipeline::submit_as_agency), by agency.
+    agency_tokens: Mutex<std::collections::HashMap<String, String>>,
     stop: watch::Sender<bool>,
     services: Vec<(&'static str, JoinHandle<Result<(), String>>)>,
     /// Errors of services that ended before the shutdown, as they happen: a test waiting for its
@@ -152,12 +264,16 @@ impl Pipeline {
         let amqp = broker.new_vhost_url()?;
         let dir = crate::e2e_tmp_dir()?.join(format!("{name}-{}", unique_suffix()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let security = Security::new(&dir)?;
         Ok(Pipeline {
             amqp,
             dir,
             ingest_url: String::new(),
             notify_url: String::new(),
+            validation_url: String::new(),
             metrics: Default::default(),
+            security,
+            agency_tokens: Mutex::default(),
             stop: watch::channel(false).0,
             services: Vec::new(),
             failed: Arc::default(),
@@ -183,7 +299,8 @@ impl Pipeline {
             .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
             .await?;
         let cfg = self.validation_config(db)?;
-        self.spawn("validation", |l, s| nianbao_validation::run(cfg, l, s))
+        self.validation_url = self
+            .spawn("validation", |l, s| nianbao_validation::run(cfg, l, s))
             .await?;
         Ok(())
     }
@@ -197,6 +314,7 @@ impl Pipeline {
         E: std::fmt::Display + Send + 'static,
     {
         let (l, url) = listener().await?;
+        let url = url.replacen("http://", "https://", 1);
         let run = start(l, Box::pin(stop_on(&self.stop.subscribe())));
         let failed = self.failed.clone();
         let handle = tokio::spawn(async move {
@@ -217,6 +335,9 @@ impl Pipeline {
         Ok(nianbao_ingest::Config {
             data_dir: self.dir.join("ingest"),
             database_url: db_url(db, &self.dir, "ingest")?,
+            directory: sample_directory().display().to_string(),
+            tls: self.security.server_tls(),
+            auth: self.security.auth(),
             bus: fast_bus(&self.amqp),
             ..Default::default()
         })
@@ -226,6 +347,8 @@ impl Pipeline {
         Ok(nianbao_validation::Config {
             data_dir: self.dir.join("validation"),
             database_url: db_url(db, &self.dir, "validation")?,
+            tls: self.security.server_tls(),
+            auth: self.security.auth(),
             bus: fast_bus(&self.amqp),
             ..Default::default()
         })
@@ -237,6 +360,8 @@ impl Pipeline {
             data_dir: self.dir.join("notification"),
             database_url: db_url(db, &self.dir, "notification")?,
             directory: sample_directory().display().to_string(),
+            tls: self.security.server_tls(),
+            auth: self.security.auth(),
             bus: fast_bus(&self.amqp),
             ..Default::default()
         })
@@ -248,6 +373,8 @@ impl Pipeline {
         bus.prefetch = prefetch;
         nianbao_extraction::Config {
             ingest_url: ingest_url.to_string(),
+            ingest_client: self.security.client(&self.security.extraction),
+            tls: self.security.server_tls(),
             bus,
             ..Default::default()
         }
@@ -262,37 +389,74 @@ impl Pipeline {
         Ok(())
     }
 
-    /// A client of ingest, once it serves (large messages allowed, as the CLI's).
-    pub async fn ingest(&self) -> Result<IngestClient<Channel>> {
+    /// Waits until the service at `url` serves, then a channel to it carrying `token`.
+    pub async fn channel_as(&self, url: &str, token: &str) -> Result<AuthChannel> {
         self.check_services()?;
-        let channel = wait_serving(&self.ingest_url, "", Duration::from_secs(10)).await?;
-        Ok(IngestClient::new(channel)
-            .max_decoding_message_size(64 << 20)
-            .max_encoding_message_size(64 << 20))
+        let client = self.security.client(token);
+        wait_serving_with(url, "", Duration::from_secs(10), &client).await?;
+        connect(url, &client).await
     }
 
-    pub async fn notification(&self) -> Result<NotificationClient<Channel>> {
-        self.check_services()?;
-        let channel = wait_serving(&self.notify_url, "", Duration::from_secs(10)).await?;
-        Ok(NotificationClient::new(channel).max_decoding_message_size(64 << 20))
+    /// A client of ingest as the pipeline's operator, once it serves (large messages allowed, as
+    /// the CLI's).
+    pub async fn ingest(&self) -> Result<IngestClient<AuthChannel>> {
+        let token = self.security.operator.clone();
+        self.ingest_as(&token).await
     }
 
-    /// Submits `(file name, bytes)` pairs one after another; returns their report ids.
-    pub async fn submit(&self, reports: &[(String, Vec<u8>)]) -> Result<Vec<String>> {
-        let mut c = self.ingest().await?;
-        let mut ids = Vec::new();
-        for (name, bytes) in reports {
-            let r = c
-                .submit_report(SubmitReportRequest {
-                    content: bytes.clone(),
-                    file_name: name.clone(),
-                    ..Default::default()
-                })
-                .await
-                .with_context(|| format!("submitting {name}"))?;
-            ids.push(r.into_inner().report_id);
+    /// A client of ingest carrying `token`.
+    pub async fn ingest_as(&self, token: &str) -> Result<IngestClient<AuthChannel>> {
+        Ok(
+            IngestClient::new(self.channel_as(&self.ingest_url, token).await?)
+                .max_decoding_message_size(64 << 20)
+                .max_encoding_message_size(64 << 20),
+        )
+    }
+
+    /// A client of notification as the pipeline's operator.
+    pub async fn notification(&self) -> Result<NotificationClient<AuthChannel>> {
+        let token = self.security.operator.clone();
+        self.notification_as(&token).await
+    }
+
+    /// A client of notification carrying `token`.
+    pub async fn notification_as(&self, token: &str) -> Result<NotificationClient<AuthChannel>> {
+        Ok(
+            NotificationClient::new(self.channel_as(&self.notify_url, token).await?)
+                .max_decoding_message_size(64 << 20),
+        )
+    }
+
+    /// The token of `agency`'s credential (issued at the first call).
+    pub fn agency_token(&self, agency: &str) -> Result<String> {
+        let mut tokens = self
+            .agency_tokens
+            .lock()
+            .map_err(|_| anyhow::anyhow!("agency tokens poisoned"))?;
+        if let Some(t) = tokens.get(agency) {
+            return Ok(t.clone());
         }
-        Ok(ids)
+        let t = self.security.issue(Role::Agency, agency, agency)?;
+        tokens.insert(agency.to_string(), t.clone());
+        Ok(t)
+    }
+
+    /// Submits reports as `agency` itself (its own credential): verified, as an agency's
+    /// submission is in a deployment.
+    pub async fn submit_as_agency(
+        &self,
+        agency: &str,
+        reports: &[(String, Vec<u8>)],
+    ) -> Result<Vec<String>> {
+        let token = self.agency_token(agency)?;
+        submit_with(&mut self.ingest_as(&token).await?, reports).await
+    }
+
+    /// Submits `(file name, bytes)` pairs one after another as the pipeline's operator, naming no
+    /// agency (the report's agency is then what the document prints, unverified); returns their
+    /// report ids.
+    pub async fn submit(&self, reports: &[(String, Vec<u8>)]) -> Result<Vec<String>> {
+        submit_with(&mut self.ingest().await?, reports).await
     }
 
     /// The reports `ids`, as ingest has them now.
@@ -351,8 +515,28 @@ impl Pipeline {
     }
 }
 
+/// Submits `(file name, bytes)` pairs one after another through `c`; returns their report ids.
+pub async fn submit_with(
+    c: &mut IngestClient<AuthChannel>,
+    reports: &[(String, Vec<u8>)],
+) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for (name, bytes) in reports {
+        let r = c
+            .submit_report(SubmitReportRequest {
+                content: bytes.clone(),
+                file_name: name.clone(),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("submitting {name}"))?;
+        ids.push(r.into_inner().report_id);
+    }
+    Ok(ids)
+}
+
 /// Each report of `ids` through one client, in order.
-async fn get_reports(c: &mut IngestClient<Channel>, ids: &[String]) -> Result<Vec<Report>> {
+async fn get_reports(c: &mut IngestClient<AuthChannel>, ids: &[String]) -> Result<Vec<Report>> {
     let mut out = Vec::new();
     for id in ids {
         let r = c

@@ -46,7 +46,10 @@ async fn start(db: Db, clock: Arc<ManualClock>, year: i32) -> Pipeline {
 /// Submits one report and waits until notification has handled it.
 async fn submit(p: &Pipeline, r: &SynthReport) -> String {
     let ids = p
-        .submit(&[(format!("{}.txt", r.name), r.bytes.clone())])
+        .submit_as_agency(
+            &r.agency.name,
+            &[(format!("{}.txt", r.name), r.bytes.clone())],
+        )
         .await
         .unwrap();
     let rep = p
@@ -288,4 +291,365 @@ async fn alerts_reach_the_right_office_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn alerts_reach_the_right_office_postgresql() {
     scenario(Db::Postgres).await;
+}
+
+/// The code of a failed call, or a panic naming what was expected of a call that succeeded.
+fn code<T: std::fmt::Debug>(r: Result<T, tonic::Status>) -> tonic::Code {
+    match r {
+        Ok(v) => panic!("expected a refusal, got {v:?}"),
+        Err(s) => {
+            // Refusals say why in Chinese and in English.
+            if matches!(
+                s.code(),
+                tonic::Code::PermissionDenied | tonic::Code::Unauthenticated
+            ) {
+                assert!(s.message().contains(" / "), "{}", s.message());
+            }
+            s.code()
+        }
+    }
+}
+
+/// Identity, TLS and jurisdiction through the running pipeline: every RPC without credentials is
+/// UNAUTHENTICATED; an agency submits and reads only as itself; an office sees and acknowledges
+/// only its own subtree, under its credential's name, with an audit record; FetchReport is the
+/// extraction workers'; a clean report that a crawler claims for an agency, or that another agency
+/// submits printing its name, closes nothing — only the agency's own correction does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nobody_submits_reads_or_acknowledges_what_is_not_theirs() {
+    use nianbao_auth::Role;
+    use nianbao_proto::v1::{
+        AcknowledgeAlertRequest, FetchReportRequest, GetReportRequest, ListChannelsRequest,
+        ListReportsRequest, StreamAlertsRequest, SubmitReportRequest, ValidateRequest,
+        validation_client::ValidationClient,
+    };
+    let dir = Directory::load(&sample_directory()).unwrap();
+    let (bad, good) = defective_and_corrected(&dir, |_| true);
+    let year = bad.year;
+    let county = dir.resolve(&bad.agency.name).office.clone();
+    let (other, _) = defective_and_corrected(&dir, |r| {
+        r.year == year && dir.resolve(&r.agency.name).office.id != county.id
+    });
+    let other_county = dir.resolve(&other.agency.name).office.clone();
+    let clock = ManualClock::new(Date::new(year + 1, 1, 10).unwrap().start_ms_cst());
+    let p = start(Db::Sqlite, clock, year).await;
+    let sec = &p.security;
+    let office = sec.issue(Role::Office, &county.id, "张科长").unwrap();
+    let stranger = sec.issue(Role::Office, &other_county.id, "李科长").unwrap();
+    let crawler = sec.issue(Role::Crawler, "", "采集程序").unwrap();
+    let own = p.agency_token(&bad.agency.name).unwrap();
+    let foreign = p.agency_token(&other.agency.name).unwrap();
+    let doc = |r: &SynthReport| SubmitReportRequest {
+        content: r.bytes.clone(),
+        file_name: format!("{}.txt", r.name),
+        ..Default::default()
+    };
+
+    // Cleartext to a TLS server fails; a TLS client without a credential is UNAUTHENTICATED on
+    // every RPC of every service.
+    let plain = p.ingest_url.replacen("https://", "http://", 1);
+    let cleartext = async {
+        let channel = nianbao_e2e::pipeline::connect(&plain, &Default::default()).await?;
+        nianbao_proto::v1::ingest_client::IngestClient::new(channel)
+            .list_reports(ListReportsRequest::default())
+            .await?;
+        anyhow::Ok(())
+    };
+    assert!(
+        cleartext.await.is_err(),
+        "a cleartext call reached a TLS server"
+    );
+    let mut anon = p.ingest_as("").await.unwrap();
+    assert_eq!(
+        code(anon.submit_report(doc(&bad)).await),
+        tonic::Code::Unauthenticated
+    );
+    assert_eq!(
+        code(
+            anon.get_report(GetReportRequest {
+                report_id: "x".into()
+            })
+            .await
+        ),
+        tonic::Code::Unauthenticated
+    );
+    assert_eq!(
+        code(anon.list_reports(ListReportsRequest::default()).await),
+        tonic::Code::Unauthenticated
+    );
+    assert_eq!(
+        code(
+            anon.fetch_report(FetchReportRequest {
+                report_id: "x".into()
+            })
+            .await
+        ),
+        tonic::Code::Unauthenticated
+    );
+    let mut forged = p.ingest_as("nbt_forged").await.unwrap();
+    assert_eq!(
+        code(forged.submit_report(doc(&bad)).await),
+        tonic::Code::Unauthenticated
+    );
+    let mut anon_n = p.notification_as("").await.unwrap();
+    assert_eq!(
+        code(anon_n.list_alerts(ListAlertsRequest::default()).await),
+        tonic::Code::Unauthenticated
+    );
+    assert_eq!(
+        code(
+            anon_n
+                .acknowledge_alert(AcknowledgeAlertRequest {
+                    alert_id: "x".into(),
+                    ..Default::default()
+                })
+                .await
+        ),
+        tonic::Code::Unauthenticated
+    );
+    assert_eq!(
+        code(anon_n.stream_alerts(StreamAlertsRequest::default()).await),
+        tonic::Code::Unauthenticated
+    );
+    assert_eq!(
+        code(anon_n.list_channels(ListChannelsRequest {}).await),
+        tonic::Code::Unauthenticated
+    );
+    let mut anon_v = ValidationClient::new(p.channel_as(&p.validation_url, "").await.unwrap());
+    assert_eq!(
+        code(
+            anon_v
+                .validate(ValidateRequest {
+                    content: bad.bytes.clone(),
+                    ..Default::default()
+                })
+                .await
+        ),
+        tonic::Code::Unauthenticated
+    );
+    let mut agency_v = ValidationClient::new(p.channel_as(&p.validation_url, &own).await.unwrap());
+    assert!(
+        agency_v
+            .validate(ValidateRequest {
+                content: bad.bytes.clone(),
+                ..Default::default()
+            })
+            .await
+            .is_ok()
+    );
+
+    // An agency submits only as itself, with no publication date of its own.
+    let mut other_agency = p.ingest_as(&foreign).await.unwrap();
+    let mut as_other = doc(&bad);
+    as_other.agency = Some(bad.agency.name.clone());
+    assert_eq!(
+        code(other_agency.submit_report(as_other).await),
+        tonic::Code::PermissionDenied
+    );
+    let mut back_dated = doc(&bad);
+    back_dated.published_on = Some(format!("{}-01-05", year + 1));
+    let mut agency = p.ingest_as(&own).await.unwrap();
+    assert_eq!(
+        code(agency.submit_report(back_dated).await),
+        tonic::Code::PermissionDenied
+    );
+
+    // The agency's defective report: one alert at its county office.
+    let bad_id = submit(&p, &bad).await;
+    let alert = wait_alert(&p, "findings at the county", |a| {
+        a.report_id == bad_id && a.kind == "findings"
+    })
+    .await;
+    assert_eq!(alert.office_id, county.id);
+
+    // Reading: the agency and its offices yes, another agency and another county's office no.
+    let get = |id: &str| GetReportRequest {
+        report_id: id.to_string(),
+    };
+    let r = agency.get_report(get(&bad_id)).await.unwrap().into_inner();
+    assert!(r.agency_verified);
+    assert_eq!(r.office_id, county.id);
+    assert!(r.submitted_by.contains("agency"), "{}", r.submitted_by);
+    assert_eq!(
+        code(other_agency.get_report(get(&bad_id)).await),
+        tonic::Code::PermissionDenied
+    );
+    let mut county_ingest = p.ingest_as(&office).await.unwrap();
+    county_ingest.get_report(get(&bad_id)).await.unwrap();
+    let mut stranger_ingest = p.ingest_as(&stranger).await.unwrap();
+    assert_eq!(
+        code(stranger_ingest.get_report(get(&bad_id)).await),
+        tonic::Code::PermissionDenied
+    );
+    let listed = |c: ListReportsRequest| c;
+    let seen = stranger_ingest
+        .list_reports(listed(ListReportsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(seen.reports.iter().all(|r| r.report_id != bad_id));
+    let mine = agency
+        .list_reports(ListReportsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        mine.reports
+            .iter()
+            .all(|r| r.agency_verified && r.report_id == bad_id)
+    );
+    assert_eq!(
+        code(
+            agency
+                .fetch_report(FetchReportRequest {
+                    report_id: bad_id.clone()
+                })
+                .await
+        ),
+        tonic::Code::PermissionDenied
+    );
+    assert_eq!(
+        code(
+            p.ingest()
+                .await
+                .unwrap()
+                .fetch_report(FetchReportRequest {
+                    report_id: bad_id.clone()
+                })
+                .await
+        ),
+        tonic::Code::PermissionDenied,
+        "FetchReport is the extraction workers' only, not even an operator's"
+    );
+
+    // Alerts: another county's office neither lists, streams nor acknowledges this one.
+    let mut stranger_n = p.notification_as(&stranger).await.unwrap();
+    assert_eq!(
+        code(
+            stranger_n
+                .list_alerts(ListAlertsRequest {
+                    office_id: Some(county.id.clone()),
+                    ..Default::default()
+                })
+                .await
+        ),
+        tonic::Code::PermissionDenied
+    );
+    let theirs = stranger_n
+        .list_alerts(ListAlertsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(theirs.alerts.iter().all(|a| a.office_id == other_county.id));
+    assert_eq!(
+        code(
+            stranger_n
+                .stream_alerts(StreamAlertsRequest {
+                    office_id: Some(county.id.clone()),
+                    include_open: true,
+                })
+                .await
+        ),
+        tonic::Code::PermissionDenied
+    );
+    assert_eq!(
+        code(
+            stranger_n
+                .acknowledge_alert(AcknowledgeAlertRequest {
+                    alert_id: alert.alert_id.clone(),
+                    acknowledged_by: "张科长".into(),
+                    note: String::new(),
+                })
+                .await
+        ),
+        tonic::Code::PermissionDenied
+    );
+    assert_eq!(
+        code(stranger_n.list_channels(ListChannelsRequest {}).await),
+        tonic::Code::PermissionDenied
+    );
+    // The county's own office acknowledges, under its credential's name whatever it says.
+    let mut county_n = p.notification_as(&office).await.unwrap();
+    let acked = county_n
+        .acknowledge_alert(AcknowledgeAlertRequest {
+            alert_id: alert.alert_id.clone(),
+            acknowledged_by: "冒名".into(),
+            note: "已通知整改".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acked.status, "acknowledged");
+    assert_eq!(acked.acknowledged_by, "张科长");
+    // The audit trail, read from notification's own database (SQLite in the pipeline's folder).
+    {
+        let store = nianbao_notification::store::Store::connect(
+            &p.notification_config(Db::Sqlite).unwrap().database_url(),
+        )
+        .await
+        .unwrap();
+        let audit = store.acknowledgements(&alert.alert_id).await.unwrap();
+        let outcomes: Vec<(&str, &str)> = audit
+            .iter()
+            .map(|a| (a.by_name.as_str(), a.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec![("李科长", "denied"), ("张科长", "acknowledged")],
+            "{audit:?}"
+        );
+        assert!(audit[1].peer.starts_with("127.0.0.1:"), "{audit:?}");
+        assert_eq!(audit[1].note, "已通知整改");
+        store.close().await;
+    }
+
+    // The forged clean reports: a crawler's claim, and another agency's submission printing this
+    // agency's name. Neither closes the alert.
+    let mut crawler_ingest = p.ingest_as(&crawler).await.unwrap();
+    let mut claimed = doc(&good);
+    claimed.agency = Some(bad.agency.name.clone());
+    let claimed_id = crawler_ingest
+        .submit_report(claimed)
+        .await
+        .unwrap()
+        .into_inner()
+        .report_id;
+    let printed_id = other_agency
+        .submit_report(doc(&good))
+        .await
+        .unwrap()
+        .into_inner()
+        .report_id;
+    let done = p
+        .wait_status(
+            &[claimed_id.clone(), printed_id.clone()],
+            &["notified"],
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert!(!done[0].agency_verified);
+    assert_eq!(
+        done[1].agency, other.agency.name,
+        "the submitter, not the name printed"
+    );
+    let still = alerts(&p).await;
+    let current = still.iter().find(|a| a.alert_id == alert.alert_id).unwrap();
+    assert_eq!(
+        current.status, "acknowledged",
+        "a forged report closed the alert"
+    );
+    assert!(
+        !still
+            .iter()
+            .any(|a| a.kind == "resolution" && a.source_alert_id == alert.alert_id)
+    );
+
+    // The agency's own correction closes it.
+    submit(&p, &good).await;
+    wait_alert(&p, "the agency's own correction resolves", |a| {
+        a.alert_id == alert.alert_id && a.status == "resolved"
+    })
+    .await;
+    p.shutdown().await.unwrap();
 }

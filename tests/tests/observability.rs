@@ -37,7 +37,6 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use tonic::transport::Channel;
 
 /// The spans of every test in this binary (installed once, first thing in each test).
 fn exporter() -> &'static InMemorySpanExporter {
@@ -527,7 +526,7 @@ async fn health_turns_not_serving_when_the_broker_connection_is_lost() {
 /// An Ingest front that answers FetchReport slowly (forwarding to the real ingest), so that a
 /// worker is reliably in the middle of its deliveries when it is told to stop.
 struct SlowIngest {
-    inner: IngestClient<Channel>,
+    inner: IngestClient<nianbao_auth::AuthChannel>,
     delay: Duration,
 }
 
@@ -664,7 +663,7 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
     let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let front_url = format!("http://{}", front.local_addr().unwrap());
     let slow = SlowIngest {
-        inner: p.ingest().await.unwrap(),
+        inner: p.ingest_as(&p.security.extraction).await.unwrap(),
         delay: Duration::from_millis(250),
     };
     let (front_stop, front_rx) = watch::channel(false);
@@ -703,6 +702,7 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
         .env("NIANBAO_BUS__MAX_ATTEMPTS", "3")
         .env("NIANBAO_INGEST_URL", &front_url)
         .env("NIANBAO_LISTEN", "127.0.0.1:0")
+        .env("NIANBAO_TLS__PLAINTEXT", "true")
         .env("NIANBAO_TELEMETRY__OTLP_ENDPOINT", &collector_url)
         .env(
             "NIANBAO_METRICS__LISTEN",

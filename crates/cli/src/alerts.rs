@@ -118,12 +118,15 @@ pub async fn alerts(url: &str, a: AlertsArgs, out: &mut impl Write) -> Result<()
     Ok(())
 }
 
-pub async fn ack(url: &str, id: &str, by: &str, out: &mut impl Write) -> Result<()> {
+/// Acknowledges alert `id` as the caller's credential (the service records who, from where, and
+/// `note`).
+pub async fn ack(url: &str, id: &str, note: &str, out: &mut impl Write) -> Result<()> {
     let mut client = notification(url).await?;
     let a = client
         .acknowledge_alert(AcknowledgeAlertRequest {
             alert_id: id.to_string(),
-            acknowledged_by: by.to_string(),
+            acknowledged_by: String::new(),
+            note: note.to_string(),
         })
         .await
         .map_err(|s| anyhow::anyhow!("{id}: {}", s.message()))?

@@ -2,13 +2,13 @@
 //! of both services. The offices' commands are in `alerts.rs`.
 
 use anyhow::{Context, Result, bail};
+use nianbao_auth::AuthChannel;
 use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_proto::v1::notification_client::NotificationClient;
 use nianbao_proto::v1::{GetReportRequest, ListReportsRequest, Report, SubmitReportRequest};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tonic::transport::{Channel, Endpoint};
 
 /// Reports up to this size go in one request (ingest enforces its own, configurable limit).
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
@@ -23,25 +23,48 @@ pub fn notification_url(arg: Option<String>) -> String {
         .unwrap_or_else(|| "http://127.0.0.1:50054".into())
 }
 
-/// A channel to `url`. Errors name the endpoint without a password or token it may carry.
-async fn channel(url: &str) -> Result<Channel> {
-    let shown = nianbao_bus::redact_url(url);
-    Endpoint::from_shared(url.to_string())
-        .with_context(|| format!("invalid endpoint {shown}"))?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(60))
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach {shown} (is the service running?)"))
+/// How the CLI reaches the services, from the environment: `NIANBAO_TOKEN` (or
+/// `NIANBAO_TOKEN_FILE`) is the credential `nianbao credentials issue` printed, `NIANBAO_CA` the
+/// CA certificate that signed the services' certificates (for `https://` endpoints),
+/// `NIANBAO_CLIENT_CERT` / `NIANBAO_CLIENT_KEY` a client certificate for mTLS.
+pub fn client_config() -> nianbao_auth::ClientConfig {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    nianbao_auth::ClientConfig {
+        ca: var("NIANBAO_CA").into(),
+        cert: var("NIANBAO_CLIENT_CERT").into(),
+        key: var("NIANBAO_CLIENT_KEY").into(),
+        token: var("NIANBAO_TOKEN"),
+        token_file: var("NIANBAO_TOKEN_FILE").into(),
+    }
 }
 
-pub async fn ingest(url: &str) -> Result<IngestClient<Channel>> {
+/// A channel to `url` carrying the caller's credential. Errors name the endpoint without a
+/// password or token it may carry.
+async fn channel(url: &str) -> Result<AuthChannel> {
+    let shown = nianbao_bus::redact_url(url);
+    let cfg = client_config();
+    let endpoint = cfg
+        .endpoint(url)
+        .with_context(|| format!("endpoint {shown}"))?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(60));
+    let bearer = nianbao_auth::Bearer::new(cfg.token()?.as_deref())?;
+    let channel = endpoint
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {shown} (is the service running?)"))?;
+    Ok(tonic::service::interceptor::InterceptedService::new(
+        channel, bearer,
+    ))
+}
+
+pub async fn ingest(url: &str) -> Result<IngestClient<AuthChannel>> {
     Ok(IngestClient::new(channel(url).await?)
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE))
 }
 
-pub async fn notification(url: &str) -> Result<NotificationClient<Channel>> {
+pub async fn notification(url: &str) -> Result<NotificationClient<AuthChannel>> {
     Ok(NotificationClient::new(channel(url).await?).max_decoding_message_size(MAX_MESSAGE))
 }
 

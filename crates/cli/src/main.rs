@@ -1,5 +1,6 @@
 //! `nianbao`: check annual reports offline, generate realistic samples.
 
+mod admin;
 mod alerts;
 mod bench;
 mod client;
@@ -25,6 +26,60 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Subcommand)]
+enum CredentialsAction {
+    /// Add a credential and print its token (shown once).
+    Issue {
+        /// The credentials file the services read ([auth] credentials).
+        #[arg(long, env = "NIANBAO_CREDENTIALS")]
+        file: PathBuf,
+        /// An agency's credential: it submits and reads only its own reports.
+        #[arg(long)]
+        agency: Option<String>,
+        /// An office user's credential (directory office id): its office and those below it.
+        #[arg(long)]
+        office: Option<String>,
+        /// crawler | operator | extraction (agency and office follow from --agency / --office).
+        #[arg(long, default_value = "")]
+        role: String,
+        /// Who holds it (a person or a system), shown as acknowledged_by and in audit records.
+        #[arg(long)]
+        name: Option<String>,
+        /// A client certificate (PEM) that stands for the credential over mTLS, instead of a token.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+    },
+    /// List the credentials (no secrets).
+    List {
+        #[arg(long, env = "NIANBAO_CREDENTIALS")]
+        file: PathBuf,
+    },
+    /// Revoke a credential (the services notice within seconds).
+    Revoke {
+        id: String,
+        #[arg(long, env = "NIANBAO_CREDENTIALS")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertsAction {
+    /// Write a CA and a server certificate (ca.pem, ca-key.pem, server.pem, server-key.pem).
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Host names or IP addresses of the server certificate (default 127.0.0.1, localhost, ::1).
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+    },
+    /// Write a client certificate signed by the CA in --dir (NAME.pem, NAME-key.pem).
+    Client {
+        #[arg(long)]
+        dir: PathBuf,
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -116,11 +171,22 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
     },
-    /// Acknowledge an alert.
+    /// Issue, list and revoke the credentials the services accept (an operator's command).
+    Credentials {
+        #[command(subcommand)]
+        action: CredentialsAction,
+    },
+    /// A local certificate authority for a developer's machine or a pilot (a province uses its own).
+    Certs {
+        #[command(subcommand)]
+        action: CertsAction,
+    },
+    /// Acknowledge an alert (as the credential in NIANBAO_TOKEN; the service records who).
     Ack {
         alert: String,
-        #[arg(long, default_value = "nianbao-cli")]
-        by: String,
+        /// A note kept in the acknowledgement's audit record.
+        #[arg(long, default_value = "")]
+        note: String,
         #[arg(long)]
         endpoint: Option<String>,
     },
@@ -350,12 +416,42 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Credentials { action } => {
+            match action {
+                CredentialsAction::Issue {
+                    file,
+                    agency,
+                    office,
+                    role,
+                    name,
+                    cert,
+                } => admin::issue(
+                    &file,
+                    &role,
+                    agency,
+                    office,
+                    name,
+                    cert.as_deref(),
+                    &mut out,
+                )?,
+                CredentialsAction::List { file } => admin::list(&file, &mut out)?,
+                CredentialsAction::Revoke { id, file } => admin::revoke(&file, &id, &mut out)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Certs { action } => {
+            match action {
+                CertsAction::Init { dir, hosts } => admin::certs_init(&dir, &hosts, &mut out)?,
+                CertsAction::Client { dir, name } => admin::certs_client(&dir, &name, &mut out)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Ack {
             alert,
-            by,
+            note,
             endpoint,
         } => block_on(async {
-            alerts::ack(&client::notification_url(endpoint), &alert, &by, &mut out).await
+            alerts::ack(&client::notification_url(endpoint), &alert, &note, &mut out).await
         }),
         Command::Extract { json, files } => {
             for path in &files {

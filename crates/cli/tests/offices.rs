@@ -109,6 +109,14 @@ async fn alerts_ack_export_and_channels() {
     let mut cfg = nianbao_notification::Config {
         data_dir: dir.path().to_path_buf(),
         database_url: db,
+        tls: nianbao_auth::ServerTlsConfig {
+            plaintext: true,
+            ..Default::default()
+        },
+        auth: nianbao_auth::AuthConfig {
+            disabled: true,
+            ..Default::default()
+        },
         ..Default::default()
     };
     // Nothing listens there: the service keeps waiting for its broker and serves the inbox.

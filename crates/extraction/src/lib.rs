@@ -19,6 +19,7 @@
 //! delivery is traced as a `nianbao.extraction process` span whose FetchReport call carries the trace
 //! to ingest.
 
+use nianbao_auth::AuthChannel;
 use nianbao_bus::{
     Bus, BusConfig, BusError, Envelope, Handler, Message, Outcome, QueueSpec, Stage,
 };
@@ -34,7 +35,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use tonic::transport::{Channel, Endpoint};
 use tonic_health::ServingStatus;
 
 /// The work queue shared by all extraction workers.
@@ -50,6 +50,11 @@ const DEFAULTS: &str = include_str!("../../../deploy/config/extraction.toml");
 pub struct Config {
     pub listen: String,
     pub ingest_url: String,
+    /// `[ingest_client]`: TLS roots, client certificate and the extraction credential's token for
+    /// FetchReport.
+    pub ingest_client: nianbao_auth::ClientConfig,
+    /// `[tls]` of this worker's own (health) gRPC server.
+    pub tls: nianbao_auth::ServerTlsConfig,
     pub fetch_timeout_ms: u64,
     pub max_bytes: usize,
     /// Largest `report.extracted` event this worker publishes (bytes); see [`Worker::extract`].
@@ -68,6 +73,8 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:50052".into(),
             ingest_url: "http://127.0.0.1:50051".into(),
+            ingest_client: nianbao_auth::ClientConfig::default(),
+            tls: nianbao_auth::ServerTlsConfig::default(),
             fetch_timeout_ms: 30_000,
             max_bytes: 20 * 1024 * 1024,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
@@ -84,10 +91,10 @@ impl Default for Config {
 pub enum Error {
     #[error(transparent)]
     Service(#[from] ServiceError),
-    #[error("invalid ingest_url {url:?}: {source}")]
+    #[error("ingest_url {url:?}: {source}")]
     IngestUrl {
         url: String,
-        source: tonic::transport::Error,
+        source: nianbao_auth::AuthError,
     },
     #[error(transparent)]
     Bus(#[from] BusError),
@@ -109,15 +116,18 @@ pub fn queue_spec() -> QueueSpec {
 
 /// A lazily connected ingest client: the worker starts (and reports healthy) before ingest is up;
 /// each call then connects as needed, and a failed call is simply retried later.
-pub fn ingest_client(cfg: &Config) -> Result<IngestClient<Channel>, Error> {
-    let endpoint = Endpoint::from_shared(cfg.ingest_url.clone())
-        .map_err(|source| Error::IngestUrl {
-            url: cfg.ingest_url.clone(),
-            source,
-        })?
-        .connect_timeout(Duration::from_millis(cfg.fetch_timeout_ms.min(10_000)))
-        .timeout(Duration::from_millis(cfg.fetch_timeout_ms));
-    Ok(IngestClient::new(endpoint.connect_lazy())
+pub fn ingest_client(cfg: &Config) -> Result<IngestClient<AuthChannel>, Error> {
+    let channel = nianbao_auth::grpc::connect_lazy(
+        &cfg.ingest_url,
+        &cfg.ingest_client,
+        Duration::from_millis(cfg.fetch_timeout_ms.min(10_000)),
+        Duration::from_millis(cfg.fetch_timeout_ms),
+    )
+    .map_err(|source| Error::IngestUrl {
+        url: nianbao_service::redact(&cfg.ingest_url),
+        source,
+    })?;
+    Ok(IngestClient::new(channel)
         // The reply carries the whole document: allow the configured maximum plus the envelope.
         .max_decoding_message_size(cfg.max_bytes.saturating_add(64 * 1024)))
 }
@@ -130,7 +140,7 @@ pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 /// The `nianbao.extraction` consumer.
 pub struct Worker {
     bus: Bus,
-    ingest: IngestClient<Channel>,
+    ingest: IngestClient<AuthChannel>,
     limits: nianbao_extract::Limits,
     stats: Arc<Stats>,
     max_event_bytes: usize,
@@ -146,13 +156,17 @@ pub struct Stats {
 }
 
 impl Worker {
-    pub fn new(bus: Bus, ingest: IngestClient<Channel>, limits: nianbao_extract::Limits) -> Worker {
+    pub fn new(
+        bus: Bus,
+        ingest: IngestClient<AuthChannel>,
+        limits: nianbao_extract::Limits,
+    ) -> Worker {
         Worker::with_stats(bus, ingest, limits, Arc::default())
     }
 
     pub fn with_stats(
         bus: Bus,
-        ingest: IngestClient<Channel>,
+        ingest: IngestClient<AuthChannel>,
         limits: nianbao_extract::Limits,
         stats: Arc<Stats>,
     ) -> Worker {
@@ -233,11 +247,16 @@ impl Worker {
             Ok(j) => j,
             Err(e) => return Outcome::Retry(format!("cannot encode the extraction: {e}")),
         };
-        let agency = x
-            .agency
-            .clone()
-            .filter(|a| !a.trim().is_empty())
-            .unwrap_or_else(|| ev.agency_hint.clone());
+        // A verified agency (the submitter's own credential) is the report's agency whatever the
+        // document prints: a report printing another agency's name must not speak for it.
+        let agency = if ev.agency_verified && !ev.agency_hint.trim().is_empty() {
+            ev.agency_hint.clone()
+        } else {
+            x.agency
+                .clone()
+                .filter(|a| !a.trim().is_empty())
+                .unwrap_or_else(|| ev.agency_hint.clone())
+        };
         let out = v1::ReportExtracted {
             meta: Some(v1::EventMeta {
                 attempt: 1,
@@ -249,6 +268,7 @@ impl Worker {
             extraction_json,
             agency_hint: ev.agency_hint.clone(),
             published_on: ev.published_on.clone(),
+            agency_verified: ev.agency_verified,
         };
         let body = out.encode_to_vec();
         // Checked before publishing: a message above the broker's max_message_size closes the
@@ -367,14 +387,18 @@ pub async fn run_with(
         obs.metrics.clone(),
     );
     let metrics_server = obs.serve(&readiness, stop_rx.clone());
-    let server = tonic::transport::Server::builder()
-        .trace_fn(nianbao_telemetry::grpc_server_span("extraction"))
-        .add_service(health)
-        .add_service(grpc_reflection()?)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            stopped(stop_rx.clone()),
-        );
+    let server = nianbao_service::grpc_server(
+        &cfg.tls,
+        nianbao_service::local_addr(&listener),
+        &nianbao_service::GrpcLimits::default(),
+    )?
+    .trace_fn(nianbao_telemetry::grpc_server_span("extraction"))
+    .add_service(health)
+    .add_service(grpc_reflection()?)
+    .serve_with_incoming_shutdown(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        stopped(stop_rx.clone()),
+    );
     let server = tokio::spawn(server);
 
     if let Some(bus) =

@@ -89,6 +89,7 @@ fn received(id: &str, hint: &str) -> v1::ReportReceived {
         source_url: String::new(),
         published_on: "2025-01-15".into(),
         size: 0,
+        ..Default::default()
     }
 }
 
@@ -141,6 +142,7 @@ async fn extraction_worker_end_to_end() {
     cfg.bus = bus_config(&broker.amqp_url);
     cfg.ingest_url = format!("http://{ingest_addr}");
     cfg.fetch_timeout_ms = 2_000;
+    cfg.tls.plaintext = true;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -53,7 +53,7 @@ fn decode(msg: &Message) -> Result<Event, String> {
                 agency: e.agency,
                 year: i64::from(e.year),
                 findings: Some(e.findings.iter().map(StoredFinding::from).collect()),
-                alert_ids: None,
+                ..EventData::default()
             };
             (e.meta, StatusChange::Reached(Status::Validated), data)
         }
@@ -85,6 +85,27 @@ fn decode(msg: &Message) -> Result<Event, String> {
 /// Applies status events to the store.
 pub struct StatusFollower {
     pub store: Store,
+    /// Resolves an extracted agency to the office responsible for it (which offices may read the
+    /// report); `None`: no directory configured, reports get no office.
+    pub directory: Option<std::sync::Arc<nianbao_directory::Directory>>,
+}
+
+impl StatusFollower {
+    /// The event with the office responsible for its agency filled in.
+    fn with_office(&self, mut ev: Event) -> Event {
+        if let Some(d) = &self.directory
+            && !ev.data.agency.is_empty()
+        {
+            ev.data.office_id = office_of(d, &ev.data.agency);
+        }
+        ev
+    }
+}
+
+/// The office responsible for `agency`: the directory's route (its default office when the agency
+/// cannot be placed, as notification routes its alerts).
+pub fn office_of(directory: &nianbao_directory::Directory, agency: &str) -> String {
+    directory.resolve(agency).office.id.clone()
 }
 
 fn log_applied(ev: &Event, applied: &Applied) {
@@ -103,7 +124,7 @@ fn log_applied(ev: &Event, applied: &Applied) {
 
 impl Handler for StatusFollower {
     async fn handle(&self, msg: &Message) -> Outcome {
-        let ev = match decode(msg) {
+        let ev = match decode(msg).map(|e| self.with_office(e)) {
             Ok(ev) => ev,
             Err(reason) => return Outcome::Invalid(reason),
         };
@@ -134,7 +155,10 @@ impl Handler for StatusFollower {
     }
 
     async fn handle_batch(&self, msgs: &[Message]) -> Vec<Outcome> {
-        let decoded: Vec<Result<Event, String>> = msgs.iter().map(decode).collect();
+        let decoded: Vec<Result<Event, String>> = msgs
+            .iter()
+            .map(|m| decode(m).map(|e| self.with_office(e)))
+            .collect();
         let events: Vec<&Event> = decoded.iter().filter_map(|d| d.as_ref().ok()).collect();
         let batch: Vec<StatusEvent<'_>> = events
             .iter()

@@ -7,10 +7,13 @@ use crate::outbox::publish_received;
 use crate::status::Status;
 use crate::store::{ListFilter, ReportRow, Store, StoreError, StoredFinding};
 use crate::submit::Submitter;
+use nianbao_auth::Role;
+use nianbao_auth::grpc::{denied, require};
 use nianbao_bus::Bus;
 use nianbao_proto::v1;
 use nianbao_proto::v1::ingest_server::Ingest;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use tonic::{Request, Response, Status as GrpcStatus};
 
 /// Region code used when a submission names none (also the routing-key fallback of the bus).
@@ -27,7 +30,99 @@ pub struct IngestService {
     pub submitter: Submitter,
     pub bus: Bus,
     pub max_bytes: u64,
+    /// Which office is responsible for which agency (offices read their jurisdiction's reports).
+    pub directory: Option<Arc<nianbao_directory::Directory>>,
+    pub inflight: Inflight,
+    /// Bytes one agency may have stored; 0: no quota.
+    pub agency_quota_bytes: u64,
 }
+
+/// Bounds the bytes of submissions held at once ([`crate::Config::max_inflight_bytes`]), counted
+/// in KiB so that the semaphore's permits suffice for any configured size.
+#[derive(Clone, Debug)]
+pub struct Inflight {
+    permits: Arc<tokio::sync::Semaphore>,
+    total: u32,
+}
+
+/// How long a submission waits for room before it is told to come back.
+const INFLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Inflight {
+    pub fn new(max_bytes: u64) -> Inflight {
+        let total = u32::try_from((max_bytes / 1024).max(1)).unwrap_or(u32::MAX >> 4);
+        let total = total.min(tokio::sync::Semaphore::MAX_PERMITS as u32);
+        Inflight {
+            permits: Arc::new(tokio::sync::Semaphore::new(total as usize)),
+            total,
+        }
+    }
+
+    /// Room for `bytes`, waited for at most [`INFLIGHT_WAIT`].
+    async fn acquire(&self, bytes: u64) -> Result<tokio::sync::OwnedSemaphorePermit, GrpcStatus> {
+        let want = u32::try_from(bytes.div_ceil(1024).max(1))
+            .unwrap_or(u32::MAX)
+            .min(self.total);
+        match tokio::time::timeout(INFLIGHT_WAIT, self.permits.clone().acquire_many_owned(want))
+            .await
+        {
+            Ok(Ok(p)) => Ok(p),
+            _ => Err(GrpcStatus::resource_exhausted(
+                "服务繁忙，请稍后重试 / too many submissions in progress, retry later",
+            )),
+        }
+    }
+}
+
+/// Longest accepted agency name, file name and source URL, in characters: a caller cannot make
+/// the service store (and every event carry) arbitrarily long strings.
+pub const MAX_AGENCY_CHARS: usize = 100;
+pub const MAX_FILE_NAME_CHARS: usize = 255;
+pub const MAX_URL_CHARS: usize = 2048;
+pub const MAX_ID_CHARS: usize = 64;
+
+fn too_long(field: &str, value: &str, max: usize) -> Result<(), GrpcStatus> {
+    let n = value.chars().count();
+    if n > max {
+        return Err(GrpcStatus::invalid_argument(format!(
+            "字段 {field} 过长（{n} 字符，上限 {max}）/ {field} is too long: {n} characters, the limit is {max}"
+        )));
+    }
+    Ok(())
+}
+
+impl IngestService {
+    /// Whether `caller` may read `row`: operators all, an agency what was submitted for it, an
+    /// office what its office or one below it is responsible for.
+    fn may_read(&self, caller: &nianbao_auth::Identity, row: &ReportRow) -> bool {
+        match caller.role {
+            Role::Operator | Role::Local => true,
+            Role::Agency => row.agency_hint == caller.subject,
+            Role::Office => {
+                !row.office_id.is_empty()
+                    && self
+                        .directory
+                        .as_ref()
+                        .is_some_and(|d| d.is_within(&row.office_id, &caller.subject))
+            }
+            Role::Crawler | Role::Extraction => false,
+        }
+    }
+
+    /// The offices whose reports `caller` may list (`None`: no restriction by office).
+    fn readable_offices(&self, caller: &nianbao_auth::Identity) -> Option<Vec<String>> {
+        (caller.role == Role::Office).then(|| {
+            self.directory.as_ref().map_or_else(Vec::new, |d| {
+                d.subtree(&caller.subject)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect()
+            })
+        })
+    }
+}
+
+const READERS: &[Role] = &[Role::Agency, Role::Office, Role::Operator];
 
 /// The report id: the first 24 hex digits of sha256(agency hint + "\n" + version). The same bytes
 /// submitted for the same agency get the same id (idempotent re-submission); the same bytes from two
@@ -108,6 +203,9 @@ pub fn to_proto(r: ReportRow) -> v1::Report {
         published_on: r.published_on,
         alert_ids,
         size: u64::try_from(r.size).unwrap_or(0),
+        submitted_by: r.submitted_by,
+        agency_verified: r.agency_verified,
+        office_id: r.office_id,
     }
 }
 
@@ -127,6 +225,11 @@ impl Ingest for IngestService {
                 .unwrap_or_default()
                 .to_string()
         });
+        let caller = require(
+            &request,
+            &[Role::Agency, Role::Crawler, Role::Operator],
+            "提交报告 SubmitReport",
+        )?;
         let req = request.into_inner();
         let size = req.content.len() as u64;
         if size == 0 {
@@ -140,7 +243,49 @@ impl Ingest for IngestService {
                 max = self.max_bytes
             )));
         }
-        let agency_hint = opt_trim(req.agency).unwrap_or_default();
+        let named = opt_trim(req.agency);
+        too_long(
+            "agency",
+            named.as_deref().unwrap_or_default(),
+            MAX_AGENCY_CHARS,
+        )?;
+        too_long("file_name", &req.file_name, MAX_FILE_NAME_CHARS)?;
+        too_long(
+            "source_url",
+            req.source_url.as_deref().unwrap_or_default(),
+            MAX_URL_CHARS,
+        )?;
+        // The agency of a submission is the authenticated one: an agency submits only as itself;
+        // an operator may name the agency it acts for; a crawler's naming is a claim only.
+        let (agency_hint, agency_verified) = match caller.role {
+            Role::Agency => {
+                if named.as_deref().is_some_and(|n| n != caller.subject) {
+                    return Err(denied(
+                        &format!("只能以本机关（{}）名义提交报告", caller.subject),
+                        &format!("an agency submits only as itself ({})", caller.subject),
+                    ));
+                }
+                (caller.subject.clone(), true)
+            }
+            Role::Operator | Role::Local => {
+                let verified = named.is_some();
+                (named.unwrap_or_default(), verified)
+            }
+            _ => (named.unwrap_or_default(), false),
+        };
+        if caller.role == Role::Agency
+            && req
+                .published_on
+                .as_deref()
+                .is_some_and(|p| !p.trim().is_empty())
+        {
+            // A back-dated publication date would hide a late report: the date an agency's own
+            // submission arrived is the evidence.
+            return Err(denied(
+                "发布日期只能由采集程序或运维人员提供，报告机关提交的报告以接收时间为准",
+                "published_on may be stated by a crawler or an operator only; an agency's submission counts from its arrival",
+            ));
+        }
         let region = opt_trim(req.region).unwrap_or_else(|| UNKNOWN_REGION.to_string());
         if !is_region(&region) {
             return Err(GrpcStatus::invalid_argument(format!(
@@ -154,8 +299,28 @@ impl Ingest for IngestService {
             )));
         }
 
+        if self.agency_quota_bytes > 0 && !agency_hint.is_empty() {
+            let stored = self
+                .store
+                .stored_bytes(&agency_hint)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            if stored.saturating_add(size) > self.agency_quota_bytes {
+                return Err(GrpcStatus::resource_exhausted(format!(
+                    "{agency_hint} 的存储配额已满（已存 {stored} 字节，上限 {max} 字节），请联系运维人员 / storage quota of {agency_hint} reached: {stored} bytes stored, the limit is {max} bytes",
+                    max = self.agency_quota_bytes
+                )));
+            }
+        }
+        let _room = self.inflight.acquire(size).await?;
         let version = hex::encode(Sha256::digest(&req.content));
-        let id = report_id(&agency_hint, &version);
+        // An unverified claim to be an agency gets an id of its own, so that it can never stand
+        // in for (or block, as a duplicate) the agency's own submission of the same bytes.
+        let id = if agency_verified {
+            report_id(&agency_hint, &version)
+        } else {
+            report_id(&format!("unverified:{agency_hint}"), &version)
+        };
         let now = nianbao_service::now_ms();
         let row = ReportRow {
             report_id: id.clone(),
@@ -177,7 +342,16 @@ impl Ingest for IngestService {
             published: false,
             progress: 0,
             traceparent,
+            submitted_by: caller.describe(),
+            agency_verified,
+            office_id: String::new(),
         };
+        let mut row = row;
+        if let Some(d) = &self.directory
+            && agency_verified
+        {
+            row.office_id = crate::follower::office_of(d, &row.agency_hint);
+        }
         let inserted = self.submitter.submit(row, req.content).await.map_err(|e| {
             tracing::error!(error = %e, "could not store a submission");
             GrpcStatus::unavailable(format!(
@@ -203,21 +377,37 @@ impl Ingest for IngestService {
         &self,
         request: Request<v1::GetReportRequest>,
     ) -> Result<Response<v1::Report>, GrpcStatus> {
+        let caller = require(&request, READERS, "查看报告 GetReport")?;
         let id = request.into_inner().report_id;
+        too_long("report_id", &id, MAX_ID_CHARS)?;
         let row = self
             .store
             .get(id.trim())
             .await
             .map_err(|e| unavailable(&e))?;
-        row.map(|r| Response::new(to_proto(r)))
-            .ok_or_else(|| not_found(&id))
+        match row {
+            // Someone else's report is reported as absent: its existence is not for the caller.
+            Some(r) if self.may_read(&caller, &r) => Ok(Response::new(to_proto(r))),
+            Some(_) => Err(denied(
+                &format!("报告 {id} 不在您的管辖范围内"),
+                &format!("report {id} is outside your jurisdiction"),
+            )),
+            None => Err(not_found(&id)),
+        }
     }
 
     async fn list_reports(
         &self,
         request: Request<v1::ListReportsRequest>,
     ) -> Result<Response<v1::ListReportsResponse>, GrpcStatus> {
+        let caller = require(&request, READERS, "查看报告列表 ListReports")?;
         let req = request.into_inner();
+        too_long(
+            "agency",
+            req.agency.as_deref().unwrap_or_default(),
+            MAX_AGENCY_CHARS,
+        )?;
+        too_long("region", req.region.as_deref().unwrap_or_default(), 12)?;
         let status = match opt_trim(req.status) {
             None => None,
             Some(s) => Some(s.parse::<Status>().map_err(|_| {
@@ -235,6 +425,8 @@ impl Ingest for IngestService {
             region: opt_trim(req.region),
             year: req.year.map(i64::from),
             status,
+            submitted_for: caller.agency().map(str::to_string),
+            offices: self.readable_offices(&caller),
             limit: i64::from(limit),
             offset: i64::from(req.offset),
         };
@@ -253,7 +445,9 @@ impl Ingest for IngestService {
         &self,
         request: Request<v1::FetchReportRequest>,
     ) -> Result<Response<v1::FetchReportResponse>, GrpcStatus> {
+        require(&request, &[Role::Extraction], "读取原始报告 FetchReport")?;
         let id = request.into_inner().report_id;
+        too_long("report_id", &id, MAX_ID_CHARS)?;
         let found = self
             .store
             .fetch(id.trim())

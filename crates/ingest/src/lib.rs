@@ -55,6 +55,15 @@ pub struct Config {
     pub database_url: String,
     pub max_bytes: u64,
     pub republish_interval_ms: u64,
+    /// Bytes of submissions held in memory at once (received, not yet stored); more wait.
+    pub max_inflight_bytes: u64,
+    /// Bytes one agency may have stored; 0: no quota.
+    pub agency_quota_bytes: u64,
+    /// The directory file (as notification's): which office is responsible for which agency.
+    pub directory: String,
+    pub tls: nianbao_auth::ServerTlsConfig,
+    pub auth: nianbao_auth::AuthConfig,
+    pub grpc: nianbao_service::GrpcLimits,
     pub bus: BusConfig,
     pub log: nianbao_telemetry::LogConfig,
     pub telemetry: nianbao_telemetry::TraceConfig,
@@ -71,6 +80,12 @@ impl std::fmt::Debug for Config {
             database_url,
             max_bytes,
             republish_interval_ms,
+            max_inflight_bytes,
+            agency_quota_bytes,
+            directory,
+            tls,
+            auth,
+            grpc,
             bus,
             log,
             telemetry,
@@ -82,6 +97,12 @@ impl std::fmt::Debug for Config {
             .field("database_url", &nianbao_service::redact(database_url))
             .field("max_bytes", max_bytes)
             .field("republish_interval_ms", republish_interval_ms)
+            .field("max_inflight_bytes", max_inflight_bytes)
+            .field("agency_quota_bytes", agency_quota_bytes)
+            .field("directory", directory)
+            .field("tls", tls)
+            .field("auth", auth)
+            .field("grpc", grpc)
             .field("bus", bus)
             .field("log", log)
             .field("telemetry", telemetry)
@@ -98,6 +119,12 @@ impl Default for Config {
             database_url: String::new(),
             max_bytes: 20 * 1024 * 1024,
             republish_interval_ms: 5_000,
+            max_inflight_bytes: 256 * 1024 * 1024,
+            agency_quota_bytes: 1024 * 1024 * 1024,
+            directory: String::new(),
+            tls: nianbao_auth::ServerTlsConfig::default(),
+            auth: nianbao_auth::AuthConfig::default(),
+            grpc: nianbao_service::GrpcLimits::default(),
             bus: BusConfig::default(),
             log: nianbao_telemetry::LogConfig::default(),
             telemetry: nianbao_telemetry::TraceConfig::default(),
@@ -130,6 +157,10 @@ pub enum IngestError {
     Bus(#[from] nianbao_bus::BusError),
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error(transparent)]
+    Auth(#[from] nianbao_auth::AuthError),
+    #[error(transparent)]
+    Directory(#[from] nianbao_directory::DirectoryError),
 }
 
 /// Loads the configuration: embedded defaults, then `file`, then `NIANBAO_*` environment variables.
@@ -165,6 +196,17 @@ async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     mut obs: nianbao_service::Observability,
 ) -> Result<(), IngestError> {
+    // Refuse a server nobody could trust before anything else starts: TLS (or cleartext on
+    // loopback only), credentials, the directory.
+    let addr = nianbao_service::local_addr(&listener);
+    let server = nianbao_service::grpc_server(&cfg.tls, addr, &cfg.grpc)?;
+    let authenticator = cfg.auth.authenticator(addr)?;
+    let directory = match cfg.directory.trim() {
+        "" => None,
+        path => Some(Arc::new(nianbao_directory::Directory::load(Path::new(
+            path,
+        ))?)),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -216,13 +258,19 @@ async fn serve(
         submitter: submit::Submitter::start(store.clone(), bus.clone()),
         bus: bus.clone(),
         max_bytes: cfg.max_bytes,
+        directory: directory.clone(),
+        inflight: grpc::Inflight::new(cfg.max_inflight_bytes),
+        agency_quota_bytes: cfg.agency_quota_bytes,
     };
     let limit = usize::try_from(cfg.max_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(MESSAGE_MARGIN);
-    let ingest = IngestServer::new(service)
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
+    let ingest = tonic::service::interceptor::InterceptedService::new(
+        IngestServer::new(service)
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+        authenticator,
+    );
 
     let republisher = tokio::spawn(outbox::republish_loop(
         bus.clone(),
@@ -230,7 +278,13 @@ async fn serve(
         Duration::from_millis(cfg.republish_interval_ms),
         stop_rx.clone(),
     ));
-    let follower = tokio::spawn(follow(bus.clone(), store.clone(), spec, stop_rx.clone()));
+    let follower = tokio::spawn(follow(
+        bus.clone(),
+        store.clone(),
+        directory,
+        spec,
+        stop_rx.clone(),
+    ));
     // Reports whose message the broker dead-lettered (workers kept dying on it) are marked failed.
     let dead_letters = tokio::spawn(dead::run(bus.clone(), stop_rx.clone()));
     nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.db())).await;
@@ -242,7 +296,7 @@ async fn serve(
         stop_rx.clone(),
     ));
     tracing::info!(addr = ?listener.local_addr().ok(), "nianbao-ingest serving");
-    let served = tonic::transport::Server::builder()
+    let served = server
         .trace_fn(nianbao_telemetry::grpc_server_span("ingest"))
         .add_service(health_service)
         .add_service(nianbao_service::grpc_reflection()?)
@@ -272,10 +326,11 @@ async fn serve(
 async fn follow(
     bus: Bus,
     store: store::Store,
+    directory: Option<Arc<nianbao_directory::Directory>>,
     spec: nianbao_bus::QueueSpec,
     mut stop: watch::Receiver<bool>,
 ) {
-    let handler = Arc::new(follower::StatusFollower { store });
+    let handler = Arc::new(follower::StatusFollower { store, directory });
     loop {
         let mut rx = stop.clone();
         let result = bus

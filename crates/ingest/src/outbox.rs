@@ -33,6 +33,8 @@ pub fn received_event(r: &ReportRow, now_ms: i64) -> v1::ReportReceived {
         source_url: r.source_url.clone(),
         published_on: r.published_on.clone(),
         size: u64::try_from(r.size).unwrap_or(0),
+        agency_verified: r.agency_verified,
+        submitted_by: r.submitted_by.clone(),
     }
 }
 

@@ -43,6 +43,14 @@ pub struct ReportRow {
     pub progress: i64,
     /// W3C trace context of the submission, carried by every event of the report.
     pub traceparent: String,
+    /// Who submitted it: the credential's id, role and holder (`nianbao_auth::Identity::describe`).
+    pub submitted_by: String,
+    /// The agency is the submitter's own (an agency's credential, or an operator naming it), not
+    /// only what a crawler or the document says: only such a report may close an alert.
+    pub agency_verified: bool,
+    /// The supervising office responsible for the report's agency, as the directory resolves it
+    /// ("" until the agency is known, or without a directory): decides which offices may read it.
+    pub office_id: String,
 }
 
 pub use nianbao_proto::StoredFinding;
@@ -55,6 +63,10 @@ pub struct ListFilter {
     pub region: Option<String>,
     pub year: Option<i64>,
     pub status: Option<Status>,
+    /// Only reports submitted for this agency (an agency's credential reads only its own).
+    pub submitted_for: Option<String>,
+    /// Only reports one of these offices is responsible for (an office reads its jurisdiction).
+    pub offices: Option<Vec<String>>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -70,6 +82,8 @@ pub struct EventData {
     pub findings: Option<Vec<StoredFinding>>,
     /// Alert ids (only `ReportNotified` sets them).
     pub alert_ids: Option<Vec<String>>,
+    /// The office responsible for the extracted agency ("" → leave as is).
+    pub office_id: String,
 }
 
 /// What applying a status event did.
@@ -97,7 +111,15 @@ pub enum StoreError {
 
 const COLUMNS: &str = "report_id, version, file_name, agency_hint, agency, region, year, status, \
     failure_reason, findings_json, alert_ids_json, received_at_ms, updated_at_ms, source_url, \
-    published_on, size, published, progress, traceparent";
+    published_on, size, published, progress, traceparent, submitted_by, agency_verified, office_id";
+
+/// Columns added after the first release, with their definitions: added to an older table at start
+/// (its rows keep their data and get the defaults).
+const ADDED_COLUMNS: [(&str, &str); 3] = [
+    ("submitted_by", "TEXT NOT NULL DEFAULT ''"),
+    ("agency_verified", "BIGINT NOT NULL DEFAULT 0"),
+    ("office_id", "TEXT NOT NULL DEFAULT ''"),
+];
 
 /// The ingest database.
 #[derive(Clone, Debug)]
@@ -148,9 +170,20 @@ impl Store {
         )
         .execute(&db)
         .await?;
+        for (column, definition) in ADDED_COLUMNS {
+            let probe = format!("SELECT {column} FROM reports LIMIT 1");
+            if query(probe).fetch_all(&db).await.is_err() {
+                query(format!(
+                    "ALTER TABLE reports ADD COLUMN {column} {definition}"
+                ))
+                .execute(&db)
+                .await?;
+            }
+        }
         for index in [
             "CREATE INDEX IF NOT EXISTS reports_unpublished ON reports (published, received_at_ms)",
             "CREATE INDEX IF NOT EXISTS reports_received ON reports (received_at_ms)",
+            "CREATE INDEX IF NOT EXISTS reports_office ON reports (office_id, received_at_ms)",
         ] {
             query(index).execute(&db).await?;
         }
@@ -188,7 +221,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO reports ({COLUMNS}) VALUES {} \
              ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
-            sql_rows(items.len(), 19)
+            sql_rows(items.len(), 22)
         );
         let mut q = query_scalar::<String>(sql);
         for (r, _) in items {
@@ -211,7 +244,10 @@ impl Store {
                 .bind(r.size)
                 .bind(i64::from(r.published))
                 .bind(r.progress)
-                .bind(r.traceparent.clone());
+                .bind(r.traceparent.clone())
+                .bind(r.submitted_by.clone())
+                .bind(i64::from(r.agency_verified))
+                .bind(r.office_id.clone());
         }
         Ok(q.fetch_all(&self.db).await?.into_iter().collect())
     }
@@ -265,6 +301,19 @@ impl Store {
             args.push(Arg::Text(a.clone()));
             args.push(Arg::Text(a.clone()));
         }
+        if let Some(a) = &f.submitted_for {
+            conds.push(format!("agency_hint = {}", next()));
+            args.push(Arg::Text(a.clone()));
+        }
+        if let Some(offices) = &f.offices {
+            if offices.is_empty() {
+                conds.push("1 = 0".to_string());
+            } else {
+                let ps: Vec<String> = offices.iter().map(|_| next()).collect();
+                conds.push(format!("office_id IN ({})", ps.join(", ")));
+                args.extend(offices.iter().map(|o| Arg::Text(o.clone())));
+            }
+        }
         if let Some(r) = &f.region {
             conds.push(format!("region = {}", next()));
             args.push(Arg::Text(r.clone()));
@@ -312,6 +361,17 @@ impl Store {
             .await?;
         let reports = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
         Ok((reports, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// Bytes stored for reports submitted for `agency` (every version), for its quota.
+    pub async fn stored_bytes(&self, agency: &str) -> Result<u64, StoreError> {
+        let total = query_scalar::<i64>(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM reports WHERE agency_hint = $1",
+        )
+        .bind(agency.to_string())
+        .fetch_one(&self.db)
+        .await?;
+        Ok(u64::try_from(total).unwrap_or(0))
     }
 
     /// Records that the broker confirmed the report's `report.received`.
@@ -420,7 +480,8 @@ impl Store {
             }
             let done = query(
                 "UPDATE reports SET status = $1, progress = $2, failure_reason = $3, agency = $4, \
-                 year = $5, findings_json = $6, alert_ids_json = $7, updated_at_ms = $8 \
+                 year = $5, findings_json = $6, alert_ids_json = $7, updated_at_ms = $8, \
+                 office_id = $12 \
                  WHERE report_id = $9 AND status = $10 AND progress = $11",
             )
             .bind(new.status.as_str().to_string())
@@ -434,6 +495,7 @@ impl Store {
             .bind(report_id.to_string())
             .bind(row.status.as_str().to_string())
             .bind(row.progress)
+            .bind(new.office_id)
             .execute(&self.db)
             .await?;
             if done.rows_affected() == 1 {
@@ -490,12 +552,13 @@ impl Store {
         let sql = format!(
             "UPDATE reports SET status = v.column2, progress = v.column3, \
              failure_reason = v.column4, agency = v.column5, year = v.column6, \
-             findings_json = v.column7, alert_ids_json = v.column8, updated_at_ms = v.column9 \
+             findings_json = v.column7, alert_ids_json = v.column8, updated_at_ms = v.column9, \
+             office_id = v.column12 \
              FROM (VALUES {}) AS v \
              WHERE reports.report_id = v.column1 AND reports.status = v.column10 \
              AND reports.progress = v.column11 \
              RETURNING reports.report_id",
-            sql_rows(changed.len(), 11)
+            sql_rows(changed.len(), 12)
         );
         let mut q = query_scalar::<String>(sql);
         for (old, new) in &changed {
@@ -510,7 +573,8 @@ impl Store {
                 .bind(new.alert_ids_json.clone())
                 .bind(new.updated_at_ms)
                 .bind(old.status.as_str().to_string())
-                .bind(old.progress);
+                .bind(old.progress)
+                .bind(new.office_id.clone());
         }
         let updated: std::collections::HashSet<String> =
             q.fetch_all(&self.db).await?.into_iter().collect();
@@ -572,6 +636,9 @@ fn merge(
     if data.year != 0 {
         row.year = data.year;
     }
+    if !data.office_id.is_empty() {
+        row.office_id = data.office_id.clone();
+    }
     if let Some(f) = &data.findings {
         row.findings_json = serde_json::to_string(f)?;
     }
@@ -608,6 +675,9 @@ fn decode_row(r: &Row) -> Result<ReportRow, StoreError> {
         published: r.try_get::<i64, _>("published")? != 0,
         progress: r.try_get("progress")?,
         traceparent: r.try_get("traceparent")?,
+        submitted_by: r.try_get("submitted_by")?,
+        agency_verified: r.try_get::<i64, _>("agency_verified")? != 0,
+        office_id: r.try_get("office_id")?,
     })
 }
 
@@ -636,7 +706,55 @@ mod tests {
             published: false,
             progress: 0,
             traceparent: String::new(),
+            submitted_by: "k-1 (agency)".into(),
+            agency_verified: true,
+            office_id: "390100".into(),
         }
+    }
+
+    /// A database written before the identity columns existed opens with its rows intact, and
+    /// the office filter of an office's listing applies.
+    #[tokio::test]
+    async fn an_older_table_gains_the_identity_columns_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/old.db?mode=rwc", dir.path().display());
+        let db = nianbao_db::connect(&url).await.unwrap();
+        query(
+            "CREATE TABLE reports (report_id TEXT PRIMARY KEY, version TEXT NOT NULL, \
+             file_name TEXT NOT NULL DEFAULT '', agency_hint TEXT NOT NULL DEFAULT '', \
+             agency TEXT NOT NULL DEFAULT '', region TEXT NOT NULL DEFAULT '000000', \
+             year BIGINT NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'received', \
+             failure_reason TEXT NOT NULL DEFAULT '', findings_json TEXT NOT NULL DEFAULT '[]', \
+             alert_ids_json TEXT NOT NULL DEFAULT '[]', received_at_ms BIGINT NOT NULL, \
+             updated_at_ms BIGINT NOT NULL, source_url TEXT NOT NULL DEFAULT '', \
+             published_on TEXT NOT NULL DEFAULT '', size BIGINT NOT NULL DEFAULT 0, \
+             published BIGINT NOT NULL DEFAULT 0, progress BIGINT NOT NULL DEFAULT 0, \
+             traceparent TEXT NOT NULL DEFAULT '')",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+        query("INSERT INTO reports (report_id, version, received_at_ms, updated_at_ms) VALUES ('old', 'v', 1, 1)")
+            .execute(&db)
+            .await
+            .unwrap();
+        db.close().await;
+        let store = Store::open(&url).await.unwrap();
+        let old = store.get("old").await.unwrap().unwrap();
+        assert_eq!((old.office_id.as_str(), old.agency_verified), ("", false));
+        let new = row("new", "v2");
+        store.insert_many(&[(&new, &b"x"[..])]).await.unwrap();
+        assert_eq!(store.get("new").await.unwrap().unwrap(), new);
+        let list = |offices: Vec<&str>| ListFilter {
+            offices: Some(offices.into_iter().map(str::to_string).collect()),
+            limit: 10,
+            ..ListFilter::default()
+        };
+        let (rows, total) = store.list(&list(vec!["390100", "390102"])).await.unwrap();
+        assert_eq!((rows.len(), total), (1, 1));
+        assert_eq!(rows[0].report_id, "new");
+        assert_eq!(store.list(&list(vec![])).await.unwrap().1, 0);
+        assert_eq!(store.stored_bytes("").await.unwrap(), 3);
     }
 
     async fn store_with(dir: &tempfile::TempDir, name: &str, ids: &[&str]) -> Store {

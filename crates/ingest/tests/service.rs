@@ -261,6 +261,14 @@ async fn scenario(amqp_url: &str, data: &Path, database_url: Option<String>) {
             confirm_timeout_ms: 5_000,
             ..BusConfig::default()
         },
+        tls: nianbao_auth::ServerTlsConfig {
+            plaintext: true,
+            ..Default::default()
+        },
+        auth: nianbao_auth::AuthConfig {
+            disabled: true,
+            ..Default::default()
+        },
         ..Config::default()
     };
     let svc = start(cfg.clone()).await;
@@ -480,6 +488,7 @@ async fn scenario(amqp_url: &str, data: &Path, database_url: Option<String>) {
         extraction_json: b"{}".to_vec(),
         agency_hint: "某某县人民政府办公室".into(),
         published_on: "2025-01-20".into(),
+        agency_verified: false,
     };
     emit(
         &bus,
@@ -516,6 +525,7 @@ async fn scenario(amqp_url: &str, data: &Path, database_url: Option<String>) {
             },
         ],
         published_on: "2025-01-20".into(),
+        agency_verified: false,
     };
     emit(
         &bus,

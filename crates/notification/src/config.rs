@@ -42,6 +42,9 @@ pub struct Config {
     /// How often the timers run (escalation, digests, roster), in milliseconds.
     pub tick_ms: u64,
     pub stream: StreamConfig,
+    pub tls: nianbao_auth::ServerTlsConfig,
+    pub auth: nianbao_auth::AuthConfig,
+    pub grpc: nianbao_service::GrpcLimits,
     pub bus: BusConfig,
     /// Logging (`nianbao_telemetry`): format human|json, filter.
     pub log: LogConfig,
@@ -70,6 +73,9 @@ impl std::fmt::Debug for Config {
             roster,
             tick_ms,
             stream,
+            tls,
+            auth,
+            grpc,
             bus,
             log,
             telemetry,
@@ -94,6 +100,9 @@ impl std::fmt::Debug for Config {
             .field("roster", roster)
             .field("tick_ms", tick_ms)
             .field("stream", stream)
+            .field("tls", tls)
+            .field("auth", auth)
+            .field("grpc", grpc)
             .field("bus", bus)
             .field("log", log)
             .field("telemetry", telemetry)
@@ -119,6 +128,9 @@ impl Default for Config {
             roster: RosterConfig::default(),
             tick_ms: 60_000,
             stream: StreamConfig::default(),
+            tls: nianbao_auth::ServerTlsConfig::default(),
+            auth: nianbao_auth::AuthConfig::default(),
+            grpc: nianbao_service::GrpcLimits::default(),
             bus: BusConfig::default(),
             log: LogConfig::default(),
             telemetry: nianbao_telemetry::TraceConfig::default(),
@@ -235,11 +247,16 @@ pub struct RosterConfig {
 #[serde(default)]
 pub struct StreamConfig {
     pub capacity: usize,
+    /// StreamAlerts calls open at once, over all clients.
+    pub max_subscribers: usize,
 }
 
 impl Default for StreamConfig {
     fn default() -> Self {
-        StreamConfig { capacity: 1024 }
+        StreamConfig {
+            capacity: 1024,
+            max_subscribers: 256,
+        }
     }
 }
 

@@ -502,7 +502,12 @@ impl Engine {
         }
 
         // The roster: arrival, lateness, and a missing-report alert that this report closes.
+        // Only a report whose agency is verified (submitted with the agency's own credential, or by
+        // an operator naming it) counts as the agency's arrival or closes an alert: a crawler's
+        // find, or a document merely printing the name, is reported but speaks for nobody.
+        let verified = ev.agency_verified;
         if self.policy.roster.enabled
+            && verified
             && ev.year > 0
             && let Some(a) = r.directory_agency.and_then(|n| self.directory.agency(n))
         {
@@ -541,7 +546,11 @@ impl Engine {
             }
         }
 
-        let previous = work.current(report_key, &office.id, KIND_FINDINGS);
+        let previous = if verified {
+            work.current(report_key, &office.id, KIND_FINDINGS)
+        } else {
+            None
+        };
         if previous.is_some() {
             // The office asked for a correction: that the report was replaced is expected here,
             // not news (report-changed keeps flagging replacements nobody asked for).

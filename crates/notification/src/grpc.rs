@@ -2,7 +2,10 @@
 
 use crate::alert::AlertRecord;
 use crate::clock::SharedClock;
-use crate::store::{AlertQuery, Store};
+use crate::store::{AckAudit, AlertQuery, Store};
+use nianbao_auth::grpc::{denied, require};
+use nianbao_auth::{Identity, Role};
+use nianbao_directory::Directory;
 use nianbao_proto::v1;
 use nianbao_proto::v1::notification_server::Notification;
 use std::collections::HashSet;
@@ -26,6 +29,27 @@ pub struct NotificationService {
     clock: SharedClock,
     /// Consecutive failures from which a channel is reported failing.
     failing_after: u32,
+    /// Whose alerts an office may see: its own and those of the offices below it.
+    directory: Arc<Directory>,
+    /// Open `StreamAlerts` calls, and how many may be open at once.
+    subscribers: Arc<std::sync::atomic::AtomicUsize>,
+    max_subscribers: usize,
+}
+
+/// Who may read and act on alerts: office users (their jurisdiction) and operators (all).
+const INBOX: &[Role] = &[Role::Office, Role::Operator];
+/// Alert statuses and kinds a filter may name.
+const STATUSES: &[&str] = &["open", "acknowledged", "resolved"];
+const KINDS: &[&str] = &["findings", "resolution", "escalation", "report-missing"];
+const MAX_NOTE_CHARS: usize = 500;
+
+/// Ends a subscriber's count when its stream ends.
+struct Subscription(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl NotificationService {
@@ -35,6 +59,8 @@ impl NotificationService {
         stop: watch::Receiver<bool>,
         clock: SharedClock,
         failing_after: u32,
+        directory: Arc<Directory>,
+        max_subscribers: usize,
     ) -> NotificationService {
         NotificationService {
             store,
@@ -42,7 +68,48 @@ impl NotificationService {
             stop,
             clock,
             failing_after,
+            directory,
+            subscribers: Arc::default(),
+            max_subscribers,
         }
+    }
+
+    /// The office `id` named in a request, checked against the caller's jurisdiction: an unknown
+    /// office is INVALID_ARGUMENT, another office's subtree PERMISSION_DENIED.
+    fn office_in_reach(&self, caller: &Identity, id: &str) -> Result<(), Status> {
+        if self.directory.office(id).is_none() {
+            return Err(Status::invalid_argument(format!(
+                "目录中没有编号为 {id} 的政务公开办 / no office {id} in the directory"
+            )));
+        }
+        match caller.office() {
+            Some(own) if !self.directory.is_within(id, own) => Err(denied(
+                &format!("办公室 {id} 不在 {own} 的管辖范围内"),
+                &format!("office {id} is outside the jurisdiction of {own}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The offices whose alerts `caller` may list (`None`: all).
+    fn jurisdiction(&self, caller: &Identity) -> Option<Vec<String>> {
+        caller.office().map(|own| {
+            self.directory
+                .subtree(own)
+                .into_iter()
+                .map(str::to_string)
+                .collect()
+        })
+    }
+}
+
+fn one_of(field: &str, value: Option<String>, allowed: &[&str]) -> Result<Option<String>, Status> {
+    match non_empty(value) {
+        Some(v) if !allowed.contains(&v.trim()) => Err(Status::invalid_argument(format!(
+            "{field} 取值无效：{v:?}（可用：{list}）/ unknown {field} {v:?} ({list})",
+            list = allowed.join(", ")
+        ))),
+        other => Ok(other.map(|v| v.trim().to_string())),
     }
 }
 
@@ -63,7 +130,14 @@ impl Notification for NotificationService {
         &self,
         request: Request<v1::ListAlertsRequest>,
     ) -> Result<Response<v1::ListAlertsResponse>, Status> {
+        let caller = require(&request, INBOX, "查看提醒 ListAlerts")?;
         let r = request.into_inner();
+        let office_id = non_empty(r.office_id).map(|o| o.trim().to_string());
+        if let Some(o) = &office_id {
+            self.office_in_reach(&caller, o)?;
+        }
+        let status = one_of("status", r.status, STATUSES)?;
+        let kind = one_of("kind", r.kind, KINDS)?;
         let limit = match r.limit {
             0 => DEFAULT_LIMIT,
             n => n.min(MAX_LIMIT),
@@ -71,9 +145,10 @@ impl Notification for NotificationService {
         let (alerts, total) = self
             .store
             .list_alerts(&AlertQuery {
-                office_id: non_empty(r.office_id),
-                status: non_empty(r.status),
-                kind: non_empty(r.kind),
+                offices: self.jurisdiction(&caller),
+                office_id,
+                status,
+                kind,
                 limit,
                 offset: r.offset,
             })
@@ -89,33 +164,84 @@ impl Notification for NotificationService {
         &self,
         request: Request<v1::AcknowledgeAlertRequest>,
     ) -> Result<Response<v1::Alert>, Status> {
+        let caller = require(&request, INBOX, "确认提醒 AcknowledgeAlert")?;
+        let peer = request
+            .remote_addr()
+            .map_or_else(String::new, |a| a.to_string());
         let r = request.into_inner();
-        if r.alert_id.trim().is_empty() {
-            return Err(Status::invalid_argument("alert_id is required"));
+        let alert_id = r.alert_id.trim().to_string();
+        if alert_id.is_empty() || alert_id.chars().count() > 128 {
+            return Err(Status::invalid_argument(
+                "需要提醒编号 / alert_id is required",
+            ));
         }
-        let by = if r.acknowledged_by.trim().is_empty() {
-            "unknown"
-        } else {
-            r.acknowledged_by.trim()
+        if r.note.chars().count() > MAX_NOTE_CHARS {
+            return Err(Status::invalid_argument(format!(
+                "备注过长（上限 {MAX_NOTE_CHARS} 字）/ the note is longer than {MAX_NOTE_CHARS} characters"
+            )));
+        }
+        let Some(alert) = self.store.get_alert(&alert_id).await.map_err(internal)? else {
+            return Err(Status::not_found(format!(
+                "没有编号为 {alert_id} 的提醒 / no alert {alert_id}"
+            )));
         };
-        match self
+        let now = self.clock.now_ms();
+        let mut audit = AckAudit {
+            alert_id: alert_id.clone(),
+            by_name: caller.name.clone(),
+            credential_id: caller.credential_id.clone(),
+            caller: caller.describe(),
+            peer,
+            note: r.note.trim().to_string(),
+            outcome: String::new(),
+            at_ms: now,
+        };
+        if let Some(own) = caller.office()
+            && !self.directory.is_within(&alert.office_id, own)
+        {
+            audit.outcome = "denied".into();
+            self.store
+                .record_acknowledgement(&audit)
+                .await
+                .map_err(internal)?;
+            tracing::warn!(alert_id = %alert_id, caller = %audit.caller, peer = %audit.peer, "acknowledgement outside the caller's jurisdiction refused");
+            return Err(denied(
+                &format!(
+                    "提醒 {alert_id} 属于 {}，不在您的管辖范围内",
+                    alert.office_name
+                ),
+                &format!(
+                    "alert {alert_id} belongs to office {}, outside your jurisdiction",
+                    alert.office_id
+                ),
+            ));
+        }
+        // Who acknowledged is the credential's holder, never a name the request gives.
+        let by = caller.name.clone();
+        let a = self
             .store
-            .acknowledge(&r.alert_id, by, self.clock.now_ms())
+            .acknowledge(&alert_id, &by, now)
             .await
             .map_err(internal)?
-        {
-            Some(a) => {
-                tracing::info!(alert_id = %a.alert_id, by = %a.acknowledged_by, "alert acknowledged");
-                Ok(Response::new(a.to_proto()))
-            }
-            None => Err(Status::not_found(format!("no alert {}", r.alert_id))),
-        }
+            .ok_or_else(|| Status::not_found(format!("no alert {alert_id}")))?;
+        audit.outcome = if a.acknowledged_by == by && a.acknowledged_at_ms == now {
+            "acknowledged".into()
+        } else {
+            "already-acknowledged".into()
+        };
+        self.store
+            .record_acknowledgement(&audit)
+            .await
+            .map_err(internal)?;
+        tracing::info!(alert_id = %a.alert_id, by = %a.acknowledged_by, caller = %audit.caller, peer = %audit.peer, outcome = %audit.outcome, "alert acknowledged");
+        Ok(Response::new(a.to_proto()))
     }
 
     async fn list_channels(
         &self,
-        _request: Request<v1::ListChannelsRequest>,
+        request: Request<v1::ListChannelsRequest>,
     ) -> Result<Response<v1::ListChannelsResponse>, Status> {
+        require(&request, &[Role::Operator], "查看投递渠道 ListChannels")?;
         let health = self.store.channel_health().await.map_err(internal)?;
         let channels = health
             .into_iter()
@@ -141,8 +267,27 @@ impl Notification for NotificationService {
         &self,
         request: Request<v1::StreamAlertsRequest>,
     ) -> Result<Response<Self::StreamAlertsStream>, Status> {
+        let caller = require(&request, INBOX, "订阅提醒 StreamAlerts")?;
         let r = request.into_inner();
-        let office = non_empty(r.office_id);
+        // An office listens to its own inbox unless it names one below it; an operator names one.
+        let office = non_empty(r.office_id)
+            .map(|o| o.trim().to_string())
+            .or_else(|| caller.office().map(str::to_string))
+            .ok_or_else(|| {
+                Status::invalid_argument("需要指定办公室 office_id / office_id is required")
+            })?;
+        self.office_in_reach(&caller, &office)?;
+        let count = self
+            .subscribers
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let subscription = Subscription(self.subscribers.clone());
+        if count >= self.max_subscribers {
+            return Err(Status::resource_exhausted(format!(
+                "订阅数已达上限 {} / too many StreamAlerts subscribers (limit {})",
+                self.max_subscribers, self.max_subscribers
+            )));
+        }
+        let office = Some(office);
         // Subscribe before reading the open alerts, so nothing created in between is missed (an
         // alert seen twice that way is sent once).
         let mut live = self.alerts.subscribe();
@@ -157,6 +302,7 @@ impl Notification for NotificationService {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let stop = self.stop.clone();
         tokio::spawn(async move {
+            let _subscription = subscription;
             let sent: HashSet<String> = open.iter().map(|a| a.alert_id.clone()).collect();
             for a in open {
                 if tx.send(Ok(a.to_proto())).await.is_err() {

@@ -81,6 +81,8 @@ pub enum NotificationError {
     Service(#[from] nianbao_service::ServiceError),
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error(transparent)]
+    Auth(#[from] nianbao_auth::AuthError),
     #[error("the gRPC server task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
     #[error("binding metrics_listen {addr}: {source}")]
@@ -166,6 +168,9 @@ async fn serve(
     });
 
     let directory = Arc::new(load_directory(&cfg)?);
+    let local = nianbao_service::local_addr(&listener);
+    let grpc_server = nianbao_service::grpc_server(&cfg.tls, local, &cfg.grpc)?;
+    let authenticator = cfg.auth.authenticator(local)?;
     tracing::info!(
         offices = directory.offices().len(),
         agencies = directory.agencies().len(),
@@ -249,15 +254,20 @@ async fn serve(
         stop_rx.clone(),
         clock.clone(),
         cfg.webhook_settings().failing_after,
+        directory.clone(),
+        cfg.stream.max_subscribers,
     );
     let addr = listener.local_addr().ok();
     let server_stop = wait_stop(stop_rx.clone());
     let server = tokio::spawn(
-        tonic::transport::Server::builder()
+        grpc_server
             .trace_fn(nianbao_telemetry::grpc_server_span("notification"))
             .add_service(health_service)
             .add_service(reflection)
-            .add_service(NotificationServer::new(service))
+            .add_service(tonic::service::interceptor::InterceptedService::new(
+                NotificationServer::new(service),
+                authenticator,
+            ))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 server_stop,

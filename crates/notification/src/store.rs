@@ -73,10 +73,29 @@ pub struct PendingDelivery {
 #[derive(Clone, Debug, Default)]
 pub struct AlertQuery {
     pub office_id: Option<String>,
+    /// Only alerts of these offices (a caller's jurisdiction); `None`: any office.
+    pub offices: Option<Vec<String>>,
     pub status: Option<String>,
     pub kind: Option<String>,
     pub limit: u32,
     pub offset: u32,
+}
+
+/// One record of the acknowledgement audit trail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AckAudit {
+    pub alert_id: String,
+    /// The credential holder's name (what the alert's `acknowledged_by` shows).
+    pub by_name: String,
+    pub credential_id: String,
+    /// The caller as `nianbao_auth::Identity::describe` writes it.
+    pub caller: String,
+    /// The caller's address.
+    pub peer: String,
+    pub note: String,
+    /// `acknowledged`, `already-acknowledged`, `denied`.
+    pub outcome: String,
+    pub at_ms: i64,
 }
 
 /// A first arrival of a report, for [`Store::apply`].
@@ -205,6 +224,19 @@ impl Store {
                 at_ms BIGINT NOT NULL
             )",
             "CREATE INDEX IF NOT EXISTS deliveries_alert ON deliveries (alert_id, channel)",
+            // Every acknowledgement asked for, granted or not: who (from the credential, never
+            // from the request), when, from where, with the note.
+            "CREATE TABLE IF NOT EXISTS acknowledgements (
+                alert_id TEXT NOT NULL,
+                by_name TEXT NOT NULL,
+                credential_id TEXT NOT NULL,
+                caller TEXT NOT NULL,
+                peer TEXT NOT NULL,
+                note TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                at_ms BIGINT NOT NULL
+            )",
+            "CREATE INDEX IF NOT EXISTS acknowledgements_alert ON acknowledgements (alert_id, at_ms)",
         ] {
             query(sql).execute(&self.db).await?;
         }
@@ -583,6 +615,18 @@ impl Store {
             args.push(o.clone());
             conds.push(format!("office_id = ${}", args.len()));
         }
+        if let Some(offices) = &q.offices {
+            if offices.is_empty() {
+                conds.push("1 = 0".to_string());
+            } else {
+                let mut ps = Vec::new();
+                for o in offices {
+                    args.push(o.clone());
+                    ps.push(format!("${}", args.len()));
+                }
+                conds.push(format!("office_id IN ({})", ps.join(", ")));
+            }
+        }
         if let Some(s) = &q.status {
             args.push(s.clone());
             conds.push(format!("status = ${}", args.len()));
@@ -693,6 +737,50 @@ impl Store {
             .await?;
         }
         Ok(alert)
+    }
+
+    /// Adds one record to the acknowledgement audit trail.
+    pub async fn record_acknowledgement(&self, a: &AckAudit) -> Result<(), StoreError> {
+        query(
+            "INSERT INTO acknowledgements (alert_id, by_name, credential_id, caller, peer, note, \
+             outcome, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(a.alert_id.clone())
+        .bind(a.by_name.clone())
+        .bind(a.credential_id.clone())
+        .bind(a.caller.clone())
+        .bind(a.peer.clone())
+        .bind(a.note.clone())
+        .bind(a.outcome.clone())
+        .bind(a.at_ms)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// The audit trail of an alert's acknowledgements, oldest first.
+    pub async fn acknowledgements(&self, alert_id: &str) -> Result<Vec<AckAudit>, StoreError> {
+        let rows = query(
+            "SELECT alert_id, by_name, credential_id, caller, peer, note, outcome, at_ms \
+             FROM acknowledgements WHERE alert_id = $1 ORDER BY at_ms, by_name",
+        )
+        .bind(alert_id.to_string())
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AckAudit {
+                    alert_id: r.try_get("alert_id")?,
+                    by_name: r.try_get("by_name")?,
+                    credential_id: r.try_get("credential_id")?,
+                    caller: r.try_get("caller")?,
+                    peer: r.try_get("peer")?,
+                    note: r.try_get("note")?,
+                    outcome: r.try_get("outcome")?,
+                    at_ms: r.try_get("at_ms")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn record_delivery(

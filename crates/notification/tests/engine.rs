@@ -216,6 +216,7 @@ fn event(
         year: 2024,
         findings,
         published_on: published_on.into(),
+        agency_verified: true,
     };
     (ev, meta)
 }

@@ -127,6 +127,7 @@ fn validated(report_id: &str, agency: &str, findings: Vec<v1::Finding>) -> v1::R
         year: 2024,
         findings,
         published_on: "2025-01-20".into(),
+        agency_verified: true,
     }
 }
 
@@ -225,6 +226,14 @@ async fn scenario(database_url: String) {
             retry_delays_ms: vec![200],
             max_attempts: 2,
             ..BusConfig::default()
+        },
+        tls: nianbao_auth::ServerTlsConfig {
+            plaintext: true,
+            ..Default::default()
+        },
+        auth: nianbao_auth::AuthConfig {
+            disabled: true,
+            ..Default::default()
         },
         ..Config::default()
     };
@@ -377,31 +386,36 @@ async fn scenario(database_url: String) {
         );
     }
 
-    // 2. Acknowledge, idempotently; an unknown id is NOT_FOUND.
+    // 2. Acknowledge, idempotently; an unknown id is NOT_FOUND. Who acknowledged is the caller's
+    // identity (here: authentication disabled on loopback), never the name the request gives.
     let acked = client
         .acknowledge_alert(v1::AcknowledgeAlertRequest {
             alert_id: alert_id.clone(),
             acknowledged_by: "张科长".into(),
+            note: "已电话通知".into(),
         })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(acked.status, "acknowledged");
-    assert_eq!(acked.acknowledged_by, "张科长");
+    let local = nianbao_auth::Identity::local().name;
+    assert_eq!(acked.acknowledged_by, local);
     assert!(acked.acknowledged_at_ms > 0);
     let again = client
         .acknowledge_alert(v1::AcknowledgeAlertRequest {
             alert_id: alert_id.clone(),
             acknowledged_by: "李四".into(),
+            note: String::new(),
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(again.acknowledged_by, "张科长");
+    assert_eq!(again.acknowledged_by, local);
     let missing = client
         .acknowledge_alert(v1::AcknowledgeAlertRequest {
             alert_id: "al-nope".into(),
             acknowledged_by: "x".into(),
+            note: String::new(),
         })
         .await
         .unwrap_err();

@@ -23,6 +23,8 @@ pub enum ServiceError {
     Config(#[from] config::ConfigError),
     #[error("reflection: {0}")]
     Reflection(String),
+    #[error(transparent)]
+    Auth(#[from] nianbao_auth::AuthError),
     #[error("cannot listen on {addr} for metrics: {source}")]
     MetricsListen {
         addr: String,
@@ -442,6 +444,56 @@ pub fn grpc_reflection() -> Result<
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| ServiceError::Reflection(e.to_string()))
+}
+
+/// A gRPC server's `[grpc]` table: what one client can make the server hold at once.
+#[derive(Clone, Debug, serde::Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcLimits {
+    /// Calls (HTTP/2 streams) one client connection may have open at once.
+    pub max_concurrent_streams: u32,
+    /// Calls of one connection handled at once; the others wait for a slot.
+    pub concurrency_limit_per_connection: usize,
+    /// A call not answered within this many milliseconds ends with DEADLINE_EXCEEDED.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for GrpcLimits {
+    fn default() -> Self {
+        GrpcLimits {
+            max_concurrent_streams: 64,
+            concurrency_limit_per_connection: 32,
+            request_timeout_ms: 60_000,
+        }
+    }
+}
+
+/// The gRPC server every service runs: TLS as `tls` says for a listener on `addr` (cleartext only
+/// on loopback, by `plaintext = true`), and the bounds of `limits`.
+pub fn grpc_server(
+    tls: &nianbao_auth::ServerTlsConfig,
+    addr: std::net::SocketAddr,
+    limits: &GrpcLimits,
+) -> Result<tonic::transport::Server, ServiceError> {
+    let mut server = tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams.max(1))
+        .concurrency_limit_per_connection(limits.concurrency_limit_per_connection.max(1))
+        .timeout(std::time::Duration::from_millis(
+            limits.request_timeout_ms.max(1),
+        ));
+    if let Some(cfg) = tls.server(addr)? {
+        server = server
+            .tls_config(cfg)
+            .map_err(|e| nianbao_auth::AuthError::Tls(e.to_string()))?;
+    }
+    Ok(server)
+}
+
+/// The listener's address, for [`grpc_server`] and the auth settings that depend on it.
+pub fn local_addr(listener: &tokio::net::TcpListener) -> std::net::SocketAddr {
+    listener
+        .local_addr()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)))
 }
 
 /// Tells ingest that a report failed at `stage` after its last attempt. Every stage calls this from

@@ -92,6 +92,13 @@ pub struct Config {
     /// `[limits]`: what reading one document may cost (as in the extraction workers).
     pub limits: nianbao_extract::LimitsConfig,
     pub similarity: SimilarityConfig,
+    /// `Validate` calls run at once (each extracts a document on the blocking pool); more wait.
+    pub validate_concurrency: usize,
+    /// A `Validate` call not done within this many milliseconds ends with DEADLINE_EXCEEDED.
+    pub validate_timeout_ms: u64,
+    pub tls: nianbao_auth::ServerTlsConfig,
+    pub auth: nianbao_auth::AuthConfig,
+    pub grpc: nianbao_service::GrpcLimits,
     pub bus: BusConfig,
     pub log: nianbao_telemetry::LogConfig,
     pub telemetry: nianbao_telemetry::TraceConfig,
@@ -108,6 +115,11 @@ impl Default for Config {
             max_bytes: 20 * 1024 * 1024,
             limits: nianbao_extract::LimitsConfig::default(),
             similarity: SimilarityConfig::default(),
+            validate_concurrency: 2,
+            validate_timeout_ms: 30_000,
+            tls: nianbao_auth::ServerTlsConfig::default(),
+            auth: nianbao_auth::AuthConfig::default(),
+            grpc: nianbao_service::GrpcLimits::default(),
             bus: BusConfig::default(),
             log: nianbao_telemetry::LogConfig::default(),
             telemetry: nianbao_telemetry::TraceConfig::default(),
@@ -128,6 +140,11 @@ impl std::fmt::Debug for Config {
             max_bytes,
             limits,
             similarity,
+            validate_concurrency,
+            validate_timeout_ms,
+            tls,
+            auth,
+            grpc,
             bus,
             log,
             telemetry,
@@ -141,6 +158,11 @@ impl std::fmt::Debug for Config {
             .field("max_bytes", max_bytes)
             .field("limits", limits)
             .field("similarity", similarity)
+            .field("validate_concurrency", validate_concurrency)
+            .field("validate_timeout_ms", validate_timeout_ms)
+            .field("tls", tls)
+            .field("auth", auth)
+            .field("grpc", grpc)
             .field("bus", bus)
             .field("log", log)
             .field("telemetry", telemetry)
@@ -165,6 +187,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Auth(#[from] nianbao_auth::AuthError),
     #[error(transparent)]
     Bus(#[from] BusError),
     #[error("gRPC server: {0}")]
@@ -701,6 +725,7 @@ impl Worker {
             year: e.ev.year,
             findings: findings.iter().map(v1::Finding::from).collect(),
             published_on: e.ev.published_on.clone(),
+            agency_verified: e.ev.agency_verified,
         };
         let env = Envelope {
             message_id: format!("{}:{}:validated", meta.report_id, meta.version),
@@ -790,13 +815,40 @@ async fn publish_failed(bus: &Bus, msg: &Message, reason: &str) {
 pub struct Api {
     checker: Arc<Checker>,
     limits: nianbao_extract::Limits,
+    /// `validate_concurrency`: a flood of Validate calls queues here instead of filling the
+    /// blocking pool (the consumer's extractions share it).
+    slots: Arc<tokio::sync::Semaphore>,
+    deadline: Duration,
 }
 
 impl Api {
     pub fn new(checker: Arc<Checker>, limits: nianbao_extract::Limits) -> Api {
-        Api { checker, limits }
+        Api::bounded(checker, limits, 2, Duration::from_secs(30))
+    }
+
+    pub fn bounded(
+        checker: Arc<Checker>,
+        limits: nianbao_extract::Limits,
+        concurrency: usize,
+        deadline: Duration,
+    ) -> Api {
+        Api {
+            checker,
+            limits,
+            slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+            deadline,
+        }
     }
 }
+
+/// Who may self-check a report with `Validate` (and list the rules): every credential but the
+/// extraction workers'.
+const CHECKERS: &[nianbao_auth::Role] = &[
+    nianbao_auth::Role::Agency,
+    nianbao_auth::Role::Office,
+    nianbao_auth::Role::Crawler,
+    nianbao_auth::Role::Operator,
+];
 
 fn scope_str(s: RuleScope) -> &'static str {
     match s {
@@ -826,17 +878,35 @@ impl Validation for Api {
         &self,
         request: tonic::Request<v1::ValidateRequest>,
     ) -> Result<tonic::Response<v1::ValidateResponse>, tonic::Status> {
+        nianbao_auth::grpc::require(&request, CHECKERS, "自查报告 Validate")?;
         let req = request.into_inner();
         let checker = self.checker.clone();
         let limits = self.limits.clone();
+        let too_slow = || {
+            tonic::Status::deadline_exceeded(format!(
+                "检查未能在 {} 秒内完成，请稍后重试 / validation did not finish within {} s",
+                self.deadline.as_secs(),
+                self.deadline.as_secs()
+            ))
+        };
+        let started = tokio::time::Instant::now();
+        let _slot = tokio::time::timeout(self.deadline, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| too_slow())?
+            .map_err(|_| tonic::Status::unavailable("the service is stopping"))?;
         // Extraction of a large document takes milliseconds of CPU: keep it off the async workers.
-        let (x, findings) = tokio::task::spawn_blocking(move || {
+        // The document's own time limit (`[limits] max_time_ms`) stops the work itself; the deadline
+        // answers the caller.
+        let work = tokio::task::spawn_blocking(move || {
             let x = nianbao_extract::extract_bytes_with(&req.content, &limits);
             let findings = checker.check(&x);
             (x, findings)
-        })
-        .await
-        .map_err(|e| tonic::Status::internal(format!("validation task failed: {e}")))?;
+        });
+        let (x, findings) =
+            tokio::time::timeout(self.deadline.saturating_sub(started.elapsed()), work)
+                .await
+                .map_err(|_| too_slow())?
+                .map_err(|e| tonic::Status::internal(format!("validation task failed: {e}")))?;
         let extraction_json = serde_json::to_vec(&x)
             .map_err(|e| tonic::Status::internal(format!("cannot encode the extraction: {e}")))?;
         Ok(tonic::Response::new(v1::ValidateResponse {
@@ -849,8 +919,9 @@ impl Validation for Api {
 
     async fn list_rules(
         &self,
-        _request: tonic::Request<v1::ListRulesRequest>,
+        request: tonic::Request<v1::ListRulesRequest>,
     ) -> Result<tonic::Response<v1::ListRulesResponse>, tonic::Status> {
+        nianbao_auth::grpc::require(&request, CHECKERS, "规则目录 ListRules")?;
         Ok(tonic::Response::new(v1::ListRulesResponse {
             rules: rule_infos(self.checker.config()),
         }))
@@ -886,6 +957,9 @@ pub async fn run_with(
 ) -> Result<(), Error> {
     let rules = cfg.rule_config()?;
     let checker = Arc::new(Checker::new(rules));
+    let addr = nianbao_service::local_addr(&listener);
+    let grpc_server = nianbao_service::grpc_server(&cfg.tls, addr, &cfg.grpc)?;
+    let authenticator = cfg.auth.authenticator(addr)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -904,9 +978,17 @@ pub async fn run_with(
         obs.metrics.clone(),
     );
     let metrics_server = obs.serve(&readiness, stop_rx.clone());
-    let api = ValidationServer::new(Api::new(checker.clone(), cfg.limits.limits(cfg.max_bytes)))
-        .max_decoding_message_size(cfg.max_bytes.saturating_add(64 * 1024));
-    let server = tonic::transport::Server::builder()
+    let api = tonic::service::interceptor::InterceptedService::new(
+        ValidationServer::new(Api::bounded(
+            checker.clone(),
+            cfg.limits.limits(cfg.max_bytes),
+            cfg.validate_concurrency,
+            Duration::from_millis(cfg.validate_timeout_ms),
+        ))
+        .max_decoding_message_size(cfg.max_bytes.saturating_add(64 * 1024)),
+        authenticator,
+    );
+    let server = grpc_server
         .trace_fn(nianbao_telemetry::grpc_server_span("validation"))
         .add_service(health)
         .add_service(grpc_reflection()?)

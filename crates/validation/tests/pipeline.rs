@@ -70,6 +70,7 @@ fn event(d: &Doc) -> v1::ReportExtracted {
         extraction_json: serde_json::to_vec(&d.x).unwrap(),
         agency_hint: String::new(),
         published_on: "2025-01-20".into(),
+        agency_verified: false,
     }
 }
 
@@ -133,6 +134,7 @@ async fn validation_service_end_to_end() {
     cfg.bus = bus_config(&broker.amqp_url);
     cfg.data_dir = data.path().join("validation");
     cfg.rules_config = rules_path.display().to_string();
+    (cfg.tls, cfg.auth) = nianbao_e2e::pipeline::loopback_insecure();
     let db_url = cfg.database_url();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
