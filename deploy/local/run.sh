@@ -54,6 +54,24 @@ if [ "$profile" = release ]; then cargo_profile=(--release); fi
 cargo build -q "${cargo_profile[@]}" -p nianbao-ingest -p nianbao-extraction -p nianbao-validation -p nianbao-notification -p nianbao-cli
 bin=$target/$profile
 
+# What a province's operator does once (deploy/README.md "Identity and TLS"), for this machine: a
+# local CA with a certificate for 127.0.0.1, and the credentials the services accept — an
+# operator's (the CLI below), the extraction workers' (FetchReport), and one per sample agency.
+echo "== certificates and credentials (under $state)"
+pki=$state/pki
+creds=$state/credentials.toml
+"$bin/nianbao" certs init --dir "$pki" >/dev/null
+issue() {  # file args... : writes the token of a new credential to file
+  local out=$1; shift
+  "$bin/nianbao" credentials issue --file "$creds" "$@" | tail -n 1 >"$out"
+  chmod 600 "$out"
+}
+mkdir -p "$state/tokens"
+issue "$state/tokens/operator" --role operator --name "本机运维"
+issue "$state/tokens/extraction" --role extraction --name extraction
+export NIANBAO_TLS__CERT=$pki/server.pem NIANBAO_TLS__KEY=$pki/server-key.pem
+export NIANBAO_AUTH__CREDENTIALS=$creds
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 p_ingest=$(free_port); p_validate=$(free_port); p_notify=$(free_port)
 
@@ -66,16 +84,26 @@ start() {  # service label port [extra env...]
   pids+=($!)
 }
 echo "== services"
-start ingest ingest "$p_ingest"
+start ingest ingest "$p_ingest" NIANBAO_DIRECTORY="$root/deploy/directory/chujiang.toml"
 extract_ports=()
 for i in $(seq 1 "$workers"); do
   port=$(free_port); extract_ports+=("$port")
-  start extraction "extraction-$i" "$port" NIANBAO_INGEST_URL="http://127.0.0.1:$p_ingest"
+  start extraction "extraction-$i" "$port" NIANBAO_INGEST_URL="https://127.0.0.1:$p_ingest" \
+    NIANBAO_INGEST_CLIENT__CA="$pki/ca.pem" NIANBAO_INGEST_CLIENT__TOKEN_FILE="$state/tokens/extraction"
 done
 start validation validation "$p_validate"
 start notification notification "$p_notify" NIANBAO_DIRECTORY="$root/deploy/directory/chujiang.toml"
-export NIANBAO_INGEST_URL="http://127.0.0.1:$p_ingest"
-export NIANBAO_NOTIFICATION_URL="http://127.0.0.1:$p_notify"
+export NIANBAO_INGEST_URL="https://127.0.0.1:$p_ingest"
+export NIANBAO_NOTIFICATION_URL="https://127.0.0.1:$p_notify"
+export NIANBAO_CA=$pki/ca.pem NIANBAO_TOKEN_FILE=$state/tokens/operator
+# The same settings for a new shell: `source target/local/env.sh`, then any nianbao command.
+cat >"$state/env.sh" <<ENV
+export NIANBAO_INGEST_URL=$NIANBAO_INGEST_URL
+export NIANBAO_NOTIFICATION_URL=$NIANBAO_NOTIFICATION_URL
+export NIANBAO_CA=$NIANBAO_CA
+export NIANBAO_TOKEN_FILE=$NIANBAO_TOKEN_FILE
+export NIANBAO_CREDENTIALS=$creds
+ENV
 for port in "$p_ingest" "${extract_ports[@]}" "$p_validate" "$p_notify"; do
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
@@ -108,8 +136,22 @@ if [ "$bench" -gt 0 ]; then
   exit 0
 fi
 
-echo "== submitting ${#files[@]} reports"
-ids=$("$bin/nianbao" submit "${files[@]}" | tee /dev/stderr | awk '{print $1}')
+echo "== submitting ${#files[@]} reports, each with its agency's own credential"
+ids=""
+for f in "${files[@]}"; do
+  # deploy/samples names its files NNNN_layout_AGENCY_YEAR.txt; other files go in as the operator's
+  # (their agency is then what the document prints, unverified).
+  agency=$(basename "$f" | awk -F_ 'NF >= 4 { print $3 }')
+  if [ -n "$agency" ]; then
+    token=$state/tokens/agency-$(printf '%s' "$agency" | sha256sum | cut -c1-12)
+    [ -f "$token" ] || issue "$token" --agency "$agency"
+    line=$(NIANBAO_TOKEN_FILE=$token "$bin/nianbao" submit "$f")
+  else
+    line=$("$bin/nianbao" submit "$f")
+  fi
+  echo "$line"
+  ids="$ids ${line%% *}"
+done
 "$bin/nianbao" wait $ids --until notified --timeout-secs 180 >/dev/null
 
 echo
@@ -121,6 +163,8 @@ echo "== alerts received by the offices"
 if [ "$once" -eq 1 ]; then exit 0; fi
 echo
 echo "Services are up (NIANBAO_INGEST_URL=$NIANBAO_INGEST_URL, NIANBAO_NOTIFICATION_URL=$NIANBAO_NOTIFICATION_URL)."
-echo "Try: $bin/nianbao reports   |   grpcurl -plaintext 127.0.0.1:$p_ingest list"
+echo "In another shell: source $state/env.sh; then $bin/nianbao reports   |   $bin/nianbao alerts"
+echo "grpcurl: grpcurl -cacert $pki/ca.pem -H \"authorization: Bearer \$(cat $state/tokens/operator)\" 127.0.0.1:$p_ingest list"
+echo "Credentials: $bin/nianbao credentials list --file $creds"
 echo "Ctrl-C stops everything."
 wait "${pids[@]}"

@@ -511,7 +511,13 @@ impl Credentials {
     }
 
     fn lookup(&self, find: impl Fn(&Table) -> Option<Identity>) -> Option<Identity> {
-        find(&self.state(RELOAD_AFTER).table).or_else(|| find(&self.state(RECHECK_ON_MISS).table))
+        // Two statements: the first guard must be dropped before the second lock is taken.
+        let found = find(&self.state(RELOAD_AFTER).table);
+        if found.is_some() {
+            return found;
+        }
+        let st = self.state(RECHECK_ON_MISS);
+        find(&st.table)
     }
 }
 
@@ -581,6 +587,20 @@ mod tests {
             revoke(&path, "k-nope"),
             Err(AuthError::UnknownCredential(_))
         ));
+    }
+
+    #[test]
+    fn a_credential_issued_after_loading_verifies_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("creds.toml");
+        issue(&path, &req(Role::Operator, "")).unwrap();
+        let creds = Credentials::load(&path).unwrap();
+        std::thread::sleep(RECHECK_ON_MISS);
+        let later = issue(&path, &req(Role::Agency, "某县财政局")).unwrap();
+        // Forget the file's time, as a coarse clock would not tell the two writes apart.
+        creds.state.lock().unwrap().modified = None;
+        let id = creds.verify_token(later.token.as_deref().unwrap()).unwrap();
+        assert_eq!(id.agency(), Some("某县财政局"));
     }
 
     #[test]
