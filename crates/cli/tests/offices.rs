@@ -181,14 +181,16 @@ async fn alerts_ack_export_and_channels() {
     let (code, out) = run(vec![
         "ack".into(),
         m.alert_id.clone(),
-        "--by".into(),
-        "张科长".into(),
+        "--note".into(),
+        "张科长已催报".into(),
     ])
     .await
     .unwrap();
     assert_eq!(code, 0, "{out}");
+    // Who acknowledged comes from the caller's identity, never from the request: with
+    // authentication disabled (loopback) that is the local identity.
     assert!(
-        out.contains("[未报送·已确认]") && out.contains("确认：张科长"),
+        out.contains("[未报送·已确认]") && out.contains("确认：local (authentication disabled)"),
         "{out}"
     );
 

@@ -277,6 +277,14 @@ impl Config {
         }
         if !self.smtp.host.trim().is_empty() {
             crate::deliver::smtp_security(&self.smtp.security).map_err(ConfigError::Invalid)?;
+            // A password sent in cleartext is a password given away.
+            if self.smtp.security.trim() == "none"
+                && (!self.smtp.username.is_empty() || !self.smtp.password.is_empty())
+            {
+                return Err(ConfigError::Invalid(
+                    "smtp.security = \"none\" with a username or password: credentials would cross the network in cleartext; use \"starttls\" or \"tls\"".into(),
+                ));
+            }
             if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
                 return Err(ConfigError::Invalid(format!(
                     "smtp.from {:?} is not a mailbox",
@@ -432,5 +440,12 @@ mod tests {
         assert!(c.validate().is_err());
         c.smtp.security = "tls".into();
         c.validate().unwrap();
+        c.smtp.security = "none".into();
+        c.validate().unwrap();
+        c.smtp.username = "gkb".into();
+        c.smtp.password = "pw".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("cleartext"), "{e}");
+        assert!(!e.contains("pw\""), "{e}");
     }
 }

@@ -76,14 +76,66 @@ impl Channel {
 }
 
 fn http_url(kind: &str, url: &str) -> Result<String, String> {
-    if url.starts_with("http://") || url.starts_with("https://") {
+    if url.starts_with("https://") || (url.starts_with("http://") && is_loopback_url(url)) {
         Ok(url.to_string())
+    } else if url.starts_with("http://") {
+        // A robot's key or a webhook's payload in cleartext across a network: refused. Loopback
+        // (a local relay, the tests) is the one exception.
+        Err(format!(
+            "{kind} URL {:?} must be https:// (http:// only to a loopback host)",
+            nianbao_service::redact(url)
+        ))
     } else {
         // The refusal reaches start-up errors and logs: no key in it.
         Err(format!(
             "{kind} URL {:?} is not http(s)",
             nianbao_service::redact(url)
         ))
+    }
+}
+
+/// Whether an `http://` URL's host is 127.0.0.0/8, ::1 or localhost.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.trim_start_matches("http://");
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod https_only {
+    use super::*;
+
+    #[test]
+    fn robots_and_webhooks_are_https_except_on_loopback() {
+        assert!("webhook:https://hooks.example/x".parse::<Channel>().is_ok());
+        assert!("webhook:http://127.0.0.1:8080/x".parse::<Channel>().is_ok());
+        assert!("webhook:http://localhost/x".parse::<Channel>().is_ok());
+        assert!("webhook:http://[::1]:9/x".parse::<Channel>().is_ok());
+        let e = "wecom:http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRETKEY"
+            .parse::<Channel>()
+            .unwrap_err();
+        assert!(e.contains("https://"), "{e}");
+        assert!(!e.contains("SECRETKEY"), "{e}");
+        assert!(
+            "dingtalk:http://10.0.0.1/robot/send?access_token=x"
+                .parse::<Channel>()
+                .is_err()
+        );
+        assert!(
+            "webhook:http://127.0.0.1.evil.example/x"
+                .parse::<Channel>()
+                .is_err()
+        );
+        assert!("webhook:http://user@127.0.0.1/x".parse::<Channel>().is_ok());
     }
 }
 
