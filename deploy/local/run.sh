@@ -43,11 +43,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "== RabbitMQ"
-bash deploy/scripts/rabbitmq.sh install
-amqp=$(bash deploy/scripts/rabbitmq.sh start "$state/rabbitmq")
-echo "broker at $amqp"
-
 echo "== building the services (first run: a few minutes)"
 cargo_profile=()
 if [ "$profile" = release ]; then cargo_profile=(--release); fi
@@ -72,14 +67,35 @@ issue "$state/tokens/extraction" --role extraction --name extraction
 export NIANBAO_TLS__CERT=$pki/server.pem NIANBAO_TLS__KEY=$pki/server-key.pem
 export NIANBAO_AUTH__CREDENTIALS=$creds
 
+# The broker listens with TLS too (the same local CA), and each service connects as its own
+# user, allowed only its own queues and events: the administrator (guest, loopback only) declares
+# the topology once, then imports one user per service (deploy/README.md "Broker users").
+echo "== RabbitMQ"
+bash deploy/scripts/rabbitmq.sh install
+mkdir -p "$state/rabbitmq/tls"
+cp "$pki/ca.pem" "$pki/server.pem" "$pki/server-key.pem" "$state/rabbitmq/tls/"
+amqp=$(bash deploy/scripts/rabbitmq.sh start "$state/rabbitmq")
+amqps=$(cat "$state/rabbitmq/amqps_url")
+echo "broker at $amqp and ${amqps/guest:guest@/}"
+"$bin/nianbao" broker setup --url "$amqp"
+"$bin/nianbao" broker definitions --secrets "$state/broker-secrets" --out "$state/broker-definitions.json"
+bash deploy/scripts/rabbitmq.sh ctl "$state/rabbitmq" -q import_definitions "$state/broker-definitions.json" >/dev/null
+broker_hostport=${amqps#*@}; broker_hostport=${broker_hostport%%/*}
+bus_env() {  # service: the env of a service that connects as its own broker user
+  local pw; pw=$(cat "$state/broker-secrets/$1")
+  echo "NIANBAO_BUS__URL=amqps://nianbao-$1:$pw@$broker_hostport/%2f"
+  echo "NIANBAO_BUS__CA_FILE=$pki/ca.pem"
+  echo "NIANBAO_BUS__DECLARE_TOPOLOGY=false"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 p_ingest=$(free_port); p_validate=$(free_port); p_notify=$(free_port)
 
-export NIANBAO_BUS__URL=$amqp
 start() {  # service label port [extra env...]
   local name=$1 label=$2 port=$3; shift 3
   mkdir -p "$state/$label"
-  env NIANBAO_LISTEN="127.0.0.1:$port" NIANBAO_DATA_DIR="$state/$label" "$@" \
+  local bus; mapfile -t bus < <(bus_env "$name")
+  env NIANBAO_LISTEN="127.0.0.1:$port" NIANBAO_DATA_DIR="$state/$label" "${bus[@]}" "$@" \
     "$bin/nianbao-$name" >"$state/$label.log" 2>&1 &
   pids+=($!)
 }

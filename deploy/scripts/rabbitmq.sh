@@ -15,6 +15,9 @@
 #   amqp_url      amqp://guest:guest@127.0.0.1:PORT/%2f (the guest user is loopback-only: what we want)
 #   env           `export` lines (bash syntax) that address the node with rabbitmqctl:
 #                 `. DIR/env && "$NIANBAO_RABBITMQ_SBIN/rabbitmqctl" status`
+#   amqps_url     amqps://guest:guest@localhost:PORT/%2f, only when DIR/tls/ held ca.pem, server.pem
+#                 and server-key.pem before `start` (a certificate for localhost, e.g. from
+#                 `nianbao certs init --dir DIR/tls`): the node then also listens with TLS
 #   rabbit.pid    pid of beam.smp;  launcher.pid: pid of the wrapper shell, also the node's process group
 #   server.out, log/  the node's console output and logs;  mnesia/  its data
 #
@@ -161,7 +164,8 @@ write_env() {
             RABBITMQ_NODE_PORT "$base" \
             RABBITMQ_DIST_PORT $((base + 1)) \
             RABBITMQ_CTL_DIST_PORT_MIN $((base + 2)) \
-            RABBITMQ_CTL_DIST_PORT_MAX $((base + 15)) \
+            RABBITMQ_CTL_DIST_PORT_MAX $((base + 14)) \
+            NIANBAO_RABBITMQ_TLS_PORT $((base + 15)) \
             ERL_EPMD_ADDRESS 127.0.0.1 \
             RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS "-kernel inet_dist_use_interface {127,0,0,1}" \
             RABBITMQ_CTL_ERL_ARGS "-kernel inet_dist_use_interface {127,0,0,1}" \
@@ -173,6 +177,26 @@ write_env() {
             RABBITMQ_LOG_BASE "$DIR/log" \
             RABBITMQ_PID_FILE "$DIR/rabbit.pid"
     } >"$DIR/env"
+}
+
+# rabbitmq.conf: nothing but the TLS listener, when DIR/tls holds its files (the plain listener is
+# set by RABBITMQ_NODE_IP_ADDRESS/PORT). Peers may present a client certificate (verified against
+# the CA) but need not: users authenticate with passwords.
+write_conf() {
+    : >"$DIR/rabbitmq.conf"
+    tls_enabled || return 0
+    {
+        echo "listeners.ssl.default = 127.0.0.1:$NIANBAO_RABBITMQ_TLS_PORT"
+        echo "ssl_options.cacertfile = $DIR/tls/ca.pem"
+        echo "ssl_options.certfile = $DIR/tls/server.pem"
+        echo "ssl_options.keyfile = $DIR/tls/server-key.pem"
+        echo "ssl_options.verify = verify_peer"
+        echo "ssl_options.fail_if_no_peer_cert = false"
+    } >"$DIR/rabbitmq.conf"
+}
+
+tls_enabled() {
+    [ -f "$DIR/tls/ca.pem" ] && [ -f "$DIR/tls/server.pem" ] && [ -f "$DIR/tls/server-key.pem" ]
 }
 
 tail_logs() {
@@ -212,6 +236,7 @@ start_attempt() {
     write_env "$short" "$base"
     # shellcheck source=/dev/null
     . "$DIR/env"
+    write_conf
     # Logs of an earlier attempt would mislead return_failure's eaddrinuse test.
     rm -f "$RABBITMQ_PID_FILE" "$DIR/launcher.pid" "$DIR"/log/*.log
 
@@ -285,7 +310,7 @@ cmd_start() {
     : >"$DIR/rabbitmq-env.conf" # replaces /etc/rabbitmq/rabbitmq-env.conf
     echo '[].' >"$DIR/enabled_plugins"
     echo '[].' >"$DIR/advanced.config"
-    # Loopback listener set by RABBITMQ_NODE_IP_ADDRESS/PORT; nothing else to configure yet.
+    # Written per attempt by write_conf (the TLS port depends on the port block).
     : >"$DIR/rabbitmq.conf"
 
     for _ in 1 2 3; do
@@ -305,6 +330,9 @@ cmd_start() {
 
     local url="amqp://guest:guest@127.0.0.1:${RABBITMQ_NODE_PORT}/%2f"
     echo "$url" >"$DIR/amqp_url"
+    if tls_enabled; then
+        echo "amqps://guest:guest@localhost:${NIANBAO_RABBITMQ_TLS_PORT}/%2f" >"$DIR/amqps_url"
+    fi
     echo "$url"
 }
 
@@ -337,7 +365,7 @@ cmd_stop() {
         kill -TERM -- "-$launcher" 2>/dev/null || true
         wait_group_gone "$launcher" 10 || kill -KILL -- "-$launcher" 2>/dev/null || true
     fi
-    rm -f "$DIR/launcher.pid" "$RABBITMQ_PID_FILE" "$DIR/amqp_url"
+    rm -f "$DIR/launcher.pid" "$RABBITMQ_PID_FILE" "$DIR/amqp_url" "$DIR/amqps_url"
 
     epmd_cleanup
 }

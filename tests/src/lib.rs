@@ -123,9 +123,12 @@ pub fn unique_suffix() -> String {
 /// A private RabbitMQ node (`rabbitmq.sh start`), stopped when dropped.
 ///
 /// AMQP listens on 127.0.0.1 on a free port; the `guest` user (loopback-only) is the one to use.
+/// AMQPS listens too, with a certificate for `localhost` from a CA made for this node.
 pub struct Broker {
     /// `amqp://guest:guest@127.0.0.1:PORT/%2f`, for `lapin::Connection::connect`.
     pub amqp_url: String,
+    /// `amqps://guest:guest@localhost:PORT/%2f`, verified with [`Broker::ca_file`].
+    pub amqps_url: String,
     server: Server,
 }
 
@@ -134,8 +137,26 @@ impl Broker {
     /// (about 7 s; more while other nodes boot). Fails with the install command when RabbitMQ is
     /// missing, and with the node's log tail when it does not boot.
     pub fn start() -> Result<Broker> {
-        let (server, amqp_url) = Server::start(&RABBITMQ)?;
-        Ok(Broker { amqp_url, server })
+        let (server, amqp_url) = Server::start(&RABBITMQ, |dir| {
+            nianbao_auth::pki::write_local(&dir.join("tls"), &["localhost".to_string()])
+                .map(|_| ())
+                .context("writing the broker's TLS certificate")
+        })?;
+        let path = server.dir().join("amqps_url");
+        let amqps_url = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .trim()
+            .to_owned();
+        Ok(Broker {
+            amqp_url,
+            amqps_url,
+            server,
+        })
+    }
+
+    /// The CA that signed the node's TLS certificate (PEM), for `bus.ca_file`.
+    pub fn ca_file(&self) -> PathBuf {
+        self.server.dir().join("tls").join("ca.pem")
     }
 
     /// Stops the node (graceful, about 4–8 s) and its watchdog. Idempotent; a failure is printed,
@@ -178,7 +199,7 @@ impl Postgres {
     /// Starts a cluster in a new folder under [`e2e_tmp_dir`] (initdb + start, about 1 s) and waits
     /// until `pg_isready`.
     pub fn start() -> Result<Postgres> {
-        let (server, url) = Server::start(&POSTGRES)?;
+        let (server, url) = Server::start(&POSTGRES, |_| Ok(()))?;
         Ok(Postgres { url, server })
     }
 
@@ -315,7 +336,11 @@ struct Server {
 }
 
 impl Server {
-    fn start(kind: &'static Kind) -> Result<(Server, String)> {
+    /// `prepare` writes what the server needs into its folder before it starts.
+    fn start(
+        kind: &'static Kind,
+        prepare: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<(Server, String)> {
         let script = repo_root().join("deploy").join("scripts").join(kind.script);
         if !script.is_file() {
             bail!("{} is missing", script.display());
@@ -347,6 +372,7 @@ impl Server {
             running: true,
         };
 
+        prepare(server.dir())?;
         let started = Instant::now();
         let output = server.script_command("start", &[]).output();
         let output = output.with_context(|| format!("running {} start", kind.script))?;

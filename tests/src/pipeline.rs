@@ -20,24 +20,100 @@ impl Broker {
     /// A private vhost on this broker (guest may use it), so that tests running side by side never
     /// see each other's events (queue names are fixed by the design). Returns its AMQP URL.
     pub fn new_vhost_url(&self) -> Result<String> {
-        let vhost = format!("t{}", unique_suffix());
-        self.rabbitmqctl(&["-q", "add_vhost", &vhost])?;
-        self.rabbitmqctl(&[
-            "-q",
-            "set_permissions",
-            "-p",
-            &vhost,
-            "guest",
-            ".*",
-            ".*",
-            ".*",
-        ])?;
+        Ok(self.new_vhost(false)?.amqp)
+    }
+
+    /// A private vhost, and with `users` one broker user per service limited to what that service
+    /// may do there (`nianbao_bus::grants`, users named `nianbao-<service>-<vhost>`), all made by
+    /// one `rabbitmqctl import_definitions`: the way `deploy/local/run.sh` and a deployment set
+    /// the broker up.
+    pub fn new_vhost(&self, users: bool) -> Result<Vhost> {
+        let name = format!("t{}", unique_suffix());
+        let service_users: Vec<nianbao_bus::grants::ServiceUser> = if users {
+            nianbao_bus::grants::service_names()
+                .into_iter()
+                .map(|service| nianbao_bus::grants::ServiceUser {
+                    service: service.to_string(),
+                    user: format!("{}-{name}", nianbao_bus::grants::user_name(service)),
+                    password: format!("{}{}", unique_suffix(), unique_suffix()),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut doc = nianbao_bus::grants::definitions(
+            &nianbao_bus::BusConfig::default(),
+            &name,
+            &service_users,
+        );
+        if let Some(perms) = doc["permissions"].as_array_mut() {
+            perms.push(serde_json::json!({
+                "user": "guest", "vhost": name, "configure": ".*", "write": ".*", "read": ".*",
+            }));
+        }
+        let file = self.dir().join(format!("definitions-{name}.json"));
+        std::fs::write(&file, doc.to_string())
+            .with_context(|| format!("writing {}", file.display()))?;
+        let imported = self.rabbitmqctl(&["-q", "import_definitions", &file.display().to_string()]);
+        let _ = std::fs::remove_file(&file);
+        imported?;
         let base = self
             .amqp_url
             .rsplit_once('/')
             .map(|(base, _)| base)
             .context("broker URL without a vhost")?;
-        Ok(format!("{base}/{vhost}"))
+        let tls_base = self
+            .amqps_url
+            .rsplit_once('@')
+            .and_then(|(_, host)| host.rsplit_once('/'))
+            .map(|(host, _)| host)
+            .context("broker AMQPS URL without a host")?;
+        let services = service_users
+            .into_iter()
+            .map(|u| {
+                let url = format!("amqps://{}:{}@{tls_base}/{name}", u.user, u.password);
+                (u.service, url)
+            })
+            .collect();
+        Ok(Vhost {
+            amqp: format!("{base}/{name}"),
+            name,
+            services,
+            ca_file: self.ca_file(),
+            base: fast_bus(""),
+        })
+    }
+}
+
+/// A vhost of [`Broker::new_vhost`].
+pub struct Vhost {
+    pub name: String,
+    /// As guest, over cleartext: may do anything (tests' own checks, topology setup).
+    pub amqp: String,
+    /// Each service's own `amqps://` URL (user and password in it), by service name.
+    pub services: std::collections::BTreeMap<String, String>,
+    /// The CA of the broker's TLS certificate.
+    pub ca_file: PathBuf,
+    /// The settings every service's bus starts from ([`fast_bus`] unless a test changes them).
+    pub base: nianbao_bus::BusConfig,
+}
+
+impl Vhost {
+    /// The test bus settings for `service`: over TLS as its own user, declaring nothing (the
+    /// topology is set up by [`Pipeline::new`]); guest's when the vhost has no service users.
+    pub fn service_bus(&self, service: &str) -> nianbao_bus::BusConfig {
+        match self.services.get(service) {
+            Some(url) => nianbao_bus::BusConfig {
+                url: url.clone(),
+                ca_file: self.ca_file.display().to_string(),
+                declare_topology: false,
+                ..self.base.clone()
+            },
+            None => nianbao_bus::BusConfig {
+                url: self.amqp.clone(),
+                ..self.base.clone()
+            },
+        }
     }
 }
 
@@ -238,7 +314,10 @@ pub fn sample_directory() -> PathBuf {
 /// with the test defaults); [`shutdown`](Pipeline::shutdown) stops them and fails if any of them
 /// failed meanwhile, so an error of a service never hides behind a test that timed out or passed.
 pub struct Pipeline {
+    /// The vhost's URL as guest (cleartext, may do anything): for the test's own checks.
     pub amqp: String,
+    /// The vhost, with a broker user per service: the services connect over TLS as their own.
+    pub vhost: Vhost,
     pub dir: PathBuf,
     /// Set by [`start`](Pipeline::start), or by the test from what [`spawn`](Pipeline::spawn) returns.
     pub ingest_url: String,
@@ -260,13 +339,35 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline without services yet: a new vhost on `broker`, a new folder named after `name`.
     pub async fn new(broker: &Broker, name: &str) -> Result<Pipeline> {
+        Pipeline::new_with(broker, name, |_| {}).await
+    }
+
+    /// [`Pipeline::new`] with the services' bus settings (retry steps, delivery limit…) changed by
+    /// `tweak`; the topology is declared with them.
+    pub async fn new_with(
+        broker: &Broker,
+        name: &str,
+        tweak: impl FnOnce(&mut nianbao_bus::BusConfig),
+    ) -> Result<Pipeline> {
         crate::init_test_tracing();
-        let amqp = broker.new_vhost_url()?;
+        let mut vhost = broker.new_vhost(true)?;
+        tweak(&mut vhost.base);
+        let amqp = vhost.amqp.clone();
+        // What an administrator does once (`nianbao broker setup`): the services' users may not
+        // declare anything.
+        let setup = nianbao_bus::BusConfig {
+            url: amqp.clone(),
+            declare_topology: true,
+            ..vhost.base.clone()
+        };
+        let admin = nianbao_bus::Bus::connect(&setup, "e2e-setup").await?;
+        admin.close().await;
         let dir = crate::e2e_tmp_dir()?.join(format!("{name}-{}", unique_suffix()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let security = Security::new(&dir)?;
         Ok(Pipeline {
             amqp,
+            vhost,
             dir,
             ingest_url: String::new(),
             notify_url: String::new(),
@@ -338,7 +439,7 @@ impl Pipeline {
             directory: sample_directory().display().to_string(),
             tls: self.security.server_tls(),
             auth: self.security.auth(),
-            bus: fast_bus(&self.amqp),
+            bus: self.vhost.service_bus("ingest"),
             ..Default::default()
         })
     }
@@ -349,7 +450,7 @@ impl Pipeline {
             database_url: db_url(db, &self.dir, "validation")?,
             tls: self.security.server_tls(),
             auth: self.security.auth(),
-            bus: fast_bus(&self.amqp),
+            bus: self.vhost.service_bus("validation"),
             ..Default::default()
         })
     }
@@ -362,14 +463,14 @@ impl Pipeline {
             directory: sample_directory().display().to_string(),
             tls: self.security.server_tls(),
             auth: self.security.auth(),
-            bus: fast_bus(&self.amqp),
+            bus: self.vhost.service_bus("notification"),
             ..Default::default()
         })
     }
 
     /// A worker fetching from `ingest_url` with `prefetch` deliveries in flight.
     pub fn extraction_config(&self, ingest_url: &str, prefetch: u16) -> nianbao_extraction::Config {
-        let mut bus = fast_bus(&self.amqp);
+        let mut bus = self.vhost.service_bus("extraction");
         bus.prefetch = prefetch;
         nianbao_extraction::Config {
             ingest_url: ingest_url.to_string(),

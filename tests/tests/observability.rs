@@ -455,7 +455,10 @@ async fn health_turns_not_serving_when_the_broker_connection_is_lost() {
     exporter();
     let broker = shared_broker();
     let p = start(broker).await;
-    let channel = tonic::transport::Endpoint::from_shared(p.ingest_url.clone())
+    let channel = p
+        .security
+        .client(&p.security.operator)
+        .endpoint(&p.ingest_url)
         .unwrap()
         .connect_lazy();
     let health = tonic_health::pb::health_client::HealthClient::new(channel);

@@ -74,7 +74,8 @@ async fn an_extraction_above_the_event_limit_fails_its_report_at_once() {
     nianbao_e2e::bus::wait_len(&bus, "nianbao.extraction.parked", 1, 10).await;
     assert_eq!(bus.queue_len("nianbao.extraction").await.unwrap(), 0);
     // Still ready (health SERVING): nothing about one report makes the worker unready.
-    nianbao_e2e::pipeline::wait_serving(&worker, "", Duration::from_secs(5))
+    let tls = p.security.client(&p.security.operator);
+    nianbao_e2e::pipeline::wait_serving_with(&worker, "", Duration::from_secs(5), &tls)
         .await
         .unwrap();
     bus.close().await;
@@ -140,9 +141,10 @@ async fn restore_exchange(ch: &lapin::Channel) {
 /// dead-letters it, and ingest marks the report failed, saying so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_redelivered_past_the_delivery_limit_fails_its_report() {
-    let mut p = Pipeline::new(shared_broker(), "poison").await.unwrap();
-    let mut cfg = p.ingest_config(Db::Sqlite).unwrap();
-    cfg.bus.delivery_limit = 2;
+    let mut p = Pipeline::new_with(shared_broker(), "poison", |bus| bus.delivery_limit = 2)
+        .await
+        .unwrap();
+    let cfg = p.ingest_config(Db::Sqlite).unwrap();
     start_ingest(&mut p, cfg).await;
     let ids = p.submit(&[sample(SAMPLE)]).await.unwrap();
     // The "worker": takes the message and dies (its channel closes without an ack).

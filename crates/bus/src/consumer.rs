@@ -371,14 +371,14 @@ impl Bus {
             Outcome::Retry(reason) if msg.attempt < self.cfg.max_attempts => {
                 let delay = self.delay_for(msg.attempt);
                 tracing::info!(queue = %spec.name, attempt = msg.attempt, delay_ms = delay, %reason, "retrying later");
-                self.republish(&spec.retry(delay), d, msg.attempt + 1, None)
+                self.republish(spec, &spec.retry(delay), d, msg.attempt + 1, None)
                     .await
             }
             Outcome::Retry(reason) => {
                 let reason = format!("failed after {} attempts: {reason}", msg.attempt);
                 tracing::warn!(queue = %spec.name, %reason, "parking message");
                 let r = self
-                    .republish(&spec.parked(), d, msg.attempt, Some(&reason))
+                    .republish(spec, &spec.parked(), d, msg.attempt, Some(&reason))
                     .await;
                 if r.is_ok() {
                     handler.parked(msg, &reason).await;
@@ -387,13 +387,13 @@ impl Bus {
             }
             Outcome::Invalid(reason) => {
                 tracing::warn!(queue = %spec.name, %reason, "parking invalid message");
-                self.republish(&spec.parked(), d, msg.attempt, Some(reason))
+                self.republish(spec, &spec.parked(), d, msg.attempt, Some(reason))
                     .await
             }
             Outcome::Fail(reason) => {
                 tracing::warn!(queue = %spec.name, %reason, "parking a message that cannot succeed");
                 let r = self
-                    .republish(&spec.parked(), d, msg.attempt, Some(reason))
+                    .republish(spec, &spec.parked(), d, msg.attempt, Some(reason))
                     .await;
                 if r.is_ok() {
                     handler.parked(msg, reason).await;
@@ -516,10 +516,12 @@ impl Bus {
             .unwrap_or(1_000)
     }
 
-    /// A copy of the delivery to another queue via the default exchange, with the attempt header set
-    /// and the broker's `x-death` history dropped (our own header counts attempts).
+    /// A copy of the delivery to another queue of `spec` (through its requeue exchange), with the
+    /// attempt header set and the broker's `x-death` history dropped (our own header counts
+    /// attempts).
     async fn republish(
         &self,
+        spec: &QueueSpec,
         queue: &str,
         d: &Delivery,
         attempt: u32,
@@ -552,6 +554,7 @@ impl Bus {
         if let Some(ts) = d.properties.timestamp() {
             props = props.with_timestamp(*ts);
         }
-        self.publish_raw("", queue, &d.data, props, true).await
+        self.publish_raw(&spec.requeue_exchange(), queue, &d.data, props, true)
+            .await
     }
 }

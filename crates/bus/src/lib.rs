@@ -33,6 +33,7 @@
 //! and in-flight deliveries (see `nianbao-metrics`).
 
 mod consumer;
+pub mod grants;
 mod redact;
 mod topology;
 
@@ -78,6 +79,21 @@ pub struct BusConfig {
     pub confirm_timeout_ms: u64,
     /// Redeliveries (a worker died holding the message) before the broker dead-letters it.
     pub delivery_limit: u32,
+    /// PEM file of the CA that signed the broker's certificate, for `amqps://` URLs (empty: the
+    /// system's trust store only).
+    pub ca_file: String,
+    /// PEM client certificate and key, for a broker that asks for one (`amqps://` only; both or
+    /// neither).
+    pub client_cert_file: String,
+    pub client_key_file: String,
+    /// Allows `amqp://` (cleartext: passwords and report text readable on the wire) to a broker
+    /// that is not on loopback. Off: such a URL is refused at startup; use `amqps://`.
+    pub allow_plaintext: bool,
+    /// Declare the exchanges and queues on connect (needs the broker's `configure` permission on
+    /// all of them). Off when the topology was set up once by an administrator (`nianbao broker
+    /// setup`) and the service connects as a user limited to its own queues (`nianbao broker
+    /// definitions`): it then only checks that its queue exists.
+    pub declare_topology: bool,
 }
 
 impl Default for BusConfig {
@@ -90,6 +106,11 @@ impl Default for BusConfig {
             max_attempts: 4,
             confirm_timeout_ms: 10_000,
             delivery_limit: 20,
+            ca_file: String::new(),
+            client_cert_file: String::new(),
+            client_key_file: String::new(),
+            allow_plaintext: false,
+            declare_topology: true,
         }
     }
 }
@@ -106,6 +127,11 @@ impl std::fmt::Debug for BusConfig {
             max_attempts,
             confirm_timeout_ms,
             delivery_limit,
+            ca_file,
+            client_cert_file,
+            client_key_file,
+            allow_plaintext,
+            declare_topology,
         } = self;
         f.debug_struct("BusConfig")
             .field("url", &redact_url(url))
@@ -115,6 +141,11 @@ impl std::fmt::Debug for BusConfig {
             .field("max_attempts", max_attempts)
             .field("confirm_timeout_ms", confirm_timeout_ms)
             .field("delivery_limit", delivery_limit)
+            .field("ca_file", ca_file)
+            .field("client_cert_file", client_cert_file)
+            .field("client_key_file", client_key_file)
+            .field("allow_plaintext", allow_plaintext)
+            .field("declare_topology", declare_topology)
             .finish()
     }
 }
@@ -135,6 +166,73 @@ pub enum BusError {
     Url(String),
     #[error("the broker at {addr} is not reachable: {reason}")]
     Unreachable { addr: String, reason: String },
+    #[error("broker TLS settings: {0}")]
+    Tls(String),
+    #[error(
+        "queue {0} does not exist; with declare_topology = false the topology must be set up \
+         first, with this service's retry_delays_ms (nianbao broker setup --config FILE)"
+    )]
+    MissingQueue(String),
+}
+
+impl BusConfig {
+    /// Refuses cleartext to a remote broker (unless allowed), and reads the TLS files.
+    fn tls(&self) -> Result<lapin::tcp::OwnedTLSConfig, BusError> {
+        let uri: lapin::uri::AMQPUri = self
+            .url
+            .parse()
+            .map_err(|e: String| BusError::Url(e.replace(&self.url, &redact_url(&self.url))))?;
+        let tls = matches!(uri.scheme, lapin::uri::AMQPScheme::AMQPS);
+        if !tls && !self.allow_plaintext && !is_loopback_host(&uri.authority.host) {
+            return Err(BusError::Url(format!(
+                "{} is cleartext to a host that is not loopback: use amqps:// (or set \
+                 bus.allow_plaintext = true on a network you trust)",
+                redact_url(&self.url)
+            )));
+        }
+        let read = |what: &str, path: &str| {
+            std::fs::read(path).map_err(|e| BusError::Tls(format!("reading {what} {path}: {e}")))
+        };
+        let mut out = lapin::tcp::OwnedTLSConfig::default();
+        if !self.ca_file.is_empty() {
+            let pem = read("ca_file", &self.ca_file)?;
+            let pem = String::from_utf8(pem)
+                .map_err(|_| BusError::Tls(format!("ca_file {} is not PEM text", self.ca_file)))?;
+            out.cert_chain = Some(pem);
+        }
+        match (
+            self.client_cert_file.is_empty(),
+            self.client_key_file.is_empty(),
+        ) {
+            (true, true) => {}
+            (false, false) => {
+                out.identity = Some(lapin::tcp::OwnedIdentity::PKCS8 {
+                    pem: read("client_cert_file", &self.client_cert_file)?,
+                    key: read("client_key_file", &self.client_key_file)?,
+                });
+            }
+            _ => {
+                return Err(BusError::Tls(
+                    "client_cert_file and client_key_file go together".into(),
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The broker's 404 NOT_FOUND (a passive declaration of a queue that does not exist).
+fn is_not_found(e: &lapin::Error) -> bool {
+    matches!(e.kind(), lapin::ErrorKind::ProtocolError(p) if p.get_id() == 404)
+}
+
+/// `localhost` or a loopback address: where cleartext is acceptable.
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// How long the TCP probe before a connection may take.
@@ -167,6 +265,38 @@ pub async fn probe(url: &str) -> Result<(), BusError> {
         Ok(Err(e)) => Err(unreachable(e.to_string())),
         Err(_) => Err(unreachable(format!(
             "no answer within {} s",
+            PROBE_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// For `amqps://`, a TLS handshake with `tls` before the connection proper. Why: lapin's
+/// connection recovery retries a failed handshake (an untrusted certificate) for minutes without
+/// saying why; this turns it into an immediate error that names the cause.
+async fn probe_tls(url: &str, tls: &lapin::tcp::OwnedTLSConfig) -> Result<(), BusError> {
+    use lapin::tcp::AMQPUriTcpExt as _;
+    let uri: lapin::uri::AMQPUri = url
+        .parse()
+        .map_err(|e: String| BusError::Url(e.replace(url, &redact_url(url))))?;
+    if !matches!(uri.scheme, lapin::uri::AMQPScheme::AMQPS) {
+        return Ok(());
+    }
+    let addr = format!("{}:{}", uri.authority.host, uri.authority.port);
+    let runtime = lapin::runtime::default_runtime()
+        .map_err(|e| BusError::Tls(format!("no async runtime: {e}")))?;
+    match tokio::time::timeout(
+        PROBE_TIMEOUT,
+        uri.connect_with_config_async(tls.as_ref(), &runtime),
+    )
+    .await
+    {
+        Ok(Ok(_stream)) => Ok(()),
+        Ok(Err(e)) => Err(BusError::Tls(format!(
+            "TLS handshake with {addr} failed: {e} (is bus.ca_file the CA that signed the \
+             broker's certificate, and the URL's host a name in it?)"
+        ))),
+        Err(_) => Err(BusError::Tls(format!(
+            "TLS handshake with {addr}: no answer within {} s",
             PROBE_TIMEOUT.as_secs()
         ))),
     }
@@ -263,12 +393,21 @@ impl Bus {
     /// Connects (with automatic recovery) and declares the exchanges. A broker that does not accept
     /// TCP connections is an immediate [`BusError::Unreachable`] (see [`probe`]).
     pub async fn connect(cfg: &BusConfig, name: &str) -> Result<Bus, BusError> {
+        let tls = cfg.tls()?;
         probe(&cfg.url).await?;
+        probe_tls(&cfg.url, &tls).await?;
         let props = ConnectionProperties::default()
             .with_connection_name(LongString::from(name.to_string()))
             .enable_auto_recover()
             .configure_backoff(|b| b.with_max_delay(Duration::from_secs(1)).with_max_times(120));
-        let conn = Connection::connect(&cfg.url, props).await?;
+        let conn = Connection::connect_with_config(
+            &cfg.url,
+            props,
+            tls,
+            lapin::runtime::default_runtime()
+                .map_err(|e| BusError::Tls(format!("no async runtime: {e}")))?,
+        )
+        .await?;
         let publisher = conn.create_channel().await?;
         publisher
             .confirm_select(ConfirmSelectOptions::default())
@@ -284,9 +423,11 @@ impl Bus {
             name: std::sync::Arc::from(name),
             metrics: None,
         };
-        bus.declare_exchanges().await?;
-        for spec in pipeline_queues() {
-            bus.declare(&spec).await?;
+        if cfg.declare_topology {
+            bus.declare_exchanges().await?;
+            for spec in pipeline_queues() {
+                bus.declare(&spec).await?;
+            }
         }
         tokio::spawn(watch_publisher(
             std::sync::Arc::downgrade(&bus.publisher),
@@ -451,8 +592,25 @@ impl Bus {
         result
     }
 
-    /// Declares a work queue with its retry steps and parking lot, bound to `spec.bindings`.
+    /// Declares a work queue with its retry steps and parking lot, bound to `spec.bindings`. With
+    /// `declare_topology` off, only checks that the queue exists ([`BusError::MissingQueue`]).
     pub async fn declare(&self, spec: &QueueSpec) -> Result<(), BusError> {
+        if !self.cfg.declare_topology {
+            // The retry steps too: set up with other delays than this service's, a retry would
+            // have nowhere to go.
+            let mut queues = vec![spec.name.clone(), spec.parked()];
+            queues.extend(self.cfg.retry_delays_ms.iter().map(|&d| spec.retry(d)));
+            for queue in queues {
+                match self.queue_len(&queue).await {
+                    Ok(_) => {}
+                    Err(BusError::Amqp(e)) if is_not_found(&e) => {
+                        return Err(BusError::MissingQueue(queue));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(());
+        }
         let ch = self.open_publisher().await?;
         let result = topology::declare_queue(&ch, &self.cfg, spec).await;
         if result.is_err() {
@@ -645,6 +803,59 @@ mod tests {
         let err = probe("amqp:nianbao:hunter2@mq.example").await.unwrap_err();
         assert!(matches!(err, BusError::Url(_)), "{err}");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn cleartext_to_a_remote_broker_is_refused_unless_allowed() {
+        let cfg = BusConfig {
+            url: "amqp://svc:s3cret@10.20.30.40:5672/%2f".into(),
+            ..Default::default()
+        };
+        let Err(e) = Bus::connect(&cfg, "test").await else {
+            panic!("connected in cleartext to a remote broker");
+        };
+        let text = e.to_string();
+        assert!(text.contains("amqps://"), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+        // Allowed explicitly: it gets as far as the network (nothing listens there in a test).
+        let allowed = BusConfig {
+            allow_plaintext: true,
+            ..cfg
+        };
+        assert!(allowed.tls().is_ok());
+        for url in [
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+            "amqp://guest:guest@localhost:5672/%2f",
+            "amqp://guest:guest@[::1]:5672/%2f",
+            "amqps://u:p@broker.example:5671/%2f",
+        ] {
+            let cfg = BusConfig {
+                url: url.into(),
+                ..Default::default()
+            };
+            assert!(cfg.tls().is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key() {
+        let cfg = BusConfig {
+            url: "amqps://u:p@broker.example:5671/%2f".into(),
+            client_cert_file: "/nonexistent/cert.pem".into(),
+            ..Default::default()
+        };
+        let Err(e) = cfg.tls() else {
+            panic!("a certificate without a key was accepted");
+        };
+        assert!(e.to_string().contains("go together"), "{e}");
+        let cfg = BusConfig {
+            ca_file: "/nonexistent/ca.pem".into(),
+            ..Default::default()
+        };
+        let Err(e) = cfg.tls() else {
+            panic!("a missing CA file was accepted");
+        };
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
     }
 
     #[tokio::test]

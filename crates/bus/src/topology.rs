@@ -32,6 +32,14 @@ impl QueueSpec {
     pub fn retry(&self, delay_ms: u64) -> String {
         format!("{}.retry.{delay_ms}", self.name)
     }
+
+    /// The direct exchange that the consumer of this queue publishes retry and parked copies
+    /// through (routing key: the target queue's name). Its own exchange rather than the default
+    /// one, so that a service's broker user may write here without being able to put a message
+    /// on any queue of another service (see [`crate::grants`]).
+    pub fn requeue_exchange(&self) -> String {
+        format!("{}.requeue", self.name)
+    }
 }
 
 fn durable() -> QueueDeclareOptions {
@@ -116,6 +124,30 @@ async fn declare_retries_and_parking(
     cfg: &BusConfig,
     spec: &QueueSpec,
 ) -> Result<(), BusError> {
+    let requeue = spec.requeue_exchange();
+    ch.exchange_declare(
+        ShortString::from(requeue.clone()),
+        ExchangeKind::Direct,
+        ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await?;
+    let bind = |queue: String| {
+        let requeue = requeue.clone();
+        async move {
+            ch.queue_bind(
+                ShortString::from(queue.clone()),
+                ShortString::from(requeue),
+                ShortString::from(queue),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+        }
+    };
     for &delay in &cfg.retry_delays_ms {
         let mut args = FieldTable::default();
         args.insert(
@@ -129,10 +161,12 @@ async fn declare_retries_and_parking(
         );
         ch.queue_declare(ShortString::from(spec.retry(delay)), durable(), args)
             .await?;
+        bind(spec.retry(delay)).await?;
     }
     let mut args = FieldTable::default();
     args.insert(ShortString::from("x-queue-type"), s("quorum"));
     ch.queue_declare(ShortString::from(spec.parked()), durable(), args)
         .await?;
+    bind(spec.parked()).await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod alerts;
 mod bench;
+mod broker;
 mod client;
 mod report;
 
@@ -61,6 +62,42 @@ enum CredentialsAction {
         id: String,
         #[arg(long, env = "NIANBAO_CREDENTIALS")]
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum BrokerAction {
+    /// Declare the exchanges and queues once, as the broker's administrator, so that the services
+    /// can run as users that may not declare anything (bus.declare_topology = false).
+    Setup {
+        /// A service configuration file whose [bus] table (retry steps, delivery limit,
+        /// exchange) the topology must match; default: the built-in defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The administrator's AMQP URL (default: the config file's, or $NIANBAO_BUS__URL).
+        #[arg(long, env = "NIANBAO_BUS__URL")]
+        url: Option<String>,
+        /// CA of the broker's certificate, for amqps://.
+        #[arg(long, env = "NIANBAO_BUS__CA_FILE")]
+        ca_file: Option<String>,
+    },
+    /// Print (or write to --out) a RabbitMQ definitions document with one user per service,
+    /// limited to that service's queues and events; load it with `rabbitmqctl import_definitions`.
+    Definitions {
+        #[arg(long, default_value = "/")]
+        vhost: String,
+        /// Folder with one password file per service (ingest, extraction, …); missing ones are
+        /// created (random, mode 0600). The services' URLs carry these passwords.
+        #[arg(long)]
+        secrets: PathBuf,
+        /// Only these services (default: all four).
+        #[arg(long = "service")]
+        services: Vec<String>,
+        /// As for `setup`: the exchange name comes from its [bus] table.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -175,6 +212,11 @@ enum Command {
     Credentials {
         #[command(subcommand)]
         action: CredentialsAction,
+    },
+    /// Broker users per service and the topology they need (an operator's command, once per broker).
+    Broker {
+        #[command(subcommand)]
+        action: BrokerAction,
     },
     /// A local certificate authority for a developer's machine or a pilot (a province uses its own).
     Certs {
@@ -436,6 +478,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 )?,
                 CredentialsAction::List { file } => admin::list(&file, &mut out)?,
                 CredentialsAction::Revoke { id, file } => admin::revoke(&file, &id, &mut out)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Broker { action } => {
+            match action {
+                BrokerAction::Setup {
+                    config,
+                    url,
+                    ca_file,
+                } => {
+                    let cfg = broker::bus_config(config.as_deref(), url, ca_file)?;
+                    block_on(broker::setup(&cfg, &mut out))?;
+                }
+                BrokerAction::Definitions {
+                    vhost,
+                    secrets,
+                    services,
+                    config,
+                    out: file,
+                } => {
+                    let cfg = broker::bus_config(config.as_deref(), None, None)?;
+                    broker::write_definitions(
+                        &cfg,
+                        &vhost,
+                        &secrets,
+                        &services,
+                        file.as_deref(),
+                        &mut out,
+                    )?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
