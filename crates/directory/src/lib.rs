@@ -19,8 +19,10 @@
 //! [`Directory::is_within`]. [`date`] holds the calendar dates the deadlines are in.
 
 pub mod date;
+pub mod roster;
 
 pub use date::{Date, MonthDay};
+pub use roster::{Roster, RowError, RowErrors, RowLocation, RowProblem};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -47,6 +49,12 @@ pub enum DirectoryError {
         line: usize,
         message: String,
     },
+    /// Rows of a roster (CSV or XLSX) with problems: all of them, each with its row number.
+    #[error("{0}")]
+    Roster(RowErrors),
+    /// A roster file that cannot be read as a table at all.
+    #[error("名录文件 {path}：{message}")]
+    RosterFile { path: String, message: String },
 }
 
 /// Administrative level of a supervising office. `national` exists for the one report a province
@@ -191,6 +199,10 @@ pub struct Agency {
     /// This agency's own deadline (`MM-DD`), instead of its kind's.
     #[serde(default)]
     pub deadline: Option<String>,
+    /// The agency's 政府信息公开专栏 (http or https): where its reports are published, so that they
+    /// can be fetched and a missing one looked for.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 impl Agency {
@@ -213,6 +225,11 @@ struct DirectoryFile {
     /// keeps it in a spreadsheet.
     #[serde(default)]
     agencies_csv: Option<String>,
+    /// Roster files (CSV or XLSX with Chinese headers, see [`roster`]) with more agencies and
+    /// offices, paths relative to the TOML file: the TOML keeps what a spreadsheet cannot (the
+    /// default office, deadlines, channels), the roster stays the office's own spreadsheet.
+    #[serde(default)]
+    rosters: Vec<String>,
 }
 
 /// How an agency name was matched to the directory.
@@ -302,55 +319,84 @@ impl Directory {
         d
     }
 
-    /// Loads and checks a directory file.
+    /// Loads and checks a directory file: a TOML file (with the rosters it names), or a roster
+    /// on its own (`.csv`, `.xlsx`: offices and agencies, the default office the one without a
+    /// parent). Which by the extension, so that the services' `directory = …` takes either.
     pub fn load(path: &Path) -> Result<Directory, DirectoryError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DirectoryError::Read {
+        Directory::load_all(&[path])
+    }
+
+    /// Loads several files as one directory: at most one TOML file and any rosters
+    /// (see [`Roster::read`]).
+    pub fn load_all(paths: &[&Path]) -> Result<Directory, DirectoryError> {
+        Roster::read(paths)?.into_directory()
+    }
+
+    /// Parses and checks directory TOML text (an `agencies_csv` or `rosters` needs
+    /// [`Directory::load`]).
+    pub fn from_toml(text: &str) -> Result<Directory, DirectoryError> {
+        let file = parse(text, None)?;
+        if !file.rosters.is_empty() {
+            return Err(DirectoryError::Invalid(format!(
+                "rosters {:?} need the directory to be loaded from a file",
+                file.rosters
+            )));
+        }
+        finish(file)
+    }
+}
+
+/// Parses directory TOML text and reads its `agencies_csv` (relative to `base`), unchecked.
+fn parse(text: &str, base: Option<&Path>) -> Result<DirectoryFile, DirectoryError> {
+    let mut file: DirectoryFile = toml::from_str(text).map_err(|e| DirectoryError::Parse {
+        path: "<text>".into(),
+        source: Box::new(e),
+    })?;
+    if let Some(csv) = file.agencies_csv.take() {
+        let Some(base) = base else {
+            return Err(DirectoryError::Invalid(format!(
+                "agencies_csv {csv:?} needs the directory to be loaded from a file"
+            )));
+        };
+        let path = base.join(&csv);
+        let text = std::fs::read_to_string(&path).map_err(|source| DirectoryError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Directory::parse(&text, Some(base)).map_err(|e| match e {
-            DirectoryError::Parse { source, .. } => DirectoryError::Parse {
-                path: path.display().to_string(),
-                source,
-            },
-            other => other,
-        })
+        file.agencies
+            .extend(agencies_from_csv(&text, &path.display().to_string())?);
     }
+    Ok(file)
+}
 
-    /// Parses and checks directory TOML text (an `agencies_csv` needs [`Directory::load`]).
-    pub fn from_toml(text: &str) -> Result<Directory, DirectoryError> {
-        Directory::parse(text, None)
-    }
+/// Reads a directory TOML file (and its `agencies_csv`), unchecked.
+fn read_toml(path: &Path) -> Result<DirectoryFile, DirectoryError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DirectoryError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse(&text, Some(base)).map_err(|e| match e {
+        DirectoryError::Parse { source, .. } => DirectoryError::Parse {
+            path: path.display().to_string(),
+            source,
+        },
+        other => other,
+    })
+}
 
-    fn parse(text: &str, base: Option<&Path>) -> Result<Directory, DirectoryError> {
-        let mut file: DirectoryFile = toml::from_str(text).map_err(|e| DirectoryError::Parse {
-            path: "<text>".into(),
-            source: Box::new(e),
-        })?;
-        if let Some(csv) = file.agencies_csv.take() {
-            let Some(base) = base else {
-                return Err(DirectoryError::Invalid(format!(
-                    "agencies_csv {csv:?} needs the directory to be loaded from a file"
-                )));
-            };
-            let path = base.join(&csv);
-            let text = std::fs::read_to_string(&path).map_err(|source| DirectoryError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
-            file.agencies
-                .extend(agencies_from_csv(&text, &path.display().to_string())?);
-        }
-        let deadlines = check(&file)?;
-        Ok(Directory::build(
-            file.default_office,
-            deadlines,
-            file.offices,
-            file.agencies,
-        ))
-    }
+/// Checks a whole directory and indexes it.
+fn finish(file: DirectoryFile) -> Result<Directory, DirectoryError> {
+    let deadlines = check(&file)?;
+    Ok(Directory::build(
+        file.default_office,
+        deadlines,
+        file.offices,
+        file.agencies,
+    ))
+}
 
+impl Directory {
     fn build(
         default_office: String,
         deadlines: [MonthDay; 4],
@@ -712,6 +758,7 @@ pub fn agencies_from_csv(text: &str, path: &str) -> Result<Vec<Agency>, Director
             region: get(col("region")).unwrap_or_default(),
             kind,
             deadline: get(col("deadline")),
+            url: None,
         });
     }
     Ok(out)
@@ -790,6 +837,14 @@ fn check(file: &DirectoryFile) -> Result<[MonthDay; 4], DirectoryError> {
             && MonthDay::parse(dl).is_none()
         {
             return bad(format!("agency {:?}: deadline {dl:?} is not MM-DD", a.name));
+        }
+        if let Some(u) = &a.url
+            && !roster::url_ok(u)
+        {
+            return bad(format!(
+                "agency {:?}: url {u:?} is not an http(s) URL",
+                a.name
+            ));
         }
     }
     Ok(deadlines)
