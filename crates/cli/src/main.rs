@@ -5,6 +5,7 @@ mod alerts;
 mod bench;
 mod broker;
 mod client;
+mod directory;
 mod report;
 
 /// The extractor allocates many small strings; mimalloc makes that markedly cheaper than glibc.
@@ -217,6 +218,11 @@ enum Command {
     Broker {
         #[command(subcommand)]
         action: BrokerAction,
+    },
+    /// The directory of offices and agencies: check a TOML file or CSV/XLSX rosters before use.
+    Directory {
+        #[command(subcommand)]
+        action: directory::Action,
     },
     /// A local certificate authority for a developer's machine or a pilot (a province uses its own).
     Certs {
@@ -511,6 +517,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Directory { action } => directory::run(action, &mut out),
         Command::Certs { action } => {
             match action {
                 CertsAction::Init { dir, hosts } => admin::certs_init(&dir, &hosts, &mut out)?,
