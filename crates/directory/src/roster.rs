@@ -260,7 +260,7 @@ fn roster_kind(path: &Path) -> Option<&'static str> {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)?;
     match ext.as_str() {
-        "csv" | "txt" => Some("csv"),
+        "csv" => Some("csv"),
         "xlsx" | "xlsm" => Some("xlsx"),
         "xls" | "xlsb" | "ods" => Some("workbook"),
         _ => None,
