@@ -232,6 +232,37 @@ fn stream_values<'r>(
         }
         i += 1;
     }
+    // A stray blank cell (an empty cell of the page that belongs to no column) pushes the values
+    // one column to the right, and the last value is left over before the next label. Numbers that
+    // directly follow a full row, no more of them than the row has blanks, are those values: the
+    // blanks before them were not cells of the row.
+    if out.len() == n {
+        let blanks = out
+            .iter()
+            .filter(|s| s.is_some_and(|(t, _)| t.is_empty()))
+            .count();
+        let surplus: Vec<&Row<'_>> = rows[i..]
+            .iter()
+            .take_while(|r| {
+                r.kind == RowKind::Single
+                    && !r.cells[0].is_empty()
+                    && matches!(parse_cell(&r.cells[0]), CellText::Number(_))
+            })
+            .take(blanks + 1)
+            .collect();
+        if !surplus.is_empty() && surplus.len() <= blanks {
+            for r in &surplus {
+                if let Some(k) = out
+                    .iter()
+                    .position(|s| s.is_some_and(|(t, _)| t.is_empty()))
+                {
+                    out.remove(k);
+                    out.push(Some((r.cells[0].as_ref(), r.no)));
+                }
+            }
+            i += surplus.len();
+        }
+    }
     out.resize(n, None);
     (out, i)
 }
