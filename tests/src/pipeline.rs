@@ -275,18 +275,7 @@ impl Security {
 
 /// The settings of a single-service test that talks cleartext on loopback without credentials
 /// (explicitly allowed there only): `(tls, auth)`.
-pub fn loopback_insecure() -> (nianbao_auth::ServerTlsConfig, nianbao_auth::AuthConfig) {
-    (
-        nianbao_auth::ServerTlsConfig {
-            plaintext: true,
-            ..Default::default()
-        },
-        nianbao_auth::AuthConfig {
-            disabled: true,
-            ..Default::default()
-        },
-    )
-}
+pub use nianbao_auth::loopback_insecure;
 
 /// A channel to `url` as `client` says (TLS roots, token), connected now.
 pub async fn connect(url: &str, client: &nianbao_auth::ClientConfig) -> Result<AuthChannel> {

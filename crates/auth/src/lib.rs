@@ -23,6 +23,22 @@ pub use credentials::{Credentials, Identity, Role};
 pub use grpc::{AuthChannel, AuthConfig, Authenticator, Bearer};
 pub use tls::{ClientConfig, ServerTlsConfig};
 
+/// The settings of a server that talks cleartext and accepts calls without credentials, `(tls,
+/// auth)`: both are refused at startup anywhere but on a loopback address, so this serves
+/// single-service tests and experiments on one machine only.
+pub fn loopback_insecure() -> (ServerTlsConfig, AuthConfig) {
+    (
+        ServerTlsConfig {
+            plaintext: true,
+            ..Default::default()
+        },
+        AuthConfig {
+            disabled: true,
+            ..Default::default()
+        },
+    )
+}
+
 use std::path::PathBuf;
 use thiserror::Error;
 

@@ -18,7 +18,7 @@
 //! them), with password hashes rather than passwords.
 
 use crate::topology::{DEAD_QUEUE, QueueSpec};
-use crate::{BusConfig, Stage, pipeline_queues};
+use crate::{BusConfig, Stage};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
@@ -39,32 +39,27 @@ pub struct Grant {
 
 /// The services, the queues each consumes, and the stages of the events each publishes.
 fn services() -> Vec<(&'static str, Vec<String>, Vec<Stage>)> {
-    let queue = |name: &str| {
-        pipeline_queues()
-            .into_iter()
-            .find(|q| q.name == name)
-            .map_or_else(|| name.to_string(), |q| q.name)
-    };
+    let queues = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
     vec![
         (
             "ingest",
-            vec![queue("nianbao.ingest.status"), DEAD_QUEUE.to_string()],
+            queues(&["nianbao.ingest.status", DEAD_QUEUE]),
             // Received from the outbox; failed for reports the broker dead-lettered.
             vec![Stage::Received, Stage::Failed],
         ),
         (
             "extraction",
-            vec![queue("nianbao.extraction")],
+            queues(&["nianbao.extraction"]),
             vec![Stage::Extracted, Stage::Failed],
         ),
         (
             "validation",
-            vec![queue("nianbao.validation")],
+            queues(&["nianbao.validation"]),
             vec![Stage::Validated, Stage::Failed],
         ),
         (
             "notification",
-            vec![queue("nianbao.notification")],
+            queues(&["nianbao.notification"]),
             vec![Stage::Notified, Stage::Failed],
         ),
     ]
@@ -228,6 +223,11 @@ mod tests {
         assert!(matches(&ingest.read, "nianbao.ingest.status"));
         assert!(matches(&ingest.write, "nianbao.dead.requeue"));
         assert_eq!(g.len(), service_names().len());
+        // Every work queue of the pipeline is read by exactly one service.
+        for q in crate::pipeline_queues() {
+            let readers = g.iter().filter(|x| matches(&x.read, &q.name)).count();
+            assert_eq!(readers, 1, "{}", q.name);
+        }
     }
 
     #[test]

@@ -4,11 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+mod common;
+use common::nianbao;
 use nianbao_notification::alert::{
     AlertRecord, FindingRecord, KIND_FINDINGS, KIND_MISSING, STATUS_OPEN,
 };
 use nianbao_notification::store::{DeliveryStatus, Store};
-use std::process::Command;
 use std::time::Duration;
 
 fn alert(report: &str, agency: &str, kind: &str, findings: Vec<FindingRecord>) -> AlertRecord {
@@ -51,17 +52,6 @@ fn finding(rule: &str, msg: &str) -> FindingRecord {
         actual: Some("40".into()),
         line: Some(57),
     }
-}
-
-fn nianbao(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_nianbao"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,16 +99,9 @@ async fn alerts_ack_export_and_channels() {
     let mut cfg = nianbao_notification::Config {
         data_dir: dir.path().to_path_buf(),
         database_url: db,
-        tls: nianbao_auth::ServerTlsConfig {
-            plaintext: true,
-            ..Default::default()
-        },
-        auth: nianbao_auth::AuthConfig {
-            disabled: true,
-            ..Default::default()
-        },
         ..Default::default()
     };
+    (cfg.tls, cfg.auth) = nianbao_auth::loopback_insecure();
     // Nothing listens there: the service keeps waiting for its broker and serves the inbox.
     cfg.bus.url = "amqp://guest:guest@127.0.0.1:9/%2f".into();
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

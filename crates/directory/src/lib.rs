@@ -642,12 +642,23 @@ impl Directory {
     }
 }
 
-/// A CSV record: its first line number and its fields.
-type CsvRecord = (usize, Vec<String>);
+/// A CSV record: the line it starts on, and its fields (a blank line is a record of one empty
+/// field, so that record *n* is the row Excel shows as *n*).
+pub(crate) struct CsvRecord {
+    pub line: usize,
+    pub fields: Vec<String>,
+}
+
+/// An unterminated quoted field: the line and the record (1-based) it starts on.
+pub(crate) struct UnterminatedQuote {
+    pub line: usize,
+    pub record: usize,
+}
 
 /// Splits CSV text (RFC 4180: quoted fields with `""`, commas and line breaks inside quotes) into
-/// records of fields, each with its starting line number.
-fn csv_records(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
+/// records, every line outside quotes ending one (blank lines too); a leading BOM is skipped. A
+/// quote opens a quoted field when nothing but spaces stands before it in the field.
+pub(crate) fn csv_records(text: &str) -> Result<Vec<CsvRecord>, UnterminatedQuote> {
     let mut records = Vec::new();
     let mut fields = Vec::new();
     let mut field = String::new();
@@ -668,15 +679,18 @@ fn csv_records(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
                 }
                 field.push(c);
             }
-            (false, '"') if field.is_empty() => quoted = true,
+            (false, '"') if field.trim().is_empty() => {
+                field.clear();
+                quoted = true;
+            }
             (false, ',') => fields.push(std::mem::take(&mut field)),
             (false, '\r') => {}
             (false, '\n') => {
                 fields.push(std::mem::take(&mut field));
-                if fields.iter().any(|f| !f.trim().is_empty()) {
-                    records.push((start, std::mem::take(&mut fields)));
-                }
-                fields.clear();
+                records.push(CsvRecord {
+                    line: start,
+                    fields: std::mem::take(&mut fields),
+                });
                 line += 1;
                 start = line;
             }
@@ -684,11 +698,17 @@ fn csv_records(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
         }
     }
     if quoted {
-        return Err((start, "unterminated quoted field".into()));
+        return Err(UnterminatedQuote {
+            line: start,
+            record: records.len() + 1,
+        });
     }
-    fields.push(field);
-    if fields.iter().any(|f| !f.trim().is_empty()) {
-        records.push((start, fields));
+    if !field.is_empty() || !fields.is_empty() {
+        fields.push(field);
+        records.push(CsvRecord {
+            line: start,
+            fields,
+        });
     }
     Ok(records)
 }
@@ -701,8 +721,11 @@ pub fn agencies_from_csv(text: &str, path: &str) -> Result<Vec<Agency>, Director
         line,
         message,
     };
-    let records = csv_records(text).map_err(|(l, m)| err(l, m))?;
-    let mut it = records.into_iter();
+    let records = csv_records(text).map_err(|q| err(q.line, "unterminated quoted field".into()))?;
+    let mut it = records
+        .into_iter()
+        .filter(|r| r.fields.iter().any(|f| !f.trim().is_empty()))
+        .map(|r| (r.line, r.fields));
     let Some((_, header)) = it.next() else {
         return Ok(Vec::new());
     };

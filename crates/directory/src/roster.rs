@@ -883,57 +883,23 @@ fn csv_table(name: &str, bytes: &[u8]) -> Result<Table, DirectoryError> {
     };
     let (text, _) = decode_csv(bytes)
         .ok_or_else(|| bad("既不是 UTF-8 也不是 GBK 编码（neither UTF-8 nor GBK text）".into()))?;
-    let rows = csv_rows(&text).map_err(|row| {
-        bad(format!(
-            "第{row}行的引号没有闭合（unterminated quoted field）"
-        ))
-    })?;
+    // Excel's rows are the CSV's records (a line break inside quotes stays in its cell).
+    let rows = crate::csv_records(&text)
+        .map_err(|q| {
+            bad(format!(
+                "第{}行的引号没有闭合（unterminated quoted field）",
+                q.record
+            ))
+        })?
+        .into_iter()
+        .map(|r| r.fields)
+        .collect();
     Ok(Table {
         file: name.to_string(),
         sheet: None,
         first_row: 1,
         rows,
     })
-}
-
-/// Splits CSV text (RFC 4180: quoted fields with `""`, commas and line breaks inside quotes) into
-/// rows as Excel numbers them: every record is a row, blank lines too, a line break inside quotes
-/// is not. An unterminated quote gives the row it starts on.
-fn csv_rows(text: &str) -> Result<Vec<Vec<String>>, usize> {
-    let mut rows = Vec::new();
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') if field.trim().is_empty() => {
-                field.clear();
-                quoted = true;
-            }
-            (false, ',') => fields.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                fields.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut fields));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if quoted {
-        return Err(rows.len() + 1);
-    }
-    if !field.is_empty() || !fields.is_empty() {
-        fields.push(field);
-        rows.push(fields);
-    }
-    Ok(rows)
 }
 
 /// The tables of one roster file: the CSV's, or each worksheet's.

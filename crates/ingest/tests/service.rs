@@ -249,7 +249,7 @@ async fn ingest_end_to_end_postgres() {
 }
 
 async fn scenario(amqp_url: &str, data: &Path, database_url: Option<String>) {
-    let cfg = Config {
+    let mut cfg = Config {
         data_dir: data.join("ingest"),
         database_url: database_url.unwrap_or_default(),
         max_bytes: 64 * 1024,
@@ -261,16 +261,9 @@ async fn scenario(amqp_url: &str, data: &Path, database_url: Option<String>) {
             confirm_timeout_ms: 5_000,
             ..BusConfig::default()
         },
-        tls: nianbao_auth::ServerTlsConfig {
-            plaintext: true,
-            ..Default::default()
-        },
-        auth: nianbao_auth::AuthConfig {
-            disabled: true,
-            ..Default::default()
-        },
         ..Config::default()
     };
+    (cfg.tls, cfg.auth) = nianbao_auth::loopback_insecure();
     let svc = start(cfg.clone()).await;
     let mut client = svc.client().await;
     let bus = Bus::connect(&cfg.bus, "ingest-test").await.unwrap();

@@ -204,7 +204,7 @@ async fn scenario(database_url: String) {
     let hook_url = format!("http://{}/hook", http.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(http, app).await });
 
-    let cfg = Config {
+    let mut cfg = Config {
         data_dir: data.path().to_path_buf(),
         database_url,
         directory: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -227,16 +227,9 @@ async fn scenario(database_url: String) {
             max_attempts: 2,
             ..BusConfig::default()
         },
-        tls: nianbao_auth::ServerTlsConfig {
-            plaintext: true,
-            ..Default::default()
-        },
-        auth: nianbao_auth::AuthConfig {
-            disabled: true,
-            ..Default::default()
-        },
         ..Config::default()
     };
+    (cfg.tls, cfg.auth) = nianbao_auth::loopback_insecure();
     let outbox = cfg.outbox_path();
     let db_url = cfg.database_url();
 
