@@ -466,6 +466,33 @@ impl Ingest for IngestService {
 mod tests {
     use super::*;
 
+    /// Submissions hold their size while stored; one that finds no room within the wait is told
+    /// to come back (RESOURCE_EXHAUSTED), and room comes back when a submission is done. Paused
+    /// time: the 30 s wait passes at once.
+    #[tokio::test(start_paused = true)]
+    async fn submissions_wait_for_room_then_are_refused() {
+        let inflight = Inflight::new(100 * 1024);
+        let held = inflight
+            .acquire(80 * 1024)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let Err(e) = inflight.acquire(30 * 1024).await else {
+            panic!("more than max_inflight_bytes held at once");
+        };
+        assert_eq!(e.code(), tonic::Code::ResourceExhausted);
+        assert!(e.message().contains("服务繁忙"), "{}", e.message());
+        // A submission larger than the whole budget waits for all of it rather than never running.
+        let waiter = {
+            let inflight = inflight.clone();
+            tokio::spawn(async move { inflight.acquire(500 * 1024).await.is_ok() })
+        };
+        tokio::task::yield_now().await;
+        drop(held);
+        assert!(waiter.await.unwrap_or(false));
+        let whole = inflight.acquire(100 * 1024).await;
+        assert!(whole.is_ok(), "all of the room came back: {whole:?}");
+    }
+
     #[test]
     fn report_ids_depend_on_agency_and_bytes() {
         let v = hex::encode(Sha256::digest(b"report"));
