@@ -107,7 +107,7 @@ for i in $(seq 1 "$workers"); do
   start extraction "extraction-$i" "$port" NIANBAO_INGEST_URL="https://127.0.0.1:$p_ingest" \
     NIANBAO_INGEST_CLIENT__CA="$pki/ca.pem" NIANBAO_INGEST_CLIENT__TOKEN_FILE="$state/tokens/extraction"
 done
-start validation validation "$p_validate"
+start validation validation "$p_validate" NIANBAO_DIRECTORY="$root/deploy/directory/chujiang.toml"
 start notification notification "$p_notify" NIANBAO_DIRECTORY="$root/deploy/directory/chujiang.toml"
 export NIANBAO_INGEST_URL="https://127.0.0.1:$p_ingest"
 export NIANBAO_NOTIFICATION_URL="https://127.0.0.1:$p_notify"

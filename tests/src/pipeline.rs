@@ -437,6 +437,7 @@ impl Pipeline {
         Ok(nianbao_validation::Config {
             data_dir: self.dir.join("validation"),
             database_url: db_url(db, &self.dir, "validation")?,
+            directory: sample_directory().display().to_string(),
             tls: self.security.server_tls(),
             auth: self.security.auth(),
             bus: self.vhost.service_bus("validation"),

@@ -8,15 +8,26 @@ use std::path::Path;
 
 /// `nianbao credentials issue`: adds a credential and prints its token once (or, for a client
 /// certificate, its fingerprint).
-pub fn issue(
-    file: &Path,
-    role: &str,
-    agency: Option<String>,
-    office: Option<String>,
-    name: Option<String>,
-    cert: Option<&Path>,
-    out: &mut impl Write,
-) -> Result<()> {
+/// What `nianbao credentials issue` was asked for.
+pub struct IssueArgs<'a> {
+    pub role: &'a str,
+    pub agency: Option<String>,
+    pub office: Option<String>,
+    pub name: Option<String>,
+    pub cert: Option<&'a Path>,
+    /// When given, the agency or office must be in it (an agency is stored by its id).
+    pub directory: Option<&'a Path>,
+}
+
+pub fn issue(file: &Path, args: IssueArgs<'_>, out: &mut impl Write) -> Result<()> {
+    let IssueArgs {
+        role,
+        agency,
+        office,
+        name,
+        cert,
+        directory,
+    } = args;
     let role: Role = match (role, &agency, &office) {
         ("", Some(_), None) => Role::Agency,
         ("", None, Some(_)) => Role::Office,
@@ -33,6 +44,14 @@ pub fn issue(
             bail!("a {role} credential names no agency or office")
         }
         _ => String::new(),
+    };
+    let subject = match directory {
+        Some(path) => {
+            let d = nianbao_directory::Directory::load(path)
+                .with_context(|| format!("directory {}", path.display()))?;
+            known_subject(&d, role, &subject)?
+        }
+        None => subject,
     };
     let cert_pem = match cert {
         Some(p) => Some(
@@ -138,4 +157,37 @@ pub fn certs_client(dir: &Path, name: &str, out: &mut impl Write) -> Result<()> 
         key.display()
     )?;
     Ok(())
+}
+
+/// The subject as the services will know it, checked against the directory: an office id that
+/// exists; an agency's id (an agency named by its unique name gets its id, so that a credential
+/// for one of two 城关镇人民政府 cannot be issued by name alone).
+fn known_subject(d: &nianbao_directory::Directory, role: Role, subject: &str) -> Result<String> {
+    let subject = subject.trim();
+    match role {
+        Role::Office if d.office(subject).is_none() => {
+            bail!("办公室「{subject}」不在机关名录中 / office {subject:?} is not in the directory")
+        }
+        Role::Agency => {
+            if let Some(a) = d.agency_by_id(subject).or_else(|| d.agency(subject)) {
+                return Ok(a.id.clone());
+            }
+            let same: Vec<String> = d
+                .agencies()
+                .iter()
+                .filter(|a| a.name == subject)
+                .map(|a| format!("{}（{}）", a.id, a.region))
+                .collect();
+            if same.is_empty() {
+                bail!(
+                    "机关「{subject}」不在机关名录中 / agency {subject:?} is not in the directory"
+                )
+            }
+            bail!(
+                "名录中有多个「{subject}」，请用机关代码指定：{} / several agencies are named {subject:?}: give one of their ids",
+                same.join("、")
+            )
+        }
+        _ => Ok(subject.to_string()),
+    }
 }

@@ -52,6 +52,10 @@ enum CredentialsAction {
         /// A client certificate (PEM) that stands for the credential over mTLS, instead of a token.
         #[arg(long)]
         cert: Option<PathBuf>,
+        /// The directory the services read: --agency / --office must be in it, and an agency
+        /// named by name is stored by its id (agencies sharing a name need their id).
+        #[arg(long, env = "NIANBAO_DIRECTORY")]
+        directory: Option<PathBuf>,
     },
     /// List the credentials (no secrets).
     List {
@@ -473,13 +477,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     role,
                     name,
                     cert,
+                    directory,
                 } => admin::issue(
                     &file,
-                    &role,
-                    agency,
-                    office,
-                    name,
-                    cert.as_deref(),
+                    admin::IssueArgs {
+                        role: &role,
+                        agency,
+                        office,
+                        name,
+                        cert: cert.as_deref(),
+                        directory: directory.as_deref(),
+                    },
                     &mut out,
                 )?,
                 CredentialsAction::List { file } => admin::list(&file, &mut out)?,

@@ -183,6 +183,12 @@ impl Default for Deadlines {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Agency {
+    /// The agency's identity: its reports, alerts, arrival, carry-over and 雷同 are keyed by it,
+    /// never by the name a report prints (two counties each have a 城关镇人民政府). Written in the
+    /// file (a roster's 机关代码, e.g. the 统一社会信用代码) or, when absent, [`default_ids`]: the
+    /// name, or `region/name` for agencies sharing a name.
+    #[serde(default)]
+    pub id: String,
     /// The full official name.
     pub name: String,
     /// Other names its reports use (short and long forms).
@@ -263,9 +269,113 @@ pub struct Route<'a> {
     pub office: &'a Office,
     /// The directory's name of the agency, when it was found.
     pub agency: Option<&'a str>,
+    /// Its id ([`Agency::id`]), when it was found.
+    pub id: Option<&'a str>,
     pub how: MatchKind,
     /// Why the route is not an exact match (Chinese, shown on the alert); `None` for an exact one.
     pub note: Option<String>,
+}
+
+/// What a report's submission and text say about whose report it is ([`Directory::identify`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Claims<'a> {
+    /// The agency the submission was made for: the submitter's own (an agency credential), or
+    /// the one an operator or crawler named; an id or a name.
+    pub named: Option<&'a str>,
+    /// The region code given at submission.
+    pub region: Option<&'a str>,
+    /// The agency name the document prints.
+    pub document: Option<&'a str>,
+}
+
+/// What decided a report's agency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Basis {
+    /// The submitter (its credential, or the agency it named).
+    Submission,
+    /// The name the document prints (with the region given at submission, if any).
+    Document,
+    /// Nothing: no directory agency.
+    Unknown,
+}
+
+/// A disagreement between what a submission and a report say about the agency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    /// The document prints a name of other directory agencies than the submitter's.
+    Document {
+        printed: String,
+        /// The directory agencies the printed name stands for.
+        names: String,
+        agency: String,
+    },
+    /// The region given at submission is not the agency's.
+    Region {
+        region: String,
+        agency: String,
+        agency_region: String,
+    },
+    /// The agency named at submission is not in the directory.
+    UnknownNamed(String),
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Conflict::Document {
+                printed,
+                names,
+                agency,
+            } => write!(
+                f,
+                "报告署名「{printed}」（名录中为{names}）与提交机关「{agency}」不一致，请核对是否上传了其他机关的报告"
+            ),
+            Conflict::Region {
+                region,
+                agency,
+                agency_region,
+            } => write!(
+                f,
+                "提交时填写的地区代码 {region} 与机关「{agency}」所在地区 {agency_region} 不一致"
+            ),
+            Conflict::UnknownNamed(n) => {
+                write!(f, "提交时指定的机关「{n}」不在机关名录中，已按报告署名识别")
+            }
+        }
+    }
+}
+
+/// Whose report it is: the directory agency (if any), what decided it, where its alerts go, and
+/// the disagreements found on the way.
+#[derive(Clone, Debug)]
+pub struct Identification<'a> {
+    pub agency: Option<&'a Agency>,
+    pub basis: Basis,
+    pub route: Route<'a>,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A region code worth filtering by: six digits, not the unknown region `000000`.
+fn is_region_hint(r: &str) -> bool {
+    r.len() == 6 && r.bytes().all(|b| b.is_ascii_digit()) && r != "000000"
+}
+
+/// Whether the region `hint` (a province `xx0000`, a city `xxxx00` or a county code) contains the
+/// agency's region `of`.
+fn region_covers(hint: &str, of: &str) -> bool {
+    if hint == of {
+        return true;
+    }
+    if !is_region_hint(hint) || of.len() != 6 {
+        return false;
+    }
+    if let Some(p) = hint.strip_suffix("0000") {
+        return of.starts_with(p);
+    }
+    if let Some(c) = hint.strip_suffix("00") {
+        return of.starts_with(c);
+    }
+    false
 }
 
 /// One indexed form of an agency name.
@@ -284,7 +394,9 @@ pub struct Directory {
     /// For each office (by index), the offices whose `parent` it is, in file order.
     children: Vec<Vec<usize>>,
     agencies: Vec<Agency>,
-    by_name: HashMap<String, usize>,
+    by_id: HashMap<String, usize>,
+    /// Several agencies may share a name (in different regions).
+    by_name: HashMap<String, Vec<usize>>,
     by_alias: HashMap<String, Vec<usize>>,
     by_folded: HashMap<String, Vec<usize>>,
     by_core: HashMap<String, Vec<CoreEntry>>,
@@ -386,7 +498,8 @@ fn read_toml(path: &Path) -> Result<DirectoryFile, DirectoryError> {
 }
 
 /// Checks a whole directory and indexes it.
-fn finish(file: DirectoryFile) -> Result<Directory, DirectoryError> {
+fn finish(mut file: DirectoryFile) -> Result<Directory, DirectoryError> {
+    default_ids(&mut file.agencies)?;
     let deadlines = check(&file)?;
     Ok(Directory::build(
         file.default_office,
@@ -414,13 +527,15 @@ impl Directory {
                 children[p].push(i);
             }
         }
-        let mut by_name = HashMap::new();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_id = HashMap::new();
         let mut by_alias: HashMap<String, Vec<usize>> = HashMap::new();
         let mut by_folded: HashMap<String, Vec<usize>> = HashMap::new();
         let mut by_core: HashMap<String, Vec<CoreEntry>> = HashMap::new();
         let mut prefixes = Vec::with_capacity(agencies.len());
         for (i, a) in agencies.iter().enumerate() {
-            by_name.insert(a.name.clone(), i);
+            by_name.entry(a.name.clone()).or_default().push(i);
+            by_id.insert(a.id.clone(), i);
             let mut seen = HashSet::new();
             for alias in &a.aliases {
                 let v = by_alias.entry(alias.clone()).or_default();
@@ -453,6 +568,7 @@ impl Directory {
             office_index,
             children,
             agencies,
+            by_id,
             by_name,
             by_alias,
             by_folded,
@@ -518,9 +634,17 @@ impl Directory {
         false
     }
 
-    /// The agency the directory lists under exactly this (official) name.
+    /// The agency the directory lists under exactly this (official) name, when only one has it.
     pub fn agency(&self, name: &str) -> Option<&Agency> {
-        self.by_name.get(name).map(|&i| &self.agencies[i])
+        match self.by_name.get(name).map(Vec::as_slice) {
+            Some([i]) => Some(&self.agencies[*i]),
+            _ => None,
+        }
+    }
+
+    /// The agency with this [`Agency::id`].
+    pub fn agency_by_id(&self, id: &str) -> Option<&Agency> {
+        self.by_id.get(id).map(|&i| &self.agencies[i])
     }
 
     /// Whether the directory came from a file (else it only knows the default office).
@@ -551,50 +675,96 @@ impl Directory {
 
     /// The office an agency's alerts go to.
     pub fn resolve(&self, agency: &str) -> Route<'_> {
-        let fallback = |note: String| Route {
+        self.resolve_in(agency, None)
+    }
+
+    /// [`Directory::resolve`], told the region the report comes from (the `--region` given at
+    /// submission): among agencies sharing a name or core name, the one of that region.
+    pub fn resolve_in(&self, agency: &str, region: Option<&str>) -> Route<'_> {
+        let name = agency.trim();
+        let (found, how) = match self.matches(name) {
+            Ok(m) => m,
+            Err(note) => return self.fallback(note),
+        };
+        let within: Vec<usize> = match region.filter(|r| is_region_hint(r)) {
+            Some(r) => found
+                .iter()
+                .copied()
+                .filter(|&i| region_covers(r, &self.agencies[i].region))
+                .collect(),
+            None => Vec::new(),
+        };
+        // A region that fits none of them does not override the name (the caller reports the
+        // contradiction, see `identify`).
+        let found = if within.is_empty() { found } else { within };
+        match found.as_slice() {
+            [i] => {
+                let a = &self.agencies[*i];
+                let note = match how {
+                    MatchKind::Name | MatchKind::Alias => None,
+                    MatchKind::Normalised => Some(format!(
+                        "机关名称「{name}」按规范化比较匹配为「{}」",
+                        a.name
+                    )),
+                    _ => Some(format!(
+                        "机关名称「{name}」按去除地区前缀比较匹配为「{}」",
+                        a.name
+                    )),
+                };
+                self.route_to(a, how, note)
+            }
+            many => self.fallback(self.ambiguous(name, many)),
+        }
+    }
+
+    /// Where alerts about `agency` (a directory agency) go.
+    pub fn route_to<'a>(
+        &'a self,
+        agency: &'a Agency,
+        how: MatchKind,
+        note: Option<String>,
+    ) -> Route<'a> {
+        Route {
+            office: self
+                .office(&agency.office)
+                .unwrap_or_else(|| self.default_office()),
+            agency: Some(agency.name.as_str()),
+            id: Some(agency.id.as_str()),
+            how,
+            note,
+        }
+    }
+
+    fn fallback(&self, note: String) -> Route<'_> {
+        Route {
             office: self.default_office(),
             agency: None,
+            id: None,
             how: MatchKind::Default,
             note: Some(note),
-        };
+        }
+    }
+
+    /// The agencies `name` may stand for, at the first kind of match that finds any (exact name,
+    /// alias, normalised, core name); `Err` with the reason (Chinese) when none does.
+    fn matches(&self, name: &str) -> Result<(Vec<usize>, MatchKind), String> {
         if !self.configured {
-            return fallback("未配置机关名录，发往默认办公室".to_string());
+            return Err("未配置机关名录，发往默认办公室".to_string());
         }
-        let name = agency.trim();
         if fold(name).is_empty() {
-            return fallback("报告未识别出机关名称，发往默认办公室".to_string());
+            return Err("报告未识别出机关名称，发往默认办公室".to_string());
         }
-        let found = |i: usize, how: MatchKind, note: Option<String>| {
-            let a = &self.agencies[i];
-            Route {
-                office: self
-                    .office(&a.office)
-                    .unwrap_or_else(|| self.default_office()),
-                agency: Some(a.name.as_str()),
-                how,
-                note,
-            }
-        };
-        if let Some(&i) = self.by_name.get(name) {
-            return found(i, MatchKind::Name, None);
+        if let Some(v) = self.by_name.get(name) {
+            return Ok((v.clone(), MatchKind::Name));
         }
         if let Some(v) = self.by_alias.get(name)
             && let [i] = v.as_slice()
         {
-            return found(*i, MatchKind::Alias, None);
+            return Ok((vec![*i], MatchKind::Alias));
         }
         let folded = fold(name);
         if let Some(v) = self.by_folded.get(&folded) {
-            match v.as_slice() {
-                [i] => {
-                    let note = format!(
-                        "机关名称「{name}」按规范化比较匹配为「{}」",
-                        self.agencies[*i].name
-                    );
-                    return found(*i, MatchKind::Normalised, Some(note));
-                }
-                many => return fallback(self.ambiguous(name, many)),
-            }
+            return Ok((v.clone(), MatchKind::Normalised));
         }
         let (core, pre) = core_of(&folded);
         let mut candidates: Vec<usize> = Vec::new();
@@ -616,16 +786,87 @@ impl Directory {
                 candidates.push(e.agency);
             }
         }
-        match candidates.as_slice() {
-            [] => fallback(format!("机关「{name}」不在名录中，发往默认办公室")),
-            [i] => {
-                let note = format!(
-                    "机关名称「{name}」按去除地区前缀比较匹配为「{}」",
-                    self.agencies[*i].name
-                );
-                found(*i, MatchKind::Core, Some(note))
+        if candidates.is_empty() {
+            return Err(format!("机关「{name}」不在名录中，发往默认办公室"));
+        }
+        Ok((candidates, MatchKind::Core))
+    }
+
+    /// Which directory agency a report is, from what its submission and its text say (issue #22:
+    /// the submitter's agency first, then the `--agency`/`--region` named at submission, then the
+    /// name the document prints). Where they disagree the first wins and the disagreement is
+    /// returned: it is a finding, never a silent choice.
+    pub fn identify(&self, claims: &Claims<'_>) -> Identification<'_> {
+        let named = claims.named.map(str::trim).filter(|n| !n.is_empty());
+        let document = claims.document.map(str::trim).filter(|n| !n.is_empty());
+        let region = claims.region.filter(|r| is_region_hint(r));
+        let mut conflicts = Vec::new();
+        let mut route = None;
+        let mut by = Basis::Unknown;
+        if let Some(n) = named {
+            if let Some(a) = self.agency_by_id(n) {
+                route = Some(self.route_to(a, MatchKind::Name, None));
+            } else {
+                let r = self.resolve_in(n, region);
+                if r.id.is_some() {
+                    route = Some(r);
+                } else if self.configured && self.matches(n).is_err() {
+                    conflicts.push(Conflict::UnknownNamed(n.to_string()));
+                }
             }
-            many => fallback(self.ambiguous(name, many)),
+            if route.is_some() {
+                by = Basis::Submission;
+            }
+        }
+        if route.is_none()
+            && let Some(d) = document
+        {
+            let r = self.resolve_in(d, region);
+            by = if r.id.is_some() {
+                Basis::Document
+            } else {
+                Basis::Unknown
+            };
+            route = Some(r);
+        }
+        let route = route.unwrap_or_else(|| match named.or(document) {
+            Some(n) => self.resolve_in(n, region),
+            None => self.fallback("报告未识别出机关名称，发往默认办公室".to_string()),
+        });
+        let agency = route.id.and_then(|id| self.agency_by_id(id));
+        if let Some(a) = agency {
+            if by == Basis::Submission
+                && let Some(d) = document
+                && let Ok((found, _)) = self.matches(d)
+                && !found.iter().any(|&i| self.agencies[i].id == a.id)
+            {
+                let printed: Vec<&str> = found
+                    .iter()
+                    .take(3)
+                    .map(|&i| self.agencies[i].name.as_str())
+                    .collect();
+                conflicts.push(Conflict::Document {
+                    printed: d.to_string(),
+                    names: printed.join("、"),
+                    agency: a.name.clone(),
+                });
+            }
+            if let Some(r) = region
+                && !a.region.is_empty()
+                && !region_covers(r, &a.region)
+            {
+                conflicts.push(Conflict::Region {
+                    region: r.to_string(),
+                    agency: a.name.clone(),
+                    agency_region: a.region.clone(),
+                });
+            }
+        }
+        Identification {
+            agency,
+            basis: by,
+            route,
+            conflicts,
         }
     }
 
@@ -767,6 +1008,7 @@ pub fn agencies_from_csv(text: &str, path: &str) -> Result<Vec<Agency>, Director
             }),
         };
         out.push(Agency {
+            id: get(col("id")).unwrap_or_default(),
             name: get(Some(name_col)).ok_or_else(|| err(line, "empty name".into()))?,
             aliases: get(col("aliases"))
                 .map(|a| {
@@ -842,13 +1084,17 @@ fn check(file: &DirectoryFile) -> Result<[MonthDay; 4], DirectoryError> {
             file.default_office
         ));
     }
-    let mut names = HashSet::new();
+    let mut agency_ids = HashSet::new();
     for a in &file.agencies {
         if a.name.trim().is_empty() {
             return bad("an agency has an empty name".into());
         }
-        if !names.insert(a.name.as_str()) {
-            return bad(format!("agency {:?} appears twice", a.name));
+        if !agency_ids.insert(a.id.as_str()) {
+            return bad(format!(
+                "agency id {:?} appears twice (agency {:?}); agencies sharing a name need distinct \
+                 region codes or ids",
+                a.id, a.name
+            ));
         }
         if !ids.contains(a.office.as_str()) {
             return bad(format!(
@@ -871,6 +1117,40 @@ fn check(file: &DirectoryFile) -> Result<[MonthDay; 4], DirectoryError> {
         }
     }
     Ok(deadlines)
+}
+
+/// Fills in the ids a file leaves out: an agency's name when no other agency has that name, else
+/// `region/name` (two counties' 城关镇人民政府 are `390121/城关镇人民政府` and
+/// `390122/城关镇人民政府`). Agencies sharing a name and a region (or with no region) need ids
+/// written in the file.
+pub fn default_ids(agencies: &mut [Agency]) -> Result<(), DirectoryError> {
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for a in agencies.iter() {
+        *count.entry(a.name.trim()).or_default() += 1;
+    }
+    let shared: HashSet<String> = count
+        .into_iter()
+        .filter(|&(_, n)| n > 1)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    for a in agencies.iter_mut() {
+        a.id = a.id.trim().to_string();
+        if !a.id.is_empty() {
+            continue;
+        }
+        let name = a.name.trim();
+        if !shared.contains(name) {
+            a.id = name.to_string();
+        } else if a.region.trim().is_empty() {
+            return Err(DirectoryError::Invalid(format!(
+                "机关「{name}」与其他机关同名，请为其填写行政区划代码或机关代码（agency {name:?} shares \
+                 its name with another: give it a region code or an id）"
+            )));
+        } else {
+            a.id = format!("{}/{name}", a.region.trim());
+        }
+    }
+    Ok(())
 }
 
 /// Folds full-width ASCII (Ａ, １, （) to half-width, drops whitespace of every width and zero-width

@@ -53,9 +53,13 @@ pub enum RowProblem {
     UnknownOffice(String),
     #[error("「{0}」对应多个办公室，请填写办公室编号（ambiguous office name）")]
     AmbiguousOffice(String),
-    #[error("「{name}」在同一办公室下重复，已见于{first}（duplicate name within the same office）")]
+    #[error(
+        "「{name}」在同一办公室下重复，已见于{first}，同名机关请填写不同的行政区划代码或机关代码（duplicate name within the same office）"
+    )]
     DuplicateName { name: String, first: String },
-    #[error("「{name}」已在{first}列于办公室「{office}」下（duplicate name under another office）")]
+    #[error(
+        "「{name}」已在{first}列于办公室「{office}」下，同名机关请填写不同的行政区划代码或机关代码（duplicate name under another office）"
+    )]
     DuplicateElsewhere {
         name: String,
         office: String,
@@ -128,6 +132,14 @@ impl Table {
     }
 }
 
+/// An agency name already listed: where, and what tells it apart from a namesake.
+struct Seen {
+    office: String,
+    at: String,
+    region: String,
+    id: String,
+}
+
 /// The columns a roster may have. Header text is compared after [`header_key`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Column {
@@ -138,6 +150,7 @@ enum Column {
     Url,
     Aliases,
     Deadline,
+    AgencyId,
     OfficeId,
     OfficeName,
     OfficeParent,
@@ -146,7 +159,18 @@ enum Column {
 
 /// Header spellings seen in offices' spreadsheets (and the English names of the older
 /// `agencies_csv` format), by table.
-const AGENCY_HEADERS: [(Column, &[&str]); 7] = [
+const AGENCY_HEADERS: [(Column, &[&str]); 8] = [
+    (
+        Column::AgencyId,
+        &[
+            "机关代码",
+            "机关编号",
+            "统一社会信用代码",
+            "信用代码",
+            "机构代码",
+            "agency_id",
+        ],
+    ),
     (
         Column::AgencyName,
         &["机关名称", "单位名称", "机关全称", "机关", "name", "agency"],
@@ -431,10 +455,17 @@ impl Roster {
 
         // Agencies: the TOML's first (the service checks them), then the rows', each office
         // resolved and each name once.
-        let mut seen: HashMap<String, (String, String)> = toml_agencies
-            .iter()
-            .map(|a| (fold(&a.name), (a.office.clone(), toml_name.clone())))
-            .collect();
+        // Names are checked once per region and id: two counties' 城关镇人民政府 are two agencies
+        // when their region codes (or ids) tell them apart, a repeated row when not.
+        let mut seen: HashMap<String, Vec<Seen>> = HashMap::new();
+        for a in &toml_agencies {
+            seen.entry(fold(&a.name)).or_default().push(Seen {
+                office: a.office.clone(),
+                at: toml_name.clone(),
+                region: a.region.clone(),
+                id: a.id.clone(),
+            });
+        }
         let mut agencies = toml_agencies;
         for mut r in agency_rows {
             let office = if r.agency.office.is_empty() {
@@ -456,21 +487,30 @@ impl Roster {
             };
             let key = fold(&r.agency.name);
             if !key.is_empty() {
-                match seen.get(&key) {
-                    Some((other, first)) if office.as_ref() == Some(other) => {
+                let same = seen.entry(key).or_default();
+                let clash = same.iter().find(|s| {
+                    let distinct_ids =
+                        !s.id.is_empty() && !r.agency.id.is_empty() && s.id != r.agency.id;
+                    !distinct_ids && s.region == r.agency.region
+                });
+                match clash {
+                    Some(first) if office.as_ref() == Some(&first.office) => {
                         r.problems.push(RowProblem::DuplicateName {
                             name: r.agency.name.clone(),
-                            first: first.clone(),
+                            first: first.at.clone(),
                         });
                     }
-                    Some((other, first)) => r.problems.push(RowProblem::DuplicateElsewhere {
+                    Some(first) => r.problems.push(RowProblem::DuplicateElsewhere {
                         name: r.agency.name.clone(),
-                        office: other.clone(),
-                        first: first.clone(),
+                        office: first.office.clone(),
+                        first: first.at.clone(),
                     }),
-                    None => {
-                        seen.insert(key, (office.clone().unwrap_or_default(), r.at.to_string()));
-                    }
+                    None => same.push(Seen {
+                        office: office.clone().unwrap_or_default(),
+                        at: r.at.to_string(),
+                        region: r.agency.region.clone(),
+                        id: r.agency.id.clone(),
+                    }),
                 }
             }
             match office {
@@ -760,6 +800,7 @@ fn read_table(
                 at,
                 problems,
                 agency: Agency {
+                    id: get(Column::AgencyId),
                     aliases: split_aliases(&get(Column::Aliases)),
                     name,
                     office,

@@ -4,6 +4,7 @@
 use crate::status::{Status, StatusChange};
 use crate::store::{Applied, EventData, StatusEvent, Store, StoredFinding};
 use nianbao_bus::{Handler, Message, Outcome, QueueSpec, Stage};
+use nianbao_directory::MatchKind;
 use nianbao_proto::v1;
 use prost::Message as _;
 
@@ -51,6 +52,7 @@ fn decode(msg: &Message) -> Result<Event, String> {
             let e = v1::ReportValidated::decode(body).map_err(bad)?;
             let data = EventData {
                 agency: e.agency,
+                agency_id: e.agency_id,
                 year: i64::from(e.year),
                 findings: Some(e.findings.iter().map(StoredFinding::from).collect()),
                 ..EventData::default()
@@ -93,10 +95,12 @@ pub struct StatusFollower {
 impl StatusFollower {
     /// The event with the office responsible for its agency filled in.
     fn with_office(&self, mut ev: Event) -> Event {
-        if let Some(d) = &self.directory
-            && !ev.data.agency.is_empty()
-        {
-            ev.data.office_id = office_of(d, &ev.data.agency);
+        if let Some(d) = &self.directory {
+            if let Some(a) = d.agency_by_id(&ev.data.agency_id) {
+                ev.data.office_id = d.route_to(a, MatchKind::Name, None).office.id.clone();
+            } else if !ev.data.agency.is_empty() {
+                ev.data.office_id = office_of(d, &ev.data.agency);
+            }
         }
         ev
     }
@@ -104,8 +108,16 @@ impl StatusFollower {
 
 /// The office responsible for `agency`: the directory's route (its default office when the agency
 /// cannot be placed, as notification routes its alerts).
+/// `agency` is an id (an agency's credential names its id) or a name.
 pub fn office_of(directory: &nianbao_directory::Directory, agency: &str) -> String {
-    directory.resolve(agency).office.id.clone()
+    match directory.agency_by_id(agency) {
+        Some(a) => directory
+            .route_to(a, MatchKind::Name, None)
+            .office
+            .id
+            .clone(),
+        None => directory.resolve(agency).office.id.clone(),
+    }
 }
 
 fn log_applied(ev: &Event, applied: &Applied) {

@@ -84,6 +84,8 @@ pub struct EventData {
     pub alert_ids: Option<Vec<String>>,
     /// The office responsible for the extracted agency ("" → leave as is).
     pub office_id: String,
+    /// The directory agency validation told (not stored: it decides `office_id`).
+    pub agency_id: String,
 }
 
 /// What applying a status event did.

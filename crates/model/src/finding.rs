@@ -131,6 +131,7 @@ rules! {
     ReportLate = "report-late", Error, Roster, "报告逾期发布或报送";
     ReportMissing = "report-missing", Error, Roster, "截止日期已过仍未收到报告";
     ReportChanged = "report-changed", Warning, CrossReport, "已收到的报告被替换为不同版本";
+    AgencyConflict = "agency-conflict", Warning, CrossReport, "报告署名、提交机关与地区不一致";
     Unreadable = "unreadable", Error, Single, "文件无法读取或解析";
 }
 
@@ -225,7 +226,7 @@ mod tests {
                 format!("\"{}\"", r.as_str())
             );
         }
-        assert_eq!(RuleId::ALL.len(), 26);
+        assert_eq!(RuleId::ALL.len(), 27);
         assert_eq!(RuleId::T3Balance.default_severity(), Severity::Error);
         assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Error);
     }

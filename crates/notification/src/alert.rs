@@ -67,7 +67,7 @@ pub struct AlertRecord {
     /// 0 while open.
     pub acknowledged_at_ms: i64,
     pub acknowledged_by: String,
-    /// What "the same report" means across versions: the directory's agency name and the year.
+    /// What "the same report" means across versions: the directory's agency id and the year.
     pub report_key: String,
     /// Hash of the alerting findings (see [`fingerprint`]): equal for a version that changed nothing.
     pub fingerprint: String,

@@ -34,7 +34,7 @@ use crate::config::RosterConfig;
 use crate::deliver::{Channel, DeliverError, Deliverer};
 use crate::render;
 use crate::store::{Arrival, Store, StoreError};
-use nianbao_directory::{Date, Directory, Office, Repeats};
+use nianbao_directory::{Date, Directory, MatchKind, Office, Repeats};
 use nianbao_model::Severity;
 use nianbao_proto::v1;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -131,7 +131,7 @@ struct Routed<'e> {
     ev: &'e v1::ReportValidated,
     meta: &'e v1::EventMeta,
     office: &'e Office,
-    /// The agency's name in the directory, when it is there.
+    /// The agency's id in the directory, when it is there.
     directory_agency: Option<&'e str>,
     note: String,
     agency: String,
@@ -451,7 +451,12 @@ impl Engine {
 
     /// Where an event's alerts go and under which ids.
     fn route<'e>(&'e self, ev: &'e v1::ReportValidated, meta: &'e v1::EventMeta) -> Routed<'e> {
-        let route = self.directory.resolve(&ev.agency);
+        // Validation tells the agency (submitter, region, printed name); an event without that
+        // (no directory there) is routed by the name.
+        let route = match self.directory.agency_by_id(&ev.agency_id) {
+            Some(a) => self.directory.route_to(a, MatchKind::Name, None),
+            None => self.directory.resolve(&ev.agency),
+        };
         let office = route.office;
         if let Some(note) = &route.note {
             tracing::debug!(report_id = %meta.report_id, agency = %ev.agency, office = %office.id, how = %route.how, %note, "agency routed");
@@ -459,16 +464,16 @@ impl Engine {
         // The office knows the agency by the directory's name; the reported form, if different,
         // is in the note.
         let agency = route.agency.unwrap_or(ev.agency.trim()).to_string();
-        let report_key = if route.agency.is_some() {
-            format!("{agency}|{}", ev.year)
-        } else {
-            format!("?{agency}|{}", ev.year)
+        // Keyed by the agency's id: two counties' 城关镇人民政府 are two reports.
+        let report_key = match route.id {
+            Some(id) => format!("{id}|{}", ev.year),
+            None => format!("?{agency}|{}", ev.year),
         };
         Routed {
             ev,
             meta,
             office,
-            directory_agency: route.agency,
+            directory_agency: route.id,
             note: route.note.clone().unwrap_or_default(),
             agency,
             report_key,
@@ -509,7 +514,9 @@ impl Engine {
         if self.policy.roster.enabled
             && verified
             && ev.year > 0
-            && let Some(a) = r.directory_agency.and_then(|n| self.directory.agency(n))
+            && let Some(a) = r
+                .directory_agency
+                .and_then(|id| self.directory.agency_by_id(id))
         {
             // Arrival: the publication date given at submission, else now (the service's clock;
             // the event arrives seconds after the submission). What counts is the report's first
@@ -518,7 +525,7 @@ impl Engine {
             let at_ms = published.map_or(now, |d| d.start_ms_cst());
             let first_ms = work.arrive(Arrival {
                 report_key: report_key.to_string(),
-                agency: a.name.clone(),
+                agency: a.id.clone(),
                 year: ev.year,
                 report_id: meta.report_id.clone(),
                 at_ms,
@@ -735,7 +742,7 @@ impl Engine {
         let grace = i64::from(self.policy.roster.grace_days) * DAY_MS;
         let mut sent = Vec::new();
         for agency in self.directory.agencies() {
-            if arrived.contains(&agency.name) {
+            if arrived.contains(&agency.id) {
                 continue;
             }
             let deadline = self.directory.deadline(agency, year);
@@ -747,7 +754,7 @@ impl Engine {
                 .office(&agency.office)
                 .unwrap_or_else(|| self.directory.default_office());
             let id = AlertRecord::id_for(
-                &format!("missing:{}", agency.name),
+                &format!("missing:{}", agency.id),
                 &year.to_string(),
                 &office.id,
                 KIND_MISSING,
@@ -760,7 +767,7 @@ impl Engine {
             a.agency = agency.name.clone();
             a.year = year;
             a.region = agency.region.clone();
-            a.report_key = format!("{}|{year}", agency.name);
+            a.report_key = format!("{}|{year}", agency.id);
             a.has_error = true;
             a.findings = vec![FindingRecord {
                 rule: RULE_MISSING.to_string(),

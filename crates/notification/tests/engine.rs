@@ -217,6 +217,7 @@ fn event(
         findings,
         published_on: published_on.into(),
         agency_verified: true,
+        agency_id: String::new(),
     };
     (ev, meta)
 }

@@ -24,6 +24,7 @@ use cross::{Context, ReportRow, Similarity};
 use nianbao_bus::{
     Bus, BusConfig, BusError, Envelope, Handler, Message, Outcome, QueueSpec, Stage,
 };
+use nianbao_directory::{Claims, Directory};
 use nianbao_model::finding::RuleScope;
 use nianbao_model::{Extraction, Finding, RuleId};
 use nianbao_proto::v1;
@@ -88,6 +89,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub rules_config: String,
+    /// The directory file (as ingest and notification read it): reports are known by their
+    /// directory agency id, not by the name they print. Empty: by the printed name.
+    pub directory: String,
     pub max_bytes: usize,
     /// `[limits]`: what reading one document may cost (as in the extraction workers).
     pub limits: nianbao_extract::LimitsConfig,
@@ -112,6 +116,7 @@ impl Default for Config {
             data_dir: "data/validation".into(),
             database_url: String::new(),
             rules_config: String::new(),
+            directory: String::new(),
             max_bytes: 20 * 1024 * 1024,
             limits: nianbao_extract::LimitsConfig::default(),
             similarity: SimilarityConfig::default(),
@@ -137,6 +142,7 @@ impl std::fmt::Debug for Config {
             data_dir,
             database_url,
             rules_config,
+            directory,
             max_bytes,
             limits,
             similarity,
@@ -155,6 +161,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", data_dir)
             .field("database_url", &nianbao_service::redact(database_url))
             .field("rules_config", rules_config)
+            .field("directory", directory)
             .field("max_bytes", max_bytes)
             .field("limits", limits)
             .field("similarity", similarity)
@@ -187,6 +194,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Directory(#[from] nianbao_directory::DirectoryError),
     #[error(transparent)]
     Auth(#[from] nianbao_auth::AuthError),
     #[error(transparent)]
@@ -231,6 +240,14 @@ impl Config {
         })
     }
 
+    /// The directory named by `directory`, or none (reports known by the names they print).
+    pub fn load_directory(&self) -> Result<Directory, Error> {
+        Ok(match self.directory.trim() {
+            "" => Directory::empty("default"),
+            path => Directory::load(Path::new(path))?,
+        })
+    }
+
     pub fn similarity(&self) -> Similarity {
         Similarity {
             threshold: self.similarity.threshold,
@@ -250,6 +267,8 @@ pub struct Validator {
     checker: Arc<Checker>,
     sim: Similarity,
     store: Store,
+    /// Who each report is (its directory agency id): the key of every same-agency rule.
+    directory: Arc<Directory>,
     /// Validation of one report reads the store, decides and writes its row; serialising that
     /// section keeps two near-identical reports arriving together from missing each other and keeps
     /// `received_order` unique. The single-report check runs outside it. The lock also guards an
@@ -414,8 +433,43 @@ impl Validator {
             checker,
             sim,
             store,
+            directory: Arc::new(Directory::empty("default")),
             lock: Mutex::new(Index::with_cache(DEFAULT_SKETCH_CACHE)),
         }
+    }
+
+    /// This validator, knowing reports by their agency in `directory`.
+    pub fn with_directory(mut self, directory: Arc<Directory>) -> Validator {
+        self.directory = directory;
+        self
+    }
+
+    /// The row of one input, keyed by its directory agency when it can be told, and the
+    /// disagreements between submission and document as findings.
+    fn identify(&self, i: &Input<'_>) -> (ReportRow, Vec<Finding>) {
+        let mut row =
+            ReportRow::from_extraction(i.report_id, i.version, i.agency_hint, i.year_hint, i.x);
+        let who = self.directory.identify(&Claims {
+            named: Some(i.named),
+            region: Some(i.region),
+            document: i.x.agency.as_deref(),
+        });
+        let rules = self.checker.config();
+        if let Some(a) = who.agency {
+            row.agency = a.id.clone();
+            row.agency_name = a.name.clone();
+        }
+        let findings = who
+            .conflicts
+            .iter()
+            .filter(|_| rules.is_enabled(RuleId::AgencyConflict))
+            .map(|c| {
+                let mut f = Finding::new(RuleId::AgencyConflict, c.to_string());
+                f.severity = rules.severity(RuleId::AgencyConflict);
+                f
+            })
+            .collect();
+        (row, findings)
     }
 
     /// This validator, keeping the sketches of the `capacity` most recent reports in memory.
@@ -442,6 +496,8 @@ impl Validator {
             report_id,
             version,
             agency_hint,
+            named: "",
+            region: "",
             year_hint,
             x,
         };
@@ -464,16 +520,10 @@ impl Validator {
         let mut checked: Vec<(Vec<Finding>, ReportRow)> = inputs
             .iter()
             .map(|i| {
-                (
-                    self.checker.check(i.x),
-                    ReportRow::from_extraction(
-                        i.report_id,
-                        i.version,
-                        i.agency_hint,
-                        i.year_hint,
-                        i.x,
-                    ),
-                )
+                let mut findings = self.checker.check(i.x);
+                let (row, conflicts) = self.identify(i);
+                findings.extend(conflicts);
+                (findings, row)
             })
             .collect();
         let mut index = self.lock.lock().await;
@@ -655,6 +705,11 @@ pub struct Input<'a> {
     pub version: &'a str,
     /// The agency the event names, used when the document names none.
     pub agency_hint: &'a str,
+    /// The agency the submission named (its submitter's credential, or an operator's or crawler's
+    /// naming): an id or a name; "" for none.
+    pub named: &'a str,
+    /// The region code given at submission ("000000" or "" for none).
+    pub region: &'a str,
     pub year_hint: i32,
     pub x: &'a Extraction,
 }
@@ -715,17 +770,28 @@ impl Worker {
     /// Publishes `report.validated` for one validated report.
     async fn publish(&self, msg: &Message, e: &Extracted, findings: &[Finding]) -> Outcome {
         let meta = &e.meta;
+        // The same decision as the one the rules keyed the report by (a lookup, not stored).
+        let agency = self
+            .validator
+            .directory
+            .identify(&Claims {
+                named: Some(&e.ev.agency_hint),
+                region: Some(&meta.region),
+                document: e.x.agency.as_deref(),
+            })
+            .agency;
         let out = v1::ReportValidated {
             meta: Some(v1::EventMeta {
                 attempt: 1,
                 emitted_at_ms: now_ms(),
                 ..meta.clone()
             }),
-            agency: e.ev.agency.clone(),
+            agency: agency.map_or_else(|| e.ev.agency.clone(), |a| a.name.clone()),
             year: e.ev.year,
             findings: findings.iter().map(v1::Finding::from).collect(),
             published_on: e.ev.published_on.clone(),
             agency_verified: e.ev.agency_verified,
+            agency_id: agency.map(|a| a.id.clone()).unwrap_or_default(),
         };
         let env = Envelope {
             message_id: format!("{}:{}:validated", meta.report_id, meta.version),
@@ -771,6 +837,8 @@ impl Handler for Worker {
                 report_id: &e.meta.report_id,
                 version: &e.meta.version,
                 agency_hint: &e.ev.agency,
+                named: &e.ev.agency_hint,
+                region: &e.meta.region,
                 year_hint: e.ev.year,
                 x: &e.x,
             })
@@ -960,6 +1028,7 @@ pub async fn run_with(
     let addr = nianbao_service::local_addr(&listener);
     let grpc_server = nianbao_service::grpc_server(&cfg.tls, addr, &cfg.grpc)?;
     let authenticator = cfg.auth.authenticator(addr)?;
+    let directory = Arc::new(cfg.load_directory()?);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -1006,7 +1075,8 @@ pub async fn run_with(
         let store = Store::open(db.clone()).await?;
         let validator = Arc::new(
             Validator::new(checker.clone(), cfg.similarity(), store)
-                .with_sketch_cache(cfg.similarity.sketch_cache),
+                .with_sketch_cache(cfg.similarity.sketch_cache)
+                .with_directory(directory),
         );
         let Some(bus) =
             nianbao_service::connect_bus(&cfg.bus, "nianbao-validation", None, stop_rx.clone())

@@ -106,6 +106,8 @@ fn input(it: &Item) -> Input<'_> {
         report_id: &it.id,
         version: &it.version,
         agency_hint: "",
+        named: "",
+        region: "",
         year_hint: 0,
         x: &it.x,
     }
