@@ -202,6 +202,11 @@ pub struct Agency {
     /// government | department | township | street; absent → guessed from the name.
     #[serde(default)]
     pub kind: Option<AgencyKind>,
+    /// The level of the government it belongs to (national | province | city | county): a
+    /// county-level city (县级市) or a 分局 is county-level whatever its name says. Absent → from
+    /// the region code ([`Agency::level`]).
+    #[serde(default)]
+    pub level: Option<Level>,
     /// This agency's own deadline (`MM-DD`), instead of its kind's.
     #[serde(default)]
     pub deadline: Option<String>,
@@ -214,6 +219,13 @@ pub struct Agency {
 impl Agency {
     pub fn kind(&self) -> AgencyKind {
         self.kind.unwrap_or_else(|| AgencyKind::guess(&self.name))
+    }
+
+    /// The level as written, else the one its region code implies (`390000` a province, `390100`
+    /// a city, `390181` a county-level unit); `None` when neither says.
+    pub fn level(&self) -> Option<Level> {
+        self.level
+            .or_else(|| roster::level_of_region(self.region.trim()))
     }
 }
 
@@ -1022,6 +1034,7 @@ pub fn agencies_from_csv(text: &str, path: &str) -> Result<Vec<Agency>, Director
             office: get(Some(office_col)).ok_or_else(|| err(line, "empty office".into()))?,
             region: get(col("region")).unwrap_or_default(),
             kind,
+            level: None,
             deadline: get(col("deadline")),
             url: None,
         });

@@ -155,11 +155,13 @@ enum Column {
     OfficeName,
     OfficeParent,
     OfficeLevel,
+    AgencyLevel,
 }
 
 /// Header spellings seen in offices' spreadsheets (and the English names of the older
 /// `agencies_csv` format), by table.
-const AGENCY_HEADERS: [(Column, &[&str]); 8] = [
+const AGENCY_HEADERS: [(Column, &[&str]); 9] = [
+    (Column::AgencyLevel, &["级别", "层级", "行政级别", "level"]),
     (
         Column::AgencyId,
         &[
@@ -784,6 +786,16 @@ fn read_table(
                 }
                 k
             };
+            let level_text = get(Column::AgencyLevel);
+            let level = if level_text.is_empty() {
+                None
+            } else {
+                let l = parse_level(&level_text);
+                if l.is_none() {
+                    problems.push(RowProblem::UnknownLevel(level_text.clone()));
+                }
+                l
+            };
             let url = Some(get(Column::Url)).filter(|u| !u.is_empty());
             if let Some(u) = &url
                 && !url_ok(u)
@@ -801,6 +813,7 @@ fn read_table(
                 problems,
                 agency: Agency {
                     id: get(Column::AgencyId),
+                    level,
                     aliases: split_aliases(&get(Column::Aliases)),
                     name,
                     office,
@@ -862,7 +875,7 @@ fn parse_level(text: &str) -> Option<Level> {
 }
 
 /// The level a 6-digit region code implies: `390000` a province, `390100` a city, else a county.
-fn level_of_region(region: &str) -> Option<Level> {
+pub(crate) fn level_of_region(region: &str) -> Option<Level> {
     if region.len() != 6 {
         return None;
     }

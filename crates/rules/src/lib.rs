@@ -59,6 +59,13 @@ impl Checker {
     /// All findings for one report, ordered by part, then position in the table, then rule, so that two
     /// runs (and two machines) print the same list.
     pub fn check(&self, x: &Extraction) -> Vec<Finding> {
+        self.check_as(x, None)
+    }
+
+    /// [`Checker::check`] for a report whose agency is known (the directory's kind and level): the
+    /// rules that depend on the agency's place use `profile` instead of guessing it from the name
+    /// the report prints (a county-level city writes 市, a 分局 is county-level).
+    pub fn check_as(&self, x: &Extraction, profile: Option<AgencyProfile>) -> Vec<Finding> {
         let mut sink = Sink::new(&self.config);
         if let Some(reason) = &x.unreadable {
             // Nothing else can be judged on a document that was not read: one finding says why.
@@ -70,7 +77,7 @@ impl Checker {
         }
         structure::check(x, &mut sink);
         arithmetic::check(x, &mut sink);
-        plausibility::check(x, &mut sink);
+        plausibility::check(x, profile, &mut sink);
         sections::check(x, &mut sink);
         narrative::check(x, &self.labels, &mut sink);
         years::check(x, &self.labels, &mut sink);

@@ -6,11 +6,13 @@ use crate::agency::AgencyProfile;
 use crate::text::num;
 use nianbao_model::{Extraction, Finding, RuleId, T2Cell, T3Col, T3Row};
 
-pub(crate) fn check(x: &Extraction, sink: &mut Sink<'_>) {
-    let profile = x
-        .agency
-        .as_deref()
-        .map_or(AgencyProfile::UNKNOWN, AgencyProfile::from_name);
+/// `known`: the agency's profile from the directory; `None` → read from the printed name.
+pub(crate) fn check(x: &Extraction, known: Option<AgencyProfile>, sink: &mut Sink<'_>) {
+    let profile = known.unwrap_or_else(|| {
+        x.agency
+            .as_deref()
+            .map_or(AgencyProfile::UNKNOWN, AgencyProfile::from_name)
+    });
     if let Some(t) = &x.table2 {
         if sink.on(RuleId::T2RegulationScope) && profile.may_hold_regulations() == Some(false) {
             let first = [T2Cell::A01, T2Cell::A02, T2Cell::A03]
@@ -90,6 +92,25 @@ mod tests {
     use crate::Checker;
     use crate::testutil::{ReportBuilder, only};
     use nianbao_model::{RuleId, Severity, T2Cell, T3Row};
+
+    #[test]
+    fn a_known_profile_overrides_the_printed_name() {
+        // 枫桥市 is a county-level city: its name reads like a 设区的市, its directory entry says
+        // county.
+        let x = ReportBuilder::new()
+            .agency("枫桥市人民政府")
+            .t2(T2Cell::A03, 2.0)
+            .build();
+        let c = Checker::default();
+        assert!(only(&c.check(&x), RuleId::T2RegulationScope).is_empty());
+        let county = crate::AgencyProfile {
+            level: crate::AgencyLevel::County,
+            kind: crate::AgencyKind::Government,
+        };
+        let f = c.check_as(&x, Some(county));
+        assert_eq!(only(&f, RuleId::T2RegulationScope).len(), 1);
+        assert!(f.iter().any(|f| f.message.contains("县级机关")), "{f:?}");
+    }
 
     #[test]
     fn regulations_reported_by_bodies_without_the_power() {

@@ -29,7 +29,7 @@ use nianbao_model::finding::RuleScope;
 use nianbao_model::{Extraction, Finding, RuleId};
 use nianbao_proto::v1;
 use nianbao_proto::v1::validation_server::{Validation, ValidationServer};
-use nianbao_rules::{Checker, RuleConfig};
+use nianbao_rules::{AgencyKind, AgencyLevel, AgencyProfile, Checker, RuleConfig};
 use nianbao_service::{
     Metrics, Observability, Readiness, ServiceError, grpc_health, grpc_reflection, load_config,
     now_ms,
@@ -444,9 +444,10 @@ impl Validator {
         self
     }
 
-    /// The row of one input, keyed by its directory agency when it can be told, and the
-    /// disagreements between submission and document as findings.
-    fn identify(&self, i: &Input<'_>) -> (ReportRow, Vec<Finding>) {
+    /// The row of one input, keyed by its directory agency when it can be told, that agency's
+    /// place (kind and level) for the rules, and the disagreements between submission and document
+    /// as findings.
+    fn identify(&self, i: &Input<'_>) -> (ReportRow, Option<AgencyProfile>, Vec<Finding>) {
         let mut row =
             ReportRow::from_extraction(i.report_id, i.version, i.agency_hint, i.year_hint, i.x);
         let who = self.directory.identify(&Claims {
@@ -469,7 +470,7 @@ impl Validator {
                 f
             })
             .collect();
-        (row, findings)
+        (row, who.agency.map(profile_of), findings)
     }
 
     /// This validator, keeping the sketches of the `capacity` most recent reports in memory.
@@ -520,8 +521,8 @@ impl Validator {
         let mut checked: Vec<(Vec<Finding>, ReportRow)> = inputs
             .iter()
             .map(|i| {
-                let mut findings = self.checker.check(i.x);
-                let (row, conflicts) = self.identify(i);
+                let (row, profile, conflicts) = self.identify(i);
+                let mut findings = self.checker.check_as(i.x, profile);
                 findings.extend(conflicts);
                 (findings, row)
             })
@@ -696,6 +697,25 @@ impl Validator {
         );
         Ok(ctx)
     }
+}
+
+/// What the directory says about an agency's place, as the rules read it.
+fn profile_of(a: &nianbao_directory::Agency) -> AgencyProfile {
+    use nianbao_directory::{AgencyKind as Dk, Level};
+    let kind = match a.kind() {
+        Dk::Government => AgencyKind::Government,
+        Dk::Department => AgencyKind::Department,
+        Dk::Township => AgencyKind::Township,
+        Dk::Street => AgencyKind::Street,
+    };
+    let level = match (kind, a.level()) {
+        (AgencyKind::Township | AgencyKind::Street, _) => AgencyLevel::Township,
+        (_, Some(Level::National | Level::Province)) => AgencyLevel::Province,
+        (_, Some(Level::City)) => AgencyLevel::City,
+        (_, Some(Level::County)) => AgencyLevel::County,
+        (_, None) => AgencyProfile::from_name(&a.name).level,
+    };
+    AgencyProfile { level, kind }
 }
 
 /// One report for [`Validator::validate_batch`].
@@ -1222,6 +1242,60 @@ mod tests {
             ..Config::default()
         };
         assert!(matches!(cfg.rule_config(), Err(Error::Rules { .. })));
+    }
+
+    #[tokio::test]
+    async fn the_directory_decides_the_agency_and_its_level() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/v.db?mode=rwc", dir.path().display());
+        let store = Store::open(nianbao_db::connect(&url).await.unwrap())
+            .await
+            .unwrap();
+        let directory = Directory::from_toml(
+            r#"
+default_office = "city"
+[[offices]]
+id = "city"
+name = "江州市人民政府办公室"
+level = "city"
+[[agencies]]
+name = "枫桥市人民政府"
+office = "city"
+region = "390181"
+"#,
+        )
+        .unwrap();
+        let v = Validator::new(Arc::new(Checker::default()), Similarity::default(), store)
+            .with_directory(Arc::new(directory));
+        // A city government reporting 规章 (legitimate for a 设区的市, which its name says), that
+        // the directory knows as a county-level city (region code 390281).
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../deploy/samples/0062_tab_临川市人民政府_2022.txt"),
+        )
+        .unwrap()
+        .replace("临川市", "枫桥市");
+        let x = nianbao_extract::extract_text(&text);
+        assert!(
+            Checker::default()
+                .check(&x)
+                .iter()
+                .all(|f| f.rule != RuleId::T2RegulationScope)
+        );
+        let input = Input {
+            report_id: "r1",
+            version: "v1",
+            agency_hint: "",
+            named: "",
+            region: "",
+            year_hint: 0,
+            x: &x,
+        };
+        let found = v.validate_batch(&[input]).await.pop().unwrap().unwrap();
+        assert!(
+            found.iter().any(|f| f.rule == RuleId::T2RegulationScope),
+            "{found:?}"
+        );
     }
 
     #[tokio::test]
