@@ -217,6 +217,7 @@ fn event(
         findings,
         published_on: published_on.into(),
         agency_verified: true,
+        backfill: false,
     };
     (ev, meta)
 }

@@ -128,6 +128,7 @@ fn validated(report_id: &str, agency: &str, findings: Vec<v1::Finding>) -> v1::R
         findings,
         published_on: "2025-01-20".into(),
         agency_verified: true,
+        backfill: false,
     }
 }
 

@@ -726,6 +726,7 @@ impl Worker {
             findings: findings.iter().map(v1::Finding::from).collect(),
             published_on: e.ev.published_on.clone(),
             agency_verified: e.ev.agency_verified,
+            backfill: e.ev.backfill,
         };
         let env = Envelope {
             message_id: format!("{}:{}:validated", meta.report_id, meta.version),
