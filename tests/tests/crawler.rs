@@ -83,7 +83,14 @@ struct Site {
 }
 
 impl Site {
-    fn put(&self, path: &str, body: Vec<u8>, ct: &'static str, etag: Option<&str>, lm: Option<&'static str>) {
+    fn put(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        ct: &'static str,
+        etag: Option<&str>,
+        lm: Option<&'static str>,
+    ) {
         self.docs.lock().unwrap().insert(
             path.to_string(),
             Doc {
@@ -117,10 +124,16 @@ async fn serve(State(site): State<Arc<Site>>, uri: Uri, h: HeaderMap) -> Respons
             return respond(200, "User-agent: *\nDisallow: /private/\n".into_response());
         }
         "/loop/a" => {
-            return respond(302, (StatusCode::FOUND, [(header::LOCATION, "/loop/b")]).into_response());
+            return respond(
+                302,
+                (StatusCode::FOUND, [(header::LOCATION, "/loop/b")]).into_response(),
+            );
         }
         "/loop/b" => {
-            return respond(302, (StatusCode::FOUND, [(header::LOCATION, "a")]).into_response());
+            return respond(
+                302,
+                (StatusCode::FOUND, [(header::LOCATION, "a")]).into_response(),
+            );
         }
         _ => {}
     }
@@ -139,16 +152,13 @@ async fn serve(State(site): State<Arc<Site>>, uri: Uri, h: HeaderMap) -> Respons
     if etag_match || lm_match {
         return respond(304, StatusCode::NOT_MODIFIED.into_response());
     }
-    let mut r = (
-        [(header::CONTENT_TYPE, doc.content_type)],
-        doc.body.clone(),
-    )
-        .into_response();
+    let mut r = ([(header::CONTENT_TYPE, doc.content_type)], doc.body.clone()).into_response();
     if let Some(e) = &doc.etag {
         r.headers_mut().insert(header::ETAG, e.parse().unwrap());
     }
     if let Some(lm) = doc.last_modified {
-        r.headers_mut().insert(header::LAST_MODIFIED, lm.parse().unwrap());
+        r.headers_mut()
+            .insert(header::LAST_MODIFIED, lm.parse().unwrap());
     }
     respond(200, r)
 }
@@ -159,7 +169,9 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%'
-            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(v);
             i += 3;
@@ -182,9 +194,18 @@ fn build_site(site: &Site) {
         "/szf/xxgk/ndbg/index.html",
         gbk(&list(
             &[
-                ("2025/0120/report2024.html", "楚江省人民政府2024年政府信息公开工作年度报告"),
-                ("/private/nb2024.html", "楚江省人民政府2024年政府信息公开工作年度报告（内部稿）"),
-                ("../ndbg/missing.html", "楚江省人民政府2023年政府信息公开工作年度报告"),
+                (
+                    "2025/0120/report2024.html",
+                    "楚江省人民政府2024年政府信息公开工作年度报告",
+                ),
+                (
+                    "/private/nb2024.html",
+                    "楚江省人民政府2024年政府信息公开工作年度报告（内部稿）",
+                ),
+                (
+                    "../ndbg/missing.html",
+                    "楚江省人民政府2023年政府信息公开工作年度报告",
+                ),
                 ("notice.html", "关于公布政务公开目录的通知"),
                 ("index_1.html", "下一页"),
                 ("index_2.html", "尾页"),
@@ -199,7 +220,10 @@ fn build_site(site: &Site) {
         "/szf/xxgk/ndbg/index_1.html",
         gbk(&list(
             &[
-                ("/szf/xxgk/ndbg/2022/report2021.html", "楚江省人民政府2021年政府信息公开工作年度报告"),
+                (
+                    "/szf/xxgk/ndbg/2022/report2021.html",
+                    "楚江省人民政府2021年政府信息公开工作年度报告",
+                ),
                 ("/loop/a", "楚江省人民政府2020年政府信息公开工作年度报告"),
                 ("index.html", "上一页"),
                 ("index_2.html", "下一页"),
@@ -214,7 +238,10 @@ fn build_site(site: &Site) {
         "/szf/xxgk/ndbg/index_2.html",
         gbk(&list(
             &[
-                ("files/2022%E5%B9%B4%E6%8A%A5.docx", "楚江省人民政府2022年政府信息公开工作年度报告（Word版）"),
+                (
+                    "files/2022%E5%B9%B4%E6%8A%A5.docx",
+                    "楚江省人民政府2022年政府信息公开工作年度报告（Word版）",
+                ),
                 ("index_1.html", "上一页"),
             ],
             g,
@@ -226,7 +253,11 @@ fn build_site(site: &Site) {
     let t2024 = "楚江省人民政府2024年政府信息公开工作年度报告";
     site.put(
         "/szf/xxgk/ndbg/2025/0120/report2024.html",
-        gbk(&page(t2024, &sample("0514_prose_楚江省人民政府_2024.txt"), g)),
+        gbk(&page(
+            t2024,
+            &sample("0514_prose_楚江省人民政府_2024.txt"),
+            g,
+        )),
         HTML_GBK,
         Some("\"gbk-2024\""),
         None,
@@ -244,13 +275,22 @@ fn build_site(site: &Site) {
             .render(nianbao_synth::OutputFormat::Docx)
             .unwrap()
     };
-    site.put("/szf/xxgk/ndbg/files/2022年报.docx", docx(1), DOCX, Some("\"d1\""), None);
+    site.put(
+        "/szf/xxgk/ndbg/files/2022年报.docx",
+        docx(1),
+        DOCX,
+        Some("\"d1\""),
+        None,
+    );
 
     site.put(
         "/yunyang/zfxxgk/ndbg/list.html",
         list(
             &[
-                ("2025/report.html", "云阳市自然资源局2024年度政府信息公开工作年度报告"),
+                (
+                    "2025/report.html",
+                    "云阳市自然资源局2024年度政府信息公开工作年度报告",
+                ),
                 ("list_2.html", "下一页"),
             ],
             "utf-8",
@@ -264,7 +304,10 @@ fn build_site(site: &Site) {
         "/yunyang/zfxxgk/ndbg/list_2.html",
         list(
             &[
-                ("2024/0115/art.html", "云阳市自然资源局2023年政府信息公开工作年度报告"),
+                (
+                    "2024/0115/art.html",
+                    "云阳市自然资源局2023年政府信息公开工作年度报告",
+                ),
                 ("list.html", "上一页"),
             ],
             "utf-8",
@@ -286,7 +329,13 @@ fn build_site(site: &Site) {
         None,
     );
     // No validators at all: only the hash tells that it did not change.
-    site.put("/yunyang/zfxxgk/ndbg/2024/0115/files/2023nb.docx", docx(2), DOCX, None, None);
+    site.put(
+        "/yunyang/zfxxgk/ndbg/2024/0115/files/2023nb.docx",
+        docx(2),
+        DOCX,
+        None,
+        None,
+    );
     set_yunyang_report(site, false);
 }
 
@@ -301,12 +350,20 @@ fn set_yunyang_report(site: &Site, changed: bool) {
             "本报告电子版可在云阳市门户网站查阅或下载，2025年2月10日更正了部分数据。",
             1,
         );
-        assert!(text.contains("更正"), "the sample still has the sentence the test edits");
+        assert!(
+            text.contains("更正"),
+            "the sample still has the sentence the test edits"
+        );
     }
     site.changed.store(changed, Ordering::SeqCst);
     site.put(
         YUNYANG_REPORT,
-        page("云阳市自然资源局2024年政府信息公开工作年度报告", &text, "utf-8").into_bytes(),
+        page(
+            "云阳市自然资源局2024年政府信息公开工作年度报告",
+            &text,
+            "utf-8",
+        )
+        .into_bytes(),
         HTML_UTF8,
         Some(if changed { "\"y-v2\"" } else { "\"y-v1\"" }),
         None,
@@ -332,12 +389,7 @@ async fn crawls_a_simulated_site_exactly_once_and_a_change_once_more() {
 
     let site = Arc::new(Site::default());
     build_site(&site);
-    let main = start_site(
-        axum::Router::new()
-            .fallback(serve)
-            .with_state(site.clone()),
-    )
-    .await;
+    let main = start_site(axum::Router::new().fallback(serve).with_state(site.clone())).await;
     // The slow host: answers its list after 3 s, the crawler gives up after 1 s.
     let slow = start_site(axum::Router::new().fallback(|uri: Uri| async move {
         if uri.path() == "/robots.txt" {
@@ -446,11 +498,23 @@ office = "province"
     };
     assert!(problem("/private/").error.contains("robots.txt"));
     assert_eq!(problem("missing.html").status, Some(404));
-    assert!(problem("/loop/").error.contains("重定向循环"), "{:?}", problem("/loop/"));
+    assert!(
+        problem("/loop/").error.contains("重定向循环"),
+        "{:?}",
+        problem("/loop/")
+    );
     assert_eq!(problem("old.wps").status, Some(404));
-    assert!(problem(&slow).error.contains("超时"), "{:?}", problem(&slow));
+    assert!(
+        problem(&slow).error.contains("超时"),
+        "{:?}",
+        problem(&slow)
+    );
     assert_eq!(one.problems.len(), 5, "{:#?}", one.problems);
-    assert_eq!(site.count("/private/nb2024.html", 200), 0, "robots.txt kept");
+    assert_eq!(
+        site.count("/private/nb2024.html", 200),
+        0,
+        "robots.txt kept"
+    );
     // The pagination was followed both ways without reading a page twice.
     assert_eq!(site.count("/szf/xxgk/ndbg/index_1.html", 200), 1);
     assert_eq!(one.list_pages, 5);
@@ -465,8 +529,17 @@ office = "province"
     assert_eq!(r2024.etag, "\"gbk-2024\"");
     assert_eq!(r2024.http_status, 200);
     assert!(r2024.first_seen_at_ms > 0 && !r2024.backfill && !r2024.agency_verified);
-    assert_eq!(r2024.published_on.len(), 10, "the first-seen date: {}", r2024.published_on);
-    assert!(r2024.submitted_by.contains("crawler"), "{}", r2024.submitted_by);
+    assert_eq!(
+        r2024.published_on.len(),
+        10,
+        "the first-seen date: {}",
+        r2024.published_on
+    );
+    assert!(
+        r2024.submitted_by.contains("crawler"),
+        "{}",
+        r2024.submitted_by
+    );
     let r2021 = by_url["/szf/xxgk/ndbg/2022/report2021.html"];
     assert_eq!(r2021.last_modified, "Thu, 20 Jan 2022 08:00:00 GMT");
     assert!(r2021.backfill);
@@ -488,7 +561,11 @@ office = "province"
     let first = by_url[YUNYANG_REPORT];
     assert_ne!(changed.report_id, first.report_id);
     let new = p
-        .wait_status(std::slice::from_ref(&changed.report_id), &["notified"], WAIT)
+        .wait_status(
+            std::slice::from_ref(&changed.report_id),
+            &["notified"],
+            WAIT,
+        )
         .await
         .unwrap()
         .remove(0);
@@ -497,7 +574,10 @@ office = "province"
         "{:#?}",
         new.findings
     );
-    assert_eq!(new.first_seen_at_ms, first.first_seen_at_ms, "the URL's first sighting");
+    assert_eq!(
+        new.first_seen_at_ms, first.first_seen_at_ms,
+        "the URL's first sighting"
+    );
     assert_eq!(new.etag, "\"y-v2\"");
     // Both versions kept.
     let mut ingest = p.ingest().await.unwrap();
@@ -533,7 +613,9 @@ office = "province"
         .map(|s| s.report_id.as_str())
         .collect();
     assert!(
-        alerts.iter().all(|a| !backfill_ids.contains(a.report_id.as_str())),
+        alerts
+            .iter()
+            .all(|a| !backfill_ids.contains(a.report_id.as_str())),
         "{alerts:#?}"
     );
     assert!(

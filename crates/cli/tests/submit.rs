@@ -58,7 +58,10 @@ async fn operators_backfill_and_agencies_may_not() {
     let (code, out) = nianbao(&p, &agency, &["submit", "--backfill", &file]).await;
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("只有运维人员或采集程序可以补录"), "{out}");
-    assert!(out.contains("backfill is for operators and crawlers only"), "{out}");
+    assert!(
+        out.contains("backfill is for operators and crawlers only"),
+        "{out}"
+    );
     // Without --backfill the agency's own submission is taken, and is no backfill. (Another
     // file: the same bytes for the same agency are the operator's backfilled report again.)
     let other = nianbao_e2e::repo_root()

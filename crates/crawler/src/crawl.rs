@@ -101,12 +101,7 @@ pub struct Crawler {
 
 impl Crawler {
     /// The agencies with a 专栏, and the hosts their links may lead to.
-    fn sites(
-        &self,
-    ) -> (
-        Vec<(&Agency, Result<Url, String>)>,
-        crate::fetch::AllowedHosts,
-    ) {
+    fn sites(&self) -> (Sites<'_>, crate::fetch::AllowedHosts) {
         let mut allowed = crate::fetch::AllowedHosts::default();
         for h in &self.extra_hosts {
             allowed.add_entry(h);
@@ -192,6 +187,9 @@ impl Crawler {
         Ok(report)
     }
 }
+
+/// The agencies with a 专栏 URL, parsed (or why it does not parse).
+type Sites<'a> = Vec<(&'a Agency, Result<Url, String>)>;
 
 /// A document to look at.
 struct Doc {
