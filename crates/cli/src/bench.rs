@@ -110,6 +110,7 @@ pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
                             region: None,
                             source_url: None,
                             published_on: None,
+                            ..Default::default()
                         })
                         .await?
                         .into_inner();

@@ -74,6 +74,8 @@ pub struct SubmitArgs {
     pub region: Option<String>,
     pub source_url: Option<String>,
     pub published_on: Option<String>,
+    /// Earlier years' reports: validated and stored, alerting nobody.
+    pub backfill: bool,
 }
 
 /// Submits each file; prints `ID  FILE` (and "duplicate" for a re-submission). Returns the ids.
@@ -95,6 +97,8 @@ pub async fn submit(url: &str, a: SubmitArgs, out: &mut impl Write) -> Result<Ve
                 region: a.region.clone(),
                 source_url: a.source_url.clone(),
                 published_on: a.published_on.clone(),
+                backfill: a.backfill,
+                ..Default::default()
             })
             .await
             .map_err(|s| anyhow::anyhow!("{}: {}", path.display(), s.message()))?
@@ -104,10 +108,10 @@ pub async fn submit(url: &str, a: SubmitArgs, out: &mut impl Write) -> Result<Ve
             "{}  {}{}",
             resp.report_id,
             path.display(),
-            if resp.duplicate {
-                "  (已提交过 duplicate)"
-            } else {
-                ""
+            match (resp.duplicate, a.backfill) {
+                (true, _) => "  (已提交过 duplicate)",
+                (false, true) => "  (补录 backfill)",
+                (false, false) => "",
             }
         )?;
         ids.push(resp.report_id);

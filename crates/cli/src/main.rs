@@ -156,6 +156,10 @@ enum Command {
         /// Publication date, YYYY-MM-DD.
         #[arg(long)]
         published_on: Option<String>,
+        /// An earlier year's report loaded for carry-over and 雷同 checks of later reports: checked
+        /// and stored, but alerts nobody and is not an arrival (operators and crawlers only).
+        #[arg(long)]
+        backfill: bool,
         /// Ingest gRPC endpoint (default $NIANBAO_INGEST_URL or http://127.0.0.1:50051).
         #[arg(long)]
         endpoint: Option<String>,
@@ -339,6 +343,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             region,
             source_url,
             published_on,
+            backfill,
             endpoint,
         } => block_on(async {
             let args = client::SubmitArgs {
@@ -347,6 +352,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 region,
                 source_url,
                 published_on,
+                backfill,
             };
             client::submit(&client::ingest_url(endpoint), args, &mut out).await?;
             Ok(())

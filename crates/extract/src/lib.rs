@@ -31,6 +31,9 @@ mod title;
 
 use doc::{Line, make_lines, normalize_document};
 pub use format::{Format, FormatError};
+/// A web page's bytes as text (BOM, declared charset checked against the content, GBK read as
+/// GB18030): the crawler reads its list pages the way reports are read.
+pub use html::decode as decode_html;
 use nianbao_model::{Extraction, Part, PartSpan, Template, TextLine};
 use std::time::{Duration, Instant};
 

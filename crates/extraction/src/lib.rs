@@ -269,6 +269,7 @@ impl Worker {
             agency_hint: ev.agency_hint.clone(),
             published_on: ev.published_on.clone(),
             agency_verified: ev.agency_verified,
+            backfill: ev.backfill,
         };
         let body = out.encode_to_vec();
         // Checked before publishing: a message above the broker's max_message_size closes the

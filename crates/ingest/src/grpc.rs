@@ -80,6 +80,8 @@ pub const MAX_AGENCY_CHARS: usize = 100;
 pub const MAX_FILE_NAME_CHARS: usize = 255;
 pub const MAX_URL_CHARS: usize = 2048;
 pub const MAX_ID_CHARS: usize = 64;
+/// Longest accepted `ETag` / `Last-Modified` value (a crawler's provenance).
+pub const MAX_VALIDATOR_CHARS: usize = 512;
 
 fn too_long(field: &str, value: &str, max: usize) -> Result<(), GrpcStatus> {
     let n = value.chars().count();
@@ -206,6 +208,11 @@ pub fn to_proto(r: ReportRow) -> v1::Report {
         submitted_by: r.submitted_by,
         agency_verified: r.agency_verified,
         office_id: r.office_id,
+        backfill: r.backfill,
+        first_seen_at_ms: r.first_seen_at_ms,
+        etag: r.etag,
+        last_modified: r.last_modified,
+        http_status: u32::try_from(r.http_status).unwrap_or(0),
     }
 }
 
@@ -286,6 +293,22 @@ impl Ingest for IngestService {
                 "published_on may be stated by a crawler or an operator only; an agency's submission counts from its arrival",
             ));
         }
+        if req.backfill && !matches!(caller.role, Role::Crawler | Role::Operator | Role::Local) {
+            // An agency marking its own report as an earlier year's would keep it from alerting
+            // anyone: only the people loading history may.
+            return Err(denied(
+                "只有运维人员或采集程序可以补录往年报告（backfill），报告机关提交的报告都会进入检查和提醒",
+                "backfill is for operators and crawlers only; an agency's submission is always checked and alerted on",
+            ));
+        }
+        too_long("etag", &req.etag, MAX_VALIDATOR_CHARS)?;
+        too_long("last_modified", &req.last_modified, MAX_VALIDATOR_CHARS)?;
+        if req.http_status > 599 || req.first_seen_at_ms < 0 {
+            return Err(GrpcStatus::invalid_argument(format!(
+                "来源信息无效：HTTP 状态 {}，首次发现时间 {} / invalid provenance: http_status {}, first_seen_at_ms {}",
+                req.http_status, req.first_seen_at_ms, req.http_status, req.first_seen_at_ms
+            )));
+        }
         let region = opt_trim(req.region).unwrap_or_else(|| UNKNOWN_REGION.to_string());
         if !is_region(&region) {
             return Err(GrpcStatus::invalid_argument(format!(
@@ -345,6 +368,11 @@ impl Ingest for IngestService {
             submitted_by: caller.describe(),
             agency_verified,
             office_id: String::new(),
+            backfill: req.backfill,
+            first_seen_at_ms: req.first_seen_at_ms,
+            etag: req.etag.trim().to_string(),
+            last_modified: req.last_modified.trim().to_string(),
+            http_status: i64::from(req.http_status),
         };
         let mut row = row;
         if let Some(d) = &self.directory

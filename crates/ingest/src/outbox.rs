@@ -35,6 +35,7 @@ pub fn received_event(r: &ReportRow, now_ms: i64) -> v1::ReportReceived {
         size: u64::try_from(r.size).unwrap_or(0),
         agency_verified: r.agency_verified,
         submitted_by: r.submitted_by.clone(),
+        backfill: r.backfill,
     }
 }
 

@@ -51,6 +51,15 @@ pub struct ReportRow {
     /// The supervising office responsible for the report's agency, as the directory resolves it
     /// ("" until the agency is known, or without a directory): decides which offices may read it.
     pub office_id: String,
+    /// An earlier year's report loaded for the cross-report rules: alerts nobody (operators and
+    /// crawlers only, see `SubmitReportRequest.backfill`).
+    pub backfill: bool,
+    /// A crawler's provenance of the bytes (0 / "" when not crawled): when it first saw the URL,
+    /// the response's validators and HTTP status. Kept so that 按时发布 can be argued from evidence.
+    pub first_seen_at_ms: i64,
+    pub etag: String,
+    pub last_modified: String,
+    pub http_status: i64,
 }
 
 pub use nianbao_proto::StoredFinding;
@@ -113,14 +122,24 @@ pub enum StoreError {
 
 const COLUMNS: &str = "report_id, version, file_name, agency_hint, agency, region, year, status, \
     failure_reason, findings_json, alert_ids_json, received_at_ms, updated_at_ms, source_url, \
-    published_on, size, published, progress, traceparent, submitted_by, agency_verified, office_id";
+    published_on, size, published, progress, traceparent, submitted_by, agency_verified, office_id, \
+    backfill, first_seen_at_ms, etag, last_modified, http_status";
+
+/// How many columns [`COLUMNS`] names (the placeholders of one inserted row).
+const COLUMN_COUNT: usize = 27;
 
 /// Columns added after the first release, with their definitions: added to an older table at start
 /// (its rows keep their data and get the defaults).
-const ADDED_COLUMNS: [(&str, &str); 3] = [
+const ADDED_COLUMNS: [(&str, &str); 8] = [
     ("submitted_by", "TEXT NOT NULL DEFAULT ''"),
     ("agency_verified", "BIGINT NOT NULL DEFAULT 0"),
     ("office_id", "TEXT NOT NULL DEFAULT ''"),
+    // Backfill and the crawler's provenance (issue #22).
+    ("backfill", "BIGINT NOT NULL DEFAULT 0"),
+    ("first_seen_at_ms", "BIGINT NOT NULL DEFAULT 0"),
+    ("etag", "TEXT NOT NULL DEFAULT ''"),
+    ("last_modified", "TEXT NOT NULL DEFAULT ''"),
+    ("http_status", "BIGINT NOT NULL DEFAULT 0"),
 ];
 
 /// The ingest database.
@@ -223,7 +242,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO reports ({COLUMNS}) VALUES {} \
              ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
-            sql_rows(items.len(), 22)
+            sql_rows(items.len(), COLUMN_COUNT)
         );
         let mut q = query_scalar::<String>(sql);
         for (r, _) in items {
@@ -249,7 +268,12 @@ impl Store {
                 .bind(r.traceparent.clone())
                 .bind(r.submitted_by.clone())
                 .bind(i64::from(r.agency_verified))
-                .bind(r.office_id.clone());
+                .bind(r.office_id.clone())
+                .bind(i64::from(r.backfill))
+                .bind(r.first_seen_at_ms)
+                .bind(r.etag.clone())
+                .bind(r.last_modified.clone())
+                .bind(r.http_status);
         }
         Ok(q.fetch_all(&self.db).await?.into_iter().collect())
     }
@@ -680,6 +704,11 @@ fn decode_row(r: &Row) -> Result<ReportRow, StoreError> {
         submitted_by: r.try_get("submitted_by")?,
         agency_verified: r.try_get::<i64, _>("agency_verified")? != 0,
         office_id: r.try_get("office_id")?,
+        backfill: r.try_get::<i64, _>("backfill")? != 0,
+        first_seen_at_ms: r.try_get("first_seen_at_ms")?,
+        etag: r.try_get("etag")?,
+        last_modified: r.try_get("last_modified")?,
+        http_status: r.try_get("http_status")?,
     })
 }
 
@@ -711,6 +740,11 @@ mod tests {
             submitted_by: "k-1 (agency)".into(),
             agency_verified: true,
             office_id: "390100".into(),
+            backfill: true,
+            first_seen_at_ms: 1_737_331_200_000,
+            etag: "\"abc\"".into(),
+            last_modified: "Mon, 20 Jan 2025 08:00:00 GMT".into(),
+            http_status: 200,
         }
     }
 
@@ -744,6 +778,10 @@ mod tests {
         let store = Store::open(&url).await.unwrap();
         let old = store.get("old").await.unwrap().unwrap();
         assert_eq!((old.office_id.as_str(), old.agency_verified), ("", false));
+        assert_eq!(
+            (old.backfill, old.first_seen_at_ms, old.etag.as_str()),
+            (false, 0, "")
+        );
         let new = row("new", "v2");
         store.insert_many(&[(&new, &b"x"[..])]).await.unwrap();
         assert_eq!(store.get("new").await.unwrap().unwrap(), new);

@@ -146,6 +146,7 @@ fn submit(content: &[u8], agency: Option<&str>, region: Option<&str>) -> v1::Sub
         region: region.map(Into::into),
         source_url: Some("https://example.gov.cn/r.html".into()),
         published_on: Some("2025-01-20".into()),
+        ..Default::default()
     }
 }
 
@@ -482,6 +483,7 @@ async fn scenario(amqp_url: &str, data: &Path, database_url: Option<String>) {
         agency_hint: "某某县人民政府办公室".into(),
         published_on: "2025-01-20".into(),
         agency_verified: false,
+        backfill: false,
     };
     emit(
         &bus,
@@ -520,6 +522,7 @@ async fn scenario(amqp_url: &str, data: &Path, database_url: Option<String>) {
         published_on: "2025-01-20".into(),
         agency_verified: false,
         agency_id: String::new(),
+        backfill: false,
     };
     emit(
         &bus,

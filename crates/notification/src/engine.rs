@@ -505,6 +505,12 @@ impl Engine {
         if !out.is_empty() {
             return out;
         }
+        // An earlier year's report loaded for the cross-report rules (backfill): stored by
+        // validation for carry-over and 雷同, but news to nobody and no agency's arrival.
+        if ev.backfill {
+            tracing::debug!(report_id = %meta.report_id, "backfilled report: no alert");
+            return out;
+        }
 
         // The roster: arrival, lateness, and a missing-report alert that this report closes.
         // Only a report whose agency is verified (submitted with the agency's own credential, or by

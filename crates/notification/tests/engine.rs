@@ -218,6 +218,7 @@ fn event(
         published_on: published_on.into(),
         agency_verified: true,
         agency_id: String::new(),
+        backfill: false,
     };
     (ev, meta)
 }

@@ -812,6 +812,7 @@ impl Worker {
             published_on: e.ev.published_on.clone(),
             agency_verified: e.ev.agency_verified,
             agency_id: agency.map(|a| a.id.clone()).unwrap_or_default(),
+            backfill: e.ev.backfill,
         };
         let env = Envelope {
             message_id: format!("{}:{}:validated", meta.report_id, meta.version),

@@ -71,6 +71,7 @@ fn event(d: &Doc) -> v1::ReportExtracted {
         agency_hint: String::new(),
         published_on: "2025-01-20".into(),
         agency_verified: false,
+        backfill: false,
     }
 }
 

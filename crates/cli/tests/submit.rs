@@ -1,0 +1,81 @@
+//! `nianbao submit --backfill` as a person runs it: the real binary against a real ingest (TLS,
+//! credentials, a broker from the e2e harness). An operator backfills; an agency may not.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use nianbao_e2e::pipeline::{Db, Pipeline};
+use nianbao_proto::v1::GetReportRequest;
+use std::process::Command;
+
+const SAMPLE: &str = "0030_web_云阳市自然资源局_2024.txt";
+const AGENCY: &str = "云阳市自然资源局";
+
+/// Runs `nianbao ARGS` against `p`'s ingest with `token`: exit code, stdout and stderr together.
+async fn nianbao(p: &Pipeline, token: &str, args: &[&str]) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nianbao"));
+    cmd.args(args)
+        .env("NIANBAO_INGEST_URL", &p.ingest_url)
+        .env("NIANBAO_CA", &p.security.ca)
+        .env("NIANBAO_TOKEN", token)
+        .env_remove("NIANBAO_TOKEN_FILE");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_backfill_and_agencies_may_not() {
+    let mut p = Pipeline::new(nianbao_e2e::shared_broker(), "cli-backfill")
+        .await
+        .unwrap();
+    p.start_ingest_and_validation(Db::Sqlite).await.unwrap();
+    let mut ingest = p.ingest().await.unwrap();
+    let file = nianbao_e2e::repo_root().join("deploy/samples").join(SAMPLE);
+    let file = file.display().to_string();
+
+    let operator = p.security.operator.clone();
+    let (code, out) = nianbao(
+        &p,
+        &operator,
+        &["submit", "--backfill", "--agency", AGENCY, &file],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("补录 backfill"), "{out}");
+    let id = out.split_whitespace().next().unwrap().to_string();
+    let r = ingest
+        .get_report(GetReportRequest { report_id: id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.backfill && r.agency_verified, "{r:?}");
+
+    let agency = p.agency_token(AGENCY).unwrap();
+    let (code, out) = nianbao(&p, &agency, &["submit", "--backfill", &file]).await;
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("只有运维人员或采集程序可以补录"), "{out}");
+    assert!(
+        out.contains("backfill is for operators and crawlers only"),
+        "{out}"
+    );
+    // Without --backfill the agency's own submission is taken, and is no backfill. (Another
+    // file: the same bytes for the same agency are the operator's backfilled report again.)
+    let other = nianbao_e2e::repo_root()
+        .join("deploy/samples/0044_tab_云阳市自然资源局_2024.txt")
+        .display()
+        .to_string();
+    let (code, out) = nianbao(&p, &agency, &["submit", &other]).await;
+    assert_eq!(code, 0, "{out}");
+    let id = out.split_whitespace().next().unwrap().to_string();
+    let r = ingest
+        .get_report(GetReportRequest { report_id: id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r.backfill && r.agency_verified, "{r:?}");
+    p.shutdown().await.unwrap();
+}
