@@ -62,12 +62,9 @@ async fn operators_backfill_and_agencies_may_not() {
         out.contains("backfill is for operators and crawlers only"),
         "{out}"
     );
-    // Without --backfill the agency's own submission is taken, and is no backfill. (Another
-    // file: the same bytes for the same agency are the operator's backfilled report again.)
-    let other = nianbao_e2e::repo_root()
-        .join("deploy/samples/0044_tab_云阳市自然资源局_2024.txt")
-        .display()
-        .to_string();
+    // Without --backfill the agency's own submission is taken, and is no backfill: also the same
+    // bytes the operator backfilled (its own report, not a duplicate of the copy).
+    let other = file.clone();
     let (code, out) = nianbao(&p, &agency, &["submit", &other]).await;
     assert_eq!(code, 0, "{out}");
     let id = out.split_whitespace().next().unwrap().to_string();

@@ -493,7 +493,7 @@ impl Site<'_> {
         let req = SubmitReportRequest {
             content: resp.body.clone(),
             file_name,
-            agency: Some(self.agency.name.clone()),
+            agency: Some(self.agency.id.clone()),
             region: (!region.is_empty()).then(|| region.to_string()),
             source_url: Some(url.chars().take(2048).collect()),
             published_on: Some(Date::from_ms_cst(version_seen_ms).to_string()),

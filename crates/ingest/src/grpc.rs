@@ -339,10 +339,13 @@ impl Ingest for IngestService {
         let version = hex::encode(Sha256::digest(&req.content));
         // An unverified claim to be an agency gets an id of its own, so that it can never stand
         // in for (or block, as a duplicate) the agency's own submission of the same bytes.
-        let id = if agency_verified {
-            report_id(&agency_hint, &version)
-        } else {
-            report_id(&format!("unverified:{agency_hint}"), &version)
+        // A backfilled copy has an id of its own too: the agency's own later submission of the
+        // same bytes is its report (checked, alerted on, its arrival), not a duplicate of the copy.
+        let id = match (agency_verified, req.backfill) {
+            (true, false) => report_id(&agency_hint, &version),
+            (true, true) => report_id(&format!("backfill:{agency_hint}"), &version),
+            (false, false) => report_id(&format!("unverified:{agency_hint}"), &version),
+            (false, true) => report_id(&format!("unverified-backfill:{agency_hint}"), &version),
         };
         let now = nianbao_service::now_ms();
         let row = ReportRow {

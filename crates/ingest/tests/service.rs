@@ -522,6 +522,7 @@ async fn scenario(amqp_url: &str, data: &Path, database_url: Option<String>) {
         published_on: "2025-01-20".into(),
         agency_verified: false,
         agency_id: String::new(),
+        publication_witnessed: false,
         backfill: false,
     };
     emit(

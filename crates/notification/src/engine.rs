@@ -514,11 +514,12 @@ impl Engine {
 
         // The roster: arrival, lateness, and a missing-report alert that this report closes.
         // Only a report whose agency is verified (submitted with the agency's own credential, or by
-        // an operator naming it) counts as the agency's arrival or closes an alert: a crawler's
-        // find, or a document merely printing the name, is reported but speaks for nobody.
+        // an operator naming it) closes an alert: a document merely printing the name speaks for
+        // nobody. A crawler's find on the agency's own 专栏, with the date it was first seen there,
+        // is evidence of publication: it counts as the arrival (and for lateness), closing nothing.
         let verified = ev.agency_verified;
         if self.policy.roster.enabled
-            && verified
+            && (verified || ev.publication_witnessed)
             && ev.year > 0
             && let Some(a) = r
                 .directory_agency
@@ -546,7 +547,7 @@ impl Engine {
                 ));
                 findings.sort_by_key(|f| std::cmp::Reverse(level(f)));
             }
-            if let Some(missing) = work.current(report_key, &office.id, KIND_MISSING) {
+            if verified && let Some(missing) = work.current(report_key, &office.id, KIND_MISSING) {
                 let id = AlertRecord::id_for(&meta.report_id, &meta.version, &office.id, "arrived");
                 let mut res = self.new_alert(office, KIND_RESOLUTION, id);
                 self.fill_report(&mut res, ev, meta, agency, report_key);

@@ -218,6 +218,7 @@ fn event(
         published_on: published_on.into(),
         agency_verified: true,
         agency_id: String::new(),
+        publication_witnessed: false,
         backfill: false,
     };
     (ev, meta)
@@ -785,4 +786,59 @@ async fn a_batch_decides_exactly_as_its_events_one_after_another() {
     assert!(again.iter().all(|a| !a.is_empty()), "{again:?}");
     assert_eq!(ids(&batched).len(), sent_before);
     assert_eq!(ids(&one_by_one), ids(&batched));
+}
+
+#[tokio::test]
+async fn a_crawlers_find_is_evidence_of_publication_but_closes_nothing() {
+    let f = fixture(Date::new(2025, 2, 1).unwrap().start_ms_cst(), true).await;
+    // 清河县财政局 is missing (departments: 1月31日).
+    let t = f.engine.tick().await.unwrap();
+    let mut missing = None;
+    for id in &t.missing {
+        let a = f.get(id).await;
+        if a.agency == "清河县财政局" {
+            missing = Some(a);
+        }
+    }
+    let missing = missing.unwrap();
+    // What the crawler submits: unverified, the agency it crawled named, the date first seen.
+    let crawled = |report: &str, agency: &str, seen: &str| {
+        let (mut ev, mut meta) = event(report, "v1", agency, vec![], seen);
+        meta.submitted_at_ms = f.clock_now();
+        ev.meta = Some(meta.clone());
+        ev.agency_verified = false;
+        ev.agency_id = agency.to_string();
+        ev.publication_witnessed = true;
+        (ev, meta)
+    };
+    // Found on the bureau's 专栏, first seen 2月4日: late by that date, at its office…
+    let (ev, meta) = crawled("c1", "清河县财政局", "2025-02-04");
+    let got = f.engine.on_validated(&ev, &meta).await.unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].office_id, "390121");
+    assert_eq!(got[0].findings[0].rule, "report-late");
+    assert!(
+        got[0].findings[0].message.contains("2025年2月4日"),
+        "{}",
+        got[0].findings[0].message
+    );
+    // …but the missing alert stays open: a crawler's find closes nothing by itself.
+    assert_eq!(f.get(&missing.alert_id).await.status, STATUS_OPEN);
+
+    // The county government's report found in time (3月1日; deadline 3月31日): no alert, and no
+    // 未报送 on 4月1日, since it arrived.
+    let (ev, meta) = crawled("c2", "清河县人民政府", "2025-03-01");
+    assert!(f.engine.on_validated(&ev, &meta).await.unwrap().is_empty());
+    f.clock.set(Date::new(2025, 4, 1).unwrap().start_ms_cst());
+    let t = f.engine.tick().await.unwrap();
+    for id in &t.missing {
+        assert_ne!(f.get(id).await.agency, "清河县人民政府");
+    }
+
+    // Without the evidence flag (a document merely printing the name) it would not count.
+    let f = fixture(Date::new(2025, 2, 1).unwrap().start_ms_cst(), true).await;
+    let (mut ev, meta) = crawled("c3", "清河县财政局", "2025-02-04");
+    ev.publication_witnessed = false;
+    let got = f.engine.on_validated(&ev, &meta).await.unwrap();
+    assert!(got.is_empty(), "{got:?}");
 }

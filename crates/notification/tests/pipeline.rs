@@ -129,6 +129,7 @@ fn validated(report_id: &str, agency: &str, findings: Vec<v1::Finding>) -> v1::R
         published_on: "2025-01-20".into(),
         agency_verified: true,
         agency_id: String::new(),
+        publication_witnessed: false,
         backfill: false,
     }
 }

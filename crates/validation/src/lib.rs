@@ -24,7 +24,7 @@ use cross::{Context, ReportRow, Similarity};
 use nianbao_bus::{
     Bus, BusConfig, BusError, Envelope, Handler, Message, Outcome, QueueSpec, Stage,
 };
-use nianbao_directory::{Claims, Directory};
+use nianbao_directory::{Basis, Claims, Directory};
 use nianbao_model::finding::RuleScope;
 use nianbao_model::{Extraction, Finding, RuleId};
 use nianbao_proto::v1;
@@ -791,15 +791,18 @@ impl Worker {
     async fn publish(&self, msg: &Message, e: &Extracted, findings: &[Finding]) -> Outcome {
         let meta = &e.meta;
         // The same decision as the one the rules keyed the report by (a lookup, not stored).
-        let agency = self
-            .validator
-            .directory
-            .identify(&Claims {
-                named: Some(&e.ev.agency_hint),
-                region: Some(&meta.region),
-                document: e.x.agency.as_deref(),
-            })
-            .agency;
+        let who = self.validator.directory.identify(&Claims {
+            named: Some(&e.ev.agency_hint),
+            region: Some(&meta.region),
+            document: e.x.agency.as_deref(),
+        });
+        let agency = who.agency;
+        // Only a crawler submits unverified, names the agency and states a publication date (an
+        // agency may not state the date; an operator naming an agency is verified).
+        let witnessed = !e.ev.agency_verified
+            && agency.is_some()
+            && who.basis == Basis::Submission
+            && !e.ev.published_on.trim().is_empty();
         let out = v1::ReportValidated {
             meta: Some(v1::EventMeta {
                 attempt: 1,
@@ -812,6 +815,7 @@ impl Worker {
             published_on: e.ev.published_on.clone(),
             agency_verified: e.ev.agency_verified,
             agency_id: agency.map(|a| a.id.clone()).unwrap_or_default(),
+            publication_witnessed: witnessed,
             backfill: e.ev.backfill,
         };
         let env = Envelope {
