@@ -11,12 +11,14 @@
 
 use crate::fetch::Validators;
 use crate::links::Link;
-use nianbao_db::{Db, Row, query, query_scalar};
+use nianbao_db::{Db, Migration, Row, Step, query, query_scalar};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("crawler state database: {0}")]
     Db(#[from] nianbao_db::DbError),
+    #[error("crawler state database schema: {0}")]
+    Migrate(#[from] nianbao_db::MigrateError),
     #[error("crawler state: stored links unreadable: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -56,11 +58,13 @@ const COLUMNS: &str = "url, agency, kind, first_seen_at_ms, last_checked_at_ms, 
     etag, last_modified, content_sha256, links_json, submitted_sha256, submitted_at_ms, report_id, \
     submissions";
 
-impl State {
-    /// Connects and creates the tables if needed.
-    pub async fn open(url: &str) -> Result<State, StateError> {
-        let db = nianbao_db::connect(url).await?;
-        query(
+/// The crawler's schema, in order (see [`nianbao_db::migrate`]); later changes are new migrations,
+/// never edits.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "crawled URLs and sites",
+    steps: &[
+        Step::Sql(
             "CREATE TABLE IF NOT EXISTS crawl_urls (
                 url TEXT PRIMARY KEY,
                 agency TEXT NOT NULL DEFAULT '',
@@ -78,19 +82,23 @@ impl State {
                 report_id TEXT NOT NULL DEFAULT '',
                 submissions BIGINT NOT NULL DEFAULT 0
             )",
-        )
-        .execute(&db)
-        .await?;
-        query(
+        ),
+        Step::Sql(
             "CREATE TABLE IF NOT EXISTS crawl_sites (
                 agency TEXT PRIMARY KEY,
                 url TEXT NOT NULL DEFAULT '',
                 first_pass_at_ms BIGINT NOT NULL,
                 last_pass_at_ms BIGINT NOT NULL
             )",
-        )
-        .execute(&db)
-        .await?;
+        ),
+    ],
+}];
+
+impl State {
+    /// Connects and creates the tables if needed.
+    pub async fn open(url: &str) -> Result<State, StateError> {
+        let db = nianbao_db::connect(url).await?;
+        nianbao_db::migrate(&db, "crawler", MIGRATIONS).await?;
         Ok(State { db })
     }
 

@@ -14,8 +14,11 @@
 //! columns. The API mirrors sqlx's (`query(sql).bind(v).fetch_all(&db)`) so a store reads the same
 //! on both engines; rows come back as owned [`Value`]s.
 
+pub mod migrate;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+
+pub use migrate::{MigrateError, Migrated, Migration, Step, migrate};
 
 use std::borrow::Cow;
 use std::path::Path;

@@ -9,7 +9,7 @@
 //! several events at once, and two events of one report must never overwrite each other's step.
 
 use crate::status::{Status, StatusChange, decide};
-use nianbao_db::{Db, Row, query, query_scalar, sql_params, sql_rows};
+use nianbao_db::{Db, Migration, Row, Step, query, query_scalar, sql_params, sql_rows};
 
 /// Everything known about one report (one row of `reports`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +112,8 @@ pub enum Applied {
 pub enum StoreError {
     #[error("database: {0}")]
     Db(#[from] nianbao_db::DbError),
+    #[error("database schema: {0}")]
+    Migrate(#[from] nianbao_db::MigrateError),
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("database: {0}")]
@@ -128,45 +130,26 @@ const COLUMNS: &str = "report_id, version, file_name, agency_hint, agency, regio
 /// How many columns [`COLUMNS`] names (the placeholders of one inserted row).
 const COLUMN_COUNT: usize = 27;
 
-/// Columns added after the first release, with their definitions: added to an older table at start
-/// (its rows keep their data and get the defaults).
-const ADDED_COLUMNS: [(&str, &str); 8] = [
-    ("submitted_by", "TEXT NOT NULL DEFAULT ''"),
-    ("agency_verified", "BIGINT NOT NULL DEFAULT 0"),
-    ("office_id", "TEXT NOT NULL DEFAULT ''"),
-    // Backfill and the crawler's provenance (issue #22).
-    ("backfill", "BIGINT NOT NULL DEFAULT 0"),
-    ("first_seen_at_ms", "BIGINT NOT NULL DEFAULT 0"),
-    ("etag", "TEXT NOT NULL DEFAULT ''"),
-    ("last_modified", "TEXT NOT NULL DEFAULT ''"),
-    ("http_status", "BIGINT NOT NULL DEFAULT 0"),
-];
-
-/// The ingest database.
-#[derive(Clone, Debug)]
-pub struct Store {
-    db: Db,
-}
-
-impl Store {
-    /// The database, for the readiness probe (`SELECT 1`).
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
-    /// Connects and creates the tables if they do not exist yet.
-    pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let db = nianbao_db::connect(url).await?;
-        let blob = if db.is_postgres() { "BYTEA" } else { "BLOB" };
-        let blobs = format!(
-            "CREATE TABLE IF NOT EXISTS blobs (
+/// The ingest schema, in order (see [`nianbao_db::migrate`]). Migration 1 is the schema as it
+/// stood when migrations were introduced, written so that it takes over a database of that time
+/// (tables kept, missing columns added); later changes are new migrations, never edits.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "reports and blobs",
+    steps: &[
+        Step::Engine {
+            sqlite: "CREATE TABLE IF NOT EXISTS blobs (
                 sha256 TEXT PRIMARY KEY,
-                content {blob} NOT NULL,
+                content BLOB NOT NULL,
                 size BIGINT NOT NULL
-            )"
-        );
-        query(blobs).execute(&db).await?;
-        query(
+            )",
+            postgres: "CREATE TABLE IF NOT EXISTS blobs (
+                sha256 TEXT PRIMARY KEY,
+                content BYTEA NOT NULL,
+                size BIGINT NOT NULL
+            )",
+        },
+        Step::Sql(
             "CREATE TABLE IF NOT EXISTS reports (
                 report_id TEXT PRIMARY KEY,
                 version TEXT NOT NULL,
@@ -188,26 +171,50 @@ impl Store {
                 progress BIGINT NOT NULL DEFAULT 0,
                 traceparent TEXT NOT NULL DEFAULT ''
             )",
-        )
-        .execute(&db)
-        .await?;
-        for (column, definition) in ADDED_COLUMNS {
-            let probe = format!("SELECT {column} FROM reports LIMIT 1");
-            if query(probe).fetch_all(&db).await.is_err() {
-                query(format!(
-                    "ALTER TABLE reports ADD COLUMN {column} {definition}"
-                ))
-                .execute(&db)
-                .await?;
-            }
-        }
-        for index in [
+        ),
+        add("submitted_by", "TEXT NOT NULL DEFAULT ''"),
+        add("agency_verified", "BIGINT NOT NULL DEFAULT 0"),
+        add("office_id", "TEXT NOT NULL DEFAULT ''"),
+        // Backfill and the crawler's provenance (issue #22).
+        add("backfill", "BIGINT NOT NULL DEFAULT 0"),
+        add("first_seen_at_ms", "BIGINT NOT NULL DEFAULT 0"),
+        add("etag", "TEXT NOT NULL DEFAULT ''"),
+        add("last_modified", "TEXT NOT NULL DEFAULT ''"),
+        add("http_status", "BIGINT NOT NULL DEFAULT 0"),
+        Step::Sql(
             "CREATE INDEX IF NOT EXISTS reports_unpublished ON reports (published, received_at_ms)",
-            "CREATE INDEX IF NOT EXISTS reports_received ON reports (received_at_ms)",
+        ),
+        Step::Sql("CREATE INDEX IF NOT EXISTS reports_received ON reports (received_at_ms)"),
+        Step::Sql(
             "CREATE INDEX IF NOT EXISTS reports_office ON reports (office_id, received_at_ms)",
-        ] {
-            query(index).execute(&db).await?;
-        }
+        ),
+    ],
+}];
+
+const fn add(column: &'static str, definition: &'static str) -> Step {
+    Step::AddColumn {
+        table: "reports",
+        column,
+        definition,
+    }
+}
+
+/// The ingest database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    /// The database, for the readiness probe (`SELECT 1`).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Connects and brings the schema up to date ([`MIGRATIONS`]).
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let db = nianbao_db::connect(url).await?;
+        nianbao_db::migrate(&db, "ingest", MIGRATIONS).await?;
         Ok(Store { db })
     }
 

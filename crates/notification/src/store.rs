@@ -12,7 +12,9 @@ use crate::alert::{
     AlertRecord, DIGEST_PENDING, FindingRecord, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED,
 };
 use crate::deliver::Notice;
-use nianbao_db::{Db, Query, Row, query, rows_per_statement, sql_params, sql_rows};
+use nianbao_db::{
+    Db, Migration, Query, Row, Step, query, rows_per_statement, sql_params, sql_rows,
+};
 use std::collections::{HashMap, HashSet};
 use thiserror::Error;
 
@@ -20,6 +22,8 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("database: {0}")]
     Db(#[from] nianbao_db::DbError),
+    #[error("database schema: {0}")]
+    Migrate(#[from] nianbao_db::MigrateError),
     #[error("stored findings of alert {0} are not valid JSON: {1}")]
     Findings(String, serde_json::Error),
     #[error("stored notice {0} is not valid JSON: {1}")]
@@ -154,22 +158,14 @@ pub struct ChannelHealth {
     pub last_failed_ms: i64,
 }
 
-impl Store {
-    /// The database, for the readiness probe (`SELECT 1`).
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
-    /// Connects and creates the tables if they are missing.
-    pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let db = nianbao_db::connect(url).await?;
-        let store = Store { db };
-        store.create_tables().await?;
-        Ok(store)
-    }
-
-    async fn create_tables(&self) -> Result<(), StoreError> {
-        for sql in [
+/// The notification schema, in order (see [`nianbao_db::migrate`]). Migration 1 is the schema as
+/// it stood when migrations were introduced, idempotent so that it takes over a database of that
+/// time; later changes are new migrations, never edits.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "alerts, notices, arrivals, deliveries, acknowledgements",
+    steps: &[
+        Step::Sql(
             "CREATE TABLE IF NOT EXISTS alerts (
                 alert_id TEXT PRIMARY KEY,
                 office_id TEXT NOT NULL,
@@ -195,19 +191,25 @@ impl Store {
                 source_alert_id TEXT NOT NULL DEFAULT '',
                 digest_state TEXT NOT NULL DEFAULT ''
             )",
+        ),
+        Step::Sql(
             "CREATE INDEX IF NOT EXISTS alerts_office_created ON alerts (office_id, created_at_ms)",
-            "CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created_at_ms)",
-            "CREATE INDEX IF NOT EXISTS alerts_report_key ON alerts (report_key, office_id)",
-            "CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, has_error)",
-            "CREATE INDEX IF NOT EXISTS alerts_digest ON alerts (digest_state)",
-            // Resolving an alert resolves its escalations (`resolve`, `apply`).
-            "CREATE INDEX IF NOT EXISTS alerts_source ON alerts (source_alert_id)",
+        ),
+        Step::Sql("CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created_at_ms)"),
+        Step::Sql("CREATE INDEX IF NOT EXISTS alerts_report_key ON alerts (report_key, office_id)"),
+        Step::Sql("CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, has_error)"),
+        Step::Sql("CREATE INDEX IF NOT EXISTS alerts_digest ON alerts (digest_state)"),
+        // Resolving an alert resolves its escalations (`resolve`, `apply`).
+        Step::Sql("CREATE INDEX IF NOT EXISTS alerts_source ON alerts (source_alert_id)"),
+        Step::Sql(
             "CREATE TABLE IF NOT EXISTS notices (
                 notice_id TEXT PRIMARY KEY,
                 office_id TEXT NOT NULL,
                 notice_json TEXT NOT NULL,
                 created_at_ms BIGINT NOT NULL
             )",
+        ),
+        Step::Sql(
             "CREATE TABLE IF NOT EXISTS arrivals (
                 report_key TEXT PRIMARY KEY,
                 agency TEXT NOT NULL,
@@ -215,6 +217,8 @@ impl Store {
                 report_id TEXT NOT NULL,
                 arrived_at_ms BIGINT NOT NULL
             )",
+        ),
+        Step::Sql(
             "CREATE TABLE IF NOT EXISTS deliveries (
                 alert_id TEXT NOT NULL,
                 channel TEXT NOT NULL,
@@ -223,9 +227,11 @@ impl Store {
                 error TEXT NOT NULL,
                 at_ms BIGINT NOT NULL
             )",
-            "CREATE INDEX IF NOT EXISTS deliveries_alert ON deliveries (alert_id, channel)",
-            // Every acknowledgement asked for, granted or not: who (from the credential, never
-            // from the request), when, from where, with the note.
+        ),
+        Step::Sql("CREATE INDEX IF NOT EXISTS deliveries_alert ON deliveries (alert_id, channel)"),
+        // Every acknowledgement asked for, granted or not: who (from the credential, never
+        // from the request), when, from where, with the note.
+        Step::Sql(
             "CREATE TABLE IF NOT EXISTS acknowledgements (
                 alert_id TEXT NOT NULL,
                 by_name TEXT NOT NULL,
@@ -236,10 +242,29 @@ impl Store {
                 outcome TEXT NOT NULL,
                 at_ms BIGINT NOT NULL
             )",
+        ),
+        Step::Sql(
             "CREATE INDEX IF NOT EXISTS acknowledgements_alert ON acknowledgements (alert_id, at_ms)",
-        ] {
-            query(sql).execute(&self.db).await?;
-        }
+        ),
+    ],
+}];
+
+impl Store {
+    /// The database, for the readiness probe (`SELECT 1`).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Connects and creates the tables if they are missing.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let db = nianbao_db::connect(url).await?;
+        let store = Store { db };
+        store.create_tables().await?;
+        Ok(store)
+    }
+
+    async fn create_tables(&self) -> Result<(), StoreError> {
+        nianbao_db::migrate(&self.db, "notification", MIGRATIONS).await?;
         Ok(())
     }
 

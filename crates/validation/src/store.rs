@@ -7,11 +7,18 @@
 
 use crate::cross::ReportRow;
 use crate::fingerprint::Fingerprint;
-use nianbao_db::{Db, Row, query, rows_per_statement, sql_params, sql_rows};
+use nianbao_db::{Db, Migration, Row, Step, query, rows_per_statement, sql_params, sql_rows};
 use std::collections::HashMap;
 
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS validated (
+/// The validation schema, in order (see [`nianbao_db::migrate`]). Migration 1 is the schema as it
+/// stood when migrations were introduced, idempotent so that it takes over a database of that time;
+/// later changes are new migrations, never edits.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "validated reports",
+    steps: &[
+        Step::Sql(
+            "CREATE TABLE IF NOT EXISTS validated (
         report_id TEXT NOT NULL,
         version TEXT NOT NULL,
         agency TEXT NOT NULL,
@@ -33,18 +40,24 @@ const SCHEMA: &[&str] = &[
         validated_at_ms BIGINT NOT NULL,
         PRIMARY KEY (report_id, version)
     )",
-    // Peers are looked up by year (and arrival order), the previous report by agency and year.
-    "CREATE INDEX IF NOT EXISTS validated_year ON validated (year, received_order)",
-    // With the arrival order, so that the latest report of an agency and year is found in the index
-    // (it replaces the earlier (agency, year) index).
-    "CREATE INDEX IF NOT EXISTS validated_agency_year_order ON validated (agency, year, received_order)",
-    "DROP INDEX IF EXISTS validated_agency_year",
-];
+        ),
+        // Peers are looked up by year (and arrival order), the previous report by agency and year.
+        Step::Sql("CREATE INDEX IF NOT EXISTS validated_year ON validated (year, received_order)"),
+        // With the arrival order, so that the latest report of an agency and year is found in the index
+        // (it replaces the earlier (agency, year) index).
+        Step::Sql(
+            "CREATE INDEX IF NOT EXISTS validated_agency_year_order ON validated (agency, year, received_order)",
+        ),
+        Step::Sql("DROP INDEX IF EXISTS validated_agency_year"),
+    ],
+}];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
     Db(#[from] nianbao_db::DbError),
+    #[error("database schema: {0}")]
+    Migrate(#[from] nianbao_db::MigrateError),
     #[error("database: {0}")]
     Batch(String),
     #[error("stored row {0} is corrupt: {1}")]
@@ -66,11 +79,9 @@ fn cells_from(json: Option<String>) -> Option<[Option<f64>; 7]> {
 }
 
 impl Store {
-    /// Opens the store and creates the table and its indexes if they are missing.
+    /// Opens the store and brings the schema up to date ([`MIGRATIONS`]).
     pub async fn open(db: Db) -> Result<Store, StoreError> {
-        for stmt in SCHEMA {
-            query(*stmt).execute(&db).await?;
-        }
+        nianbao_db::migrate(&db, "validation", MIGRATIONS).await?;
         Ok(Store { db })
     }
 
