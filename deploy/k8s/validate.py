@@ -63,7 +63,7 @@ CRD_SCHEMAS = {
 # Secrets the manifests use but do not contain: created by the operator of the deployment
 # (deploy/README.md "Kubernetes", the table of Secrets) or by an operator of the cluster (the
 # RabbitMQ Cluster Operator makes <cluster>-default-user, CloudNativePG <cluster>-ca).
-SECRETS = {
+SECRETS = {  # name: what it holds
     "nianbao-tls": "the services' gRPC certificate and key, and the CA clients trust",
     "nianbao-credentials": "credentials.toml (token hashes)",
     "nianbao-extraction-token": "the extraction credential's token",
@@ -80,6 +80,28 @@ SECRETS = {
     "nianbao-broker-default-user": "made by the RabbitMQ Cluster Operator",
     "nianbao-db-ca": "made by CloudNativePG",
 }
+
+# The keys each of those Secrets must have (what make-secrets.sh writes; the operators' own
+# Secrets have more keys than the ones listed).
+SECRET_KEYS = {
+    "nianbao-tls": ["tls.crt", "tls.key", "ca.crt"],
+    "nianbao-credentials": ["credentials.toml"],
+    "nianbao-extraction-token": ["token"],
+    "nianbao-crawler-token": ["token"],
+    "nianbao-broker-tls": ["tls.crt", "tls.key"],
+    "nianbao-broker-ca": ["ca.crt"],
+    "nianbao-broker-users": ["ingest", "extraction", "validation", "notification"],
+    "nianbao-extraction-keda": ["host", "tls", "ca"],
+    "nianbao-db-ingest": ["username", "password"],
+    "nianbao-db-validation": ["username", "password"],
+    "nianbao-db-notification": ["username", "password"],
+    "nianbao-db-crawler": ["username", "password"],
+    "nianbao-smtp": ["password"],
+    "nianbao-broker-default-user": ["username", "password"],
+    "nianbao-db-ca": ["ca.crt"],
+}
+# Made by the operators, or optional: not expected from make-secrets.sh.
+NOT_MADE_BY_US = {"nianbao-broker-default-user", "nianbao-db-ca", "nianbao-smtp"}
 
 # Pods that operators create, by the labels our NetworkPolicies select them with.
 OPERATOR_POD_LABELS = [
@@ -253,6 +275,8 @@ def check_references(docs: list[dict], problems: Problems, where: str, overlay: 
             for vol in spec.get("volumes") or []:
                 if "secret" in vol:
                     used_secrets.add(vol["secret"]["secretName"])
+                    for item in vol["secret"].get("items") or []:
+                        check_key(vol["secret"]["secretName"], item["key"], problems, label)
                 if "configMap" in vol and (overlay or vol["configMap"]["name"] != "nianbao-directory"):
                     if vol["configMap"]["name"] not in configmaps:
                         problems.add(label, f"volume {vol['name']}: no ConfigMap {vol['configMap']['name']}")
@@ -261,6 +285,7 @@ def check_references(docs: list[dict], problems: Problems, where: str, overlay: 
                     ref = (env.get("valueFrom") or {}).get("secretKeyRef")
                     if ref:
                         used_secrets.add(ref["name"])
+                        check_key(ref["name"], ref["key"], problems, label)
                 # NIANBAO_CONFIG names a file of the mounted nianbao-config ConfigMap.
                 for env in c.get("env") or []:
                     if env["name"] == "NIANBAO_CONFIG":
@@ -269,6 +294,7 @@ def check_references(docs: list[dict], problems: Problems, where: str, overlay: 
         if doc["kind"] == "TriggerAuthentication":
             for ref in doc["spec"].get("secretTargetRef") or []:
                 used_secrets.add(ref["name"])
+                check_key(ref["name"], ref["key"], problems, f"{where} {name_of(doc)}")
         if doc["kind"] == "RabbitmqCluster":
             tls = doc["spec"].get("tls") or {}
             used_secrets.update(v for k, v in tls.items() if k.endswith("ecretName"))
@@ -284,6 +310,31 @@ def check_references(docs: list[dict], problems: Problems, where: str, overlay: 
         problems.add(where, f"Secret {name} is used but neither rendered nor in the documented list")
     for name in sorted(set(SECRETS) - used_secrets):
         problems.add(where, f"documented Secret {name} is used by nothing")
+
+
+def check_key(secret: str, key: str, problems: Problems, label: str):
+    if secret in SECRET_KEYS and key not in SECRET_KEYS[secret]:
+        problems.add(label, f"Secret {secret} has no key {key} (keys: {SECRET_KEYS[secret]})")
+
+
+def check_secrets_file(path: pathlib.Path, problems: Problems):
+    """The output of make-secrets.sh: valid Secrets, every one we must make, with its keys."""
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    validate_schemas(docs, {}, problems, str(path))
+    made = {}
+    for d in docs:
+        if d.get("kind") != "Secret":
+            problems.add(str(path), f"{name_of(d)} is not a Secret")
+            continue
+        made[d["metadata"]["name"]] = set((d.get("data") or {}) | (d.get("stringData") or {}))
+    for name in sorted(set(SECRET_KEYS) - NOT_MADE_BY_US):
+        if name not in made:
+            problems.add(str(path), f"Secret {name} missing")
+            continue
+        for key in SECRET_KEYS[name]:
+            if key not in made[name]:
+                problems.add(str(path), f"Secret {name} has no key {key}")
+    print(f"{path}: {len(made)} Secrets")
 
 
 def check_config_file(doc, pod, container, path, configmaps, problems, label):
@@ -627,10 +678,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kubectl")
     parser.add_argument("--self-test", action="store_true", help="also check that broken copies fail")
+    parser.add_argument("--secrets", type=pathlib.Path,
+                        help="also check a secrets.yaml written by make-secrets.sh")
     args = parser.parse_args()
     kubectl = kubectl_path(args.kubectl)
     validators = crd_validators(CRDS)
     problems = check_tree(kubectl, K8S, validators)
+    if args.secrets:
+        check_secrets_file(args.secrets, problems)
     for p in problems.items:
         print(f"INVALID {p}")
     if problems.items:
