@@ -50,8 +50,6 @@ ssl_options.cacertfile = /secrets/rabbitmq/ca.pem
 ssl_options.certfile = /secrets/rabbitmq/server.pem
 ssl_options.keyfile = /secrets/rabbitmq/server-key.pem
 ssl_options.verify = verify_none
-management.tcp.port = 15672
-management.tcp.ip = 127.0.0.1
 management.ssl.port = 15671
 management.ssl.cacertfile = /secrets/rabbitmq/ca.pem
 management.ssl.certfile = /secrets/rabbitmq/server.pem
@@ -68,7 +66,7 @@ printf 'user = "admin:%s"\n' "$(cat broker-admin)" >curl/admin.curlrc
 cp pki/server.pem pki/server-key.pem postgres/
 for s in ingest validation notification crawler postgres; do cp "db/$s" "postgres/$s"; done
 
-chown -R 10001:10001 pki tokens credentials.toml broker-users broker-definitions.json db
+chown -R 10001:10001 pki tokens credentials.toml broker-users broker-definitions.json broker-admin db
 chown -R 999:999 rabbitmq postgres
 chown -R 100:101 curl
 chmod 0755 "$S" rabbitmq rabbitmq/conf.d postgres curl pki
