@@ -82,7 +82,7 @@ sbin=$(dirname "$(dpkg -L rabbitmq-server | grep -m1 'rabbitmq_server-.*/sbin/ra
 export HOME=$work/home RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_CONFIG_FILES=/secrets/rabbitmq/conf.d \
   RABBITMQ_MNESIA_BASE=$work/mnesia RABBITMQ_LOG_BASE=$work/rabbitmq-log RABBITMQ_PID_FILE=$work/rabbit.pid \
   RABBITMQ_ENABLED_PLUGINS_FILE=$work/enabled_plugins RABBITMQ_CONF_ENV_FILE=$work/rabbitmq-env.conf \
-  RABBITMQ_ADVANCED_CONFIG_FILE=$work/advanced.config
+  RABBITMQ_ADVANCED_CONFIG_FILE=$work/advanced.config ERL_CRASH_DUMP=$work/erl_crash.dump
 mkdir -p "$HOME" && echo '[rabbitmq_management].' >"$work/enabled_plugins" && : >"$work/rabbitmq-env.conf"
 
 epmd -daemon && sleep 0.2 && pgrep -n -x epmd >"$work/epmd.pid"
