@@ -396,11 +396,6 @@ def check_workloads(docs: list[dict], problems: Problems, where: str, overlay: b
                 for r in ("cpu", "memory"):
                     if r not in (res.get(part) or {}):
                         problems.add(label, f"{c['name']}: no resources.{part}.{r}")
-            sc = c.get("securityContext") or {}
-            if sc.get("allowPrivilegeEscalation") is not False or not sc.get("readOnlyRootFilesystem"):
-                problems.add(label, f"{c['name']}: not a restricted container securityContext")
-        if not (spec.get("securityContext") or {}).get("runAsNonRoot"):
-            problems.add(label, "pod not runAsNonRoot")
         selector = dep["spec"]["selector"]["matchLabels"]
         if not any(selects(p["spec"].get("selector", {}).get("matchLabels", {}), selector) for p in pdbs):
             problems.add(label, "no PodDisruptionBudget")
@@ -409,6 +404,19 @@ def check_workloads(docs: list[dict], problems: Problems, where: str, overlay: b
         if name in ("nianbao-ingest", "nianbao-validation", "nianbao-notification"):
             if dep["spec"].get("replicas") != 1 or dep["spec"].get("strategy", {}).get("type") != "Recreate":
                 problems.add(label, "must be 1 replica with the Recreate strategy (issue #23 point 3)")
+    # Every pod of ours meets the `restricted` Pod Security Standard.
+    for doc in docs:
+        for pod in pod_specs(doc):
+            label = f"{where} {name_of(doc)}"
+            psc = (pod.get("spec") or {}).get("securityContext") or {}
+            if not psc.get("runAsNonRoot") or (psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+                problems.add(label, "pod not runAsNonRoot with the RuntimeDefault seccomp profile")
+            for c in containers(pod):
+                sc = c.get("securityContext") or {}
+                if (sc.get("allowPrivilegeEscalation") is not False or not sc.get("readOnlyRootFilesystem")
+                        or "ALL" not in ((sc.get("capabilities") or {}).get("drop") or [])):
+                    problems.add(label, f"{c['name']}: not a restricted container securityContext "
+                                        "(no privilege escalation, read-only root, drop ALL)")
     if overlay:
         for doc in docs:
             for pod in pod_specs(doc):
@@ -639,6 +647,8 @@ BREAKAGES = [
      "secretName: nianbao-extraction-token", "secretName: nianbao-extraction-tokens", "nianbao-extraction-tokens"),
     ("a kustomization naming a missing file", "base/kustomization.yaml",
      "  - crawler.yaml", "  - crawlers.yaml", "crawlers.yaml"),
+    ("a container that may escalate privileges", "base/crawler.yaml",
+     "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true", "restricted container securityContext"),
     ("an unknown kind", "base/networkpolicies.yaml",
      "kind: NetworkPolicy\nmetadata:\n  name: nianbao-default-deny-ingress",
      "kind: NetworkPolicies\nmetadata:\n  name: nianbao-default-deny-ingress", "NetworkPolicies"),
