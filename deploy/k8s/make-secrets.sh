@@ -16,7 +16,8 @@
 #   secrets.yaml    every Secret, for `kubectl apply -f`
 # A province with its own PKI replaces pki/*/ (same file names) before the first run.
 #
-# Without a local nianbao binary: NIANBAO="docker run --rm -u $(id -u) -v DIR:DIR IMAGE nianbao".
+# Without a local nianbao binary: NIANBAO="docker run --rm -u $(id -u) -v OUT:OUT IMAGE nianbao"
+# (the --out folder mounted at its own path).
 set -euo pipefail
 
 namespace=""; out=""; hosts=()
