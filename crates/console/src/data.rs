@@ -410,3 +410,96 @@ pub fn rule_title(id: &str) -> String {
     id.parse::<nianbao_model::RuleId>()
         .map_or_else(|_| id.to_string(), |r| r.title().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIR: &str = r#"
+default_office = "city"
+[[offices]]
+id = "city"
+name = "江州市人民政府办公室"
+level = "city"
+region = "390100"
+[[offices]]
+id = "qh"
+name = "清河县人民政府办公室"
+level = "county"
+region = "390121"
+parent = "city"
+[[offices]]
+id = "ap"
+name = "安平县人民政府办公室"
+level = "county"
+region = "390122"
+parent = "city"
+[[agencies]]
+name = "清河县财政局"
+office = "qh"
+region = "390121"
+[[agencies]]
+name = "清河县水利局"
+office = "qh"
+region = "390121"
+[[agencies]]
+name = "清河县河西街道办事处"
+office = "qh"
+region = "390121"
+[[agencies]]
+name = "安平县财政局"
+office = "ap"
+region = "390122"
+"#;
+
+    fn report(agency: &str, published_on: &str, errors: usize) -> Report {
+        Report {
+            report_id: format!("r-{agency}"),
+            agency: agency.into(),
+            year: 2024,
+            published_on: published_on.into(),
+            received_at_ms: 1,
+            updated_at_ms: 2,
+            findings: (0..errors)
+                .map(|_| nianbao_proto::v1::Finding {
+                    rule: "t3-balance".into(),
+                    severity: "error".into(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_season_of_a_county() {
+        let dir = Directory::from_toml(DIR).unwrap_or_else(|e| panic!("{e}"));
+        let reports = vec![
+            report("清河县财政局", "2025-01-20", 1),
+            report("清河县水利局", "2025-02-03", 0),
+            report("安平县财政局", "2025-01-10", 0),
+        ];
+        // 1 March 2025: the departments' deadline (31 January) and the streets' (31 March by
+        // default) are on either side.
+        let today = Date::new(2025, 3, 1).unwrap_or_else(|| panic!("date"));
+        let rows = season(&dir, "qh", 2024, &reports, today);
+        assert_eq!(rows.len(), 3, "the county's agencies only");
+        let by = |name: &str| {
+            rows.iter()
+                .find(|r| r.agency.name == name)
+                .map(|r| (r.standing, r.errors))
+        };
+        assert_eq!(by("清河县财政局"), Some((Standing::OnTime, 1)));
+        assert_eq!(by("清河县水利局"), Some((Standing::Late, 0)));
+        assert_eq!(by("清河县河西街道办事处"), Some((Standing::Missing, 0)));
+        let c = Counts::of(&rows);
+        assert_eq!(
+            (c.due, c.reported, c.missing, c.late, c.with_errors),
+            (3, 2, 1, 1, 1)
+        );
+        // The city sees both counties.
+        assert_eq!(season(&dir, "city", 2024, &reports, today).len(), 4);
+        let by_rule = findings_by_rule(&rows);
+        assert_eq!(by_rule.get("t3-balance"), Some(&[1, 0, 0]));
+    }
+}
