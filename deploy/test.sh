@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 
 bash deploy/scripts/rabbitmq.sh install
 bash deploy/scripts/postgres.sh install
+# The office console's browser test (tests/tests/console.rs): headless chromium over WebDriver, and a
+# CJK font so that its screenshots show the Chinese pages.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver fonts-wqy-microhei
+fi
 
 log=$(mktemp)
 set +e

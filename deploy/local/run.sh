@@ -176,6 +176,20 @@ echo "== findings per report"
 echo "== alerts received by the offices"
 "$bin/nianbao" alerts
 
+# The office console (crates/console): web pages for the 政务公开办, logged in with an office
+# credential; here for 临江区 (390202), whose sample report has a t3-balance error.
+echo "== office console"
+cargo build -q "${cargo_profile[@]}" -p nianbao-console
+p_console=$(free_port)
+issue "$state/tokens/console-office" --office 390202 --name "王科长"
+mkdir -p "$state/console"
+env NIANBAO_LISTEN="127.0.0.1:$p_console" NIANBAO_DIRECTORY="$root/deploy/directory/chujiang.toml" \
+  NIANBAO_INGEST_URL="$NIANBAO_INGEST_URL" NIANBAO_NOTIFICATION_URL="$NIANBAO_NOTIFICATION_URL" \
+  NIANBAO_CLIENT__CA="$pki/ca.pem" NIANBAO_YEAR=2024 "$bin/nianbao-console" >"$state/console.log" 2>&1 &
+pids+=($!)
+echo "console: https://127.0.0.1:$p_console/  (certificate of the local CA $pki/ca.pem)"
+echo "login as 临江区人民政府办公室 王科长 with the token: $(cat "$state/tokens/console-office")"
+
 if [ "$once" -eq 1 ]; then exit 0; fi
 echo
 echo "Services are up (NIANBAO_INGEST_URL=$NIANBAO_INGEST_URL, NIANBAO_NOTIFICATION_URL=$NIANBAO_NOTIFICATION_URL)."

@@ -563,6 +563,13 @@ impl Ingest for SlowIngest {
         tokio::time::sleep(self.delay).await;
         self.inner.clone().fetch_report(request.into_inner()).await
     }
+
+    async fn get_report_document(
+        &self,
+        _: tonic::Request<v1::GetReportRequest>,
+    ) -> Result<tonic::Response<v1::FetchReportResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("fetch-only front"))
+    }
 }
 
 /// A minimal OTLP/gRPC trace collector: keeps every export request.

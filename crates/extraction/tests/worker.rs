@@ -61,6 +61,12 @@ impl Ingest for FakeIngest {
             None => Err(Status::not_found(format!("no report {id}"))),
         }
     }
+    async fn get_report_document(
+        &self,
+        _: Request<v1::GetReportRequest>,
+    ) -> Result<Response<v1::FetchReportResponse>, Status> {
+        Err(Status::unimplemented("test server"))
+    }
 }
 
 fn bus_config(url: &str) -> BusConfig {

@@ -491,6 +491,34 @@ impl Ingest for IngestService {
             version: row.version,
         }))
     }
+
+    async fn get_report_document(
+        &self,
+        request: Request<v1::GetReportRequest>,
+    ) -> Result<Response<v1::FetchReportResponse>, GrpcStatus> {
+        let caller = require(&request, READERS, "查看报告原文 GetReportDocument")?;
+        let id = request.into_inner().report_id;
+        too_long("report_id", &id, MAX_ID_CHARS)?;
+        let found = self
+            .store
+            .fetch(id.trim())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        match found {
+            Some((row, content)) if self.may_read(&caller, &row) => {
+                Ok(Response::new(v1::FetchReportResponse {
+                    content,
+                    file_name: row.file_name,
+                    version: row.version,
+                }))
+            }
+            Some(_) => Err(denied(
+                &format!("报告 {id} 不在您的管辖范围内"),
+                &format!("report {id} is outside your jurisdiction"),
+            )),
+            None => Err(not_found(&id)),
+        }
+    }
 }
 
 #[cfg(test)]
