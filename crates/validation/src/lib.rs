@@ -24,7 +24,7 @@ use cross::{Context, ReportRow, Similarity};
 use nianbao_bus::{
     Bus, BusConfig, BusError, Envelope, Handler, Message, Outcome, QueueSpec, Stage,
 };
-use nianbao_directory::{Basis, Claims, Directory};
+use nianbao_directory::{Basis, Claims, Directory, Identification};
 use nianbao_model::finding::RuleScope;
 use nianbao_model::{Extraction, Finding, RuleId};
 use nianbao_proto::v1;
@@ -444,17 +444,22 @@ impl Validator {
         self
     }
 
+    /// Whose report it is: the one decision both the rules' key and the published event use.
+    fn who(&self, named: &str, region: &str, x: &Extraction) -> Identification<'_> {
+        self.directory.identify(&Claims {
+            named: Some(named),
+            region: Some(region),
+            document: x.agency.as_deref(),
+        })
+    }
+
     /// The row of one input, keyed by its directory agency when it can be told, that agency's
     /// place (kind and level) for the rules, and the disagreements between submission and document
     /// as findings.
     fn identify(&self, i: &Input<'_>) -> (ReportRow, Option<AgencyProfile>, Vec<Finding>) {
         let mut row =
             ReportRow::from_extraction(i.report_id, i.version, i.agency_hint, i.year_hint, i.x);
-        let who = self.directory.identify(&Claims {
-            named: Some(i.named),
-            region: Some(i.region),
-            document: i.x.agency.as_deref(),
-        });
+        let who = self.who(i.named, i.region, i.x);
         let rules = self.checker.config();
         if let Some(a) = who.agency {
             row.agency = a.id.clone();
@@ -791,11 +796,7 @@ impl Worker {
     async fn publish(&self, msg: &Message, e: &Extracted, findings: &[Finding]) -> Outcome {
         let meta = &e.meta;
         // The same decision as the one the rules keyed the report by (a lookup, not stored).
-        let who = self.validator.directory.identify(&Claims {
-            named: Some(&e.ev.agency_hint),
-            region: Some(&meta.region),
-            document: e.x.agency.as_deref(),
-        });
+        let who = self.validator.who(&e.ev.agency_hint, &meta.region, &e.x);
         let agency = who.agency;
         // Only a crawler submits unverified, names the agency and states a publication date (an
         // agency may not state the date; an operator naming an agency is verified).
