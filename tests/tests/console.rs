@@ -144,6 +144,21 @@ impl Browser {
             .to_string()
     }
 
+    /// The page source once it contains `marker`. A click on a submit button returns before
+    /// the browser has loaded the page the form leads to, so reading the source right after it
+    /// can still see the old page; this waits (up to 20 s) for the new one.
+    async fn source_containing(&self, marker: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..200 {
+            last = self.source().await;
+            if last.contains(marker) {
+                return last;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {marker:?}; last source:\n{last}");
+    }
+
     async fn find(&self, css: &str) -> String {
         let v = self
             .call(
@@ -375,7 +390,7 @@ async fn console_in_a_browser() {
     );
     b.type_into("#token", &clerk).await;
     b.click("#login").await;
-    let overview = b.source().await;
+    let overview = b.source_containing("王科长").await;
     assert!(overview.contains(&county.name), "{overview}");
     assert!(overview.contains("王科长"));
     // Only its agencies: every agency of the county and nothing of the other one.
@@ -445,7 +460,7 @@ async fn console_in_a_browser() {
     b.type_into(&format!("{form} textarea"), "已电话通知该机关整改")
         .await;
     b.click(&format!("{form} button")).await;
-    assert!(b.source().await.contains("id=\"done\""));
+    b.source_containing("id=\"done\"").await;
     let acked = p
         .notification()
         .await
@@ -546,7 +561,7 @@ async fn console_in_a_browser() {
     b.goto(&format!("{console}/login")).await;
     b.type_into("#token", &stranger).await;
     b.click("#login").await;
-    let theirs = b.source().await;
+    let theirs = b.source_containing("李科长").await;
     assert!(theirs.contains(&other_county.name));
     assert!(!theirs.contains(&bad.agency.name));
     b.goto(&format!("{console}/reports/{bad_id}")).await;
