@@ -13,12 +13,13 @@ use std::collections::HashMap;
 /// The validation schema, in order (see [`nianbao_db::migrate`]). Migration 1 is the schema as it
 /// stood when migrations were introduced, idempotent so that it takes over a database of that time;
 /// later changes are new migrations, never edits.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "validated reports",
-    steps: &[
-        Step::Sql(
-            "CREATE TABLE IF NOT EXISTS validated (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "validated reports",
+        steps: &[
+            Step::Sql(
+                "CREATE TABLE IF NOT EXISTS validated (
         report_id TEXT NOT NULL,
         version TEXT NOT NULL,
         agency TEXT NOT NULL,
@@ -40,17 +41,27 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         validated_at_ms BIGINT NOT NULL,
         PRIMARY KEY (report_id, version)
     )",
-        ),
-        // Peers are looked up by year (and arrival order), the previous report by agency and year.
-        Step::Sql("CREATE INDEX IF NOT EXISTS validated_year ON validated (year, received_order)"),
-        // With the arrival order, so that the latest report of an agency and year is found in the index
-        // (it replaces the earlier (agency, year) index).
-        Step::Sql(
-            "CREATE INDEX IF NOT EXISTS validated_agency_year_order ON validated (agency, year, received_order)",
-        ),
-        Step::Sql("DROP INDEX IF EXISTS validated_agency_year"),
-    ],
-}];
+            ),
+            // Peers are looked up by year (and arrival order), the previous report by agency and year.
+            Step::Sql(
+                "CREATE INDEX IF NOT EXISTS validated_year ON validated (year, received_order)",
+            ),
+            // With the arrival order, so that the latest report of an agency and year is found in the index
+            // (it replaces the earlier (agency, year) index).
+            Step::Sql(
+                "CREATE INDEX IF NOT EXISTS validated_agency_year_order ON validated (agency, year, received_order)",
+            ),
+            Step::Sql("DROP INDEX IF EXISTS validated_agency_year"),
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "arrival order index, for instances catching up with each other",
+        steps: &[Step::Sql(
+            "CREATE INDEX IF NOT EXISTS validated_order ON validated (received_order)",
+        )],
+    },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -79,6 +90,10 @@ fn cells_from(json: Option<String>) -> Option<[Option<f64>; 7]> {
 }
 
 impl Store {
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Opens the store and brings the schema up to date ([`MIGRATIONS`]).
     pub async fn open(db: Db) -> Result<Store, StoreError> {
         nianbao_db::migrate(&db, "validation", MIGRATIONS).await?;
@@ -260,23 +275,43 @@ impl Store {
         .bind(before)
         .fetch_all(&self.db)
         .await?;
+        rows.iter().map(|r| Self::light_row(r, year)).collect()
+    }
+
+    /// A row as the index holds it: no sketch, no table values.
+    fn light_row(r: &Row, year: i32) -> Result<ReportRow, StoreError> {
+        let report_id: String = r.try_get("report_id")?;
+        let fp: String = r.try_get("fingerprint")?;
+        let shingles: i64 = r.try_get("shingles")?;
+        let fingerprint = Fingerprint::from_stored(&fp, shingles, "")
+            .ok_or_else(|| StoreError::Corrupt(report_id.clone(), "fingerprint".into()))?;
+        Ok(ReportRow {
+            version: r.try_get("version")?,
+            agency: r.try_get("agency")?,
+            agency_name: r.try_get("agency_name")?,
+            year,
+            received_order: r.try_get("received_order")?,
+            fingerprint,
+            report_id,
+            ..Default::default()
+        })
+    }
+
+    /// The rows stored from arrival number `from` on, in order, as the index holds them: what
+    /// other instances decided since this one last looked (see `Validator::catch_up`). Usually
+    /// none, found in the `received_order` index.
+    pub async fn stored_since(&self, from: i64) -> Result<Vec<ReportRow>, StoreError> {
+        let rows = query(
+            "SELECT report_id, version, agency, agency_name, year, received_order, fingerprint, \
+             shingles FROM validated WHERE received_order >= $1 ORDER BY received_order",
+        )
+        .bind(from)
+        .fetch_all(&self.db)
+        .await?;
         rows.iter()
             .map(|r| {
-                let report_id: String = r.try_get("report_id")?;
-                let fp: String = r.try_get("fingerprint")?;
-                let shingles: i64 = r.try_get("shingles")?;
-                let fingerprint = Fingerprint::from_stored(&fp, shingles, "")
-                    .ok_or_else(|| StoreError::Corrupt(report_id.clone(), "fingerprint".into()))?;
-                Ok(ReportRow {
-                    version: r.try_get("version")?,
-                    agency: r.try_get("agency")?,
-                    agency_name: r.try_get("agency_name")?,
-                    year,
-                    received_order: r.try_get("received_order")?,
-                    fingerprint,
-                    report_id,
-                    ..Default::default()
-                })
+                let year: i64 = r.try_get("year")?;
+                Self::light_row(r, i32::try_from(year).unwrap_or_default())
             })
             .collect()
     }
