@@ -41,6 +41,11 @@ pub struct Config {
     pub roster: RosterConfig,
     /// How often the timers run (escalation, digests, roster), in milliseconds.
     pub tick_ms: u64,
+    /// Several instances on one PostgreSQL: one of them (the holder of the `notification.worker`
+    /// lease) consumes events, runs the timers and delivers; the others serve the API and take
+    /// over once the holder's claim ends unrenewed. How long a claim lasts, in milliseconds: the
+    /// longest a crashed holder's work waits for another instance.
+    pub lease_ttl_ms: u64,
     pub stream: StreamConfig,
     pub tls: nianbao_auth::ServerTlsConfig,
     pub auth: nianbao_auth::AuthConfig,
@@ -72,6 +77,7 @@ impl std::fmt::Debug for Config {
             escalation,
             roster,
             tick_ms,
+            lease_ttl_ms,
             stream,
             tls,
             auth,
@@ -99,6 +105,7 @@ impl std::fmt::Debug for Config {
             .field("escalation", escalation)
             .field("roster", roster)
             .field("tick_ms", tick_ms)
+            .field("lease_ttl_ms", lease_ttl_ms)
             .field("stream", stream)
             .field("tls", tls)
             .field("auth", auth)
@@ -127,6 +134,7 @@ impl Default for Config {
             escalation: EscalationConfig::default(),
             roster: RosterConfig::default(),
             tick_ms: 60_000,
+            lease_ttl_ms: 15_000,
             stream: StreamConfig::default(),
             tls: nianbao_auth::ServerTlsConfig::default(),
             auth: nianbao_auth::AuthConfig::default(),
@@ -372,6 +380,7 @@ mod tests {
         assert_eq!(c.webhook.retries, d.webhook.retries);
         assert_eq!(c.webhook.failing_after, d.webhook.failing_after);
         assert_eq!(c.tick_ms, d.tick_ms);
+        assert_eq!(c.lease_ttl_ms, d.lease_ttl_ms);
         assert_eq!(c.escalation.after_hours, d.escalation.after_hours);
         assert_eq!(c.roster.enabled, d.roster.enabled);
         assert_eq!(c.smtp.port, d.smtp.port);

@@ -31,6 +31,7 @@ pub mod consumer;
 pub mod deliver;
 pub mod engine;
 pub mod grpc;
+pub mod leader;
 pub mod metrics;
 pub mod render;
 pub mod store;
@@ -205,9 +206,26 @@ async fn serve(
         locks: Default::default(),
     });
     check_mail(&engine)?;
-    deliverer
-        .resume_pending(|office| engine.channels_of(office))
-        .await?;
+    let lease = nianbao_db::Lease::new(
+        store.db(),
+        leader::WORKER_LEASE,
+        &nianbao_db::holder_id("notification"),
+        Duration::from_millis(cfg.lease_ttl_ms.max(300)),
+    )
+    .await
+    .map_err(crate::store::StoreError::from)?;
+    // What the alert streams send: this instance's new alerts while it leads, the other
+    // instances' (read from the database) while it stands by.
+    let (stream_tx, _) = broadcast::channel(cfg.stream.capacity.max(1));
+    let forward = tokio::spawn(forward_alerts(alerts_tx.subscribe(), stream_tx.clone()));
+    let (leading_tx, leading_rx) = watch::channel(false);
+    let follower = tokio::spawn(leader::follow_alerts(
+        store.clone(),
+        stream_tx.clone(),
+        leading_rx,
+        stop_rx.clone(),
+        FOLLOW_EVERY,
+    ));
 
     let metrics_task = if cfg.metrics_listen.trim().is_empty() {
         None
@@ -250,7 +268,7 @@ async fn serve(
     let reflection = nianbao_service::grpc_reflection()?;
     let service = NotificationService::new(
         store.clone(),
-        alerts_tx.clone(),
+        stream_tx.clone(),
         stop_rx.clone(),
         clock.clone(),
         cfg.webhook_settings().failing_after,
@@ -296,19 +314,35 @@ async fn serve(
             engine: engine.clone(),
             bus: bus.clone(),
         });
-        let ticker = tokio::spawn(tick_loop(
-            engine.clone(),
-            Duration::from_millis(cfg.tick_ms.max(10)),
-            stop_rx.clone(),
-        ));
-        consume(&bus, handler, stop_rx.clone()).await;
-        let _ = ticker.await;
+        let tick_every = Duration::from_millis(cfg.tick_ms.max(10));
+        nianbao_service::lead(lease, stop_rx.clone(), leading_tx, |work_stop| {
+            let (engine, deliverer, bus, handler) = (
+                engine.clone(),
+                deliverer.clone(),
+                bus.clone(),
+                handler.clone(),
+            );
+            async move {
+                // Deliveries a previous holder queued and did not finish.
+                if let Err(e) = deliverer
+                    .resume_pending(|office| engine.channels_of(office))
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not resume unfinished deliveries");
+                }
+                let ticker = tokio::spawn(tick_loop(engine, tick_every, work_stop.clone()));
+                consume(&bus, handler, work_stop).await;
+                let _ = ticker.await;
+            }
+        })
+        .await;
         readiness.stopping().await;
         bus.close().await;
         let _ = watchdog.await;
     }
 
     let served = server.await;
+    let _ = follower.await;
     // Ends when the last sender (engine, gRPC service) is gone; bounded in case one lingers.
     let counter_abort = alert_counter.abort_handle();
     if tokio::time::timeout(Duration::from_secs(2), alert_counter)
@@ -317,6 +351,7 @@ async fn serve(
     {
         counter_abort.abort();
     }
+    forward.abort();
     if let Some(m) = metrics_server {
         let _ = m.await;
     }
@@ -387,6 +422,30 @@ async fn tick_loop(engine: Arc<Engine>, every: Duration, stop: watch::Receiver<b
         }
         if let Err(e) = engine.tick().await {
             tracing::warn!(error = %e, "tick failed; trying again at the next one");
+        }
+    }
+}
+
+/// How often an instance that stands by reads the alerts the leading one created, for its streams.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// Passes this instance's new alerts on to its streams, until every sender is gone.
+async fn forward_alerts(
+    mut alerts: broadcast::Receiver<Arc<alert::AlertRecord>>,
+    stream: broadcast::Sender<Arc<alert::AlertRecord>>,
+) {
+    loop {
+        match alerts.recv().await {
+            Ok(a) => {
+                let _ = stream.send(a);
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    skipped = n,
+                    "alert streams fell behind; clients list what they missed"
+                );
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }

@@ -694,6 +694,28 @@ impl Store {
         Ok((alerts, u64::try_from(total).unwrap_or(0)))
     }
 
+    /// Alerts created after the key (`created_at_ms`, `alert_id`) `after`, oldest first, at most
+    /// `limit`: what an instance that does not create alerts itself (see `leader`) passes on to
+    /// its alert streams, page by page.
+    pub async fn created_after(
+        &self,
+        after: (i64, &str),
+        limit: i64,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE created_at_ms > $1 \
+             OR (created_at_ms = $2 AND alert_id > $3) ORDER BY created_at_ms, alert_id LIMIT $4"
+        );
+        let rows = query(sql)
+            .bind(after.0)
+            .bind(after.0)
+            .bind(after.1.to_string())
+            .bind(limit)
+            .fetch_all(&self.db)
+            .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
     /// Open alerts (of one office, or all), oldest first: what a stream sends before new ones.
     pub async fn open_alerts(
         &self,
