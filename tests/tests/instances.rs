@@ -18,9 +18,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// A file name and its bytes.
+type File = (String, Vec<u8>);
+
 /// `pairs` synthetic reports, each with a copy whose agency names are replaced by a name no
 /// directory knows: (original file name and bytes, copy file name and bytes).
-fn pairs(n: usize, seed: u64) -> Vec<((String, Vec<u8>), (String, Vec<u8>))> {
+fn pairs(n: usize, seed: u64) -> Vec<(File, File)> {
     let opts = nianbao_synth::SynthOptions {
         count: n,
         seed,
@@ -48,7 +51,7 @@ fn pairs(n: usize, seed: u64) -> Vec<((String, Vec<u8>), (String, Vec<u8>))> {
         .collect()
 }
 
-async fn submit(c: &mut IngestClient<nianbao_auth::AuthChannel>, r: &(String, Vec<u8>)) -> String {
+async fn submit(c: &mut IngestClient<nianbao_auth::AuthChannel>, r: &File) -> String {
     c.submit_report(SubmitReportRequest {
         content: r.1.clone(),
         file_name: r.0.clone(),
@@ -66,7 +69,7 @@ async fn submit_pairs(
     p: &Pipeline,
     a: &str,
     b: &str,
-    pairs: &[((String, Vec<u8>), (String, Vec<u8>))],
+    pairs: &[(File, File)],
 ) -> Vec<(String, String)> {
     let token = p.security.operator.clone();
     let mut ca = IngestClient::new(p.channel_as(a, &token).await.unwrap());
