@@ -438,7 +438,7 @@ impl Engine {
             let _ = self.alerts.send(Arc::new(a.clone()));
         }
         let deliver: HashSet<&String> = work.deliver.iter().collect();
-        let notices: Vec<(crate::deliver::Notice, Vec<Channel>)> = out
+        let notices: Vec<(crate::render::Notice, Vec<Channel>)> = out
             .iter()
             .flatten()
             .filter(|a| a.digest_state.is_empty() && deliver.contains(&a.alert_id))

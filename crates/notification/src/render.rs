@@ -7,13 +7,30 @@
 //! text as it is; it is data, escaped by JSON).
 
 use crate::alert::{ALERT_SCHEMA, AlertRecord};
-use crate::deliver::Notice;
 use nianbao_directory::Office;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
 /// Schema tag of a digest's JSON.
 pub const DIGEST_SCHEMA: &str = "nianbao.digest/v1";
+
+/// What one delivery carries: an alert, or an office's digest of several.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// The alert id, or the digest id (`dg-…`).
+    pub id: String,
+    pub office_id: String,
+    /// Subject line (mail) and robot title.
+    pub title: String,
+    /// Plain text, one finding per line (mail body).
+    pub text: String,
+    /// Markdown (企业微信, 钉钉).
+    pub markdown: String,
+    /// The JSON of webhooks, the outbox and stdout.
+    pub json: serde_json::Value,
+    pub created_at_ms: i64,
+}
 
 /// The message split into its lead sentence and its numbered items (`1. …；2. …`).
 fn split_message(message: &str) -> (String, Vec<String>) {

@@ -11,7 +11,7 @@
 use crate::alert::{
     AlertRecord, DIGEST_PENDING, FindingRecord, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED,
 };
-use crate::deliver::Notice;
+use crate::render::Notice;
 use nianbao_db::{
     Db, Migration, Query, Row, Step, query, rows_per_statement, sql_params, sql_rows,
 };
