@@ -81,7 +81,8 @@ pub struct Office {
     /// Region code of the office (6 digits).
     #[serde(default)]
     pub region: String,
-    /// The office one level up: where escalation will go (a later issue).
+    /// The office one level up: where an unacknowledged error alert is escalated (督办, see
+    /// `escalate_after_hours`), and whose jurisdiction includes this office's.
     #[serde(default)]
     pub parent: Option<String>,
     /// How the office is told; empty → the service's `default_channels`. Kept as text: the syntax

@@ -22,7 +22,7 @@
 //! answers and the broker is connected; `[metrics] listen` serves the shared service metrics
 //! (`nianbao_reports_total{stage="notified"}`, `nianbao_alerts_total{kind}`, consumer and channel
 //! failure counters) and, read from the store at each scrape, the `nianbao_notification_*` alert and
-//! channel families; `metrics_listen` (optional, older) serves only the latter, on their own.
+//! channel families (the second endpoint `metrics_listen` of earlier versions is gone).
 
 pub mod alert;
 pub mod clock;
@@ -85,11 +85,6 @@ pub enum NotificationError {
     Auth(#[from] nianbao_auth::AuthError),
     #[error("the gRPC server task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
-    #[error("binding metrics_listen {addr}: {source}")]
-    Metrics {
-        addr: String,
-        source: std::io::Error,
-    },
 }
 
 /// The directory of `cfg`: the file, or none (everything to `default_office`), its channels
@@ -209,25 +204,6 @@ async fn serve(
         .resume_pending(|office| engine.channels_of(office))
         .await?;
 
-    let metrics_task = if cfg.metrics_listen.trim().is_empty() {
-        None
-    } else {
-        let addr = cfg.metrics_listen.trim().to_string();
-        let l = tokio::net::TcpListener::bind(&addr)
-            .await
-            .map_err(|source| NotificationError::Metrics {
-                addr: addr.clone(),
-                source,
-            })?;
-        tracing::info!(%addr, "metrics on /metrics");
-        Some(tokio::spawn(metrics::serve(
-            l,
-            store.clone(),
-            cfg.webhook_settings().failing_after,
-            stop_rx.clone(),
-        )))
-    };
-
     let (health, health_service) = nianbao_service::grpc_health();
     health
         .set_service_status("", ServingStatus::NotServing)
@@ -319,11 +295,6 @@ async fn serve(
     }
     if let Some(m) = metrics_server {
         let _ = m.await;
-    }
-    if let Some(t) = metrics_task
-        && let Ok(Err(e)) = t.await
-    {
-        tracing::warn!(error = %e, "metrics server stopped with an error");
     }
     deliverer.join().await;
     store.close().await;
