@@ -110,7 +110,32 @@ pub fn check_channels(directory: &Directory) -> Result<(), DirectoryError> {
             }
         }
     }
+    for a in directory.agencies() {
+        for c in &a.channels {
+            if let Err(e) = c.parse::<deliver::Channel>() {
+                return Err(DirectoryError::Invalid(format!("agency {:?}: {e}", a.name)));
+            }
+        }
+    }
     Ok(())
+}
+
+/// The channels a notice goes through: an agency notice's (`NotifyAgency`: `"audience": "agency"`)
+/// its agency's in the directory, any other its office's.
+fn channels_of_notice(engine: &Engine, notice: &render::Notice) -> Vec<deliver::Channel> {
+    if notice.json.get("audience").and_then(|v| v.as_str()) == Some("agency") {
+        let id = notice
+            .json
+            .get("agency_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        return engine
+            .directory
+            .agency_by_id(id)
+            .map(|a| a.channels.iter().filter_map(|c| c.parse().ok()).collect())
+            .unwrap_or_default();
+    }
+    engine.channels_of(&notice.office_id)
 }
 
 /// Runs the service until `shutdown` resolves: serves gRPC on `listener` and consumes
@@ -201,7 +226,7 @@ async fn serve(
     });
     check_mail(&engine)?;
     deliverer
-        .resume_pending(|office| engine.channels_of(office))
+        .resume_pending(|notice| channels_of_notice(&engine, notice))
         .await?;
 
     let (health, health_service) = nianbao_service::grpc_health();
@@ -232,7 +257,8 @@ async fn serve(
         cfg.webhook_settings().failing_after,
         directory.clone(),
         cfg.stream.max_subscribers,
-    );
+    )
+    .with_engine(engine.clone());
     let addr = listener.local_addr().ok();
     let server_stop = wait_stop(stop_rx.clone());
     let server = tokio::spawn(

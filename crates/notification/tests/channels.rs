@@ -591,8 +591,8 @@ async fn an_interrupted_delivery_resumes_at_start_with_the_office_channel() {
     let office_channels = vec![ch.clone()];
     let n = s
         .deliverer
-        .resume_pending(|office| {
-            assert_eq!(office, "390121");
+        .resume_pending(|notice| {
+            assert_eq!(notice.office_id, "390121");
             office_channels.clone()
         })
         .await

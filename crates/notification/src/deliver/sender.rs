@@ -52,7 +52,7 @@ fn is_remote_name(channel: &str) -> bool {
 
 fn delivery_row(id: &str, channel: &str, attempt: i64, status: DeliveryStatus) -> DeliveryRow {
     DeliveryRow {
-        alert_id: id.to_string(),
+        notice_id: id.to_string(),
         channel: channel.to_string(),
         attempt,
         status: status.as_str().to_string(),
@@ -161,7 +161,7 @@ impl Deliverer {
             .filter(|d| {
                 d.status == DeliveryStatus::Delivered.as_str() || is_remote_name(&d.channel)
             })
-            .map(|d| (d.alert_id, d.channel))
+            .map(|d| (d.notice_id, d.channel))
             .collect();
         let mut outbox = String::new();
         let mut stdout = String::new();
@@ -227,18 +227,19 @@ impl Deliverer {
     }
 
     /// Restarts remote deliveries that a previous run left unfinished. `channels_of` gives the
-    /// channels of an office (to find the full channel, secrets included, behind a recorded name).
+    /// channels a notice goes through (its office's, or its agency's) to find the full channel,
+    /// secrets included, behind a recorded name.
     pub async fn resume_pending(
         self: &Arc<Self>,
-        channels_of: impl Fn(&str) -> Vec<Channel>,
+        channels_of: impl Fn(&Notice) -> Vec<Channel>,
     ) -> Result<usize, DeliverError> {
         let pending = self.store.pending_remote().await?;
         let mut n = 0;
         for p in pending {
-            let Some(notice) = self.store.get_notice(&p.alert_id).await? else {
+            let Some(notice) = self.store.get_notice(&p.notice_id).await? else {
                 continue;
             };
-            let Some(ch) = channels_of(&notice.office_id)
+            let Some(ch) = channels_of(&notice)
                 .into_iter()
                 .find(|c| c.to_string() == p.channel)
             else {
