@@ -1252,7 +1252,8 @@ async fn alerts(
                 .and_then(|(id, _)| app.directory.agency_by_id(id))
                 .or_else(|| app.directory.agency(&a.agency));
             match agency {
-                Some(ag) if !ag.channels.is_empty() && !a.report_id.is_empty() => {
+                _ if a.kind != "findings" && a.kind != "report-missing" => {}
+                Some(ag) if !ag.channels.is_empty() => {
                     let _ = write!(
                         action,
                         "<form method=\"post\" action=\"/alerts/{}/notify\" class=\"notify\">{}<input type=\"text\" name=\"note\" size=\"12\" maxlength=\"500\" placeholder=\"给机关的说明\"> <button type=\"submit\">通知机关</button></form>",

@@ -440,8 +440,14 @@ impl Notification for NotificationService {
             )));
         }
         let engine = self.engine()?;
+        // Handed back to the office it was routed to: no longer reassigned.
+        let (id, name) = if target.id == alert.office_id {
+            ("", "")
+        } else {
+            (target.id.as_str(), target.name.as_str())
+        };
         self.store
-            .reassign(&alert.alert_id, &target.id, &target.name)
+            .reassign(&alert.alert_id, id, name)
             .await
             .map_err(internal)?;
         audit.outcome = "done".into();
@@ -528,6 +534,12 @@ impl Notification for NotificationService {
         };
         let (alert, work) = self.alert_for_action(&caller, &mut audit).await?;
         let engine = self.engine()?;
+        if alert.kind != crate::alert::KIND_FINDINGS && alert.kind != crate::alert::KIND_MISSING {
+            return Err(Status::failed_precondition(format!(
+                "只能将问题或未报送告警通知机关（本告警类型：{}）/ only findings and report-missing alerts are sent to the agency",
+                alert.kind
+            )));
+        }
         // The agency by the alert's report key (`<agency id>|<year>`), else by the name.
         let key_id = alert.report_key.rsplit_once('|').map_or("", |(id, _)| id);
         let agency = self

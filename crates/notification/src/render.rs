@@ -257,8 +257,11 @@ pub fn agency_notice(
         crate::alert::display_agency(&a.agency),
         crate::alert::display_year(a.year)
     ));
-    let mut lead =
-        format!("{office_name}通知：贵单位的政府信息公开工作年度报告存在以下问题，请核实整改");
+    let mut lead = if a.kind == crate::alert::KIND_MISSING {
+        format!("{office_name}通知：贵单位尚未报送政府信息公开工作年度报告，请尽快发布并报送")
+    } else {
+        format!("{office_name}通知：贵单位的政府信息公开工作年度报告存在以下问题，请核实整改")
+    };
     if !rectify_by.is_empty() {
         let _ = write!(lead, "，整改期限 {rectify_by}");
     }

@@ -349,6 +349,18 @@ async fn reassignment_is_checked_against_the_jurisdiction_and_moves_the_alert() 
     );
     assert_eq!(audit[2].credential_id, "cred-390100");
     assert_eq!(moved.actions.len(), 3);
+
+    // Handed back to 清河, it is no longer marked reassigned, and 清河 has it again.
+    let back = s
+        .svc
+        .reassign_alert(s.req(&city, reassign(&a.alert_id, "390121")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(back.assigned_office_id, "");
+    assert_eq!(listed(&s, &qinghe).await.len(), 1);
+    assert!(listed(&s, &linjiang).await.is_empty());
+    assert_eq!(calls(&got, 2).await[1].0, "/qinghe");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
