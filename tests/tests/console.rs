@@ -673,6 +673,28 @@ async fn console_in_a_browser() {
         .unwrap();
     assert_eq!(r.status(), 403);
 
+    // 评议: the ranking of the county's agencies, each deduction with its rule and evidence.
+    b.goto(&format!("{console}/scoring")).await;
+    let ranking = b.source_containing("id=\"ranking\"").await;
+    let row_of = |name: &str| {
+        ranking
+            .split(&format!("<tr data-agency=\"{name}\""))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{name} not ranked"))
+            .split("</tr>")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let bad_row = row_of(&bad.agency.name);
+    assert!(
+        bad_row.contains("其他错误 <code>t3-balance</code>"),
+        "{bad_row}"
+    );
+    assert!(!bad_row.contains("data-score=\"100\""), "{bad_row}");
+    assert!(!ranking.contains(&other.agency.name));
+    b.screenshot(&shots.join("scoring.png")).await;
+
     // 整改期限: set in the alerts view; one in the past shows 已逾期 and counts in the overview.
     b.goto(&format!("{console}/alerts?status=all")).await;
     let row = format!("#alert-{}", alert.alert_id);

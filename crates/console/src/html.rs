@@ -104,10 +104,11 @@ svg text{font-size:11px;fill:#444}
 "#;
 
 /// The navigation entries: (path, label).
-const NAV: [(&str, &str); 4] = [
+const NAV: [(&str, &str); 5] = [
     ("/", "总览"),
     ("/alerts", "告警"),
     ("/tongbao", "通报与汇总"),
+    ("/scoring", "评议"),
     ("/reports", "报告"),
 ];
 

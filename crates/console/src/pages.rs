@@ -31,6 +31,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/alerts/{id}/reassign", post(reassign))
         .route("/alerts/{id}/deadline", post(set_deadline))
         .route("/alerts/{id}/notify", post(notify_agency))
+        .route("/scoring", get(scoring_page))
         .route("/tongbao", get(tongbao_form))
         .route("/tongbao.docx", get(tongbao_docx))
         .route("/tongbao.xlsx", get(tongbao_xlsx))
@@ -1460,6 +1461,74 @@ async fn notify_agency(
         url_enc(&id)
     ))
     .into_response())
+}
+
+// ---- 评议 ----------------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+struct ScoringQuery {
+    office: Option<String>,
+    year: Option<i32>,
+}
+
+/// The ranking of the scope's agencies by the configured indicator pack, each with its deductions
+/// and their evidence.
+async fn scoring_page(
+    State(app): Shared,
+    headers: HeaderMap,
+    Query(q): Query<ScoringQuery>,
+) -> PageResult {
+    let s = session(&app, &headers)?;
+    let scope = scope(&app, &s, q.office.as_deref())?;
+    let year = q.year.unwrap_or_else(|| app.default_year());
+    let reports = app.services.reports(&s.token, Some(year)).await?;
+    let today = today();
+    let dir = &app.directory;
+    let rows = data::season(dir, &scope, year, &reports, today);
+    let pack = &app.cfg.scoring;
+    let ranked = pack.rank(&rows);
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<h2>{} · {year}年度报告评议</h2><p class=\"muted\">指标：{}（满分 {}；截至 {}）</p>\
+         <table id=\"ranking\"><thead><tr><th>名次</th><th>机关</th><th>得分</th><th>扣分依据</th></tr></thead><tbody>",
+        esc(&office_name(dir, &scope)),
+        esc(&pack.name),
+        pack.base,
+        today.chinese()
+    );
+    for (i, r) in ranked.iter().enumerate() {
+        let mut why = String::new();
+        for d in &r.deductions {
+            let _ = write!(
+                why,
+                "<li>{} <code>{}</code> −{}：{}</li>",
+                d.indicator,
+                esc(&d.rule),
+                d.points,
+                esc(&d.evidence)
+            );
+        }
+        let report = r.row.latest().map_or_else(String::new, |rep| {
+            format!(" <a href=\"/reports/{}\">报告</a>", url_enc(&rep.report_id))
+        });
+        let _ = write!(
+            h,
+            "<tr data-agency=\"{}\" data-score=\"{}\"><td class=\"num\">{}</td><td>{}{report}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            esc(&r.row.agency.name),
+            r.score,
+            i + 1,
+            esc(&r.row.agency.name),
+            r.score,
+            if why.is_empty() {
+                "<span class=\"muted\">无扣分</span>".to_string()
+            } else {
+                format!("<ul class=\"actions\">{why}</ul>")
+            }
+        );
+    }
+    h.push_str("</tbody></table>");
+    Ok(render(&app, &s, "评议", "/scoring", &h))
 }
 
 // ---- 通报 and 汇总 ---------------------------------------------------------------------------
