@@ -811,6 +811,7 @@ async fn console_in_a_browser() {
         theirs.contains("赵处长 转办"),
         "the reassignment with who did it"
     );
+    b.screenshot(&shots.join("alerts.png")).await;
     // …and the first county no longer lists it (it is the sibling's to follow up now).
     b.login(&console, &clerk, "王科长").await;
     b.goto(&format!("{console}/alerts?status=all")).await;
