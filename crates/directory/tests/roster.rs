@@ -463,7 +463,12 @@ fn agencies_have_channels_from_toml_and_from_the_roster_column() {
             "email:czj@qinghe.example.cn,li@qinghe.example.cn"
         ]
     );
-    assert!(d.agency("清河县城关镇人民政府").unwrap().channels.is_empty());
+    assert!(
+        d.agency("清河县城关镇人民政府")
+            .unwrap()
+            .channels
+            .is_empty()
+    );
 
     let toml = dir.path().join("d.toml");
     std::fs::write(
