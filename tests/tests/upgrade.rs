@@ -181,7 +181,7 @@ async fn upgrade(engine: Engine) {
     assert!(alerts.iter().any(|a| a.agency == "临江区临江街道办事处"));
     let deliveries = count(store.db(), "deliveries").await;
     assert_eq!(deliveries, DELIVERIES, "{engine:?}");
-    assert_eq!(migrations(store.db(), "notification").await, [1]);
+    assert_eq!(migrations(store.db(), "notification").await, [1, 2]);
 }
 
 #[tokio::test]

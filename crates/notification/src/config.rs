@@ -27,7 +27,9 @@ pub enum ConfigError {
 #[serde(default)]
 pub struct Config {
     pub listen: String,
-    /// Address of the Prometheus metrics endpoint (`GET /metrics`); empty → none.
+    /// Removed: the second metrics endpoint. `[metrics] listen` serves the `nianbao_notification_*`
+    /// families with every other metric of the service. Kept only to refuse a configuration that
+    /// still sets it (its scrapes would otherwise fail without a word).
     pub metrics_listen: String,
     pub data_dir: PathBuf,
     pub database_url: String,
@@ -278,6 +280,13 @@ impl Config {
 
     /// Refuses settings that would only fail later, at the first alert.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.metrics_listen.trim().is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "metrics_listen ({:?}) was removed: scrape /metrics on [metrics] listen, which \
+                 serves the nianbao_notification_* families too; drop the setting",
+                self.metrics_listen.trim()
+            )));
+        }
         self.min_severity()?;
         self.default_channels()?;
         if self.default_office.trim().is_empty() {
@@ -369,6 +378,20 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_removed_metrics_listen_is_refused_with_where_to_scrape() {
+        let c = Config {
+            metrics_listen: "127.0.0.1:9154".into(),
+            ..Config::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("metrics_listen") && e.contains("[metrics] listen"),
+            "{e}"
+        );
+        assert!(Config::default().validate().is_ok());
+    }
 
     #[test]
     fn embedded_defaults_load_and_match_the_struct_defaults() {

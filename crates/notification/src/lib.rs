@@ -22,7 +22,7 @@
 //! answers and the broker is connected; `[metrics] listen` serves the shared service metrics
 //! (`nianbao_reports_total{stage="notified"}`, `nianbao_alerts_total{kind}`, consumer and channel
 //! failure counters) and, read from the store at each scrape, the `nianbao_notification_*` alert and
-//! channel families; `metrics_listen` (optional, older) serves only the latter, on their own.
+//! channel families (the second endpoint `metrics_listen` of earlier versions is gone).
 
 pub mod alert;
 pub mod clock;
@@ -86,11 +86,6 @@ pub enum NotificationError {
     Auth(#[from] nianbao_auth::AuthError),
     #[error("the gRPC server task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
-    #[error("binding metrics_listen {addr}: {source}")]
-    Metrics {
-        addr: String,
-        source: std::io::Error,
-    },
 }
 
 /// The directory of `cfg`: the file, or none (everything to `default_office`), its channels
@@ -116,7 +111,32 @@ pub fn check_channels(directory: &Directory) -> Result<(), DirectoryError> {
             }
         }
     }
+    for a in directory.agencies() {
+        for c in &a.channels {
+            if let Err(e) = c.parse::<deliver::Channel>() {
+                return Err(DirectoryError::Invalid(format!("agency {:?}: {e}", a.name)));
+            }
+        }
+    }
     Ok(())
+}
+
+/// The channels a notice goes through: an agency notice's (`NotifyAgency`: `"audience": "agency"`)
+/// its agency's in the directory, any other its office's.
+fn channels_of_notice(engine: &Engine, notice: &render::Notice) -> Vec<deliver::Channel> {
+    if notice.json.get("audience").and_then(|v| v.as_str()) == Some("agency") {
+        let id = notice
+            .json
+            .get("agency_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        return engine
+            .directory
+            .agency_by_id(id)
+            .map(|a| a.channels.iter().filter_map(|c| c.parse().ok()).collect())
+            .unwrap_or_default();
+    }
+    engine.channels_of(&notice.office_id)
 }
 
 /// Runs the service until `shutdown` resolves: serves gRPC on `listener` and consumes
@@ -227,25 +247,6 @@ async fn serve(
         FOLLOW_EVERY,
     ));
 
-    let metrics_task = if cfg.metrics_listen.trim().is_empty() {
-        None
-    } else {
-        let addr = cfg.metrics_listen.trim().to_string();
-        let l = tokio::net::TcpListener::bind(&addr)
-            .await
-            .map_err(|source| NotificationError::Metrics {
-                addr: addr.clone(),
-                source,
-            })?;
-        tracing::info!(%addr, "metrics on /metrics");
-        Some(tokio::spawn(metrics::serve(
-            l,
-            store.clone(),
-            cfg.webhook_settings().failing_after,
-            stop_rx.clone(),
-        )))
-    };
-
     let (health, health_service) = nianbao_service::grpc_health();
     health
         .set_service_status("", ServingStatus::NotServing)
@@ -274,7 +275,8 @@ async fn serve(
         cfg.webhook_settings().failing_after,
         directory.clone(),
         cfg.stream.max_subscribers,
-    );
+    )
+    .with_engine(engine.clone());
     let addr = listener.local_addr().ok();
     let server_stop = wait_stop(stop_rx.clone());
     let server = tokio::spawn(
@@ -325,7 +327,7 @@ async fn serve(
             async move {
                 // Deliveries a previous holder queued and did not finish.
                 if let Err(e) = deliverer
-                    .resume_pending(|office| engine.channels_of(office))
+                    .resume_pending(|notice| channels_of_notice(&engine, notice))
                     .await
                 {
                     tracing::warn!(error = %e, "could not resume unfinished deliveries");
@@ -354,11 +356,6 @@ async fn serve(
     forward.abort();
     if let Some(m) = metrics_server {
         let _ = m.await;
-    }
-    if let Some(t) = metrics_task
-        && let Ok(Err(e)) = t.await
-    {
-        tracing::warn!(error = %e, "metrics server stopped with an error");
     }
     deliverer.join().await;
     store.close().await;
