@@ -255,7 +255,11 @@ fn nianbao_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
 }
 
 fn sample_directory() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/directory/chujiang.toml").to_string()
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/directory/chujiang.toml"
+    )
+    .to_string()
 }
 
 /// What a newcomer met: filters that matched nothing instead of saying they are wrong, a second
@@ -422,7 +426,9 @@ async fn the_inbox_says_what_is_wrong_and_reads_the_same_every_time() {
         "{out}"
     );
     assert!(!out.contains("李科员"), "{out}");
-    let (_, out) = run(&["alerts", "--status", "acknowledged"], &li).await.unwrap();
+    let (_, out) = run(&["alerts", "--status", "acknowledged"], &li)
+        .await
+        .unwrap();
     assert!(out.contains("确认：王科长"), "{out}");
 
     // Export: the location in the one style, the time with its zone, no empty location.
