@@ -257,3 +257,22 @@ fn a_missing_shared_folder_fails_under_ci_only() {
     let under_ci = std::panic::catch_unwind(|| common::shared_dir_under_ci("no-such-folder", true));
     assert!(under_ci.is_err(), "CI=true must fail on a missing folder");
 }
+
+/// `docs/spec/` is a copy of `../shared/spec/` (the original, beside the repository): the two must
+/// not drift apart.
+#[test]
+fn spec_copy_is_the_shared_spec() {
+    let Some(shared) = common::shared_dir("spec") else {
+        return;
+    };
+    let copy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/spec");
+    for name in ["contract.md", "format-2021.md"] {
+        let original = std::fs::read(shared.join(name)).unwrap();
+        let ours = std::fs::read(copy.join(name)).unwrap();
+        assert!(
+            original == ours,
+            "docs/spec/{name} differs from ../shared/spec/{name}: copy it again (and update the \
+             sha256 in docs/spec/README.md)"
+        );
+    }
+}
