@@ -184,6 +184,8 @@ pub enum Acked {
     Now,
     /// Someone had acknowledged the alert before: theirs stands, the caller's was not recorded.
     Before,
+    /// The alert is closed (a corrected version arrived): there is nothing to acknowledge.
+    Resolved,
 }
 
 /// The alert `id` as the caller may see it, if it is acknowledged (looked for among the caller's
@@ -221,6 +223,15 @@ pub async fn ack(url: &str, id: &str, note: &str, out: &mut impl Write) -> Resul
         .map_err(|s| anyhow::anyhow!("{id}: {}", s.message()))?
         .into_inner();
     print_alert(&a, out)?;
+    if a.status != "acknowledged" {
+        writeln!(
+            out,
+            "该告警已关闭（{}），无需确认 / alert {id} is {}; there is nothing to acknowledge",
+            status_zh(&a.status),
+            a.status
+        )?;
+        return Ok(Acked::Resolved);
+    }
     Ok(Acked::Now)
 }
 

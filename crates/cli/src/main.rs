@@ -243,8 +243,8 @@ enum Command {
         action: CertsAction,
     },
     /// Acknowledge an alert (as the credential in NIANBAO_TOKEN; the service records who). Exit 1
-    /// when it had been acknowledged before: the first acknowledgement stands, and who and when is
-    /// printed.
+    /// when it had been acknowledged before (the first acknowledgement stands; who and when is
+    /// printed) or is already resolved.
     Ack {
         alert: String,
         /// A note kept in the acknowledgement's audit record.
@@ -521,7 +521,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ))?;
             Ok(match acked {
                 alerts::Acked::Now => ExitCode::SUCCESS,
-                alerts::Acked::Before => ExitCode::from(1),
+                alerts::Acked::Before | alerts::Acked::Resolved => ExitCode::from(1),
             })
         }
         Command::Extract { json, files } => {

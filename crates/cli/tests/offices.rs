@@ -282,8 +282,17 @@ async fn the_inbox_says_what_is_wrong_and_reads_the_same_every_time() {
     (changed.part, changed.cell, changed.column, changed.line) = (None, None, None, None);
     changed.severity = "info".into();
     let earlier = alert("r-a", "清河县审计局", KIND_FINDINGS, vec![changed]);
+    let mut closed = alert(
+        "r-c",
+        "清河县人民政府",
+        KIND_FINDINGS,
+        vec![finding("t3-balance", "不平衡")],
+    );
+    closed.status = "resolved".into();
+    closed.resolved_at_ms = closed.created_at_ms + 3_600_000;
     store.insert_alert(&later).await.unwrap();
     store.insert_alert(&earlier).await.unwrap();
+    store.insert_alert(&closed).await.unwrap();
     store.close().await;
 
     // Two people of 清河县's office, each with their own credential.
@@ -393,7 +402,9 @@ async fn the_inbox_says_what_is_wrong_and_reads_the_same_every_time() {
     let audit = out.find("← 清河县审计局").unwrap();
     let finance = out.find("← 清河县财政局").unwrap();
     assert!(audit < finance, "{out}");
-    let (_, json) = run(&["alerts", "--json"], &wang).await.unwrap();
+    let (_, json) = run(&["alerts", "--json", "--status", "open"], &wang)
+        .await
+        .unwrap();
     let ids: Vec<String> = json
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["alert_id"].to_string())
@@ -430,6 +441,16 @@ async fn the_inbox_says_what_is_wrong_and_reads_the_same_every_time() {
         .await
         .unwrap();
     assert!(out.contains("确认：王科长"), "{out}");
+    // A resolved alert has nothing to acknowledge: said so, exit 1.
+    let (code, out) = run(&["ack", &closed.alert_id], &li).await.unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "alert {} is resolved; there is nothing to acknowledge",
+            closed.alert_id
+        )),
+        "{out}"
+    );
 
     // Export: the location in the one style, the time with its zone, no empty location.
     let (code, out) = run(&["export", "--office", "390121", "--out", &csv], &wang)
