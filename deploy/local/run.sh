@@ -8,6 +8,10 @@
 #   deploy/local/run.sh --once FILE...   # your own reports instead of deploy/samples/*.txt
 #   deploy/local/run.sh --release --workers 3 --bench 5000
 #                                  # the pipeline benchmark: N generated reports, reports/s, latency
+#                                  # (the load generator is crates/cli/examples/bench_pipeline.rs)
+#
+# Its output may go to a file (`deploy/local/run.sh --once > run.log 2>&1`): every line is written
+# once, by this script or by the commands it runs, never copied to stderr as well.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -119,6 +123,8 @@ export NIANBAO_NOTIFICATION_URL=$NIANBAO_NOTIFICATION_URL
 export NIANBAO_CA=$NIANBAO_CA
 export NIANBAO_TOKEN_FILE=$NIANBAO_TOKEN_FILE
 export NIANBAO_CREDENTIALS=$creds
+export NIANBAO_DIRECTORY=$root/deploy/directory/chujiang.toml
+export PATH=$bin:\$PATH
 ENV
 for port in "$p_ingest" "${extract_ports[@]}" "$p_validate" "$p_notify"; do
   for _ in $(seq 1 100); do
@@ -136,7 +142,8 @@ if [ "$bench" -gt 0 ]; then
   names=(ingest); for i in $(seq 1 "$workers"); do names+=("extraction-$i"); done; names+=(validation notification)
   all_pids=("${pids[@]}" $broker_pids)
   before=(); for p in "${all_pids[@]}"; do before+=("$(cpu_of "$p")"); done
-  "$bin/nianbao" bench-pipeline --count "$bench" --amqp "$amqp"
+  cargo build -q "${cargo_profile[@]}" -p nianbao-cli --example bench_pipeline
+  "$bin/examples/bench_pipeline" --count "$bench" --amqp "$amqp"
   hz=$(getconf CLK_TCK)
   echo "CPU seconds during the run:"
   total=0
@@ -193,7 +200,9 @@ echo "login as 临江区人民政府办公室 王科长 with the token: $(cat "$
 if [ "$once" -eq 1 ]; then exit 0; fi
 echo
 echo "Services are up (NIANBAO_INGEST_URL=$NIANBAO_INGEST_URL, NIANBAO_NOTIFICATION_URL=$NIANBAO_NOTIFICATION_URL)."
-echo "In another shell: source $state/env.sh; then $bin/nianbao reports   |   $bin/nianbao alerts"
+# The services listen on free ports and speak TLS with credentials: the CLI's defaults
+# (http://127.0.0.1:50051 and :50054, no credential) do not reach them; env.sh sets what does.
+echo "Try, in another shell:  source $state/env.sh && nianbao reports && nianbao alerts"
 echo "grpcurl: grpcurl -cacert $pki/ca.pem -H \"authorization: Bearer \$(cat $state/tokens/operator)\" 127.0.0.1:$p_ingest list"
 echo "Credentials: $bin/nianbao credentials list --file $creds"
 echo "Ctrl-C stops everything."

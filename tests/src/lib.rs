@@ -60,9 +60,23 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// `../shared/seeds` beside the checkout, if it is there (CI has it; a bare checkout may not).
+///
+/// # Panics
+///
+/// Under CI (`CI` set to `true` or `1`) when the folder is missing: a test that would silently use
+/// fewer reports must not pass there.
 pub fn seeds_dir() -> Option<PathBuf> {
     let dir = repo_root().parent()?.join("shared").join("seeds");
-    dir.is_dir().then_some(dir)
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    assert!(
+        !ci,
+        "{} is missing: under CI the real reports must sit beside the checkout",
+        dir.display()
+    );
+    None
 }
 
 /// Cargo's target folder: `CARGO_TARGET_DIR` when set (relative to the checkout if relative), else

@@ -2,10 +2,9 @@
 //! (an office's open findings as CSV or XLSX: the draft of a 通报 to open in Excel).
 
 use crate::client::notification;
+use crate::text::{datetime, location, severity_zh};
 use anyhow::{Context, Result, bail};
-use nianbao_proto::v1::{
-    AcknowledgeAlertRequest, Alert, Finding, ListAlertsRequest, ListChannelsRequest,
-};
+use nianbao_proto::v1::{AcknowledgeAlertRequest, Alert, ListAlertsRequest, ListChannelsRequest};
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
 use std::io::Write;
 use std::path::Path;
@@ -53,7 +52,7 @@ fn print_alert(a: &Alert, out: &mut impl Write) -> Result<()> {
             out,
             "    确认：{} {}",
             a.acknowledged_by,
-            datetime_cst(a.acknowledged_at_ms)
+            datetime(a.acknowledged_at_ms)
         )?;
     }
     Ok(())
@@ -88,15 +87,75 @@ async fn list_all(
     }
 }
 
+/// The alert statuses and kinds the notification service knows (`ListAlerts` refuses others).
+pub const STATUSES: &[&str] = &["open", "acknowledged", "resolved"];
+pub const KINDS: &[&str] = &["findings", "resolution", "escalation", "report-missing"];
+
+/// `value` when it is one of `allowed`; an unknown value is an error (exit status 2) rather than an
+/// empty list that reads as "nothing to do".
+fn one_of(field: &str, value: Option<String>, allowed: &[&str]) -> Result<Option<String>> {
+    match value.map(|v| v.trim().to_string()) {
+        Some(v) if !allowed.contains(&v.as_str()) => bail!(
+            "--{field} 取值无效：{v:?}（可用：{list}）/ unknown {field} {v:?} (one of {list})",
+            list = allowed.join(", ")
+        ),
+        other => Ok(other),
+    }
+}
+
+/// Checks `--office` against the directory file when one is given (`--directory` or
+/// `$NIANBAO_DIRECTORY`). Without one the service checks it against its own directory (it refuses
+/// an office its directory does not name; a service run without a directory cannot tell).
+fn known_office(office: Option<&str>, directory: Option<&Path>) -> Result<()> {
+    let (Some(id), Some(path)) = (office, directory) else {
+        return Ok(());
+    };
+    let dir = nianbao_directory::Directory::load(path)
+        .with_context(|| format!("cannot load the directory {}", path.display()))?;
+    if dir.office(id.trim()).is_none() {
+        bail!(
+            "目录中没有编号为 {id} 的政务公开办 / no office {id} in the directory {}",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Alerts in an order that does not depend on when the pipeline happened to handle each report:
+/// by office, agency and year, then oldest first (a resolution after the alert it closes), then id.
+pub fn sort_alerts(list: &mut [Alert]) {
+    list.sort_by(|a, b| {
+        (
+            &a.office_id,
+            &a.agency,
+            a.year,
+            a.created_at_ms,
+            &a.alert_id,
+        )
+            .cmp(&(
+                &b.office_id,
+                &b.agency,
+                b.year,
+                b.created_at_ms,
+                &b.alert_id,
+            ))
+    });
+}
+
 pub struct AlertsArgs {
     pub office: Option<String>,
     pub status: Option<String>,
     pub kind: Option<String>,
     pub json: bool,
+    pub directory: Option<std::path::PathBuf>,
 }
 
 pub async fn alerts(url: &str, a: AlertsArgs, out: &mut impl Write) -> Result<()> {
-    let list = list_all(url, a.office, a.status, a.kind).await?;
+    let status = one_of("status", a.status, STATUSES)?;
+    let kind = one_of("kind", a.kind, KINDS)?;
+    known_office(a.office.as_deref(), a.directory.as_deref())?;
+    let mut list = list_all(url, a.office, status, kind).await?;
+    sort_alerts(&mut list);
     for al in &list {
         if a.json {
             writeln!(
@@ -118,9 +177,41 @@ pub async fn alerts(url: &str, a: AlertsArgs, out: &mut impl Write) -> Result<()
     Ok(())
 }
 
+/// What `ack` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Acked {
+    /// The acknowledgement was recorded under the caller's credential.
+    Now,
+    /// Someone had acknowledged the alert before: theirs stands, the caller's was not recorded.
+    Before,
+    /// The alert is closed (a corrected version arrived): there is nothing to acknowledge.
+    Resolved,
+}
+
+/// The alert `id` as the caller may see it, if it is acknowledged (looked for among the caller's
+/// acknowledged alerts: `ListAlerts` has no lookup by id).
+async fn acknowledged_alert(url: &str, id: &str) -> Result<Option<Alert>> {
+    let list = list_all(url, None, Some("acknowledged".into()), None).await?;
+    Ok(list.into_iter().find(|a| a.alert_id == id))
+}
+
 /// Acknowledges alert `id` as the caller's credential (the service records who, from where, and
-/// `note`).
-pub async fn ack(url: &str, id: &str, note: &str, out: &mut impl Write) -> Result<()> {
+/// `note`). An alert acknowledged before keeps its first acknowledgement (the service records the
+/// attempt in its audit); the caller is told who acknowledged it and when ([`Acked::Before`]).
+pub async fn ack(url: &str, id: &str, note: &str, out: &mut impl Write) -> Result<Acked> {
+    let id = id.trim();
+    if let Some(before) = acknowledged_alert(url, id).await? {
+        print_alert(&before, out)?;
+        writeln!(
+            out,
+            "该告警已由 {} 于 {} 确认，本次未重复确认 / alert {id} was already acknowledged by {} at {}; yours was not recorded",
+            before.acknowledged_by,
+            datetime(before.acknowledged_at_ms),
+            before.acknowledged_by,
+            datetime(before.acknowledged_at_ms),
+        )?;
+        return Ok(Acked::Before);
+    }
     let mut client = notification(url).await?;
     let a = client
         .acknowledge_alert(AcknowledgeAlertRequest {
@@ -131,7 +222,17 @@ pub async fn ack(url: &str, id: &str, note: &str, out: &mut impl Write) -> Resul
         .await
         .map_err(|s| anyhow::anyhow!("{id}: {}", s.message()))?
         .into_inner();
-    print_alert(&a, out)
+    print_alert(&a, out)?;
+    if a.status != "acknowledged" {
+        writeln!(
+            out,
+            "该告警已关闭（{}），无需确认 / alert {id} is {}; there is nothing to acknowledge",
+            status_zh(&a.status),
+            a.status
+        )?;
+        return Ok(Acked::Resolved);
+    }
+    Ok(Acked::Now)
 }
 
 /// `nianbao channels`: every channel's deliveries; exit status 1 when one is failing.
@@ -166,7 +267,7 @@ pub async fn channels(url: &str, json: bool, out: &mut impl Write) -> Result<boo
             writeln!(
                 out,
                 "    最近错误（{}）：{}",
-                datetime_cst(c.last_failed_ms),
+                datetime(c.last_failed_ms),
                 c.last_error
             )?;
         }
@@ -208,20 +309,6 @@ pub const HEADER: [&str; 12] = [
     "告警时间",
 ];
 
-/// `第三部分，单元格 R24（自然人列），第57行`, as `nianbao check` and the alerts write it.
-pub fn location(f: &Finding) -> String {
-    nianbao_proto::StoredFinding::from(f).location()
-}
-
-fn severity_zh(s: &str) -> &'static str {
-    match s {
-        "error" => "错误",
-        "warning" => "警告",
-        "info" => "提示",
-        _ => "警告",
-    }
-}
-
 /// The open findings of an office: every finding of its alerts that are not closed (resolution
 /// messages carry none), by agency and year, errors first; `year` keeps one reporting year.
 pub fn rows(alerts: &[Alert], year: Option<i32>) -> Vec<Row> {
@@ -242,7 +329,7 @@ pub fn rows(alerts: &[Alert], year: Option<i32>) -> Vec<Row> {
                 actual: f.actual.clone().unwrap_or_default(),
                 alert_id: a.alert_id.clone(),
                 status: status_zh(&a.status).to_string(),
-                created: datetime_cst(a.created_at_ms),
+                created: datetime(a.created_at_ms),
             });
         }
     }
@@ -396,6 +483,7 @@ pub fn write_xlsx(path: &Path, office: &str, rows: &[Row], today: &str) -> Resul
 
 pub struct ExportArgs {
     pub office: String,
+    pub directory: Option<std::path::PathBuf>,
     pub year: Option<i32>,
     pub out: std::path::PathBuf,
     pub format: Option<String>,
@@ -416,6 +504,7 @@ pub async fn export(url: &str, a: ExportArgs, out: &mut impl Write) -> Result<()
     if format != "csv" && format != "xlsx" {
         bail!("give --format csv|xlsx or an output file ending in .csv or .xlsx");
     }
+    known_office(Some(&a.office), a.directory.as_deref())?;
     let mut alerts = list_all(url, Some(a.office.clone()), Some("open".into()), None).await?;
     alerts.extend(
         list_all(
@@ -426,6 +515,7 @@ pub async fn export(url: &str, a: ExportArgs, out: &mut impl Write) -> Result<()
         )
         .await?,
     );
+    sort_alerts(&mut alerts);
     let office_name = alerts
         .first()
         .map_or_else(|| a.office.clone(), |al| al.office_name.clone());
@@ -434,9 +524,7 @@ pub async fn export(url: &str, a: ExportArgs, out: &mut impl Write) -> Result<()
         std::fs::write(&a.out, to_csv(&rows))
             .with_context(|| format!("cannot write {}", a.out.display()))?;
     } else {
-        let today = datetime_cst(now_ms());
-        let today = today.split(' ').next().unwrap_or_default();
-        write_xlsx(&a.out, &office_name, &rows, today)?;
+        write_xlsx(&a.out, &office_name, &rows, &crate::text::date(now_ms()))?;
     }
     writeln!(
         out,
@@ -454,35 +542,11 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
 }
 
-/// `2025-02-01 08:00` in China time.
-pub fn datetime_cst(ms: i64) -> String {
-    if ms <= 0 {
-        return String::new();
-    }
-    let secs = ms.div_euclid(1000) + 8 * 3600;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rem / 3600,
-        (rem % 3600) / 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use nianbao_proto::v1::Finding;
 
     fn alert(id: &str, agency: &str, status: &str, kind: &str, findings: Vec<Finding>) -> Alert {
         Alert {
@@ -564,7 +628,7 @@ mod tests {
             ]
         );
         assert_eq!(r[1].location, "第三部分，单元格 R24（自然人列），第57行");
-        assert_eq!(r[1].created, "2025-02-01 00:00");
+        assert_eq!(r[1].created, "2025-02-01 00:00 +08:00");
         assert_eq!(r[0].status, "已确认");
         assert!(rows(&sample(), Some(2023)).is_empty());
     }
@@ -577,7 +641,7 @@ mod tests {
         assert_eq!(lines.len(), 5, "header, three rows, empty tail");
         assert_eq!(
             lines[2],
-            "2,清河县财政局,2024,错误,t3-balance,\"表三 \"\"自然人\"\" 列，不平衡\",第三部分，单元格 R24（自然人列），第57行,41,40,al-1,待处理,2025-02-01 00:00"
+            "2,清河县财政局,2024,错误,t3-balance,\"表三 \"\"自然人\"\" 列，不平衡\",第三部分，单元格 R24（自然人列），第57行,41,40,al-1,待处理,2025-02-01 00:00 +08:00"
         );
     }
 
@@ -702,11 +766,5 @@ mod tests {
         assert!(sheet.contains("<autoFilter ref=\"A3:L6\""), "{sheet}");
         assert!(sheet.contains("ySplit=\"3\""));
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn times_are_china_time() {
-        assert_eq!(datetime_cst(0), "");
-        assert_eq!(datetime_cst(1_738_339_199_000), "2025-01-31 23:59");
     }
 }

@@ -157,34 +157,9 @@ fn print_report(r: &Report, out: &mut impl Write) -> Result<()> {
         writeln!(out, "  检查结果：未发现问题。")?;
     }
     let mut findings: Vec<_> = r.findings.iter().collect();
-    findings.sort_by_key(|f| match f.severity.as_str() {
-        "error" => 0,
-        "warning" => 1,
-        _ => 2,
-    });
+    findings.sort_by_key(|f| crate::text::severity_rank(&f.severity));
     for f in findings {
-        let sev = match f.severity.as_str() {
-            "error" => "错误",
-            "warning" => "警告",
-            _ => "提示",
-        };
-        let mut loc = Vec::new();
-        if let Some(p) = f.part {
-            loc.push(format!("第{p}部分"));
-        }
-        if let Some(c) = &f.cell {
-            loc.push(c.clone());
-        }
-        if let Some(l) = f.line {
-            loc.push(format!("第{l}行"));
-        }
-        writeln!(
-            out,
-            "  [{sev}] {}  （{}；{}）",
-            f.message,
-            f.rule,
-            loc.join("，")
-        )?;
+        writeln!(out, "  {}", crate::text::finding_line(f))?;
     }
     if !r.alert_ids.is_empty() {
         writeln!(out, "  已通知：{}", r.alert_ids.join(", "))?;

@@ -2,11 +2,11 @@
 
 mod admin;
 mod alerts;
-mod bench;
 mod broker;
 mod client;
 mod directory;
 mod report;
+mod text;
 
 /// The extractor allocates many small strings; mimalloc makes that markedly cheaper than glibc.
 #[global_allocator]
@@ -201,7 +201,8 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
     },
-    /// Alerts the offices received.
+    /// Alerts the offices received, by office, agency and year; an unknown office, status or kind
+    /// is an error (exit 2).
     Alerts {
         #[arg(long)]
         office: Option<String>,
@@ -213,6 +214,10 @@ enum Command {
         kind: Option<String>,
         #[arg(long)]
         json: bool,
+        /// The directory file: --office is checked against it before asking the service (which
+        /// checks it against its own directory in any case).
+        #[arg(long, env = "NIANBAO_DIRECTORY")]
+        directory: Option<PathBuf>,
         /// Notification gRPC endpoint (default $NIANBAO_NOTIFICATION_URL or http://127.0.0.1:50054).
         #[arg(long)]
         endpoint: Option<String>,
@@ -237,7 +242,9 @@ enum Command {
         #[command(subcommand)]
         action: CertsAction,
     },
-    /// Acknowledge an alert (as the credential in NIANBAO_TOKEN; the service records who).
+    /// Acknowledge an alert (as the credential in NIANBAO_TOKEN; the service records who). Exit 1
+    /// when it had been acknowledged before (the first acknowledgement stands; who and when is
+    /// printed) or is already resolved.
     Ack {
         alert: String,
         /// A note kept in the acknowledgement's audit record.
@@ -250,6 +257,9 @@ enum Command {
     Export {
         #[arg(long)]
         office: String,
+        /// The directory file: --office is checked against it (as for `alerts`).
+        #[arg(long, env = "NIANBAO_DIRECTORY")]
+        directory: Option<PathBuf>,
         /// Only this reporting year.
         #[arg(long)]
         year: Option<i32>,
@@ -267,25 +277,6 @@ enum Command {
         json: bool,
         #[arg(long)]
         endpoint: Option<String>,
-    },
-    /// Push generated reports through the running pipeline; print reports/s and latency.
-    BenchPipeline {
-        #[arg(long, default_value_t = 2000)]
-        count: usize,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Submissions in flight at once.
-        #[arg(long, default_value_t = 64)]
-        concurrency: usize,
-        #[arg(long)]
-        endpoint: Option<String>,
-        /// The broker the pipeline uses (default $NIANBAO_BUS__URL).
-        #[arg(long)]
-        amqp: Option<String>,
-        #[arg(long, default_value = "nianbao.events")]
-        exchange: String,
-        #[arg(long, default_value_t = 600)]
-        timeout_secs: u64,
     },
     /// Generate realistic reports with known defects and their expected results.
     Synth {
@@ -403,6 +394,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             status,
             kind,
             json,
+            directory,
             endpoint,
         } => block_on(async {
             let args = alerts::AlertsArgs {
@@ -410,11 +402,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 status,
                 kind,
                 json,
+                directory,
             };
             alerts::alerts(&client::notification_url(endpoint), args, &mut out).await
         }),
         Command::Export {
             office,
+            directory,
             year,
             format,
             out: file,
@@ -422,6 +416,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => block_on(async {
             let args = alerts::ExportArgs {
                 office,
+                directory,
                 year,
                 out: file,
                 format,
@@ -443,36 +438,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
-        }
-        Command::BenchPipeline {
-            count,
-            seed,
-            concurrency,
-            endpoint,
-            amqp,
-            exchange,
-            timeout_secs,
-        } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            let amqp_url = amqp
-                .or_else(|| std::env::var("NIANBAO_BUS__URL").ok())
-                .context("give --amqp URL or set NIANBAO_BUS__URL")?;
-            rt.block_on(bench::run(
-                bench::BenchArgs {
-                    count,
-                    seed,
-                    concurrency,
-                    ingest_url: client::ingest_url(endpoint),
-                    amqp_url,
-                    exchange,
-                    timeout: std::time::Duration::from_secs(timeout_secs),
-                },
-                &mut out,
-            ))?;
-            Ok(ExitCode::SUCCESS)
         }
         Command::Credentials { action } => {
             match action {
@@ -543,9 +508,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             alert,
             note,
             endpoint,
-        } => block_on(async {
-            alerts::ack(&client::notification_url(endpoint), &alert, &note, &mut out).await
-        }),
+        } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let acked = rt.block_on(alerts::ack(
+                &client::notification_url(endpoint),
+                &alert,
+                &note,
+                &mut out,
+            ))?;
+            Ok(match acked {
+                alerts::Acked::Now => ExitCode::SUCCESS,
+                alerts::Acked::Before | alerts::Acked::Resolved => ExitCode::from(1),
+            })
+        }
         Command::Extract { json, files } => {
             for path in &files {
                 let x = nianbao_extract::extract_bytes(&read(path)?);

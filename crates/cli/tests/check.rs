@@ -40,11 +40,9 @@ fn serious(f: &Value) -> bool {
 
 #[test]
 fn seeds_give_exactly_their_expected_findings() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seeds");
-    if !dir.is_dir() {
-        eprintln!("note: ../shared/seeds not found; seed test skipped");
+    let Some(dir) = common::shared_dir("seeds") else {
         return;
-    }
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -250,4 +248,31 @@ fn synth_writes_every_format() {
     assert_eq!(code, 2);
     assert!(err.contains("unknown format"), "{err}");
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Without the real reports the seed test is skipped on a developer's machine, but fails under CI.
+#[test]
+fn a_missing_shared_folder_fails_under_ci_only() {
+    assert_eq!(common::shared_dir_under_ci("no-such-folder", false), None);
+    let under_ci = std::panic::catch_unwind(|| common::shared_dir_under_ci("no-such-folder", true));
+    assert!(under_ci.is_err(), "CI=true must fail on a missing folder");
+}
+
+/// `docs/spec/` is a copy of `../shared/spec/` (the original, beside the repository): the two must
+/// not drift apart.
+#[test]
+fn spec_copy_is_the_shared_spec() {
+    let Some(shared) = common::shared_dir("spec") else {
+        return;
+    };
+    let copy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/spec");
+    for name in ["contract.md", "format-2021.md"] {
+        let original = std::fs::read(shared.join(name)).unwrap();
+        let ours = std::fs::read(copy.join(name)).unwrap();
+        assert!(
+            original == ours,
+            "docs/spec/{name} differs from ../shared/spec/{name}: copy it again (and update the \
+             sha256 in docs/spec/README.md)"
+        );
+    }
 }

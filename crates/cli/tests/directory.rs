@@ -123,3 +123,31 @@ fn the_shipped_directories_load() {
     ]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// `deploy/directory/chujiang.toml` is exactly what `nianbao directory sample` writes from the
+/// generator's province (and the k8s overlay's copy is the same file): regenerate it with
+/// `nianbao directory sample --out deploy/directory/chujiang.toml` after changing the generator.
+#[test]
+fn the_committed_sample_directory_is_the_commands_output() {
+    let (code, out) = nianbao(&["directory", "sample"]);
+    assert_eq!(code, 0, "{out}");
+    for committed in [
+        "deploy/directory/chujiang.toml",
+        "deploy/k8s/overlays/chujiang/directory.toml",
+    ] {
+        let text = std::fs::read_to_string(repo(committed)).unwrap();
+        assert!(
+            text == out,
+            "{committed} is not the output of `nianbao directory sample`: regenerate it"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chujiang.toml");
+    let (code, msg) = nianbao(&["directory", "sample", "--out", &file.display().to_string()]);
+    assert_eq!(code, 0, "{msg}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), out);
+    // And it loads, as `directory check` sees it.
+    let (code, msg) = nianbao(&["directory", "check", &file.display().to_string()]);
+    assert_eq!(code, 0, "{msg}");
+    assert!(msg.contains("结果：可以加载（loads）"), "{msg}");
+}

@@ -76,3 +76,57 @@ async fn operators_backfill_and_agencies_may_not() {
     assert!(!r.backfill && r.agency_verified, "{r:?}");
     p.shutdown().await.unwrap();
 }
+
+/// `nianbao status` writes a finding as the alerts do: `第三部分，单元格 …` (never `第3部分`), the
+/// rule in brackets after it, and nothing empty for a finding without a location (the
+/// cross-report `report-changed` of a second version).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_writes_findings_as_the_alerts_do() {
+    const FILE: &str = "0047_prose_临江区财政局_2024.txt";
+    let mut p = Pipeline::new(nianbao_e2e::shared_broker(), "cli-status")
+        .await
+        .unwrap();
+    p.start_ingest_and_validation(Db::Sqlite).await.unwrap();
+    let cfg = p.extraction_config(&p.ingest_url, 8);
+    p.spawn("extraction", |l, s| nianbao_extraction::run(cfg, l, s))
+        .await
+        .unwrap();
+    let bytes = std::fs::read(nianbao_e2e::repo_root().join("deploy/samples").join(FILE)).unwrap();
+    let mut second = bytes.clone();
+    second.extend_from_slice("\n（更正版）\n".as_bytes());
+    let ids = p
+        .submit_as_agency(
+            "临江区财政局",
+            &[(FILE.to_string(), bytes), (FILE.to_string(), second)],
+        )
+        .await
+        .unwrap();
+    p.wait_status(
+        &ids,
+        &["validated", "notified"],
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let operator = p.security.operator.clone();
+    let (code, out) = nianbao(&p, &operator, &["status", &ids[1]]).await;
+    assert_eq!(code, 0, "{out}");
+    let balance = out
+        .lines()
+        .find(|l| l.ends_with("[t3-balance]"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        balance.starts_with("  [错误] ") && balance.contains("（第三部分，单元格 R24（"),
+        "{balance}"
+    );
+    let changed = out
+        .lines()
+        .find(|l| l.ends_with("[report-changed]"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(changed.starts_with("  ["), "{changed}");
+    assert!(!out.contains("第3部分") && !out.contains("；）"), "{out}");
+    // Errors first.
+    let first = out.lines().find(|l| l.starts_with("  [")).unwrap();
+    assert!(first.starts_with("  [错误]"), "{out}");
+    p.shutdown().await.unwrap();
+}

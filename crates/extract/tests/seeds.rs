@@ -1,5 +1,6 @@
 //! The five real reports of `../shared/seeds`: every cell, agency, year, parts and template must equal
-//! `*.truth.json`. Skipped (with a note) where the folder is not beside the checkout.
+//! `*.truth.json`. Skipped (with a note) where the folder is not beside the checkout; under CI
+//! (`CI=true`) its absence fails.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -7,9 +8,10 @@ use nianbao_model::json::extract_record;
 use serde_json::Value;
 use std::path::PathBuf;
 
+mod common;
+
 pub fn seeds_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seeds");
-    dir.is_dir().then_some(dir)
+    common::shared_dir("seeds")
 }
 
 /// Compares numbers numerically (0 and 0.0 are the same cell value), everything else exactly.
@@ -29,7 +31,6 @@ fn same(a: &Value, b: &Value) -> bool {
 #[test]
 fn seeds_extract_to_their_truth() {
     let Some(dir) = seeds_dir() else {
-        eprintln!("note: ../shared/seeds not found; seed test skipped");
         return;
     };
     let mut checked = 0;
@@ -75,4 +76,12 @@ fn seeds_extract_to_their_truth() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(checked, 5);
+}
+
+/// Without the real reports a seed test is skipped on a developer's machine, but fails under CI.
+#[test]
+fn a_missing_shared_folder_fails_under_ci_only() {
+    assert_eq!(common::shared_dir_under_ci("no-such-folder", false), None);
+    let under_ci = std::panic::catch_unwind(|| common::shared_dir_under_ci("no-such-folder", true));
+    assert!(under_ci.is_err(), "CI=true must fail on a missing folder");
 }

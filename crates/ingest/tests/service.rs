@@ -1,6 +1,6 @@
-//! The ingest service in-process against a real private RabbitMQ (started here with
-//! `deploy/scripts/rabbitmq.sh`, stopped at the end), with SQLite in a temporary folder and again
-//! with a private PostgreSQL cluster (`deploy/scripts/postgres.sh`).
+//! The ingest service in-process against a real private RabbitMQ (the `nianbao-e2e` harness's
+//! broker, a vhost of its own per test), with SQLite in a temporary folder and again with a
+//! database of the harness's private PostgreSQL cluster.
 //!
 //! One scenario walks through everything, because booting a broker takes several seconds.
 
@@ -11,75 +11,12 @@ use nianbao_ingest::Config;
 use nianbao_proto::v1;
 use nianbao_proto::v1::ingest_client::IngestClient;
 use prost::Message as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tonic::Code;
 use tonic::transport::Channel;
-
-/// A private RabbitMQ node or PostgreSQL cluster started with one of `deploy/scripts/*.sh`;
-/// stopped on drop (also when a test panics), so nothing outlives the test.
-struct Private {
-    script: PathBuf,
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Private {
-    /// Starts a private server; fails the test when the package is not installed.
-    fn start(script: &str) -> Option<Private> {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../deploy/scripts")
-            .join(script);
-        assert!(script.exists(), "{} missing", script.display());
-        let dir = tempfile::Builder::new()
-            .prefix("nianbao-ingest-test")
-            .tempdir()
-            .unwrap();
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        // A cross-service test that did not run must not look like one that passed.
-        assert_ne!(
-            out.status.code(),
-            Some(3),
-            "{} says its server is not installed: run it with `install` as root",
-            script.display()
-        );
-        let started = Private {
-            url: String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-            script,
-            dir,
-        };
-        assert!(
-            out.status.success() && started.url.contains("://"),
-            "{} start failed: {}",
-            started.script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(started)
-    }
-}
-
-impl Drop for Private {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(&self.script)
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
-    }
-}
 
 /// Collects what arrives on a test queue.
 struct Collect(mpsc::UnboundedSender<Message>);
@@ -226,27 +163,19 @@ async fn wait_queue_len(bus: &Bus, queue: &str, n: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ingest_end_to_end_sqlite() {
-    let Some(broker) = Private::start("rabbitmq.sh") else {
-        return;
-    };
+    let amqp_url = nianbao_e2e::shared_broker().new_vhost_url().unwrap();
     let data = tempfile::tempdir().unwrap();
-    scenario(&broker.url, data.path(), None).await;
-    drop(broker);
+    scenario(&amqp_url, data.path(), None).await;
 }
 
 /// The same walk with PostgreSQL (a private cluster of its own) as the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ingest_end_to_end_postgres() {
-    let Some(pg) = Private::start("postgres.sh") else {
-        return;
-    };
-    let Some(broker) = Private::start("rabbitmq.sh") else {
-        return;
-    };
+    let database_url =
+        nianbao_e2e::new_database(nianbao_e2e::shared_postgres(), "ingest_service").unwrap();
+    let amqp_url = nianbao_e2e::shared_broker().new_vhost_url().unwrap();
     let data = tempfile::tempdir().unwrap();
-    scenario(&broker.url, data.path(), Some(pg.url.clone())).await;
-    drop(broker);
-    drop(pg);
+    scenario(&amqp_url, data.path(), Some(database_url)).await;
 }
 
 async fn scenario(amqp_url: &str, data: &Path, database_url: Option<String>) {

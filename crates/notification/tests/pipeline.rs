@@ -1,5 +1,6 @@
-//! The service end to end, in-process, against a private RabbitMQ node (deploy/scripts/rabbitmq.sh),
-//! SQLite in a temp dir, and a local HTTP server standing in for an office's webhook.
+//! The service end to end, in-process, against a private RabbitMQ node (the `nianbao-e2e` harness's
+//! broker, a vhost of its own per test), SQLite in a temp dir, and a local HTTP server standing in
+//! for an office's webhook.
 //!
 //! Needs Debian's rabbitmq-server (`deploy/scripts/rabbitmq.sh install`; CI installs it).
 
@@ -17,61 +18,12 @@ use nianbao_proto::v1::notification_client::NotificationClient;
 use prost::Message as _;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A private broker, stopped when dropped (also when the test panics).
-struct Broker {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/scripts/rabbitmq.sh")
-}
-
-impl Broker {
-    fn start() -> Option<Broker> {
-        let dir = tempfile::Builder::new()
-            .prefix("nianbao-notify-mq-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        // A cross-service test that did not run must not look like one that passed.
-        assert_ne!(
-            out.status.code(),
-            Some(3),
-            "rabbitmq-server is not installed: run `deploy/scripts/rabbitmq.sh install` as root"
-        );
-        assert!(
-            out.status.success(),
-            "broker did not start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        Some(Broker { dir, url })
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
-    }
-}
 
 /// Forwards every `report.notified` event to the test.
 struct Probe(mpsc::UnboundedSender<v1::ReportNotified>);
@@ -191,11 +143,10 @@ async fn the_same_on_postgres() {
     pg.stop();
 }
 
-/// Runs everything against a fresh broker; `database_url` empty → SQLite under the data dir.
+/// Runs everything on a fresh vhost of the harness's broker; `database_url` empty → SQLite under
+/// the data dir.
 async fn scenario(database_url: String) {
-    let Some(broker) = Broker::start() else {
-        return;
-    };
+    let amqp_url = nianbao_e2e::shared_broker().new_vhost_url().unwrap();
     let data = tempfile::tempdir().unwrap();
 
     // The office's webhook.
@@ -225,7 +176,7 @@ async fn scenario(database_url: String) {
             ..WebhookConfig::default()
         },
         bus: BusConfig {
-            url: broker.url.clone(),
+            url: amqp_url.clone(),
             retry_delays_ms: vec![200],
             max_attempts: 2,
             ..BusConfig::default()
@@ -518,5 +469,4 @@ async fn scenario(database_url: String) {
     let _ = probe_stop_tx.send(());
     let _ = probe_task.await;
     bus.close().await;
-    drop(broker);
 }

@@ -1,11 +1,23 @@
-//! `nianbao bench-pipeline`: pushes generated reports through the running pipeline and measures
+//! The pipeline benchmark: pushes generated reports through a running pipeline and measures
 //! throughput and submit→validated latency from the `report.validated` events themselves.
+//!
+//! A developer's tool, not a command of `nianbao`: `deploy/local/run.sh --release --bench 4000`
+//! starts a pipeline and runs it, or against a pipeline of your own
+//! `cargo run --release -p nianbao-cli --example bench_pipeline -- --count 4000 --amqp URL`
+//! (the ingest endpoint, CA and credential from `$NIANBAO_INGEST_URL`, `$NIANBAO_CA`,
+//! `$NIANBAO_TOKEN(_FILE)`, as for `nianbao submit`).
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use clap::Parser;
 
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties};
+use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_proto::v1::{ReportValidated, SubmitReportRequest};
 use prost::Message;
 use std::collections::HashMap;
@@ -14,14 +26,73 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-pub struct BenchArgs {
-    pub count: usize,
-    pub seed: u64,
-    pub concurrency: usize,
-    pub ingest_url: String,
-    pub amqp_url: String,
-    pub exchange: String,
-    pub timeout: Duration,
+/// Push generated reports through the running pipeline; print reports/s and latency.
+#[derive(Parser)]
+#[command(name = "bench_pipeline")]
+struct Args {
+    #[arg(long, default_value_t = 2000)]
+    count: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Submissions in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Ingest gRPC endpoint (default $NIANBAO_INGEST_URL or http://127.0.0.1:50051).
+    #[arg(
+        long,
+        env = "NIANBAO_INGEST_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    endpoint: String,
+    /// The broker the pipeline uses.
+    #[arg(long, env = "NIANBAO_BUS__URL")]
+    amqp: String,
+    #[arg(long, default_value = "nianbao.events")]
+    exchange: String,
+    #[arg(long, default_value_t = 600)]
+    timeout_secs: u64,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|rt| rt.block_on(run(args, &mut std::io::stdout())));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_pipeline: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+/// A client of ingest with the caller's credential, configured as the `nianbao` commands are.
+async fn ingest(url: &str) -> Result<IngestClient<nianbao_auth::AuthChannel>> {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    let cfg = nianbao_auth::ClientConfig {
+        ca: var("NIANBAO_CA").into(),
+        cert: var("NIANBAO_CLIENT_CERT").into(),
+        key: var("NIANBAO_CLIENT_KEY").into(),
+        token: var("NIANBAO_TOKEN"),
+        token_file: var("NIANBAO_TOKEN_FILE").into(),
+    };
+    let shown = nianbao_bus::redact_url(url);
+    let endpoint = cfg
+        .endpoint(url)
+        .with_context(|| format!("endpoint {shown}"))?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(60));
+    let bearer = nianbao_auth::Bearer::new(cfg.token()?.as_deref())?;
+    let channel = endpoint
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {shown} (is the service running?)"))?;
+    Ok(IngestClient::new(
+        tonic::service::interceptor::InterceptedService::new(channel, bearer),
+    ))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -44,11 +115,12 @@ fn own_cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
+async fn run(a: Args, out: &mut impl Write) -> Result<()> {
+    let timeout = Duration::from_secs(a.timeout_secs);
     // Listen first, so no validated event is missed.
-    let conn = Connection::connect(&a.amqp_url, ConnectionProperties::default())
+    let conn = Connection::connect(&a.amqp, ConnectionProperties::default())
         .await
-        .with_context(|| format!("cannot connect to {}", nianbao_bus::redact_url(&a.amqp_url)))?;
+        .with_context(|| format!("cannot connect to {}", nianbao_bus::redact_url(&a.amqp)))?;
     let ch = conn.create_channel().await?;
     let q = ch
         .queue_declare(
@@ -89,7 +161,7 @@ pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
     };
     writeln!(out, "generating {} reports (seed {})…", a.count, a.seed)?;
     let reports = nianbao_synth::generate(&opts);
-    let client = crate::client::ingest(&a.ingest_url).await?;
+    let client = ingest(&a.endpoint).await?;
     let submitted: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
     let start = Instant::now();
     let cpu_before = own_cpu_seconds();
@@ -129,7 +201,7 @@ pub async fn run(a: BenchArgs, out: &mut impl Write) -> Result<()> {
     // answer has been recorded, so the two are joined at the end.
     let mut validated: HashMap<String, Instant> = HashMap::new();
     let collect = async {
-        let deadline = tokio::time::sleep(a.timeout);
+        let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         loop {
             tokio::select! {
