@@ -8,6 +8,8 @@
 //!
 //! # Layout
 //! - [`config`]: severity overrides, disabled and opt-in rules, thresholds, from TOML.
+//! - [`rectification`]: the problems a part 五 names and whether a later part 五 answers them (for
+//!   the validation service's `previous-problems-unaddressed`).
 //! - [`agency`]: what an agency's name says about its level (for 规章 and fee plausibility).
 //! - private modules, one per family of rules: `structure` (parts, tables, cells, template, labels),
 //!   `arithmetic` (勾稽关系), `plausibility`, `sections` (总体情况 topics, 五 and 六), `narrative`
@@ -18,6 +20,7 @@ mod arithmetic;
 pub mod config;
 mod narrative;
 mod plausibility;
+pub mod rectification;
 mod sections;
 mod structure;
 mod text;
