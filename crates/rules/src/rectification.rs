@@ -41,6 +41,29 @@ pub fn problems_text(x: &Extraction) -> String {
     part_text(x, Part::Problems).join("\n")
 }
 
+/// Lines put back into paragraphs: a PDF or a web copy wraps a paragraph over several lines, and an
+/// item cut at a wrap would be read as a clause of its first line only. A line continues the one
+/// before unless that one ends a sentence (or a list lead-in, `：`) or this one starts a numbered item.
+fn paragraphs(lines: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in lines {
+        let t = line.trim();
+        if t.is_empty() {
+            continue;
+        }
+        let continues = out.last().is_some_and(|p: &String| {
+            !p.ends_with(|c: char| is_sentence_end(c) || matches!(c, '：' | ':'))
+                && subheading_rest(t).is_none()
+                && subheading_rest(p).is_none_or(|r| r.chars().count() >= 24)
+        });
+        match out.last_mut() {
+            Some(p) if continues => p.push_str(t),
+            _ => out.push(t.to_string()),
+        }
+    }
+    out
+}
+
 /// The first clause of an item: "公开内容精准度欠佳。部分公开…" → "公开内容精准度欠佳".
 fn first_clause(s: &str) -> Option<String> {
     let end = s
@@ -89,15 +112,19 @@ fn ordinal_items(line: &str) -> Vec<&str> {
 /// the part is absent or names none in a form that can be read.
 pub fn listed_problems(x: &Extraction) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for line in part_text(x, Part::Problems) {
+    for line in paragraphs(&part_text(x, Part::Problems)) {
         let t = line.trim();
         let rest = subheading_rest(t);
-        let opens_improvement = |s: &str| {
-            let s = s.trim_start();
-            IMPROVEMENT_OPENERS.iter().any(|w| s.starts_with(w))
-                || (s.chars().count() < 30 && (s.contains("改进") || s.contains("整改")))
+        let opens = |s: &str| {
+            IMPROVEMENT_OPENERS
+                .iter()
+                .any(|w| s.trim_start().starts_with(w))
         };
-        if opens_improvement(rest.unwrap_or(t)) {
+        // A short sub-heading naming 改进/整改 ("（二）改进措施", "（二）对2023年存在的问题如何整改的").
+        let improvement_heading = rest.is_some_and(|r| {
+            r.chars().count() < 30 && (r.contains("改进") || r.contains("整改") || opens(r))
+        });
+        if improvement_heading || opens(t) {
             break;
         }
         let items = ordinal_items(t);
@@ -212,6 +239,19 @@ mod tests {
             vec!["主动公开信息还不够全面", "信息公开的范围和内容有待拓展"]
         );
         assert!(listed_problems(&five(&["无。"])).is_empty());
+        // 淮安市 2024 as its PDF prints it: a paragraph wrapped over lines, its first line short and
+        // naming 改进 without being a heading.
+        let x = five(&[
+            "对照上级新要求和公众新期待,还有一些需要加强和改进的",
+            "地方。主要表现在:一是政策解读质量仍需提升,个别单位政策",
+            "解读内容简单、形式单一;二是政务公开队伍建设还需进一步加",
+            "强,个别单位存在人员配备不足、兼职多、流动性过快的问题。",
+            "针对存在问题,下一步,我市将着力加强政策解读质效,重",
+        ]);
+        assert_eq!(
+            listed_problems(&x),
+            vec!["政策解读质量仍需提升", "政务公开队伍建设还需进一步加强"]
+        );
     }
 
     #[test]
