@@ -44,21 +44,24 @@ pub fn problems_text(x: &Extraction) -> String {
 /// Lines put back into paragraphs: a PDF or a web copy wraps a paragraph over several lines, and an
 /// item cut at a wrap would be read as a clause of its first line only. A line continues the one
 /// before unless that one ends a sentence (or a list lead-in, `：`) or this one starts a numbered item.
-fn paragraphs(lines: &[&str]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for line in lines {
+/// Each paragraph keeps the number of its first line.
+pub(crate) fn paragraphs<'a>(
+    lines: impl IntoIterator<Item = (u32, &'a str)>,
+) -> Vec<(u32, String)> {
+    let mut out: Vec<(u32, String)> = Vec::new();
+    for (no, line) in lines {
         let t = line.trim();
         if t.is_empty() {
             continue;
         }
-        let continues = out.last().is_some_and(|p: &String| {
+        let continues = out.last().is_some_and(|(_, p)| {
             !p.ends_with(|c: char| is_sentence_end(c) || matches!(c, '：' | ':'))
                 && subheading_rest(t).is_none()
                 && subheading_rest(p).is_none_or(|r| r.chars().count() >= 24)
         });
         match out.last_mut() {
-            Some(p) if continues => p.push_str(t),
-            _ => out.push(t.to_string()),
+            Some((_, p)) if continues => p.push_str(t),
+            _ => out.push((no, t.to_string())),
         }
     }
     out
@@ -112,7 +115,8 @@ fn ordinal_items(line: &str) -> Vec<&str> {
 /// the part is absent or names none in a form that can be read.
 pub fn listed_problems(x: &Extraction) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for line in paragraphs(&part_text(x, Part::Problems)) {
+    let lines = part_text(x, Part::Problems);
+    for (_, line) in paragraphs(lines.iter().map(|l| (0, *l))) {
         let t = line.trim();
         let rest = subheading_rest(t);
         let opens = |s: &str| {

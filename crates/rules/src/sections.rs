@@ -231,12 +231,9 @@ fn problems_thin(x: &Extraction, sink: &mut Sink<'_>) {
         if t.contains("主要问题及改进情况") && t.chars().count() < 30 {
             continue;
         }
-        let heading_only = subheading_rest(t).is_some()
-            && t.chars().count() < 24
-            && !t
-                .trim_end()
-                .trim_end_matches(is_sentence_end)
-                .contains(is_sentence_end);
+        // "（一）存在的不足" is a sub-heading; "1、网站栏目更新不够及时。" is a sentence.
+        let heading_only =
+            subheading_rest(t).is_some() && t.chars().count() < 24 && !t.contains(is_sentence_end);
         chars += u32::try_from(letters(t)).unwrap_or(u32::MAX);
         if heading_only {
             continue;
@@ -330,8 +327,11 @@ fn fees(x: &Extraction, sink: &mut Sink<'_>) {
     let mut reported = false;
     let mut denied: Option<u32> = None;
     let mut collected: Option<(f64, u32)> = None;
-    for line in body(x, Part::Other) {
-        let text = x.text_of(line);
+    // Paragraphs, not lines: a PDF or web copy wraps "实际收取信息处/理费583元" over two lines.
+    let paragraphs =
+        crate::rectification::paragraphs(body(x, Part::Other).iter().map(|l| (l.no, x.text_of(l))));
+    for (line_no, text) in &paragraphs {
+        let line_no = *line_no;
         for sentence in text.split(is_sentence_end) {
             if !FEE_CONTEXT.iter().any(|w| sentence.contains(w)) {
                 continue;
@@ -347,7 +347,7 @@ fn fees(x: &Extraction, sink: &mut Sink<'_>) {
             .iter()
             .any(|w| sentence.contains(w));
             if denies && denied.is_none() {
-                denied = Some(line.no);
+                denied = Some(line_no);
             }
             for &(at, fig) in &figures {
                 let FeeFigure::Yuan(v) = fig else { continue };
@@ -360,7 +360,7 @@ fn fees(x: &Extraction, sink: &mut Sink<'_>) {
                     _ => false,
                 };
                 if is_collected && collected.is_none_or(|(m, _)| v > m) {
-                    collected = Some((v, line.no));
+                    collected = Some((v, line_no));
                 }
             }
         }
@@ -482,6 +482,7 @@ mod tests {
             &[][..],
             &["无。"][..],
             &["本年度工作中存在的问题主要是公开不够及时，下一步将加以改进。"][..],
+            &["(一)存在的不足", "(二)改进措施"][..],
         ] {
             let x = ReportBuilder::new().part_text(Part::Problems, body).build();
             let f = Checker::default().check(&x);
@@ -499,9 +500,21 @@ mod tests {
 
     #[test]
     fn two_real_sentences_are_enough_and_the_minimum_is_configurable() {
-        // Near miss: the builder's default part 五 (a problem and a measure, under sub-headings).
+        // Near misses: the builder's default part 五 (a problem and a measure, under sub-headings),
+        // and short numbered items, each a sentence.
         let x = ReportBuilder::new().build();
         assert!(only(&Checker::default().check(&x), RuleId::ProblemsThin).is_empty());
+        let items = ReportBuilder::new()
+            .part_text(
+                Part::Problems,
+                &[
+                    "(一)存在的不足",
+                    "1、基层政务公开标准化规范化水平仍需提高。",
+                    "2、网站栏目内容更新维护还不够及时。",
+                ],
+            )
+            .build();
+        assert!(only(&Checker::default().check(&items), RuleId::ProblemsThin).is_empty());
         let strict = Checker::new(RuleConfig::default().with_thresholds(Thresholds {
             problems_min_chars: 200,
             ..Default::default()
@@ -574,6 +587,19 @@ mod tests {
             .part_text(Part::Other, &[text])
             .build();
         assert!(only(&Checker::default().check(&ok), RuleId::FeeAmountMismatch).is_empty());
+        // Wrapped over two lines as a PDF prints it: still one sentence.
+        let wrapped = ReportBuilder::new()
+            .t2(T2Cell::A10, 0.0)
+            .part_text(
+                Part::Other,
+                &[
+                    "(二)收取信息处理费情况。本年度发出收费通知4件,实际收取信息处",
+                    "理费583元。",
+                ],
+            )
+            .build();
+        let f = Checker::default().check(&wrapped);
+        assert_eq!(only(&f, RuleId::FeeAmountMismatch).len(), 1, "{f:?}");
         // 淮安市 2024: 3940 元 against 96171.6 万元.
         let huaian = ReportBuilder::new()
             .t2(T2Cell::A10, 96171.6)
