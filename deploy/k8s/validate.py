@@ -402,8 +402,15 @@ def check_workloads(docs: list[dict], problems: Problems, where: str, overlay: b
         if name != "nianbao-extraction" and name not in services:
             problems.add(label, "no Service")
         if name in ("nianbao-ingest", "nianbao-validation", "nianbao-notification"):
-            if dep["spec"].get("replicas") != 1 or dep["spec"].get("strategy", {}).get("type") != "Recreate":
-                problems.add(label, "must be 1 replica with the Recreate strategy (issue #23 point 3)")
+            # Several instances share one database (deploy/README.md): at least two, replaced one
+            # at a time, and a budget that keeps one through a drain.
+            strategy = dep["spec"].get("strategy", {})
+            if (dep["spec"].get("replicas") or 1) < 2 or strategy.get("type") != "RollingUpdate" \
+                    or (strategy.get("rollingUpdate") or {}).get("maxUnavailable") != 0:
+                problems.add(label, "must have >= 2 replicas, RollingUpdate with maxUnavailable 0")
+            if not any(selects(p["spec"].get("selector", {}).get("matchLabels", {}), selector)
+                       and p["spec"].get("minAvailable") == 1 for p in pdbs):
+                problems.add(label, "no PodDisruptionBudget keeping one replica (minAvailable: 1)")
     # Every pod of ours meets the `restricted` Pod Security Standard.
     for doc in docs:
         for pod in pod_specs(doc):

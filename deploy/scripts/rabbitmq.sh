@@ -5,6 +5,8 @@
 #   rabbitmq.sh start DIR          start a node whose whole state lives under DIR; print its AMQP URL
 #   rabbitmq.sh stop DIR           stop that node (idempotent: a stopped or never started DIR is fine)
 #   rabbitmq.sh ctl DIR ARGS...    run `rabbitmqctl ARGS...` against that node
+#   rabbitmq.sh join DIR PEER_DIR  make the node of DIR join the cluster of the node of PEER_DIR
+#                                  (both started; DIR's node is reset: it must hold nothing yet)
 #
 # Why not the system service: CI and dev containers have no systemd, tests need several brokers at
 # once, and nothing may outlive the test run. So the node runs from the package's real scripts (the
@@ -28,6 +30,10 @@
 # registered or that this script did not start. Starting and stopping hold a machine-wide lock
 # (${TMPDIR:-/tmp}/nianbao-rabbitmq.lock) only around picking ports / registering with epmd and
 # around the epmd clean-up, so parallel starts cannot pick the same ports.
+#
+# A node started again in the same DIR (after `stop`) keeps its node name and ports (DIR/identity):
+# its cluster peers and its clients find it where it was. If a port of its block was taken
+# meanwhile, that start fails rather than come back as another node.
 #
 # Environment: NIANBAO_RABBITMQ_START_TIMEOUT (seconds, default 120) bounds the wait for a full boot.
 set -euo pipefail
@@ -231,8 +237,13 @@ start_attempt() {
         ERL_EPMD_ADDRESS=127.0.0.1 epmd -daemon </dev/null >/dev/null 2>&1 9>&-
         (umask 000 && : >"$EPMD_MARKER") || true
     fi
-    base=$(pick_port_block)
-    short="nianbao-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+    if [ -s "$DIR/identity" ]; then
+        # A restart: the same node, at the same ports.
+        read -r short base <"$DIR/identity"
+    else
+        base=$(pick_port_block)
+        short="nianbao-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+    fi
     write_env "$short" "$base"
     # shellcheck source=/dev/null
     . "$DIR/env"
@@ -318,7 +329,7 @@ cmd_start() {
         start_attempt || rc=$?
         case $rc in
         0) break ;;
-        2) continue ;;
+        2) [ -s "$DIR/identity" ] && break || continue ;;
         *) break ;;
         esac
     done
@@ -328,6 +339,7 @@ cmd_start() {
         exit 1
     fi
 
+    echo "${RABBITMQ_NODENAME%@*} $RABBITMQ_NODE_PORT" >"$DIR/identity"
     local url="amqp://guest:guest@127.0.0.1:${RABBITMQ_NODE_PORT}/%2f"
     echo "$url" >"$DIR/amqp_url"
     if tls_enabled; then
@@ -392,6 +404,22 @@ cmd_ctl() {
     exec "$NIANBAO_RABBITMQ_SBIN/rabbitmqctl" "$@"
 }
 
+cmd_join() {
+    [ $# -eq 2 ] || die "usage: $PROG join DIR PEER_DIR"
+    [ -f "$2/env" ] || die "no node was started in $2"
+    local peer
+    peer=$(. "$2/env" && echo "$RABBITMQ_NODENAME")
+    # rabbitmqctl's warnings about the reset go to DIR/join.log, not to the caller's terminal.
+    local step
+    for step in stop_app reset "join_cluster $peer" start_app await_startup; do
+        # shellcheck disable=SC2086 # the step's words are its arguments
+        "$0" ctl "$1" $step >>"$1/join.log" 2>&1 || {
+            tail -n 20 "$1/join.log" >&2
+            die "rabbitmqctl $step failed on the node of $1"
+        }
+    done
+}
+
 cmd_install() {
     if dpkg -s rabbitmq-server >/dev/null 2>&1; then
         note "rabbitmq-server is already installed"
@@ -416,11 +444,15 @@ ctl)
     shift
     cmd_ctl "$@"
     ;;
+join)
+    shift
+    cmd_join "$@"
+    ;;
 install)
     shift
     cmd_install "$@"
     ;;
 *)
-    die "usage: $PROG install | start DIR | stop DIR | ctl DIR RABBITMQCTL-ARGS..."
+    die "usage: $PROG install | start DIR | stop DIR | ctl DIR RABBITMQCTL-ARGS... | join DIR PEER_DIR"
     ;;
 esac

@@ -137,10 +137,25 @@ impl Broker {
     /// (about 7 s; more while other nodes boot). Fails with the install command when RabbitMQ is
     /// missing, and with the node's log tail when it does not boot.
     pub fn start() -> Result<Broker> {
-        let (server, amqp_url) = Server::start(&RABBITMQ, |dir| {
-            nianbao_auth::pki::write_local(&dir.join("tls"), &["localhost".to_string()])
+        Broker::start_with_tls(None)
+    }
+
+    /// [`Broker::start`] with the TLS files (`ca.pem`, `server.pem`, `server-key.pem`) of
+    /// `tls_from` instead of new ones: the nodes of one cluster share them, so that one CA file
+    /// verifies them all.
+    fn start_with_tls(tls_from: Option<&Path>) -> Result<Broker> {
+        let (server, amqp_url) = Server::start(&RABBITMQ, |dir| match tls_from {
+            Some(from) => {
+                std::fs::create_dir_all(dir.join("tls"))?;
+                for f in ["ca.pem", "server.pem", "server-key.pem"] {
+                    std::fs::copy(from.join(f), dir.join("tls").join(f))
+                        .with_context(|| format!("copying {f}"))?;
+                }
+                Ok(())
+            }
+            None => nianbao_auth::pki::write_local(&dir.join("tls"), &["localhost".to_string()])
                 .map(|_| ())
-                .context("writing the broker's TLS certificate")
+                .context("writing the broker's TLS certificate"),
         })?;
         let path = server.dir().join("amqps_url");
         let amqps_url = std::fs::read_to_string(&path)
@@ -170,6 +185,21 @@ impl Broker {
         self.server.stop()
     }
 
+    /// Starts a stopped node again, in its folder: the same node name, ports and data (it rejoins
+    /// its cluster).
+    pub fn restart(&mut self) -> Result<()> {
+        self.server.start_again()
+    }
+
+    /// The node's Erlang name (`nianbao-…@localhost`), as `rabbitmqctl` lists cluster members and
+    /// queue leaders.
+    pub fn node_name(&self) -> Result<String> {
+        let identity = std::fs::read_to_string(self.dir().join("identity"))
+            .context("reading the node's identity")?;
+        let short = identity.split_whitespace().next().unwrap_or_default();
+        Ok(format!("{short}@localhost"))
+    }
+
     /// Runs `rabbitmqctl ARGS` against this node and returns its standard output, e.g.
     /// `rabbitmqctl(&["-q", "list_queues", "name", "messages"])`. Takes about 0.5 s (an Erlang VM
     /// starts for each call), so poll sparingly.
@@ -181,6 +211,37 @@ impl Broker {
     /// (`. DIR/env && "$NIANBAO_RABBITMQ_SBIN/rabbitmqctl" status`).
     pub fn dir(&self) -> &Path {
         self.server.dir()
+    }
+}
+
+/// Private RabbitMQ nodes joined into one cluster (`rabbitmq.sh join`), sharing one TLS
+/// certificate; each stopped when dropped. Users, vhosts and the quorum queues' replicas are on
+/// every node.
+pub struct BrokerCluster {
+    pub nodes: Vec<Broker>,
+}
+
+impl BrokerCluster {
+    /// `n` nodes, the others joined to the first (each join resets the joining node and waits for
+    /// it to boot again: about 10 s a node, more on a busy machine).
+    pub fn start(n: usize) -> Result<BrokerCluster> {
+        let first = Broker::start()?;
+        let tls = first.dir().join("tls");
+        let mut nodes = vec![first];
+        for _ in 1..n {
+            let node = Broker::start_with_tls(Some(&tls))?;
+            node.server
+                .run("join", &[&nodes[0].dir().display().to_string()])?;
+            nodes.push(node);
+        }
+        Ok(BrokerCluster { nodes })
+    }
+
+    /// The index of the node named `name` (see [`Broker::node_name`]).
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.nodes
+            .iter()
+            .position(|b| b.node_name().is_ok_and(|n| n == name))
     }
 }
 
@@ -435,6 +496,20 @@ impl Server {
             format!("{} {command} {}", self.kind.script, args.join(" "))
         })?;
         String::from_utf8(output.stdout).context("output is not UTF-8")
+    }
+
+    /// Starts a server this handle stopped, again in its folder.
+    fn start_again(&mut self) -> Result<()> {
+        if self.running {
+            return Ok(());
+        }
+        let output = self
+            .script_command("start", &[])
+            .output()
+            .with_context(|| format!("running {} start", self.kind.script))?;
+        check(&output, || format!("{} start (again)", self.kind.script))?;
+        self.running = true;
+        Ok(())
     }
 
     fn stop(&mut self) -> Result<()> {

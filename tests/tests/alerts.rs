@@ -16,7 +16,7 @@ use nianbao_e2e::pipeline::{Db, Pipeline, sample_directory};
 use nianbao_e2e::shared_broker;
 use nianbao_model::Severity;
 use nianbao_notification::clock::{HOUR_MS, ManualClock};
-use nianbao_proto::v1::{Alert, ListAlertsRequest};
+use nianbao_proto::v1::{self, Alert, ListAlertsRequest};
 use nianbao_synth::{Layout, SynthOptions, SynthReport, generate_one};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -566,6 +566,59 @@ async fn nobody_submits_reads_or_acknowledges_what_is_not_theirs() {
     );
     assert_eq!(
         code(stranger_n.list_channels(ListChannelsRequest {}).await),
+        tonic::Code::PermissionDenied
+    );
+    // Nor reassigns it (not even to itself), sets its 整改期限 or tells its agency.
+    let denied = stranger_n
+        .reassign_alert(v1::ReassignAlertRequest {
+            alert_id: alert.alert_id.clone(),
+            office_id: other_county.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    assert!(
+        denied.message().contains("管辖范围") && denied.message().contains("jurisdiction"),
+        "{}",
+        denied.message()
+    );
+    assert_eq!(
+        code(
+            stranger_n
+                .set_rectify_deadline(v1::SetRectifyDeadlineRequest {
+                    alert_id: alert.alert_id.clone(),
+                    rectify_by: "2025-04-30".into(),
+                    ..Default::default()
+                })
+                .await
+        ),
+        tonic::Code::PermissionDenied
+    );
+    assert_eq!(
+        code(
+            stranger_n
+                .notify_agency(v1::NotifyAgencyRequest {
+                    alert_id: alert.alert_id.clone(),
+                    ..Default::default()
+                })
+                .await
+        ),
+        tonic::Code::PermissionDenied
+    );
+    // The county cannot hand it to the other county either: outside its own subtree.
+    assert_eq!(
+        code(
+            p.notification_as(&office)
+                .await
+                .unwrap()
+                .reassign_alert(v1::ReassignAlertRequest {
+                    alert_id: alert.alert_id.clone(),
+                    office_id: other_county.id.clone(),
+                    ..Default::default()
+                })
+                .await
+        ),
         tonic::Code::PermissionDenied
     );
     // The county's own office acknowledges, under its credential's name whatever it says.

@@ -193,6 +193,29 @@ impl Browser {
         .await;
     }
 
+    /// Sets a form field's value the way a picker would (a date input's typing is locale-bound).
+    async fn set_value(&self, css: &str, value: &str) {
+        let e = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({
+                "script": "arguments[0].value = arguments[1]; return true;",
+                "args": [{ELEMENT: e}, value]
+            })),
+        )
+        .await;
+    }
+
+    /// Logs out (cookies dropped) and in again with `token`; returns the overview's source.
+    async fn login(&self, console: &str, token: &str, name: &str) -> String {
+        self.delete_cookies().await;
+        self.goto(&format!("{console}/login")).await;
+        self.type_into("#token", token).await;
+        self.click("#login").await;
+        self.source_containing(name).await
+    }
+
     async fn cookie(&self, name: &str) -> String {
         let v = self
             .call(reqwest::Method::GET, &format!("/cookie/{name}"), None)
@@ -293,6 +316,65 @@ fn pick(dir: &Directory) -> (SynthReport, SynthReport, SynthReport) {
     )
 }
 
+type Got = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
+/// A loopback webhook receiver (as the notification tests use): every POST's path and JSON.
+async fn webhook_receiver() -> (String, Got) {
+    async fn keep(
+        axum::extract::State(got): axum::extract::State<Got>,
+        uri: axum::http::Uri,
+        axum::Json(body): axum::Json<Value>,
+    ) -> axum::http::StatusCode {
+        got.lock().unwrap().push((uri.path().to_string(), body));
+        axum::http::StatusCode::OK
+    }
+    let got: Got = Default::default();
+    let app = axum::Router::new()
+        .route("/{*path}", axum::routing::post(keep))
+        .with_state(got.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (base, got)
+}
+
+/// Waits (up to 10 s) for a POST to `path`; returns its body.
+async fn posted(got: &Got, path: &str) -> Value {
+    for _ in 0..100 {
+        if let Some((_, v)) = got.lock().unwrap().iter().find(|(p, _)| p == path) {
+            return v.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "nothing POSTed to {path}: {:?}",
+        got.lock().unwrap().iter().map(|c| &c.0).collect::<Vec<_>>()
+    );
+}
+
+/// The sample directory with a webhook for `agency` and for the office `office`, written to
+/// `dir`: the console's 通知机关 and a reassignment's notice reach the receiver at `base`.
+fn directory_with_hooks(dir: &std::path::Path, base: &str, agency: &str, office: &str) -> PathBuf {
+    let text = std::fs::read_to_string(sample_directory()).unwrap();
+    let name_line = format!("name = \"{agency}\"\n");
+    assert_eq!(text.matches(&name_line).count(), 1, "{agency}");
+    let text = text.replacen(
+        &name_line,
+        &format!("{name_line}channels = [\"webhook:{base}/agency\"]\n"),
+        1,
+    );
+    let id_line = format!("id = \"{office}\"\n");
+    assert_eq!(text.matches(&id_line).count(), 1, "{office}");
+    let text = text.replacen(
+        &id_line,
+        &format!("{id_line}channels = [\"inbox\", \"webhook:{base}/office-{office}\"]\n"),
+        1,
+    );
+    let path = dir.join("directory.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 fn docx_text(bytes: &[u8]) -> String {
     let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     let mut xml = String::new();
@@ -324,8 +406,38 @@ async fn console_in_a_browser() {
     let year = bad.year;
     let county = dir.resolve(&bad.agency.name).office.clone();
     let other_county = dir.resolve(&other.agency.name).office.clone();
+    // The office above the county, and a sibling county it can hand the alert to.
+    let city = dir
+        .office(
+            county
+                .parent
+                .as_deref()
+                .expect("the county has a parent office"),
+        )
+        .unwrap()
+        .clone();
+    let sibling = dir
+        .offices()
+        .iter()
+        .find(|o| {
+            o.parent.as_deref() == Some(city.id.as_str())
+                && o.id != county.id
+                && o.id != other_county.id
+        })
+        .expect("another county under the same city")
+        .clone();
+    let (hooks, got) = webhook_receiver().await;
+    let files = tempfile::tempdir().unwrap();
+    let directory = directory_with_hooks(files.path(), &hooks, &bad.agency.name, &sibling.id);
 
-    let mut p = Pipeline::start(shared_broker(), "console", Db::Sqlite)
+    let mut p = Pipeline::new(shared_broker(), "console").await.unwrap();
+    p.start_ingest_and_validation(Db::Sqlite).await.unwrap();
+    let cfg = nianbao_notification::Config {
+        directory: directory.display().to_string(),
+        ..p.notification_config(Db::Sqlite).unwrap()
+    };
+    p.notify_url = p
+        .spawn("notification", |l, s| nianbao_notification::run(cfg, l, s))
         .await
         .unwrap();
     let cfg = p.extraction_config(&p.ingest_url, 8);
@@ -362,8 +474,13 @@ async fn console_in_a_browser() {
         .security
         .issue(Role::Office, &other_county.id, "李科长")
         .unwrap();
+    let city_clerk = p.security.issue(Role::Office, &city.id, "赵处长").unwrap();
+    let sibling_clerk = p
+        .security
+        .issue(Role::Office, &sibling.id, "钱科长")
+        .unwrap();
     let cfg = nianbao_console::Config {
-        directory: sample_directory().display().to_string(),
+        directory: directory.display().to_string(),
         ingest_url: p.ingest_url.clone(),
         notification_url: p.notify_url.clone(),
         year,
@@ -555,6 +672,155 @@ async fn console_in_a_browser() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+
+    // 评议: the ranking of the county's agencies, each deduction with its rule and evidence.
+    b.goto(&format!("{console}/scoring")).await;
+    let ranking = b.source_containing("id=\"ranking\"").await;
+    let row_of = |name: &str| {
+        ranking
+            .split(&format!("<tr data-agency=\"{name}\""))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{name} not ranked"))
+            .split("</tr>")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let bad_row = row_of(&bad.agency.name);
+    assert!(
+        bad_row.contains("其他错误 <code>t3-balance</code>"),
+        "{bad_row}"
+    );
+    assert!(!bad_row.contains("data-score=\"100\""), "{bad_row}");
+    assert!(!ranking.contains(&other.agency.name));
+    b.screenshot(&shots.join("scoring.png")).await;
+
+    // 整改期限: set in the alerts view; one in the past shows 已逾期 and counts in the overview.
+    b.goto(&format!("{console}/alerts?status=all")).await;
+    let row = format!("#alert-{}", alert.alert_id);
+    b.set_value(
+        &format!("{row} form.deadline input[name=rectify_by]"),
+        "2020-01-31",
+    )
+    .await;
+    b.click(&format!("{row} form.deadline button")).await;
+    let page = b.source_containing("的整改期限已更新").await;
+    let tr = page
+        .split(&format!("id=\"alert-{}\"", alert.alert_id))
+        .nth(1)
+        .unwrap()
+        .split("</tr>")
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(tr.contains("2020-01-31") && tr.contains("已逾期"), "{tr}");
+    assert!(
+        tr.contains("王科长 整改期限"),
+        "the change is shown with who made it: {tr}"
+    );
+    assert!(page.contains("id=\"alerts-overdue\">1<"), "整改逾期 card");
+    b.goto(&format!("{console}/")).await;
+    assert!(
+        b.source().await.contains("整改逾期的告警：<b>1</b> 条"),
+        "the overview counts the overdue 整改期限"
+    );
+    b.goto(&format!("{console}/alerts?status=overdue")).await;
+    assert!(
+        b.source()
+            .await
+            .contains(&format!("id=\"alert-{}\"", alert.alert_id))
+    );
+
+    // 通知机关: the alert's notice goes to the agency's own webhook, and the row says so.
+    b.goto(&format!("{console}/alerts?status=all")).await;
+    b.type_into(
+        &format!("{row} form.notify input[name=note]"),
+        "请于月底前更正后重新发布",
+    )
+    .await;
+    b.click(&format!("{row} form.notify button")).await;
+    let page = b.source_containing("已通知机关，通知记录已存档").await;
+    assert!(page.contains("通知机关"), "{page}");
+    let told = posted(&got, "/agency").await;
+    assert_eq!(told["audience"], "agency");
+    assert_eq!(told["alert_id"], alert.alert_id.as_str());
+    assert_eq!(told["rectify_by"], "2020-01-31");
+    assert_eq!(told["note"], "请于月底前更正后重新发布");
+    let tr = page
+        .split(&format!("id=\"alert-{}\"", alert.alert_id))
+        .nth(1)
+        .unwrap()
+        .split("</tr>")
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(tr.contains("class=\"notified\">已于"), "{tr}");
+    assert!(
+        tr.contains(&format!("{} → webhook:", bad.agency.name)),
+        "{tr}"
+    );
+
+    // 转办: the county cannot hand it to a sibling (not in its subtree: no such option, and the
+    // service refuses a forged form); the city can.
+    assert!(!tr.contains(&format!("value=\"{}\"", sibling.id)), "{tr}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = http
+        .post(format!("{console}/alerts/{}/reassign", alert.alert_id))
+        .header(
+            "cookie",
+            format!("{}={cookie}", nianbao_console::session::COOKIE),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&office={}", sibling.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a county reassigning outside its subtree");
+    b.login(&console, &city_clerk, "赵处长").await;
+    b.goto(&format!("{console}/alerts?status=all")).await;
+    b.set_value(&format!("{row} form.reassign select"), &sibling.id)
+        .await;
+    b.type_into(
+        &format!("{row} form.reassign input[name=note]"),
+        "属该区管辖",
+    )
+    .await;
+    b.click(&format!("{row} form.reassign button")).await;
+    let page = b.source_containing("已转办").await;
+    assert!(page.contains(&format!("由 {} 转办", county.name)), "{page}");
+    let handed = posted(&got, &format!("/office-{}", sibling.id)).await;
+    assert_eq!(handed["reassigned_to"], sibling.id.as_str());
+    assert_eq!(handed["alert_id"], alert.alert_id.as_str());
+    // The sibling county now has it, with where it came from…
+    b.login(&console, &sibling_clerk, "钱科长").await;
+    b.goto(&format!("{console}/alerts?status=all")).await;
+    let theirs = b.source().await;
+    assert!(
+        theirs.contains(&format!("id=\"alert-{}\"", alert.alert_id)),
+        "the office it was handed to sees it"
+    );
+    assert!(theirs.contains(&format!("由 {} 转办", county.name)));
+    assert!(
+        theirs.contains("赵处长 转办"),
+        "the reassignment with who did it"
+    );
+    b.screenshot(&shots.join("alerts.png")).await;
+    // …and the first county no longer lists it (it is the sibling's to follow up now).
+    b.login(&console, &clerk, "王科长").await;
+    b.goto(&format!("{console}/alerts?status=all")).await;
+    assert!(
+        !b.source()
+            .await
+            .contains(&format!("id=\"alert-{}\"", alert.alert_id)),
+        "the first office no longer lists a reassigned alert"
+    );
 
     // The other county's clerk cannot open the report.
     b.delete_cookies().await;

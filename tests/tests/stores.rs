@@ -54,6 +54,7 @@ async fn the_sql_layer_behaves_on_postgres_as_on_sqlite() {
     let db = nianbao_db::connect(&url).await.unwrap();
     assert!(db.is_postgres());
     nianbao_db::testing::check_engine(&db).await;
+    nianbao_db::testing::check_coordination(&db).await;
 }
 
 /// The latest report of each (agency, year) asked for, and only of those, however many versions

@@ -161,7 +161,7 @@ async fn upgrade(engine: Engine) {
             .is_some()
     );
     assert_eq!(store.next_order().await.unwrap(), before + 1);
-    assert_eq!(migrations(&db, "validation").await, [1, 2]);
+    assert_eq!(migrations(&db, "validation").await, [1, 2, 3]);
 
     // Notification: alerts, their deliveries and arrivals.
     let url = old_database(engine, "notification", tmp.path()).await;
@@ -181,7 +181,7 @@ async fn upgrade(engine: Engine) {
     assert!(alerts.iter().any(|a| a.agency == "临江区临江街道办事处"));
     let deliveries = count(store.db(), "deliveries").await;
     assert_eq!(deliveries, DELIVERIES, "{engine:?}");
-    assert_eq!(migrations(store.db(), "notification").await, [1]);
+    assert_eq!(migrations(store.db(), "notification").await, [1, 2]);
 }
 
 #[tokio::test]

@@ -8,7 +8,9 @@ use nianbao_directory::{Agency, AgencyKind, Date, Directory, Office};
 use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_proto::v1::notification_client::NotificationClient;
 use nianbao_proto::v1::{
-    AcknowledgeAlertRequest, Alert, GetReportRequest, ListAlertsRequest, ListReportsRequest, Report,
+    AcknowledgeAlertRequest, Alert, GetReportRequest, ListAlertsRequest, ListReportsRequest,
+    NotifyAgencyRequest, NotifyAgencyResponse, ReassignAlertRequest, Report,
+    SetRectifyDeadlineRequest,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -191,6 +193,72 @@ impl Services {
             .await?
             .into_inner())
     }
+
+    /// Hands the alert to `office` (notification checks both against the clerk's jurisdiction
+    /// and audits it, with the browser's address `client`).
+    pub async fn reassign(
+        &self,
+        token: &str,
+        id: &str,
+        office: &str,
+        note: &str,
+        client: &str,
+    ) -> Result<Alert, ApiError> {
+        Ok(self
+            .notification(token)?
+            .reassign_alert(ReassignAlertRequest {
+                alert_id: id.to_string(),
+                office_id: office.to_string(),
+                note: note.to_string(),
+                client_address: client.to_string(),
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// Sets (`""`: clears) the alert's 整改期限.
+    pub async fn set_rectify_by(
+        &self,
+        token: &str,
+        id: &str,
+        date: &str,
+        client: &str,
+    ) -> Result<Alert, ApiError> {
+        Ok(self
+            .notification(token)?
+            .set_rectify_deadline(SetRectifyDeadlineRequest {
+                alert_id: id.to_string(),
+                rectify_by: date.to_string(),
+                note: String::new(),
+                client_address: client.to_string(),
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// Sends the alert's notice to its agency's channels.
+    pub async fn notify_agency(
+        &self,
+        token: &str,
+        id: &str,
+        note: &str,
+        client: &str,
+    ) -> Result<NotifyAgencyResponse, ApiError> {
+        Ok(self
+            .notification(token)?
+            .notify_agency(NotifyAgencyRequest {
+                alert_id: id.to_string(),
+                note: note.to_string(),
+                client_address: client.to_string(),
+            })
+            .await?
+            .into_inner())
+    }
+}
+
+/// Whether the alert's 整改期限 has passed (`today` after it) while the alert is not resolved.
+pub fn rectify_overdue(a: &Alert, today: Date) -> bool {
+    a.status != "resolved" && Date::parse(&a.rectify_by).is_some_and(|due| today > due)
 }
 
 /// Where an agency stands in the season.

@@ -88,6 +88,10 @@ form.inline{display:inline}
 .notes{min-width:320px;max-width:560px}
 .notes li{margin-bottom:6px}
 .muted{color:#646a73}
+.badge{display:inline-block;padding:0 6px;border-radius:4px;font-size:12px}
+.badge.overdue{background:#fde8e7;color:#c0392b;border:1px solid #e8a29e}
+ul.actions{margin:4px 0;padding-left:16px;font-size:12px;color:#646a73}
+form.reassign,form.notify,form.deadline{margin-top:4px}
 .msg{background:#fff4e5;border:1px solid #f0c36d;padding:8px 12px;border-radius:6px;margin:8px 0}
 .err{background:#fde8e7;border:1px solid #e8a29e;padding:8px 12px;border-radius:6px;margin:8px 0}
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:#fff;border:1px solid #e0e3e8;padding:10px 14px;border-radius:6px}
@@ -100,10 +104,11 @@ svg text{font-size:11px;fill:#444}
 "#;
 
 /// The navigation entries: (path, label).
-const NAV: [(&str, &str); 4] = [
+const NAV: [(&str, &str); 5] = [
     ("/", "总览"),
     ("/alerts", "告警"),
     ("/tongbao", "通报与汇总"),
+    ("/scoring", "评议"),
     ("/reports", "报告"),
 ];
 

@@ -4,7 +4,8 @@
 //! who is late or missing and what is wrong ([`pages::overview`]); a report with its provenance, its
 //! versions and its 表二/表三/表四 drawn as the official grids with the findings' cells marked
 //! ([`pages::report`]); the alerts, acknowledged with a note ([`pages::alerts`]); a 通报 draft as
-//! DOCX and XLSX with the 整改台账 and a 汇总 of the tables ([`tongbao`]).
+//! DOCX and XLSX with the 整改台账 and a 汇总 of the tables ([`tongbao`]); the 年报评议 ranking with
+//! the evidence of every deduction ([`scoring`]).
 //!
 //! It stores nothing of its own. The clerk logs in with their office credential (`nianbao
 //! credentials issue --office ID --name 王科长`): the console checks the token against the
@@ -20,6 +21,7 @@ pub mod grids;
 pub mod html;
 pub mod http;
 pub mod pages;
+pub mod scoring;
 pub mod session;
 pub mod tongbao;
 
@@ -51,6 +53,8 @@ pub struct Config {
     pub limits: nianbao_extract::LimitsConfig,
     pub log: nianbao_telemetry::LogConfig,
     pub telemetry: nianbao_telemetry::TraceConfig,
+    /// The 年报评议 indicator pack ([`scoring`]).
+    pub scoring: scoring::ScoringConfig,
 }
 
 impl Default for Config {
@@ -69,6 +73,7 @@ impl Default for Config {
             limits: nianbao_extract::LimitsConfig::default(),
             log: nianbao_telemetry::LogConfig::default(),
             telemetry: nianbao_telemetry::TraceConfig::default(),
+            scoring: scoring::ScoringConfig::default(),
         }
     }
 }
@@ -171,6 +176,7 @@ mod tests {
         assert_eq!(c.session_idle_minutes, d.session_idle_minutes);
         assert_eq!(c.session_max_hours, d.session_max_hours);
         assert_eq!(c.limits, d.limits);
+        assert_eq!(c.scoring, d.scoring);
         assert!(nianbao_service::undocumented_keys(DEFAULT_CONFIG).is_empty());
     }
 }

@@ -28,6 +28,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/reports/{id}/original", get(original))
         .route("/alerts", get(alerts))
         .route("/alerts/{id}/ack", post(acknowledge))
+        .route("/alerts/{id}/reassign", post(reassign))
+        .route("/alerts/{id}/deadline", post(set_deadline))
+        .route("/alerts/{id}/notify", post(notify_agency))
+        .route("/scoring", get(scoring_page))
         .route("/tongbao", get(tongbao_form))
         .route("/tongbao.docx", get(tongbao_docx))
         .route("/tongbao.xlsx", get(tongbao_xlsx))
@@ -419,6 +423,29 @@ async fn overview(
     );
     h.push_str(&countdown(&rows, today));
     h.push_str(&count_cards(&counts));
+    // Alerts of the scope whose 整改期限 has passed (the office they are with now).
+    let alerts = app.services.alerts(&s.token, None).await?;
+    let in_scope: std::collections::HashSet<&str> = dir.subtree(&scope).into_iter().collect();
+    let rectify_overdue = alerts
+        .iter()
+        .filter(|a| {
+            let current = if a.assigned_office_id.is_empty() {
+                &a.office_id
+            } else {
+                &a.assigned_office_id
+            };
+            in_scope.contains(current.as_str()) && data::rectify_overdue(a, today)
+        })
+        .count();
+    let _ = write!(
+        h,
+        "<p><a href=\"/alerts?status=overdue\" id=\"rectify-overdue\" class=\"{}\">整改逾期的告警：<b>{rectify_overdue}</b> 条</a></p>",
+        if rectify_overdue > 0 {
+            "badge overdue"
+        } else {
+            "muted"
+        }
+    );
 
     // Per sub-office.
     h.push_str("<h3>各地区、下级办公室</h3><table id=\"offices\"><thead><tr><th>办公室</th><th>应报</th><th>已报</th><th>未报</th><th>逾期</th><th>有错误</th></tr></thead><tbody>");
@@ -442,6 +469,44 @@ async fn overview(
     }
     counts_row(&mut h, "<b>合计</b>", &counts);
     h.push_str("</tbody></table>");
+
+    // Per region (行政区划) of the agencies, whoever supervises them.
+    let mut by_region: std::collections::BTreeMap<&str, Vec<&AgencyRow<'_>>> = Default::default();
+    for r in &rows {
+        by_region
+            .entry(r.agency.region.as_str())
+            .or_default()
+            .push(r);
+    }
+    if by_region.len() > 1 {
+        h.push_str("<h3>按行政区划</h3><table id=\"regions\"><thead><tr><th>行政区划</th><th>应报</th><th>已报</th><th>未报</th><th>逾期</th><th>有错误</th></tr></thead><tbody>");
+        for (code, rs) in &by_region {
+            let name = dir
+                .offices()
+                .iter()
+                .find(|o| !code.is_empty() && o.region == *code)
+                .map(|o| {
+                    o.name
+                        .trim_end_matches("人民政府办公室")
+                        .trim_end_matches("人民政府办公厅")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            let label = format!(
+                "<a href=\"/?office={}&amp;year={year}&amp;region={}#agencies\">{} {}</a>",
+                url_enc(&scope),
+                url_enc(code),
+                if code.is_empty() {
+                    "（未填）"
+                } else {
+                    code
+                },
+                esc(&name)
+            );
+            counts_row(&mut h, &label, &Counts::of(rs.iter().copied()));
+        }
+        h.push_str("</tbody></table>");
+    }
 
     h.push_str("<h3>报送进度</h3>");
     h.push_str(&chart(&rows, year, today));
@@ -1006,6 +1071,8 @@ struct AlertsQuery {
     status: Option<String>,
     kind: Option<String>,
     done: Option<String>,
+    /// What was just done to the alert `done`: `ack` (default), `reassign`, `deadline`, `notify`.
+    did: Option<String>,
 }
 
 /// open / acknowledged / escalated / resolved, as the clerk sees it.
@@ -1051,11 +1118,22 @@ async fn alerts(
     for a in &all {
         *counts.entry(alert_state(a)).or_default() += 1;
     }
+    let today = today();
+    let overdue = all
+        .iter()
+        .filter(|a| data::rectify_overdue(a, today))
+        .count();
     let mut h = String::from("<h2>告警</h2>");
     if let Some(done) = &q.done {
+        let what = match q.did.as_deref() {
+            Some("reassign") => "已转办，转办记录已存档，接收办公室已收到通知",
+            Some("deadline") => "的整改期限已更新，记录已存档",
+            Some("notify") => "已通知机关，通知记录已存档",
+            _ => "已确认，确认记录已存档",
+        };
         let _ = write!(
             h,
-            "<div class=\"msg\" id=\"done\">告警 {} 已确认，确认记录已存档。</div>",
+            "<div class=\"msg\" id=\"done\">告警 {} {what}。</div>",
             esc(done)
         );
     }
@@ -1068,6 +1146,10 @@ async fn alerts(
             alert_state_zh(st)
         );
     }
+    let _ = write!(
+        h,
+        "<a class=\"card\" href=\"/alerts?status=overdue\" style=\"text-decoration:none;color:inherit\"><div class=\"n\" id=\"alerts-overdue\">{overdue}</div><div class=\"l\">整改逾期</div></a>"
+    );
     h.push_str("</div>");
     let opt = |v: &str, l: &str, cur: &str| {
         format!(
@@ -1077,13 +1159,14 @@ async fn alerts(
     };
     let _ = write!(
         h,
-        "<form class=\"filters\" method=\"get\" action=\"/alerts\"><label>状态 <select name=\"status\">{}{}{}{}{}{}</select></label>\
+        "<form class=\"filters\" method=\"get\" action=\"/alerts\"><label>状态 <select name=\"status\">{}{}{}{}{}{}{}</select></label>\
          <label>类型 <select name=\"kind\">{}{}{}{}{}</select></label><button type=\"submit\">筛选</button></form>",
         opt("active", "待处理和已督办", &status),
         opt("open", "待处理", &status),
         opt("escalated", "已督办", &status),
         opt("acknowledged", "已确认", &status),
         opt("resolved", "已解决", &status),
+        opt("overdue", "整改逾期", &status),
         opt("all", "全部", &status),
         opt("", "全部", &kind),
         opt("findings", "问题", &kind),
@@ -1098,6 +1181,7 @@ async fn alerts(
             match status.as_str() {
                 "all" => true,
                 "active" => st == "open" || st == "escalated",
+                "overdue" => data::rectify_overdue(a, today),
                 other => st == other,
             }
         })
@@ -1105,9 +1189,16 @@ async fn alerts(
         .collect();
     let _ = write!(
         h,
-        "<p class=\"muted\">共 {} 条</p><table id=\"alerts\"><thead><tr><th>告警</th><th>时间</th><th>办公室</th><th>机关 / 年度</th><th>类型</th><th>状态</th><th>内容</th><th>处理</th></tr></thead><tbody>",
+        "<p class=\"muted\">共 {} 条</p><table id=\"alerts\"><thead><tr><th>告警</th><th>时间</th><th>办公室</th><th>机关 / 年度</th><th>类型</th><th>状态</th><th>整改期限</th><th>内容</th><th>处理</th></tr></thead><tbody>",
         shown.len()
     );
+    // The offices an alert can be handed to: the clerk's subtree.
+    let reach: Vec<&nianbao_directory::Office> = app
+        .directory
+        .subtree(s.office())
+        .into_iter()
+        .filter_map(|id| app.directory.office(id))
+        .collect();
     for a in shown {
         let st = alert_state(a);
         let report = if a.report_id.is_empty() {
@@ -1118,7 +1209,7 @@ async fn alerts(
                 url_enc(&a.report_id)
             )
         };
-        let action = if a.status == "open" {
+        let mut action = if a.status == "open" {
             format!(
                 "<form method=\"post\" action=\"/alerts/{}/ack\" class=\"ack\">{}<textarea name=\"note\" rows=\"2\" cols=\"24\" placeholder=\"处理说明（存档）\" maxlength=\"1000\"></textarea><br><button type=\"submit\">确认</button></form>",
                 url_enc(&a.alert_id),
@@ -1135,13 +1226,107 @@ async fn alerts(
         } else {
             String::new()
         };
+        let current = if a.assigned_office_id.is_empty() {
+            a.office_id.as_str()
+        } else {
+            a.assigned_office_id.as_str()
+        };
+        if a.status != "resolved" {
+            // 转办: to another office of the clerk's subtree.
+            let options: String = reach
+                .iter()
+                .filter(|o| o.id != current)
+                .map(|o| format!("<option value=\"{}\">{}</option>", esc(&o.id), esc(&o.name)))
+                .collect();
+            if !options.is_empty() {
+                let _ = write!(
+                    action,
+                    "<form method=\"post\" action=\"/alerts/{}/reassign\" class=\"reassign\">{}<select name=\"office\">{options}</select> <input type=\"text\" name=\"note\" size=\"12\" maxlength=\"500\" placeholder=\"转办说明\"> <button type=\"submit\">转办</button></form>",
+                    url_enc(&a.alert_id),
+                    csrf_field(&s)
+                );
+            }
+            // 通知机关: only when the directory lists channels for the agency.
+            let agency = a
+                .report_key
+                .rsplit_once('|')
+                .and_then(|(id, _)| app.directory.agency_by_id(id))
+                .or_else(|| app.directory.agency(&a.agency));
+            match agency {
+                _ if a.kind != "findings" && a.kind != "report-missing" => {}
+                Some(ag) if !ag.channels.is_empty() => {
+                    let _ = write!(
+                        action,
+                        "<form method=\"post\" action=\"/alerts/{}/notify\" class=\"notify\">{}<input type=\"text\" name=\"note\" size=\"12\" maxlength=\"500\" placeholder=\"给机关的说明\"> <button type=\"submit\">通知机关</button></form>",
+                        url_enc(&a.alert_id),
+                        csrf_field(&s)
+                    );
+                }
+                _ => action.push_str("<div class=\"muted\">机关未登记通知渠道</div>"),
+            }
+        }
+        if a.agency_notified_at_ms > 0 {
+            let _ = write!(
+                action,
+                "<div class=\"notified\">已于 {} 通知机关</div>",
+                datetime(a.agency_notified_at_ms)
+            );
+        }
+        if !a.actions.is_empty() {
+            action.push_str("<ul class=\"actions\">");
+            for x in &a.actions {
+                let what = match x.action.as_str() {
+                    "reassign" => "转办",
+                    "rectify-by" => "整改期限",
+                    "notify-agency" => "通知机关",
+                    _ => "其他",
+                };
+                let outcome = match x.outcome.as_str() {
+                    "done" => "",
+                    "denied" => "（被拒绝）",
+                    _ => "（未成功）",
+                };
+                let _ = write!(
+                    action,
+                    "<li>{} {} {what}{outcome} {}</li>",
+                    datetime(x.at_ms),
+                    esc(&x.by),
+                    esc(&x.detail)
+                );
+            }
+            action.push_str("</ul>");
+        }
+        let office = if a.assigned_office_id.is_empty() {
+            esc(&a.office_name)
+        } else {
+            format!(
+                "<span class=\"assigned\">{}</span><br><span class=\"muted\">由 {} 转办</span>",
+                esc(&a.assigned_office_name),
+                esc(&a.office_name)
+            )
+        };
+        let mut due = String::new();
+        if !a.rectify_by.is_empty() {
+            let _ = write!(due, "<span class=\"due\">{}</span>", esc(&a.rectify_by));
+            if data::rectify_overdue(a, today) {
+                due.push_str(" <span class=\"badge overdue\">已逾期</span>");
+            }
+        }
+        if a.status != "resolved" {
+            let _ = write!(
+                due,
+                "<form method=\"post\" action=\"/alerts/{}/deadline\" class=\"deadline\">{}<input type=\"date\" name=\"rectify_by\" value=\"{}\"> <button type=\"submit\">设定</button></form>",
+                url_enc(&a.alert_id),
+                csrf_field(&s),
+                esc(&a.rectify_by)
+            );
+        }
         let _ = write!(
             h,
-            "<tr id=\"alert-{}\" data-state=\"{st}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{} / {}{report}</td><td>{}</td><td>{}</td><td style=\"max-width:520px\">{}</td><td>{action}</td></tr>",
+            "<tr id=\"alert-{}\" data-state=\"{st}\"><td><code>{}</code></td><td>{}</td><td>{office}</td><td>{} / {}{report}</td><td>{}</td><td>{}</td><td>{due}</td><td style=\"max-width:520px\">{}</td><td>{action}</td></tr>",
             esc(&a.alert_id),
             esc(&a.alert_id),
             datetime(a.created_at_ms),
-            esc(&a.office_name),
             esc(&a.agency),
             a.year,
             alert_kind_zh(&a.kind),
@@ -1175,6 +1360,175 @@ async fn acknowledge(
         .await?;
     tracing::info!(alert_id = %a.alert_id, clerk = %s.identity.describe(), "alert acknowledged in the console");
     Ok(Redirect::to(&format!("/alerts?status=all&done={}", url_enc(&a.alert_id))).into_response())
+}
+
+/// The browser's address, for the audit records notification keeps.
+fn client_address(ext: &axum::http::Extensions) -> String {
+    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+struct ReassignForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    office: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn reassign(
+    State(app): Shared,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+    Path(id): Path<String>,
+    Form(f): Form<ReassignForm>,
+) -> PageResult {
+    let s = session(&app, &headers)?;
+    check_csrf(&s, &f.csrf)?;
+    let a = app
+        .services
+        .reassign(
+            &s.token,
+            &id,
+            f.office.trim(),
+            f.note.trim(),
+            &client_address(&ext),
+        )
+        .await?;
+    tracing::info!(alert_id = %a.alert_id, to = %a.assigned_office_id, clerk = %s.identity.describe(), "alert reassigned in the console");
+    Ok(Redirect::to(&format!(
+        "/alerts?status=all&did=reassign&done={}",
+        url_enc(&a.alert_id)
+    ))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct DeadlineForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    rectify_by: String,
+}
+
+async fn set_deadline(
+    State(app): Shared,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+    Path(id): Path<String>,
+    Form(f): Form<DeadlineForm>,
+) -> PageResult {
+    let s = session(&app, &headers)?;
+    check_csrf(&s, &f.csrf)?;
+    // The date field sends YYYY-MM-DD; a typed 2025/4/30 or 2025年4月30日 is accepted too.
+    let date = match f.rectify_by.trim() {
+        "" => String::new(),
+        t => Date::parse(t)
+            .map(|d| d.to_string())
+            .ok_or_else(|| PageError::BadRequest(format!("整改期限「{t}」不是有效日期")))?,
+    };
+    let a = app
+        .services
+        .set_rectify_by(&s.token, &id, &date, &client_address(&ext))
+        .await?;
+    tracing::info!(alert_id = %a.alert_id, rectify_by = %a.rectify_by, clerk = %s.identity.describe(), "整改期限 set in the console");
+    Ok(Redirect::to(&format!(
+        "/alerts?status=all&did=deadline&done={}",
+        url_enc(&a.alert_id)
+    ))
+    .into_response())
+}
+
+async fn notify_agency(
+    State(app): Shared,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+    Path(id): Path<String>,
+    Form(f): Form<AckForm>,
+) -> PageResult {
+    let s = session(&app, &headers)?;
+    check_csrf(&s, &f.csrf)?;
+    let r = app
+        .services
+        .notify_agency(&s.token, &id, f.note.trim(), &client_address(&ext))
+        .await?;
+    tracing::info!(alert_id = %id, notice = %r.notice_id, clerk = %s.identity.describe(), "alert's notice sent to the agency from the console");
+    Ok(Redirect::to(&format!(
+        "/alerts?status=all&did=notify&done={}",
+        url_enc(&id)
+    ))
+    .into_response())
+}
+
+// ---- 评议 ----------------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+struct ScoringQuery {
+    office: Option<String>,
+    year: Option<i32>,
+}
+
+/// The ranking of the scope's agencies by the configured indicator pack, each with its deductions
+/// and their evidence.
+async fn scoring_page(
+    State(app): Shared,
+    headers: HeaderMap,
+    Query(q): Query<ScoringQuery>,
+) -> PageResult {
+    let s = session(&app, &headers)?;
+    let scope = scope(&app, &s, q.office.as_deref())?;
+    let year = q.year.unwrap_or_else(|| app.default_year());
+    let reports = app.services.reports(&s.token, Some(year)).await?;
+    let today = today();
+    let dir = &app.directory;
+    let rows = data::season(dir, &scope, year, &reports, today);
+    let pack = &app.cfg.scoring;
+    let ranked = pack.rank(&rows);
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<h2>{} · {year}年度报告评议</h2><p class=\"muted\">指标：{}（满分 {}；截至 {}）</p>\
+         <table id=\"ranking\"><thead><tr><th>名次</th><th>机关</th><th>得分</th><th>扣分依据</th></tr></thead><tbody>",
+        esc(&office_name(dir, &scope)),
+        esc(&pack.name),
+        pack.base,
+        today.chinese()
+    );
+    for (i, r) in ranked.iter().enumerate() {
+        let mut why = String::new();
+        for d in &r.deductions {
+            let _ = write!(
+                why,
+                "<li>{} <code>{}</code> −{}：{}</li>",
+                d.indicator,
+                esc(&d.rule),
+                d.points,
+                esc(&d.evidence)
+            );
+        }
+        let report = r.row.latest().map_or_else(String::new, |rep| {
+            format!(" <a href=\"/reports/{}\">报告</a>", url_enc(&rep.report_id))
+        });
+        let _ = write!(
+            h,
+            "<tr data-agency=\"{}\" data-score=\"{}\"><td class=\"num\">{}</td><td>{}{report}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            esc(&r.row.agency.name),
+            r.score,
+            i + 1,
+            esc(&r.row.agency.name),
+            r.score,
+            if why.is_empty() {
+                "<span class=\"muted\">无扣分</span>".to_string()
+            } else {
+                format!("<ul class=\"actions\">{why}</ul>")
+            }
+        );
+    }
+    h.push_str("</tbody></table>");
+    Ok(render(&app, &s, "评议", "/scoring", &h))
 }
 
 // ---- 通报 and 汇总 ---------------------------------------------------------------------------

@@ -14,10 +14,12 @@
 //! columns. The API mirrors sqlx's (`query(sql).bind(v).fetch_all(&db)`) so a store reads the same
 //! on both engines; rows come back as owned [`Value`]s.
 
+pub mod coord;
 pub mod migrate;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use coord::{Claim, Exclusive, Lease, holder_id};
 pub use migrate::{MigrateError, Migrated, Migration, Step, migrate};
 
 use std::borrow::Cow;
@@ -861,6 +863,7 @@ mod tests {
         let db = sqlite(&dir).await;
         assert!(!db.is_postgres());
         crate::testing::check_engine(&db).await;
+        crate::testing::check_coordination(&db).await;
         // SQLite only: too few or too many binds are an error, never a silent NULL.
         assert!(
             query("SELECT i FROM t WHERE i = $1")

@@ -213,13 +213,8 @@ pub async fn migrate(
 /// IMMEDIATE` already holds the write lock).
 async fn lock(db: &Db, tx: &mut Tx<'_>, component: &str) -> Result<(), DbError> {
     if db.is_postgres() {
-        // A fixed key per component: FNV-1a of "nianbao-migrate:<component>", as a signed 64-bit.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in "nianbao-migrate:".bytes().chain(component.bytes()) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        let key = i64::from_ne_bytes(h.to_ne_bytes());
+        // A fixed key per component.
+        let key = crate::coord::advisory_key(&format!("nianbao-migrate:{component}"));
         query("SELECT pg_advisory_xact_lock($1)")
             .bind(key)
             .execute(tx)

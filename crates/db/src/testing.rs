@@ -135,3 +135,81 @@ pub async fn check_engine(db: &Db) {
     assert!(query("SELEC nonsense").execute(db).await.is_err());
     db.ping().await.unwrap();
 }
+
+/// Instances sharing the database (see [`crate::coord`]): on PostgreSQL a second
+/// [`Db::exclusive`] over an overlapping set waits for the first to be released (also when the
+/// first is dropped, as by a crash), a disjoint one does not; on every engine one lease holder at
+/// a time (SQLite: one process owns the file, whoever asks holds it).
+pub async fn check_coordination(db: &Db) {
+    use crate::coord::{Claim, Lease};
+    use std::time::Duration;
+    if db.is_postgres() {
+        let first = db.exclusive(&["agency-1", "agency-2"]).await.unwrap();
+        // Disjoint: not held up.
+        tokio::time::timeout(Duration::from_secs(5), db.exclusive(&["agency-3"]))
+            .await
+            .expect("a disjoint section waited")
+            .unwrap()
+            .release()
+            .await
+            .unwrap();
+        let other = db.clone();
+        let waiting = tokio::spawn(async move {
+            let g = other.exclusive(&["agency-2", "agency-9"]).await.unwrap();
+            g.release().await.unwrap();
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !waiting.is_finished(),
+            "an overlapping section did not wait"
+        );
+        first.release().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the waiting section never got the lock")
+            .unwrap();
+        // Dropped without release (a crash ends the same way: the connection goes): free again.
+        drop(db.exclusive(&["agency-1"]).await.unwrap());
+        tokio::time::timeout(Duration::from_secs(5), db.exclusive(&["agency-1"]))
+            .await
+            .expect("a dropped section kept its lock")
+            .unwrap()
+            .release()
+            .await
+            .unwrap();
+    }
+    if !db.is_postgres() {
+        return;
+    }
+    let ttl = Duration::from_secs(10);
+    let a = Lease::new(db, "check", "a", ttl).await.unwrap();
+    let b = Lease::new(db, "check", "b", ttl).await.unwrap();
+    // Both ask at once: exactly one wins.
+    let (ra, rb) = tokio::join!(a.hold(1_000), b.hold(1_000));
+    let won = [ra.unwrap(), rb.unwrap()]
+        .iter()
+        .filter(|c| matches!(c, Claim::Held { .. }))
+        .count();
+    assert_eq!(won, 1, "two holders of one lease");
+    let (winner, loser) = match Lease::current(db, "check").await.unwrap() {
+        Some((h, _)) if h == "a" => (a, b),
+        _ => (b, a),
+    };
+    assert_eq!(
+        winner.hold(5_000).await.unwrap(),
+        Claim::Held { until_ms: 15_000 }
+    );
+    assert_eq!(loser.hold(14_999).await.unwrap(), Claim::Elsewhere);
+    // Not renewed: the claim ends, the other takes over, the old holder is out.
+    assert_eq!(
+        loser.hold(15_001).await.unwrap(),
+        Claim::Held { until_ms: 25_001 }
+    );
+    assert_eq!(winner.hold(15_002).await.unwrap(), Claim::Elsewhere);
+    // Given up at shutdown: taken over at once.
+    loser.release().await.unwrap();
+    assert_eq!(
+        winner.hold(16_000).await.unwrap(),
+        Claim::Held { until_ms: 26_000 }
+    );
+}

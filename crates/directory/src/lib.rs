@@ -81,7 +81,8 @@ pub struct Office {
     /// Region code of the office (6 digits).
     #[serde(default)]
     pub region: String,
-    /// The office one level up: where escalation will go (a later issue).
+    /// The office one level up: where an unacknowledged error alert is escalated (督办, see
+    /// `escalate_after_hours`), and whose jurisdiction includes this office's.
     #[serde(default)]
     pub parent: Option<String>,
     /// How the office is told; empty → the service's `default_channels`. Kept as text: the syntax
@@ -209,6 +210,11 @@ pub struct Agency {
     /// can be fetched and a missing one looked for.
     #[serde(default)]
     pub url: Option<String>,
+    /// How the agency itself is told what to fix (the console's 通知机关): the same channel kinds
+    /// as an office's (`webhook:…`, `wecom:…`, `dingtalk:…`, `email:…`); empty → it cannot be told
+    /// directly. Kept as text, checked by the notification service like the offices'.
+    #[serde(default)]
+    pub channels: Vec<String>,
 }
 
 impl Agency {
@@ -1032,6 +1038,15 @@ pub fn agencies_from_csv(text: &str, path: &str) -> Result<Vec<Agency>, Director
             level: None,
             deadline: get(col("deadline")),
             url: None,
+            channels: get(col("channels"))
+                .map(|c| {
+                    c.split([';', '；'])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
         });
     }
     Ok(out)

@@ -150,6 +150,7 @@ enum Column {
     Url,
     Aliases,
     Deadline,
+    Channels,
     AgencyId,
     OfficeId,
     OfficeName,
@@ -158,9 +159,19 @@ enum Column {
     AgencyLevel,
 }
 
+/// A roster cell of channels: one per line, or separated by `;` or `；` (a channel may hold a
+/// comma: `email:a@x,b@y`).
+fn split_channels(cell: &str) -> Vec<String> {
+    cell.split([';', '；', '\n'])
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Header spellings seen in offices' spreadsheets (and the English names of the older
 /// `agencies_csv` format), by table.
-const AGENCY_HEADERS: [(Column, &[&str]); 9] = [
+const AGENCY_HEADERS: [(Column, &[&str]); 10] = [
     (Column::AgencyLevel, &["级别", "层级", "行政级别", "level"]),
     (
         Column::AgencyId,
@@ -202,6 +213,10 @@ const AGENCY_HEADERS: [(Column, &[&str]); 9] = [
         &["别名", "简称", "其他名称", "aliases", "alias"],
     ),
     (Column::Deadline, &["报送期限", "截止日期", "deadline"]),
+    (
+        Column::Channels,
+        &["通知渠道", "联系渠道", "渠道", "channels"],
+    ),
 ];
 
 const OFFICE_HEADERS: [(Column, &[&str]); 5] = [
@@ -821,6 +836,7 @@ fn read_table(
                     kind,
                     deadline,
                     url,
+                    channels: split_channels(&get(Column::Channels)),
                 },
             });
         }

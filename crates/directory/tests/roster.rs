@@ -438,3 +438,48 @@ fn toml_agencies_take_a_url() {
     .unwrap_err();
     assert!(e.to_string().contains("url"), "{e}");
 }
+
+/// Agencies may have channels of their own (the console's 通知机关): in TOML as `channels = […]`,
+/// in a roster as a 通知渠道 column (several separated by `;`/`；`, an e-mail list keeps its commas).
+#[test]
+fn agencies_have_channels_from_toml_and_from_the_roster_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("机关名录.csv");
+    let text = csv_line(&["机关名称", "上级单位", "行政区划代码", "类型", "通知渠道"])
+        + &csv_line(&[
+            "清河县财政局",
+            "390121",
+            "390121",
+            "部门",
+            "webhook:https://czj.example.cn/hook；email:czj@qinghe.example.cn,li@qinghe.example.cn",
+        ])
+        + &csv_line(&["清河县城关镇人民政府", "390121", "390121", "乡镇", ""]);
+    std::fs::write(&csv, gbk(&text)).unwrap();
+    let d = Directory::load_all(&[&fixture("offices.toml"), &csv]).unwrap();
+    assert_eq!(
+        d.agency("清河县财政局").unwrap().channels,
+        [
+            "webhook:https://czj.example.cn/hook",
+            "email:czj@qinghe.example.cn,li@qinghe.example.cn"
+        ]
+    );
+    assert!(
+        d.agency("清河县城关镇人民政府")
+            .unwrap()
+            .channels
+            .is_empty()
+    );
+
+    let toml = dir.path().join("d.toml");
+    std::fs::write(
+        &toml,
+        "default_office = \"a\"\n[[offices]]\nid = \"a\"\nname = \"A\"\nlevel = \"county\"\n\
+         [[agencies]]\nname = \"清河县水利局\"\noffice = \"a\"\nchannels = [\"wecom:https://qyapi.example/send?key=k\"]\n",
+    )
+    .unwrap();
+    let d = Directory::load(&toml).unwrap();
+    assert_eq!(
+        d.agency("清河县水利局").unwrap().channels,
+        ["wecom:https://qyapi.example/send?key=k"]
+    );
+}

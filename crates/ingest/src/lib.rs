@@ -272,12 +272,24 @@ async fn serve(
         authenticator,
     );
 
-    let republisher = tokio::spawn(outbox::republish_loop(
-        bus.clone(),
-        store.clone(),
-        Duration::from_millis(cfg.republish_interval_ms),
-        stop_rx.clone(),
-    ));
+    // With several instances on one database, one of them republishes (the holder of the
+    // `ingest.republish` lease): two would send every stale event twice.
+    let republish_every = Duration::from_millis(cfg.republish_interval_ms);
+    let lease = nianbao_db::Lease::new(
+        store.db(),
+        "ingest.republish",
+        &nianbao_db::holder_id("ingest"),
+        (republish_every * 3).max(Duration::from_secs(15)),
+    )
+    .await
+    .map_err(store::StoreError::from)?;
+    let republisher = tokio::spawn({
+        let (bus, store, stop) = (bus.clone(), store.clone(), stop_rx.clone());
+        let (leading, _) = tokio::sync::watch::channel(false);
+        nianbao_service::lead(lease, stop, leading, move |work_stop| {
+            outbox::republish_loop(bus.clone(), store.clone(), republish_every, work_stop)
+        })
+    });
     let follower = tokio::spawn(follow(
         bus.clone(),
         store.clone(),

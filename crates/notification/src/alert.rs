@@ -126,6 +126,8 @@ impl AlertRecord {
             resolved_at_ms: self.resolved_at_ms,
             region: self.region.clone(),
             report_key: self.report_key.clone(),
+            // The clerks' work on it: `grpc::alert_proto`.
+            ..v1::Alert::default()
         }
     }
 
@@ -169,7 +171,8 @@ pub fn fingerprint(findings: &[FindingRecord]) -> String {
     hex::encode(&h.finalize()[..12])
 }
 
-fn display_agency(agency: &str) -> &str {
+/// The agency as messages name it (a placeholder when the report named none).
+pub fn display_agency(agency: &str) -> &str {
     if agency.trim().is_empty() {
         "（未识别机关）"
     } else {
@@ -177,7 +180,8 @@ fn display_agency(agency: &str) -> &str {
     }
 }
 
-fn display_year(year: i32) -> String {
+/// The report's year as messages name it.
+pub fn display_year(year: i32) -> String {
     if year > 0 {
         format!("{year}年度报告")
     } else {

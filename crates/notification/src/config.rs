@@ -27,7 +27,9 @@ pub enum ConfigError {
 #[serde(default)]
 pub struct Config {
     pub listen: String,
-    /// Address of the Prometheus metrics endpoint (`GET /metrics`); empty → none.
+    /// Removed: the second metrics endpoint. `[metrics] listen` serves the `nianbao_notification_*`
+    /// families with every other metric of the service. Kept only to refuse a configuration that
+    /// still sets it (its scrapes would otherwise fail without a word).
     pub metrics_listen: String,
     pub data_dir: PathBuf,
     pub database_url: String,
@@ -41,6 +43,11 @@ pub struct Config {
     pub roster: RosterConfig,
     /// How often the timers run (escalation, digests, roster), in milliseconds.
     pub tick_ms: u64,
+    /// Several instances on one PostgreSQL: one of them (the holder of the `notification.worker`
+    /// lease) consumes events, runs the timers and delivers; the others serve the API and take
+    /// over once the holder's claim ends unrenewed. How long a claim lasts, in milliseconds: the
+    /// longest a crashed holder's work waits for another instance.
+    pub lease_ttl_ms: u64,
     pub stream: StreamConfig,
     pub tls: nianbao_auth::ServerTlsConfig,
     pub auth: nianbao_auth::AuthConfig,
@@ -72,6 +79,7 @@ impl std::fmt::Debug for Config {
             escalation,
             roster,
             tick_ms,
+            lease_ttl_ms,
             stream,
             tls,
             auth,
@@ -99,6 +107,7 @@ impl std::fmt::Debug for Config {
             .field("escalation", escalation)
             .field("roster", roster)
             .field("tick_ms", tick_ms)
+            .field("lease_ttl_ms", lease_ttl_ms)
             .field("stream", stream)
             .field("tls", tls)
             .field("auth", auth)
@@ -127,6 +136,7 @@ impl Default for Config {
             escalation: EscalationConfig::default(),
             roster: RosterConfig::default(),
             tick_ms: 60_000,
+            lease_ttl_ms: 15_000,
             stream: StreamConfig::default(),
             tls: nianbao_auth::ServerTlsConfig::default(),
             auth: nianbao_auth::AuthConfig::default(),
@@ -270,6 +280,13 @@ impl Config {
 
     /// Refuses settings that would only fail later, at the first alert.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.metrics_listen.trim().is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "metrics_listen ({:?}) was removed: scrape /metrics on [metrics] listen, which \
+                 serves the nianbao_notification_* families too; drop the setting",
+                self.metrics_listen.trim()
+            )));
+        }
         self.min_severity()?;
         self.default_channels()?;
         if self.default_office.trim().is_empty() {
@@ -363,6 +380,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_removed_metrics_listen_is_refused_with_where_to_scrape() {
+        let c = Config {
+            metrics_listen: "127.0.0.1:9154".into(),
+            ..Config::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("metrics_listen") && e.contains("[metrics] listen"),
+            "{e}"
+        );
+        assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
     fn embedded_defaults_load_and_match_the_struct_defaults() {
         let c: Config = nianbao_service::load_config(DEFAULTS, None).unwrap();
         let d = Config::default();
@@ -372,6 +403,7 @@ mod tests {
         assert_eq!(c.webhook.retries, d.webhook.retries);
         assert_eq!(c.webhook.failing_after, d.webhook.failing_after);
         assert_eq!(c.tick_ms, d.tick_ms);
+        assert_eq!(c.lease_ttl_ms, d.lease_ttl_ms);
         assert_eq!(c.escalation.after_hours, d.escalation.after_hours);
         assert_eq!(c.roster.enabled, d.roster.enabled);
         assert_eq!(c.smtp.port, d.smtp.port);

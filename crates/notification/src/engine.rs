@@ -428,6 +428,7 @@ impl Engine {
                 *a = s.clone();
             }
         }
+        let handed = self.carry_assignments(&work.new_alerts, &created).await?;
         for a in work
             .new_alerts
             .iter()
@@ -438,15 +439,57 @@ impl Engine {
             let _ = self.alerts.send(Arc::new(a.clone()));
         }
         let deliver: HashSet<&String> = work.deliver.iter().collect();
-        let notices: Vec<(crate::deliver::Notice, Vec<Channel>)> = out
+        let notices: Vec<(crate::render::Notice, Vec<Channel>)> = out
             .iter()
             .flatten()
             .filter(|a| a.digest_state.is_empty() && deliver.contains(&a.alert_id))
-            .map(|a| (render::alert_notice(a), self.channels_of(&a.office_id)))
+            .map(|a| {
+                let mut n = render::alert_notice(a);
+                if let Some(office) = handed.get(&a.alert_id) {
+                    n.office_id.clone_from(office);
+                }
+                let channels = self.channels_of(&n.office_id);
+                (n, channels)
+            })
             .collect();
         self.deliverer.deliver_many(&notices).await?;
         drop(held);
         Ok(out)
+    }
+
+    /// An alert handed to another office (`ReassignAlert`) stays with it: the alerts created now
+    /// about it (a newer version's, its resolution) are handed to that office too. Returns the
+    /// office each such alert went to, by alert id. (Escalations are left to the parent of the
+    /// office the alert was routed to.)
+    async fn carry_assignments(
+        &self,
+        new_alerts: &[AlertRecord],
+        created: &HashSet<String>,
+    ) -> Result<HashMap<String, String>, EngineError> {
+        let sources: Vec<String> = new_alerts
+            .iter()
+            .filter(|a| created.contains(&a.alert_id) && !a.source_alert_id.is_empty())
+            .map(|a| a.source_alert_id.clone())
+            .collect();
+        let mut handed = HashMap::new();
+        if sources.is_empty() {
+            return Ok(handed);
+        }
+        let work = self.store.work_of(&sources).await?;
+        for a in new_alerts.iter().filter(|a| created.contains(&a.alert_id)) {
+            let Some(w) = work.get(&a.source_alert_id) else {
+                continue;
+            };
+            if w.assigned_office_id.is_empty() || w.assigned_office_id == a.office_id {
+                continue;
+            }
+            self.store
+                .reassign(&a.alert_id, &w.assigned_office_id, &w.assigned_office_name)
+                .await?;
+            tracing::info!(alert_id = %a.alert_id, source = %a.source_alert_id, office = %w.assigned_office_id, "alert follows its reassigned predecessor");
+            handed.insert(a.alert_id.clone(), w.assigned_office_id.clone());
+        }
+        Ok(handed)
     }
 
     /// Where an event's alerts go and under which ids.

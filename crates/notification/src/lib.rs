@@ -22,7 +22,7 @@
 //! answers and the broker is connected; `[metrics] listen` serves the shared service metrics
 //! (`nianbao_reports_total{stage="notified"}`, `nianbao_alerts_total{kind}`, consumer and channel
 //! failure counters) and, read from the store at each scrape, the `nianbao_notification_*` alert and
-//! channel families; `metrics_listen` (optional, older) serves only the latter, on their own.
+//! channel families (the second endpoint `metrics_listen` of earlier versions is gone).
 
 pub mod alert;
 pub mod clock;
@@ -31,6 +31,7 @@ pub mod consumer;
 pub mod deliver;
 pub mod engine;
 pub mod grpc;
+pub mod leader;
 pub mod metrics;
 pub mod render;
 pub mod store;
@@ -85,11 +86,6 @@ pub enum NotificationError {
     Auth(#[from] nianbao_auth::AuthError),
     #[error("the gRPC server task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
-    #[error("binding metrics_listen {addr}: {source}")]
-    Metrics {
-        addr: String,
-        source: std::io::Error,
-    },
 }
 
 /// The directory of `cfg`: the file, or none (everything to `default_office`), its channels
@@ -115,7 +111,32 @@ pub fn check_channels(directory: &Directory) -> Result<(), DirectoryError> {
             }
         }
     }
+    for a in directory.agencies() {
+        for c in &a.channels {
+            if let Err(e) = c.parse::<deliver::Channel>() {
+                return Err(DirectoryError::Invalid(format!("agency {:?}: {e}", a.name)));
+            }
+        }
+    }
     Ok(())
+}
+
+/// The channels a notice goes through: an agency notice's (`NotifyAgency`: `"audience": "agency"`)
+/// its agency's in the directory, any other its office's.
+fn channels_of_notice(engine: &Engine, notice: &render::Notice) -> Vec<deliver::Channel> {
+    if notice.json.get("audience").and_then(|v| v.as_str()) == Some("agency") {
+        let id = notice
+            .json
+            .get("agency_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        return engine
+            .directory
+            .agency_by_id(id)
+            .map(|a| a.channels.iter().filter_map(|c| c.parse().ok()).collect())
+            .unwrap_or_default();
+    }
+    engine.channels_of(&notice.office_id)
 }
 
 /// Runs the service until `shutdown` resolves: serves gRPC on `listener` and consumes
@@ -205,28 +226,26 @@ async fn serve(
         locks: Default::default(),
     });
     check_mail(&engine)?;
-    deliverer
-        .resume_pending(|office| engine.channels_of(office))
-        .await?;
-
-    let metrics_task = if cfg.metrics_listen.trim().is_empty() {
-        None
-    } else {
-        let addr = cfg.metrics_listen.trim().to_string();
-        let l = tokio::net::TcpListener::bind(&addr)
-            .await
-            .map_err(|source| NotificationError::Metrics {
-                addr: addr.clone(),
-                source,
-            })?;
-        tracing::info!(%addr, "metrics on /metrics");
-        Some(tokio::spawn(metrics::serve(
-            l,
-            store.clone(),
-            cfg.webhook_settings().failing_after,
-            stop_rx.clone(),
-        )))
-    };
+    let lease = nianbao_db::Lease::new(
+        store.db(),
+        leader::WORKER_LEASE,
+        &nianbao_db::holder_id("notification"),
+        Duration::from_millis(cfg.lease_ttl_ms.max(300)),
+    )
+    .await
+    .map_err(crate::store::StoreError::from)?;
+    // What the alert streams send: this instance's new alerts while it leads, the other
+    // instances' (read from the database) while it stands by.
+    let (stream_tx, _) = broadcast::channel(cfg.stream.capacity.max(1));
+    let forward = tokio::spawn(forward_alerts(alerts_tx.subscribe(), stream_tx.clone()));
+    let (leading_tx, leading_rx) = watch::channel(false);
+    let follower = tokio::spawn(leader::follow_alerts(
+        store.clone(),
+        stream_tx.clone(),
+        leading_rx,
+        stop_rx.clone(),
+        FOLLOW_EVERY,
+    ));
 
     let (health, health_service) = nianbao_service::grpc_health();
     health
@@ -250,13 +269,14 @@ async fn serve(
     let reflection = nianbao_service::grpc_reflection()?;
     let service = NotificationService::new(
         store.clone(),
-        alerts_tx.clone(),
+        stream_tx.clone(),
         stop_rx.clone(),
         clock.clone(),
         cfg.webhook_settings().failing_after,
         directory.clone(),
         cfg.stream.max_subscribers,
-    );
+    )
+    .with_engine(engine.clone());
     let addr = listener.local_addr().ok();
     let server_stop = wait_stop(stop_rx.clone());
     let server = tokio::spawn(
@@ -296,19 +316,35 @@ async fn serve(
             engine: engine.clone(),
             bus: bus.clone(),
         });
-        let ticker = tokio::spawn(tick_loop(
-            engine.clone(),
-            Duration::from_millis(cfg.tick_ms.max(10)),
-            stop_rx.clone(),
-        ));
-        consume(&bus, handler, stop_rx.clone()).await;
-        let _ = ticker.await;
+        let tick_every = Duration::from_millis(cfg.tick_ms.max(10));
+        nianbao_service::lead(lease, stop_rx.clone(), leading_tx, |work_stop| {
+            let (engine, deliverer, bus, handler) = (
+                engine.clone(),
+                deliverer.clone(),
+                bus.clone(),
+                handler.clone(),
+            );
+            async move {
+                // Deliveries a previous holder queued and did not finish.
+                if let Err(e) = deliverer
+                    .resume_pending(|notice| channels_of_notice(&engine, notice))
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not resume unfinished deliveries");
+                }
+                let ticker = tokio::spawn(tick_loop(engine, tick_every, work_stop.clone()));
+                consume(&bus, handler, work_stop).await;
+                let _ = ticker.await;
+            }
+        })
+        .await;
         readiness.stopping().await;
         bus.close().await;
         let _ = watchdog.await;
     }
 
     let served = server.await;
+    let _ = follower.await;
     // Ends when the last sender (engine, gRPC service) is gone; bounded in case one lingers.
     let counter_abort = alert_counter.abort_handle();
     if tokio::time::timeout(Duration::from_secs(2), alert_counter)
@@ -317,13 +353,9 @@ async fn serve(
     {
         counter_abort.abort();
     }
+    forward.abort();
     if let Some(m) = metrics_server {
         let _ = m.await;
-    }
-    if let Some(t) = metrics_task
-        && let Ok(Err(e)) = t.await
-    {
-        tracing::warn!(error = %e, "metrics server stopped with an error");
     }
     deliverer.join().await;
     store.close().await;
@@ -387,6 +419,30 @@ async fn tick_loop(engine: Arc<Engine>, every: Duration, stop: watch::Receiver<b
         }
         if let Err(e) = engine.tick().await {
             tracing::warn!(error = %e, "tick failed; trying again at the next one");
+        }
+    }
+}
+
+/// How often an instance that stands by reads the alerts the leading one created, for its streams.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// Passes this instance's new alerts on to its streams, until every sender is gone.
+async fn forward_alerts(
+    mut alerts: broadcast::Receiver<Arc<alert::AlertRecord>>,
+    stream: broadcast::Sender<Arc<alert::AlertRecord>>,
+) {
+    loop {
+        match alerts.recv().await {
+            Ok(a) => {
+                let _ = stream.send(a);
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    skipped = n,
+                    "alert streams fell behind; clients list what they missed"
+                );
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }

@@ -1,22 +1,16 @@
 //! Metrics computed from the store at each scrape: alerts by office, kind and status; delivery
 //! attempts by channel and outcome; and, per channel, the failures since its last success and
 //! whether it counts as failing. Served with the service's other metrics on `[metrics] listen`
-//! ([`render_openmetrics`]), and on their own, in the Prometheus text format, on `metrics_listen`.
+//! ([`render_openmetrics`]).
 
 use crate::store::{Store, StoreError};
 use std::fmt::Write as _;
-use tokio::sync::watch;
 
 /// Escapes a label value (backslash, double quote, newline).
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-/// The exposition text (Prometheus text format, for `metrics_listen`).
-pub async fn render(store: &Store, failing_after: u32) -> Result<String, StoreError> {
-    render_as(store, failing_after, None).await
 }
 
 /// The same families as OpenMetrics text without the closing `# EOF`, each series labelled
@@ -26,27 +20,13 @@ pub async fn render_openmetrics(
     failing_after: u32,
     service: &str,
 ) -> Result<String, StoreError> {
-    render_as(store, failing_after, Some(service)).await
-}
-
-/// Both expositions: they differ only in the `service` label and in how a counter's family is
-/// named (OpenMetrics names it without the `_total` its samples carry).
-async fn render_as(
-    store: &Store,
-    failing_after: u32,
-    service: Option<&str>,
-) -> Result<String, StoreError> {
     let counts = store.alert_counts().await?;
     let health = store.channel_health().await?;
-    let svc = service
-        .map(|s| format!("service=\"{}\",", label(s)))
-        .unwrap_or_default();
+    let svc = format!("service=\"{}\",", label(service));
     let mut out = String::new();
     let family = |out: &mut String, name: &str, kind: &str, help: &str| {
-        let name = match service {
-            Some(_) => name.strip_suffix("_total").unwrap_or(name),
-            None => name,
-        };
+        // OpenMetrics names a counter's family without the `_total` its samples carry.
+        let name = name.strip_suffix("_total").unwrap_or(name);
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     };
     family(
@@ -126,49 +106,4 @@ async fn render_as(
         );
     }
     Ok(out)
-}
-
-#[derive(Clone)]
-struct MetricsState {
-    store: Store,
-    failing_after: u32,
-}
-
-async fn metrics(
-    axum::extract::State(s): axum::extract::State<MetricsState>,
-) -> (
-    axum::http::StatusCode,
-    [(&'static str, &'static str); 1],
-    String,
-) {
-    let ct = [("content-type", "text/plain; version=0.0.4; charset=utf-8")];
-    match render(&s.store, s.failing_after).await {
-        Ok(text) => (axum::http::StatusCode::OK, ct, text),
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics scrape failed");
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                ct,
-                format!("# {e}\n"),
-            )
-        }
-    }
-}
-
-/// Serves `GET /metrics` on `listener` until `stop`.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    store: Store,
-    failing_after: u32,
-    stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    let app = axum::Router::new()
-        .route("/metrics", axum::routing::get(metrics))
-        .with_state(MetricsState {
-            store,
-            failing_after,
-        });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(crate::wait_stop(stop))
-        .await
 }

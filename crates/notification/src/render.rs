@@ -7,13 +7,30 @@
 //! text as it is; it is data, escaped by JSON).
 
 use crate::alert::{ALERT_SCHEMA, AlertRecord};
-use crate::deliver::Notice;
 use nianbao_directory::Office;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
 /// Schema tag of a digest's JSON.
 pub const DIGEST_SCHEMA: &str = "nianbao.digest/v1";
+
+/// What one delivery carries: an alert, or an office's digest of several.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// The alert id, or the digest id (`dg-…`).
+    pub id: String,
+    pub office_id: String,
+    /// Subject line (mail) and robot title.
+    pub title: String,
+    /// Plain text, one finding per line (mail body).
+    pub text: String,
+    /// Markdown (企业微信, 钉钉).
+    pub markdown: String,
+    /// The JSON of webhooks, the outbox and stdout.
+    pub json: serde_json::Value,
+    pub created_at_ms: i64,
+}
 
 /// The message split into its lead sentence and its numbered items (`1. …；2. …`).
 fn split_message(message: &str) -> (String, Vec<String>) {
@@ -179,6 +196,95 @@ pub fn alert_notice(a: &AlertRecord) -> Notice {
         json: a.to_json(),
         created_at_ms: a.created_at_ms,
     }
+}
+
+/// The alert's notice handed to another office (`ReassignAlert`): the alert's own notice under a
+/// new id (`ra-…`, so that the new office's channels get it even where the first office's had),
+/// titled 转办 and naming who handed it over.
+pub fn reassigned_notice(
+    a: &AlertRecord,
+    to: &Office,
+    by: &str,
+    note: &str,
+    now_ms: i64,
+) -> Notice {
+    let mut n = alert_notice(a);
+    n.id = format!("ra-{}-{now_ms}", a.alert_id);
+    n.office_id = to.id.clone();
+    let line = plain_text(&format!(
+        "【转办】{} 将本告警转交 {} 处理{}",
+        a.office_name,
+        to.name,
+        if note.trim().is_empty() {
+            String::new()
+        } else {
+            format!("：{}", note.trim())
+        }
+    ));
+    n.title = plain_text(&format!("【转办】{}", n.title));
+    n.text = format!("{line}（{}）\n{}", plain_text(by), n.text);
+    n.markdown = format!(
+        "**{}**（{}）\n\n{}",
+        md_text(&line),
+        md_text(by),
+        n.markdown
+    );
+    if let Some(o) = n.json.as_object_mut() {
+        o.insert("reassigned_to".into(), to.id.clone().into());
+        o.insert("reassigned_by".into(), by.into());
+        o.insert("note".into(), note.trim().into());
+    }
+    n.created_at_ms = now_ms;
+    n
+}
+
+/// The alert's notice for the agency that must fix its report (`NotifyAgency`): what is wrong,
+/// the 整改期限 if one is set, the office's note, and who to answer. Its JSON says
+/// `"audience": "agency"` and the agency's id, which is how an interrupted delivery finds the
+/// agency's channels again.
+pub fn agency_notice(
+    a: &AlertRecord,
+    agency_id: &str,
+    office_name: &str,
+    rectify_by: &str,
+    note: &str,
+    now_ms: i64,
+) -> Notice {
+    let mut n = alert_notice(a);
+    n.id = format!("ag-{}-{now_ms}", a.alert_id);
+    n.title = plain_text(&format!(
+        "【年报检查·请整改】{} {}",
+        crate::alert::display_agency(&a.agency),
+        crate::alert::display_year(a.year)
+    ));
+    let mut lead = if a.kind == crate::alert::KIND_MISSING {
+        format!("{office_name}通知：贵单位尚未报送政府信息公开工作年度报告，请尽快发布并报送")
+    } else {
+        format!("{office_name}通知：贵单位的政府信息公开工作年度报告存在以下问题，请核实整改")
+    };
+    if !rectify_by.is_empty() {
+        let _ = write!(lead, "，整改期限 {rectify_by}");
+    }
+    lead.push('。');
+    if !note.trim().is_empty() {
+        let _ = write!(lead, "说明：{}", note.trim());
+    }
+    let lead = plain_text(&lead);
+    n.text = format!("{}\n{lead}\n{}", n.title, n.text);
+    n.markdown = format!(
+        "### {}\n\n**{}**\n\n{}",
+        md_text(&n.title),
+        md_text(&lead),
+        n.markdown
+    );
+    if let Some(o) = n.json.as_object_mut() {
+        o.insert("audience".into(), "agency".into());
+        o.insert("agency_id".into(), agency_id.into());
+        o.insert("rectify_by".into(), rectify_by.into());
+        o.insert("note".into(), note.trim().into());
+    }
+    n.created_at_ms = now_ms;
+    n
 }
 
 /// The digest id of a set of alerts: the same set gives the same id.

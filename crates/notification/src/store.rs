@@ -11,7 +11,7 @@
 use crate::alert::{
     AlertRecord, DIGEST_PENDING, FindingRecord, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED,
 };
-use crate::deliver::Notice;
+use crate::render::Notice;
 use nianbao_db::{
     Db, Migration, Query, Row, Step, query, rows_per_statement, sql_params, sql_rows,
 };
@@ -56,7 +56,9 @@ impl DeliveryStatus {
 /// One row of `deliveries`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeliveryRow {
-    pub alert_id: String,
+    /// The notice delivered: an alert's id, a digest's (`dg-…`), a reassignment's (`ra-…`) or an
+    /// agency notice's (`ag-…`).
+    pub notice_id: String,
     pub channel: String,
     pub attempt: i64,
     pub status: String,
@@ -65,10 +67,10 @@ pub struct DeliveryRow {
 }
 
 /// A remote delivery that was queued but neither delivered nor given up (the process stopped in
-/// between): resumed at start-up. `alert_id` is the notice id.
+/// between): resumed at start-up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingDelivery {
-    pub alert_id: String,
+    pub notice_id: String,
     pub channel: String,
     pub last_attempt: i64,
 }
@@ -161,12 +163,13 @@ pub struct ChannelHealth {
 /// The notification schema, in order (see [`nianbao_db::migrate`]). Migration 1 is the schema as
 /// it stood when migrations were introduced, idempotent so that it takes over a database of that
 /// time; later changes are new migrations, never edits.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "alerts, notices, arrivals, deliveries, acknowledgements",
-    steps: &[
-        Step::Sql(
-            "CREATE TABLE IF NOT EXISTS alerts (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "alerts, notices, arrivals, deliveries, acknowledgements",
+        steps: &[
+            Step::Sql(
+                "CREATE TABLE IF NOT EXISTS alerts (
                 alert_id TEXT PRIMARY KEY,
                 office_id TEXT NOT NULL,
                 office_name TEXT NOT NULL,
@@ -191,35 +194,37 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
                 source_alert_id TEXT NOT NULL DEFAULT '',
                 digest_state TEXT NOT NULL DEFAULT ''
             )",
-        ),
-        Step::Sql(
-            "CREATE INDEX IF NOT EXISTS alerts_office_created ON alerts (office_id, created_at_ms)",
-        ),
-        Step::Sql("CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created_at_ms)"),
-        Step::Sql("CREATE INDEX IF NOT EXISTS alerts_report_key ON alerts (report_key, office_id)"),
-        Step::Sql("CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, has_error)"),
-        Step::Sql("CREATE INDEX IF NOT EXISTS alerts_digest ON alerts (digest_state)"),
-        // Resolving an alert resolves its escalations (`resolve`, `apply`).
-        Step::Sql("CREATE INDEX IF NOT EXISTS alerts_source ON alerts (source_alert_id)"),
-        Step::Sql(
-            "CREATE TABLE IF NOT EXISTS notices (
+            ),
+            Step::Sql(
+                "CREATE INDEX IF NOT EXISTS alerts_office_created ON alerts (office_id, created_at_ms)",
+            ),
+            Step::Sql("CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created_at_ms)"),
+            Step::Sql(
+                "CREATE INDEX IF NOT EXISTS alerts_report_key ON alerts (report_key, office_id)",
+            ),
+            Step::Sql("CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, has_error)"),
+            Step::Sql("CREATE INDEX IF NOT EXISTS alerts_digest ON alerts (digest_state)"),
+            // Resolving an alert resolves its escalations (`resolve`, `apply`).
+            Step::Sql("CREATE INDEX IF NOT EXISTS alerts_source ON alerts (source_alert_id)"),
+            Step::Sql(
+                "CREATE TABLE IF NOT EXISTS notices (
                 notice_id TEXT PRIMARY KEY,
                 office_id TEXT NOT NULL,
                 notice_json TEXT NOT NULL,
                 created_at_ms BIGINT NOT NULL
             )",
-        ),
-        Step::Sql(
-            "CREATE TABLE IF NOT EXISTS arrivals (
+            ),
+            Step::Sql(
+                "CREATE TABLE IF NOT EXISTS arrivals (
                 report_key TEXT PRIMARY KEY,
                 agency TEXT NOT NULL,
                 year BIGINT NOT NULL,
                 report_id TEXT NOT NULL,
                 arrived_at_ms BIGINT NOT NULL
             )",
-        ),
-        Step::Sql(
-            "CREATE TABLE IF NOT EXISTS deliveries (
+            ),
+            Step::Sql(
+                "CREATE TABLE IF NOT EXISTS deliveries (
                 alert_id TEXT NOT NULL,
                 channel TEXT NOT NULL,
                 attempt BIGINT NOT NULL,
@@ -227,12 +232,14 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
                 error TEXT NOT NULL,
                 at_ms BIGINT NOT NULL
             )",
-        ),
-        Step::Sql("CREATE INDEX IF NOT EXISTS deliveries_alert ON deliveries (alert_id, channel)"),
-        // Every acknowledgement asked for, granted or not: who (from the credential, never
-        // from the request), when, from where, with the note.
-        Step::Sql(
-            "CREATE TABLE IF NOT EXISTS acknowledgements (
+            ),
+            Step::Sql(
+                "CREATE INDEX IF NOT EXISTS deliveries_alert ON deliveries (alert_id, channel)",
+            ),
+            // Every acknowledgement asked for, granted or not: who (from the credential, never
+            // from the request), when, from where, with the note.
+            Step::Sql(
+                "CREATE TABLE IF NOT EXISTS acknowledgements (
                 alert_id TEXT NOT NULL,
                 by_name TEXT NOT NULL,
                 credential_id TEXT NOT NULL,
@@ -242,12 +249,112 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
                 outcome TEXT NOT NULL,
                 at_ms BIGINT NOT NULL
             )",
-        ),
-        Step::Sql(
-            "CREATE INDEX IF NOT EXISTS acknowledgements_alert ON acknowledgements (alert_id, at_ms)",
-        ),
-    ],
-}];
+            ),
+            Step::Sql(
+                "CREATE INDEX IF NOT EXISTS acknowledgements_alert ON acknowledgements (alert_id, at_ms)",
+            ),
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "deliveries.notice_id; alerts reassigned, 整改期限, agency notices; alert_actions",
+        steps: &[
+            // The column always held notice ids (an alert's, a digest's), not alert ids.
+            Step::Sql("ALTER TABLE deliveries RENAME COLUMN alert_id TO notice_id"),
+            Step::Sql("DROP INDEX IF EXISTS deliveries_alert"),
+            Step::Sql(
+                "CREATE INDEX IF NOT EXISTS deliveries_notice ON deliveries (notice_id, channel)",
+            ),
+            // The office now responsible for an alert ('' : the office it was routed to).
+            Step::AddColumn {
+                table: "alerts",
+                column: "assigned_office_id",
+                definition: "TEXT NOT NULL DEFAULT ''",
+            },
+            Step::AddColumn {
+                table: "alerts",
+                column: "assigned_office_name",
+                definition: "TEXT NOT NULL DEFAULT ''",
+            },
+            // 整改期限 set by the clerk, YYYY-MM-DD ('' : none).
+            Step::AddColumn {
+                table: "alerts",
+                column: "rectify_by",
+                definition: "TEXT NOT NULL DEFAULT ''",
+            },
+            // When the alert's notice last went to the agency itself (0 : never).
+            Step::AddColumn {
+                table: "alerts",
+                column: "agency_notified_at_ms",
+                definition: "BIGINT NOT NULL DEFAULT 0",
+            },
+            Step::Sql(
+                "CREATE INDEX IF NOT EXISTS alerts_assigned ON alerts (assigned_office_id, created_at_ms)",
+            ),
+            // Every reassignment, 整改期限 change and notice to the agency asked for, granted or not:
+            // who (from the credential), when, from where, what.
+            Step::Sql(
+                "CREATE TABLE IF NOT EXISTS alert_actions (
+                alert_id TEXT NOT NULL,
+                action TEXT NOT NULL,
+                by_name TEXT NOT NULL,
+                credential_id TEXT NOT NULL,
+                caller TEXT NOT NULL,
+                peer TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                at_ms BIGINT NOT NULL
+            )",
+            ),
+            Step::Sql(
+                "CREATE INDEX IF NOT EXISTS alert_actions_alert ON alert_actions (alert_id, at_ms)",
+            ),
+        ],
+    },
+];
+
+/// The office an alert is with now: the one it was reassigned to, else the one it was routed to.
+const CURRENT_OFFICE: &str =
+    "(CASE WHEN assigned_office_id = '' THEN office_id ELSE assigned_office_id END)";
+
+/// What the clerks did to an alert beyond acknowledging it ([`Store::work_of`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertWork {
+    /// The office it was reassigned to ('' : not reassigned).
+    pub assigned_office_id: String,
+    pub assigned_office_name: String,
+    /// 整改期限, YYYY-MM-DD ('' : none).
+    pub rectify_by: String,
+    /// When its notice last went to the agency (0 : never).
+    pub agency_notified_at_ms: i64,
+    /// Its actions, oldest first.
+    pub actions: Vec<AlertAction>,
+}
+
+/// Actions of [`AlertAction::action`].
+pub const ACTION_REASSIGN: &str = "reassign";
+pub const ACTION_RECTIFY_BY: &str = "rectify-by";
+pub const ACTION_NOTIFY_AGENCY: &str = "notify-agency";
+
+/// One record of the audit trail of reassignments, 整改期限 and notices to agencies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertAction {
+    pub alert_id: String,
+    /// [`ACTION_REASSIGN`], [`ACTION_RECTIFY_BY`], [`ACTION_NOTIFY_AGENCY`].
+    pub action: String,
+    /// The credential holder's name.
+    pub by_name: String,
+    pub credential_id: String,
+    /// The caller as `nianbao_auth::Identity::describe` writes it.
+    pub caller: String,
+    /// The caller's address (and the browser's, when the console forwards it).
+    pub peer: String,
+    /// What was done: `390202 → 390203：note`, the date, the channels.
+    pub detail: String,
+    /// `done`, `denied`, `failed`.
+    pub outcome: String,
+    pub at_ms: i64,
+}
 
 impl Store {
     /// The database, for the readiness probe (`SELECT 1`).
@@ -638,7 +745,7 @@ impl Store {
         let mut args = Vec::new();
         if let Some(o) = &q.office_id {
             args.push(o.clone());
-            conds.push(format!("office_id = ${}", args.len()));
+            conds.push(format!("{CURRENT_OFFICE} = ${}", args.len()));
         }
         if let Some(offices) = &q.offices {
             if offices.is_empty() {
@@ -649,7 +756,7 @@ impl Store {
                     args.push(o.clone());
                     ps.push(format!("${}", args.len()));
                 }
-                conds.push(format!("office_id IN ({})", ps.join(", ")));
+                conds.push(format!("{CURRENT_OFFICE} IN ({})", ps.join(", ")));
             }
         }
         if let Some(s) = &q.status {
@@ -694,6 +801,28 @@ impl Store {
         Ok((alerts, u64::try_from(total).unwrap_or(0)))
     }
 
+    /// Alerts created after the key (`created_at_ms`, `alert_id`) `after`, oldest first, at most
+    /// `limit`: what an instance that does not create alerts itself (see `leader`) passes on to
+    /// its alert streams, page by page.
+    pub async fn created_after(
+        &self,
+        after: (i64, &str),
+        limit: i64,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE created_at_ms > $1 \
+             OR (created_at_ms = $2 AND alert_id > $3) ORDER BY created_at_ms, alert_id LIMIT $4"
+        );
+        let rows = query(sql)
+            .bind(after.0)
+            .bind(after.0)
+            .bind(after.1.to_string())
+            .bind(limit)
+            .fetch_all(&self.db)
+            .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
     /// Open alerts (of one office, or all), oldest first: what a stream sends before new ones.
     pub async fn open_alerts(
         &self,
@@ -702,7 +831,7 @@ impl Store {
         let rows = match office_id {
             Some(o) => {
                 let sql = format!(
-                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE status = $1 AND office_id = $2 \
+                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE status = $1 AND {CURRENT_OFFICE} = $2 \
                      ORDER BY created_at_ms, alert_id"
                 );
                 query(sql)
@@ -764,6 +893,123 @@ impl Store {
         Ok(alert)
     }
 
+    /// What the clerks did to these alerts (reassignment, 整改期限, notices to the agency, with
+    /// their audit trail); alerts nobody touched are absent.
+    pub async fn work_of(&self, ids: &[String]) -> Result<HashMap<String, AlertWork>, StoreError> {
+        let mut out: HashMap<String, AlertWork> = HashMap::new();
+        for chunk in ids.chunks(rows_per_statement(1)) {
+            let params = sql_params(1, chunk.len());
+            let sql = format!(
+                "SELECT alert_id, assigned_office_id, assigned_office_name, rectify_by, \
+                 agency_notified_at_ms FROM alerts WHERE alert_id IN ({params}) \
+                 AND (assigned_office_id <> '' OR rectify_by <> '' OR agency_notified_at_ms <> 0)"
+            );
+            let mut q = query(sql);
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            for r in q.fetch_all(&self.db).await? {
+                let id: String = r.try_get(0)?;
+                let w = out.entry(id).or_default();
+                w.assigned_office_id = r.try_get(1)?;
+                w.assigned_office_name = r.try_get(2)?;
+                w.rectify_by = r.try_get(3)?;
+                w.agency_notified_at_ms = r.try_get(4)?;
+            }
+            let sql = format!(
+                "SELECT alert_id, action, by_name, credential_id, caller, peer, detail, outcome, at_ms \
+                 FROM alert_actions WHERE alert_id IN ({params}) ORDER BY at_ms, action"
+            );
+            let mut q = query(sql);
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            for r in q.fetch_all(&self.db).await? {
+                let a = AlertAction {
+                    alert_id: r.try_get(0)?,
+                    action: r.try_get(1)?,
+                    by_name: r.try_get(2)?,
+                    credential_id: r.try_get(3)?,
+                    caller: r.try_get(4)?,
+                    peer: r.try_get(5)?,
+                    detail: r.try_get(6)?,
+                    outcome: r.try_get(7)?,
+                    at_ms: r.try_get(8)?,
+                };
+                out.entry(a.alert_id.clone()).or_default().actions.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The work on one alert (default when nobody touched it).
+    pub async fn work(&self, alert_id: &str) -> Result<AlertWork, StoreError> {
+        Ok(self
+            .work_of(&[alert_id.to_string()])
+            .await?
+            .remove(alert_id)
+            .unwrap_or_default())
+    }
+
+    /// Hands an alert (and its open escalation) to another office. `false` if there is no such
+    /// alert.
+    pub async fn reassign(
+        &self,
+        alert_id: &str,
+        office_id: &str,
+        office_name: &str,
+    ) -> Result<bool, StoreError> {
+        let n = query(
+            "UPDATE alerts SET assigned_office_id = $1, assigned_office_name = $2 WHERE alert_id = $3",
+        )
+        .bind(office_id.to_string())
+        .bind(office_name.to_string())
+        .bind(alert_id.to_string())
+        .execute(&self.db)
+        .await?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    /// Sets (or, with '', clears) an alert's 整改期限. `false` if there is no such alert.
+    pub async fn set_rectify_by(&self, alert_id: &str, date: &str) -> Result<bool, StoreError> {
+        let n = query("UPDATE alerts SET rectify_by = $1 WHERE alert_id = $2")
+            .bind(date.to_string())
+            .bind(alert_id.to_string())
+            .execute(&self.db)
+            .await?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    /// Records that the alert's notice went to its agency at `at_ms`.
+    pub async fn mark_agency_notified(&self, alert_id: &str, at_ms: i64) -> Result<(), StoreError> {
+        query("UPDATE alerts SET agency_notified_at_ms = $1 WHERE alert_id = $2")
+            .bind(at_ms)
+            .bind(alert_id.to_string())
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds one record to the audit trail of reassignments, 整改期限 and agency notices.
+    pub async fn record_action(&self, a: &AlertAction) -> Result<(), StoreError> {
+        query(
+            "INSERT INTO alert_actions (alert_id, action, by_name, credential_id, caller, peer, \
+             detail, outcome, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(a.alert_id.clone())
+        .bind(a.action.clone())
+        .bind(a.by_name.clone())
+        .bind(a.credential_id.clone())
+        .bind(a.caller.clone())
+        .bind(a.peer.clone())
+        .bind(a.detail.clone())
+        .bind(a.outcome.clone())
+        .bind(a.at_ms)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
     /// Adds one record to the acknowledgement audit trail.
     pub async fn record_acknowledgement(&self, a: &AckAudit) -> Result<(), StoreError> {
         query(
@@ -810,14 +1056,14 @@ impl Store {
 
     pub async fn record_delivery(
         &self,
-        alert_id: &str,
+        notice_id: &str,
         channel: &str,
         attempt: i64,
         status: DeliveryStatus,
         error: &str,
     ) -> Result<(), StoreError> {
         self.record_deliveries(&[DeliveryRow {
-            alert_id: alert_id.to_string(),
+            notice_id: notice_id.to_string(),
             channel: channel.to_string(),
             attempt,
             status: status.as_str().to_string(),
@@ -831,13 +1077,13 @@ impl Store {
     pub async fn record_deliveries(&self, rows: &[DeliveryRow]) -> Result<(), StoreError> {
         for chunk in rows.chunks(rows_per_statement(6)) {
             let sql = format!(
-                "INSERT INTO deliveries (alert_id, channel, attempt, status, error, at_ms) VALUES {}",
+                "INSERT INTO deliveries (notice_id, channel, attempt, status, error, at_ms) VALUES {}",
                 sql_rows(chunk.len(), 6)
             );
             let mut q = query(sql);
             for d in chunk {
                 q = q
-                    .bind(d.alert_id.clone())
+                    .bind(d.notice_id.clone())
                     .bind(d.channel.clone())
                     .bind(d.attempt)
                     .bind(d.status.clone())
@@ -849,9 +1095,10 @@ impl Store {
         Ok(())
     }
 
-    /// Every delivery attempt of an alert, by channel then attempt.
-    pub async fn deliveries(&self, alert_id: &str) -> Result<Vec<DeliveryRow>, StoreError> {
-        self.deliveries_of(&[alert_id.to_string()]).await
+    /// Every delivery attempt of a notice (an alert's id is its own notice's), by channel then
+    /// attempt.
+    pub async fn deliveries(&self, notice_id: &str) -> Result<Vec<DeliveryRow>, StoreError> {
+        self.deliveries_of(&[notice_id.to_string()]).await
     }
 
     /// Every delivery attempt of these notices, by notice, channel, then attempt.
@@ -859,8 +1106,8 @@ impl Store {
         let mut out = Vec::new();
         for chunk in ids.chunks(rows_per_statement(1)) {
             let sql = format!(
-                "SELECT alert_id, channel, attempt, status, error, at_ms FROM deliveries \
-                 WHERE alert_id IN ({}) ORDER BY alert_id, channel, attempt, at_ms",
+                "SELECT notice_id, channel, attempt, status, error, at_ms FROM deliveries \
+                 WHERE notice_id IN ({}) ORDER BY notice_id, channel, attempt, at_ms",
                 sql_params(1, chunk.len())
             );
             let mut q = query(sql);
@@ -869,7 +1116,7 @@ impl Store {
             }
             for r in q.fetch_all(&self.db).await? {
                 out.push(DeliveryRow {
-                    alert_id: r.try_get(0)?,
+                    notice_id: r.try_get(0)?,
                     channel: r.try_get(1)?,
                     attempt: r.try_get(2)?,
                     status: r.try_get(3)?,
@@ -884,9 +1131,9 @@ impl Store {
     /// Remote deliveries queued but neither delivered nor given up.
     pub async fn pending_remote(&self) -> Result<Vec<PendingDelivery>, StoreError> {
         let rows = query(
-            "SELECT alert_id, channel, MAX(attempt) FROM deliveries \
+            "SELECT notice_id, channel, MAX(attempt) FROM deliveries \
              WHERE channel LIKE $1 OR channel LIKE $2 OR channel LIKE $3 OR channel LIKE $4 \
-             GROUP BY alert_id, channel \
+             GROUP BY notice_id, channel \
              HAVING SUM(CASE WHEN status = $5 OR status = $6 THEN 1 ELSE 0 END) = 0",
         )
         .bind("webhook:%")
@@ -900,7 +1147,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(PendingDelivery {
-                    alert_id: r.try_get(0)?,
+                    notice_id: r.try_get(0)?,
                     channel: r.try_get(1)?,
                     last_attempt: r.try_get(2)?,
                 })

@@ -544,36 +544,23 @@ async fn a_failing_channel_retries_gives_up_shows_as_failing_and_loses_no_alert(
     // The alert is still there for the inbox.
     assert_eq!(s.store.get_alert(&a.alert_id).await.unwrap().unwrap(), a);
 
-    // …and the metrics endpoint shows the failing channel.
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let metrics_url = format!("http://{}/metrics", l.local_addr().unwrap());
-    let (stop, rx) = watch::channel(false);
-    let server = tokio::spawn(nianbao_notification::metrics::serve(
-        l,
-        s.store.clone(),
-        3,
-        rx,
-    ));
-    let text = reqwest::get(&metrics_url)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let broken = format!("channel=\"webhook:{base}/broken\"");
+    // …and the metrics (the families the service's /metrics appends) show the failing channel.
+    let text =
+        nianbao_notification::metrics::render_openmetrics(&s.store, 3, "nianbao-notification")
+            .await
+            .unwrap();
+    let broken = format!("service=\"nianbao-notification\",channel=\"webhook:{base}/broken\"");
     for line in [
         format!("nianbao_notification_deliveries_total{{{broken},outcome=\"gave_up\"}} 1"),
         format!("nianbao_notification_deliveries_total{{{broken},outcome=\"failed\"}} 3"),
         format!("nianbao_notification_channel_consecutive_failures{{{broken}}} 4"),
         format!("nianbao_notification_channel_failing{{{broken}}} 1"),
-        format!("nianbao_notification_channel_failing{{channel=\"webhook:{base}/hook\"}} 0"),
-        "nianbao_notification_alerts{office=\"390121\",kind=\"findings\",status=\"open\"} 1"
+        format!("nianbao_notification_channel_failing{{service=\"nianbao-notification\",channel=\"webhook:{base}/hook\"}} 0"),
+        "nianbao_notification_alerts{service=\"nianbao-notification\",office=\"390121\",kind=\"findings\",status=\"open\"} 1"
             .to_string(),
     ] {
         assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
     }
-    let _ = stop.send(true);
-    server.await.unwrap().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -604,8 +591,8 @@ async fn an_interrupted_delivery_resumes_at_start_with_the_office_channel() {
     let office_channels = vec![ch.clone()];
     let n = s
         .deliverer
-        .resume_pending(|office| {
-            assert_eq!(office, "390121");
+        .resume_pending(|notice| {
+            assert_eq!(notice.office_id, "390121");
             office_channels.clone()
         })
         .await

@@ -843,3 +843,48 @@ async fn a_crawlers_find_is_evidence_of_publication_but_closes_nothing() {
     let got = f.engine.on_validated(&ev, &meta).await.unwrap();
     assert!(got.is_empty(), "{got:?}");
 }
+
+#[tokio::test]
+async fn alerts_about_a_reassigned_alert_follow_it_to_the_new_office() {
+    let f = fixture(june_2025(), false).await;
+    let first = f.validated("r1", "v1", "清河县财政局", defects()).await;
+    assert_eq!(first[0].office_id, "390121");
+    // The city hands it to 临江 (what ReassignAlert does in the store).
+    assert!(
+        f.engine
+            .store
+            .reassign(&first[0].alert_id, "390122", "临江区人民政府办公室")
+            .await
+            .unwrap()
+    );
+    f.clock.advance_hours(5);
+    let fixed = f
+        .validated(
+            "r2",
+            "v2",
+            "清河县财政局",
+            vec![finding("info", "label-mismatch", "x", None)],
+        )
+        .await;
+    assert_eq!(fixed[0].kind, KIND_RESOLUTION);
+    // The resolution is 临江's: listed there, not at 清河, and its notice went to 临江.
+    let linjiang: Vec<String> = f
+        .all("390122")
+        .await
+        .into_iter()
+        .map(|a| a.alert_id)
+        .collect();
+    assert!(linjiang.contains(&fixed[0].alert_id), "{linjiang:?}");
+    assert!(linjiang.contains(&first[0].alert_id));
+    assert!(f.all("390121").await.is_empty());
+    let work = f.engine.store.work(&fixed[0].alert_id).await.unwrap();
+    assert_eq!(work.assigned_office_id, "390122");
+    let notice = f
+        .engine
+        .store
+        .get_notice(&fixed[0].alert_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice.office_id, "390122");
+}

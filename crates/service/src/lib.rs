@@ -34,6 +34,9 @@ pub enum ServiceError {
 
 pub use nianbao_metrics::{Metrics, MetricsConfig};
 
+mod lead;
+pub use lead::lead;
+
 /// What a service instance records and where it serves it: its own [`Metrics`] registry, and the
 /// listener of its `/metrics` endpoint when `[metrics] listen` is set. Tests build one with
 /// [`Observability::new`] (a listener on port 0 and a registry they keep a clone of).

@@ -262,6 +262,10 @@ pub fn queue_spec() -> QueueSpec {
     QueueSpec::new(QUEUE, &[Stage::Extracted.pattern()])
 }
 
+/// The advisory lock (PostgreSQL) that serialises the decision section across the instances of
+/// validation sharing one database.
+const DECISION_LOCK: &str = "nianbao-validation:decide";
+
 /// Single-report plus cross-report validation against the store.
 pub struct Validator {
     checker: Arc<Checker>,
@@ -533,6 +537,16 @@ impl Validator {
             })
             .collect();
         let mut index = self.lock.lock().await;
+        // The same section across instances: the lock is held until this batch's rows are
+        // stored, and the index first takes in what other instances stored meanwhile.
+        let section = match self.store.db().exclusive(&[DECISION_LOCK]).await {
+            Ok(s) => s,
+            Err(e) => return all_failed(&e.into(), inputs.len()),
+        };
+        if let Err(e) = self.catch_up(&mut index).await {
+            index.forget();
+            return all_failed(&e, inputs.len());
+        }
         let keys: Vec<(&str, &str)> = inputs.iter().map(|i| (i.report_id, i.version)).collect();
         let known = match self.store.findings_of_many(&keys).await {
             Ok(k) => k,
@@ -586,7 +600,39 @@ impl Validator {
             index.forget();
             return all_failed(&e, inputs.len());
         }
+        if let Err(e) = section.release().await {
+            // The rows are stored; the lock goes with the transaction anyway.
+            tracing::warn!(error = %e, "could not end the decision section cleanly");
+        }
         results
+    }
+
+    /// Takes into the index the rows other instances stored since it was last read (several
+    /// validation instances share one database): without them a report would not be compared
+    /// with reports another instance decided, and arrival numbers would repeat. On PostgreSQL
+    /// only: one process owns a SQLite file.
+    async fn catch_up(&self, index: &mut Index) -> Result<(), StoreError> {
+        let Some(next) = index.next_order else {
+            return Ok(());
+        };
+        if !self.store.db().is_postgres() {
+            return Ok(());
+        }
+        let rows = self.store.stored_since(next).await?;
+        if let Some(last) = rows.last() {
+            index.next_order = Some(last.received_order + 1);
+            tracing::debug!(
+                rows = rows.len(),
+                next = last.received_order + 1,
+                "took in reports validated by other instances"
+            );
+        }
+        for row in rows {
+            if let Some(year) = index.years.get_mut(&row.year) {
+                year.push(row);
+            }
+        }
+        Ok(())
     }
 
     /// Cross-report findings for one new row (appended to `findings`), its arrival number, and the

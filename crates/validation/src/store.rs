@@ -56,6 +56,13 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 2,
+        name: "arrival order index, for instances catching up with each other",
+        steps: &[Step::Sql(
+            "CREATE INDEX IF NOT EXISTS validated_order ON validated (received_order)",
+        )],
+    },
+    Migration {
+        version: 3,
         name: "part five on its own: listed problems and fingerprint",
         // What next year's report is compared with (issue #25.3, #25.6): the problems part 五 names
         // (JSON list of phrases) and the fingerprint of part 五 alone. NULL in rows validated before.
@@ -111,6 +118,10 @@ fn cells_from(json: Option<String>) -> Option<[Option<f64>; 7]> {
 }
 
 impl Store {
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Opens the store and brings the schema up to date ([`MIGRATIONS`]).
     pub async fn open(db: Db) -> Result<Store, StoreError> {
         nianbao_db::migrate(&db, "validation", MIGRATIONS).await?;
@@ -313,23 +324,43 @@ impl Store {
         .bind(before)
         .fetch_all(&self.db)
         .await?;
+        rows.iter().map(|r| Self::light_row(r, year)).collect()
+    }
+
+    /// A row as the index holds it: no sketch, no table values.
+    fn light_row(r: &Row, year: i32) -> Result<ReportRow, StoreError> {
+        let report_id: String = r.try_get("report_id")?;
+        let fp: String = r.try_get("fingerprint")?;
+        let shingles: i64 = r.try_get("shingles")?;
+        let fingerprint = Fingerprint::from_stored(&fp, shingles, "")
+            .ok_or_else(|| StoreError::Corrupt(report_id.clone(), "fingerprint".into()))?;
+        Ok(ReportRow {
+            version: r.try_get("version")?,
+            agency: r.try_get("agency")?,
+            agency_name: r.try_get("agency_name")?,
+            year,
+            received_order: r.try_get("received_order")?,
+            fingerprint,
+            report_id,
+            ..Default::default()
+        })
+    }
+
+    /// The rows stored from arrival number `from` on, in order, as the index holds them: what
+    /// other instances decided since this one last looked (see `Validator::catch_up`). Usually
+    /// none, found in the `received_order` index.
+    pub async fn stored_since(&self, from: i64) -> Result<Vec<ReportRow>, StoreError> {
+        let rows = query(
+            "SELECT report_id, version, agency, agency_name, year, received_order, fingerprint, \
+             shingles FROM validated WHERE received_order >= $1 ORDER BY received_order",
+        )
+        .bind(from)
+        .fetch_all(&self.db)
+        .await?;
         rows.iter()
             .map(|r| {
-                let report_id: String = r.try_get("report_id")?;
-                let fp: String = r.try_get("fingerprint")?;
-                let shingles: i64 = r.try_get("shingles")?;
-                let fingerprint = Fingerprint::from_stored(&fp, shingles, "")
-                    .ok_or_else(|| StoreError::Corrupt(report_id.clone(), "fingerprint".into()))?;
-                Ok(ReportRow {
-                    version: r.try_get("version")?,
-                    agency: r.try_get("agency")?,
-                    agency_name: r.try_get("agency_name")?,
-                    year,
-                    received_order: r.try_get("received_order")?,
-                    fingerprint,
-                    report_id,
-                    ..Default::default()
-                })
+                let year: i64 = r.try_get("year")?;
+                Self::light_row(r, i32::try_from(year).unwrap_or_default())
             })
             .collect()
     }
