@@ -161,7 +161,7 @@ async fn upgrade(engine: Engine) {
             .is_some()
     );
     assert_eq!(store.next_order().await.unwrap(), before + 1);
-    assert_eq!(migrations(&db, "validation").await, [1, 2]);
+    assert_eq!(migrations(&db, "validation").await, [1, 2, 3]);
 
     // Notification: alerts, their deliveries and arrivals.
     let url = old_database(engine, "notification", tmp.path()).await;

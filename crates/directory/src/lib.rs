@@ -131,21 +131,16 @@ pub enum AgencyKind {
 }
 
 impl AgencyKind {
-    /// The kind a name suggests when the directory does not say.
+    /// The kind a name suggests when the directory does not say: `nianbao_model`'s classification,
+    /// the same the rules use, so a name is never a government here and a department there. A name
+    /// that tells nothing is treated as a department (the earliest statutory deadline).
     pub fn guess(name: &str) -> AgencyKind {
-        let n = fold(name);
-        if n.ends_with("街道办事处") || n.ends_with("街道") {
-            AgencyKind::Street
-        } else if n.ends_with("镇人民政府")
-            || n.ends_with("乡人民政府")
-            || n.ends_with('镇')
-            || n.ends_with('乡')
-        {
-            AgencyKind::Township
-        } else if n.ends_with("人民政府") {
-            AgencyKind::Government
-        } else {
-            AgencyKind::Department
+        use nianbao_model::AgencyKind as K;
+        match nianbao_model::AgencyProfile::from_name(&fold(name)).kind {
+            K::Street => AgencyKind::Street,
+            K::Township => AgencyKind::Township,
+            K::Government => AgencyKind::Government,
+            K::Department | K::Unknown => AgencyKind::Department,
         }
     }
 
@@ -1265,6 +1260,21 @@ fn region_prefix(s: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The guess is the model's classification (issue #20.3): 行政公署 is a government and a bare
+    /// 镇/乡 a township, as the rules read them.
+    #[test]
+    fn guess_agrees_with_the_rules_classification() {
+        assert_eq!(
+            AgencyKind::guess("大兴安岭地区行政公署"),
+            AgencyKind::Government
+        );
+        assert_eq!(AgencyKind::guess("叶县辛店镇"), AgencyKind::Township);
+        assert_eq!(AgencyKind::guess("郑县东城街道办事处"), AgencyKind::Street);
+        assert_eq!(AgencyKind::guess("郑县人民政府"), AgencyKind::Government);
+        assert_eq!(AgencyKind::guess("郑县教育局"), AgencyKind::Department);
+        assert_eq!(AgencyKind::guess("某某单位"), AgencyKind::Department);
+    }
 
     const SAMPLE: &str = r#"
 default_office = "province"

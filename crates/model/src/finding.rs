@@ -133,6 +133,26 @@ rules! {
     ReportChanged = "report-changed", Warning, CrossReport, "已收到的报告被替换为不同版本";
     AgencyConflict = "agency-conflict", Warning, CrossReport, "报告署名、提交机关与地区不一致";
     Unreadable = "unreadable", Error, Single, "文件无法读取或解析";
+    TableBlank = "table-blank", Error, Single, "表格整表空白";
+    T2DecisionScale = "t2-decision-scale", Warning, Single, "行政许可、处罚、强制处理决定数量与机关层级不符";
+    FeeNoticeMissing = "fee-notice-missing", Warning, Single, "表三有逾期未缴费但未报告收费通知和金额";
+    FeeAmountMismatch = "fee-amount-mismatch", Warning, Single, "信息处理费金额与表二行政事业性收费不一致";
+    ProblemsThin = "problems-thin", Warning, Single, "第五部分内容过于简单";
+    AssessmentMissing = "assessment-missing", Warning, Single, "人民政府年报未报告工作考核、社会评议和责任追究情况";
+    PreviousProblemsUnaddressed = "previous-problems-unaddressed", Warning, CrossReport, "未报告上年度所列问题的整改情况";
+}
+
+impl RuleId {
+    /// Rules a deployment must switch on (`enabled = [...]` or a severity in `[severity]`): checks
+    /// whose basis is law but which reports that supervising offices accept omit, so that on by
+    /// default they would warn about most of a province (the real 淮安市人民政府 2024 report, whose
+    /// truth is "no finding", says nothing of Art. 50(4)'s 考核、评议、追究).
+    pub const OPT_IN: &'static [RuleId] = &[RuleId::AssessmentMissing];
+
+    /// Whether the rule runs without being switched on (see [`RuleId::OPT_IN`]).
+    pub fn enabled_by_default(self) -> bool {
+        !RuleId::OPT_IN.contains(&self)
+    }
 }
 
 impl fmt::Display for RuleId {
@@ -226,7 +246,10 @@ mod tests {
                 format!("\"{}\"", r.as_str())
             );
         }
-        assert_eq!(RuleId::ALL.len(), 27);
+        assert_eq!(RuleId::ALL.len(), 34);
+        assert_eq!(RuleId::ReportLate.default_severity(), Severity::Error);
+        assert!(!RuleId::AssessmentMissing.enabled_by_default());
+        assert!(RuleId::ProblemsThin.enabled_by_default());
         assert_eq!(RuleId::T3Balance.default_severity(), Severity::Error);
         assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Error);
     }

@@ -353,7 +353,10 @@ pub fn late_finding(arrived: &str, deadline: &str, published: bool) -> FindingRe
     let how = if published { "发布" } else { "收到" };
     FindingRecord {
         rule: RULE_LATE.to_string(),
-        severity: Severity::Warning.as_str().to_string(),
+        severity: nianbao_model::RuleId::ReportLate
+            .default_severity()
+            .as_str()
+            .to_string(),
         message: format!("报告于 {arrived} {how}，晚于报送期限 {deadline}"),
         part: None,
         cell: None,

@@ -592,6 +592,7 @@ async fn roster_deadlines_missing_and_late_reports() {
     assert_eq!(f.get(&m.alert_id).await.status, STATUS_RESOLVED);
     let late = &got[1].findings[0];
     assert_eq!(late.rule, "report-late");
+    assert_eq!(late.severity, "error", "the catalogue's severity (#25.7)");
     assert_eq!(
         late.message,
         "报告于 2025年2月5日 发布，晚于报送期限 2025年1月31日"
@@ -732,7 +733,7 @@ async fn a_batch_decides_exactly_as_its_events_one_after_another() {
             vec![KIND_RESOLUTION, KIND_FINDINGS],
             vec![KIND_FINDINGS],
             vec![KIND_FINDINGS],
-            // Late (June, after the deadline): a report-late warning.
+            // Late (June, after the deadline): a report-late error.
             vec![KIND_RESOLUTION, KIND_FINDINGS],
             vec![KIND_RESOLUTION, KIND_FINDINGS],
             vec![KIND_FINDINGS],

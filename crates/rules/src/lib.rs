@@ -7,7 +7,9 @@
 //! microsecond range.
 //!
 //! # Layout
-//! - [`config`]: severity overrides and disabled rules, from TOML.
+//! - [`config`]: severity overrides, disabled and opt-in rules, thresholds, from TOML.
+//! - [`rectification`]: the problems a part 五 names and whether a later part 五 answers them (for
+//!   the validation service's `previous-problems-unaddressed`).
 //! - [`agency`]: what an agency's name says about its level (for 规章 and fee plausibility).
 //! - private modules, one per family of rules: `structure` (parts, tables, cells, template, labels),
 //!   `arithmetic` (勾稽关系), `plausibility`, `sections` (总体情况 topics, 五 and 六), `narrative`
@@ -18,6 +20,7 @@ mod arithmetic;
 pub mod config;
 mod narrative;
 mod plausibility;
+pub mod rectification;
 mod sections;
 mod structure;
 mod text;
@@ -27,7 +30,7 @@ mod years;
 mod testutil;
 
 pub use agency::{AgencyKind, AgencyLevel, AgencyProfile};
-pub use config::{ConfigError, RuleConfig};
+pub use config::{ConfigError, RuleConfig, Thresholds};
 
 use nianbao_model::{Extraction, Finding, RuleId, T2Cell, T3Row, T4Cell};
 
@@ -77,8 +80,13 @@ impl Checker {
         }
         structure::check(x, &mut sink);
         arithmetic::check(x, &mut sink);
+        let profile = profile.unwrap_or_else(|| {
+            x.agency
+                .as_deref()
+                .map_or(AgencyProfile::UNKNOWN, AgencyProfile::from_name)
+        });
         plausibility::check(x, profile, &mut sink);
-        sections::check(x, &mut sink);
+        sections::check(x, profile, &mut sink);
         narrative::check(x, &self.labels, &mut sink);
         years::check(x, &self.labels, &mut sink);
         sink.into_sorted()
@@ -97,6 +105,11 @@ impl<'c> Sink<'c> {
             config,
             findings: Vec::new(),
         }
+    }
+
+    /// The configuration, for the rules that read a threshold.
+    pub(crate) fn config(&self) -> &'c RuleConfig {
+        self.config
     }
 
     /// Rules ask first so that a disabled rule costs nothing.

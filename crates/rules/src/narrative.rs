@@ -1,7 +1,7 @@
 //! Figures and claims in the prose that contradict the tables (`format-2021.md` I10, §5 #9).
 //!
 //! Only clear statements are read: "未收到…申请", "共收到…申请N件", "办结N件", "行政复议N件",
-//! "无行政复议", "制发规范性文件N件". A statement about a subset ("未收到涉密申请", "自然人申请3件") or
+//! "无行政复议", "制发规范性文件N件", "作出行政许可（处罚、强制）决定N件". A statement about a subset ("未收到涉密申请", "自然人申请3件") or
 //! with a vague figure ("90余件") is not a claim about the total and is left alone: a warning a person
 //! has to dismiss costs more than a contradiction missed.
 //!
@@ -144,6 +144,12 @@ enum Claim {
     NormRepealed,
     /// 现行有效规范性文件 (A06).
     NormInForce,
+    /// 行政许可 decisions (A07).
+    Permits,
+    /// 行政处罚 decisions (A08).
+    Penalties,
+    /// 行政强制 decisions (A09).
+    Enforcements,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -236,6 +242,7 @@ fn ends_negated(s: &str) -> bool {
 const APPLICATIONS: u8 = 1;
 const LAWSUITS: u8 = 2;
 const NORMS: u8 = 4;
+const DECISIONS: u8 = 8;
 
 /// The sentences of a line that contain an anchor, as `(start, end, anchors)` in line order.
 ///
@@ -269,6 +276,9 @@ fn anchored_sentences(line: &str, out: &mut Vec<(usize, usize, u8)>) {
         if rest.starts_with("复议") || rest.starts_with("诉讼") {
             note(i, LAWSUITS);
         }
+        if rest.starts_with("许可") || rest.starts_with("处罚") || rest.starts_with("强制") {
+            note(i, DECISIONS);
+        }
     }
     for i in find_word(line, "规范性文件") {
         note(i, NORMS);
@@ -286,6 +296,50 @@ fn scan_sentence(s: &str, anchors: u8, out: &mut Vec<Statement>) {
     }
     if anchors & NORMS != 0 {
         scan_norms(s, out);
+    }
+    if anchors & DECISIONS != 0 {
+        scan_decisions(s, out);
+    }
+}
+
+/// Between 行政许可/处罚/强制 and the count: "行政许可决定共120件", "行政处罚案件数量为5件".
+#[rustfmt::skip]
+fn decision_filler(c: char) -> bool {
+    matches!(c,
+        '决' | '定' | '案' | '件' | '事' | '项' | '共' | '计' | '为' | ':' | '：' | '数' | '量' | '总' |
+        '书' | '处' | '理'
+    )
+}
+
+/// "作出行政许可决定120件", "办理行政处罚案件5件", "行政强制决定3件": the number of decisions 表二
+/// reports (A07–A09). A figure about published items ("公开行政许可信息120条") is not one: 信息 is
+/// not a filler and 条 not a unit, and a figure with neither a deciding verb before it nor 决定
+/// after it is left alone.
+fn scan_decisions(s: &str, out: &mut Vec<Statement>) {
+    const VERBS: [&str; 7] = ["作出", "做出", "办理", "实施", "办结", "审批", "下达"];
+    for (anchor, claim) in [
+        ("行政许可", Claim::Permits),
+        ("行政处罚", Claim::Penalties),
+        ("行政强制", Claim::Enforcements),
+    ] {
+        for i in find_word(s, anchor) {
+            let after = &s[i + anchor.len()..];
+            let decided = after.starts_with("决定") || after.starts_with("处理决定");
+            let verb = VERBS.iter().any(|v| chars_before(s, i, 6).contains(v));
+            if !(decided || verb) || qualified(s, i) {
+                continue;
+            }
+            if let Some(value) =
+                count_after(after, 8, decision_filler, &['件', '个', '起', '宗', '项'])
+            {
+                out.push(Statement {
+                    claim,
+                    value,
+                    none: false,
+                    at: i,
+                });
+            }
+        }
     }
 }
 
@@ -367,10 +421,23 @@ fn scan_closed(s: &str, out: &mut Vec<Statement>) {
     }
 }
 
+/// Whether a sentence counts the cases an agency *handles* (a 司法局 as 复议机关, a 法制 office
+/// handling cases for others: "全年共办理行政复议案件120件") rather than the cases brought against
+/// its own 政府信息公开 work, which is what 表四 counts. Such a sentence names no 信息公开.
+fn general_case_work(s: &str, at: usize) -> bool {
+    const HANDLING: [&str; 8] = [
+        "办理", "受理", "审理", "审结", "办结", "承办", "代理", "处理",
+    ];
+    !s.contains("信息公开") && HANDLING.iter().any(|h| s[..at].contains(h))
+}
+
 fn scan_lawsuits(s: &str, out: &mut Vec<Statement>) {
     for (anchor, claim) in [("行政复议", Claim::Review), ("行政诉讼", Claim::Litigation)] {
         for i in find_word(s, anchor) {
             let after = &s[i + anchor.len()..];
+            if general_case_work(s, i) {
+                continue;
+            }
             if let Some(value) = count_after(after, 6, lawsuit_filler, &LAWSUIT_UNITS) {
                 out.push(Statement {
                     claim,
@@ -497,6 +564,24 @@ fn target(x: &Extraction, claim: Claim) -> Option<Target> {
             alternative: None,
             cell: Some(("A06", None)),
             name: "表二 行政规范性文件 现行有效件数",
+        },
+        Claim::Permits => Target {
+            value: t2(T2Cell::A07)?,
+            alternative: None,
+            cell: Some(("A07", None)),
+            name: "表二 行政许可 本年处理决定数量",
+        },
+        Claim::Penalties => Target {
+            value: t2(T2Cell::A08)?,
+            alternative: None,
+            cell: Some(("A08", None)),
+            name: "表二 行政处罚 本年处理决定数量",
+        },
+        Claim::Enforcements => Target {
+            value: t2(T2Cell::A09)?,
+            alternative: None,
+            cell: Some(("A09", None)),
+            name: "表二 行政强制 本年处理决定数量",
         },
     })
 }
@@ -727,6 +812,85 @@ mod tests {
         ] {
             assert!(!l.is_table_line(s), "{s}");
         }
+    }
+
+    #[test]
+    fn decisions_in_part_two_checked_against_a07_to_a09() {
+        use Claim::*;
+        assert_eq!(
+            claims("本年度共作出行政许可决定120件,行政处罚决定5件。"),
+            vec![(Permits, 120, false), (Penalties, 5, false)]
+        );
+        assert_eq!(
+            claims("办理行政强制案件3起。"),
+            vec![(Enforcements, 3, false)]
+        );
+        // Published items, a subset, a figure without a decision: not claims about A07–A09.
+        assert!(claims("公开行政许可信息120条,行政处罚信息5条。").is_empty());
+        assert!(claims("其中网上作出行政许可决定12件。").is_empty());
+        assert!(claims("行政许可事项清单共45项。").is_empty());
+
+        let x = ReportBuilder::new()
+            .t2(T2Cell::A07, 100.0)
+            .t2(T2Cell::A08, 5.0)
+            .part_line(
+                Part::Proactive,
+                0,
+                "本年度共作出行政许可决定120件,行政处罚决定5件。",
+            )
+            .build();
+        let f = Checker::default().check(&x);
+        let n = only(&f, RuleId::NarrativeTableMismatch);
+        assert_eq!(n.len(), 1, "{f:?}");
+        assert_eq!(n[0].part, Some(2));
+        assert_eq!(n[0].cell.as_deref(), Some("A07"));
+        assert_eq!(n[0].expected.as_deref(), Some("100"));
+        assert_eq!(n[0].actual.as_deref(), Some("120"));
+        assert!(n[0].message.contains("第二部分"), "{}", n[0].message);
+        assert!(n[0].message.contains("表二 行政许可"), "{}", n[0].message);
+        // Near miss: the same sentence with the table agreeing.
+        let ok = ReportBuilder::new()
+            .t2(T2Cell::A07, 120.0)
+            .t2(T2Cell::A08, 5.0)
+            .part_line(
+                Part::Proactive,
+                0,
+                "本年度共作出行政许可决定120件,行政处罚决定5件。",
+            )
+            .build();
+        assert!(
+            only(
+                &Checker::default().check(&ok),
+                RuleId::NarrativeTableMismatch
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn general_review_work_is_not_compared_with_table_four() {
+        // A 司法局 handles 行政复议 for the whole county: those cases are not 表四's.
+        assert!(claims("全年共办理行政复议案件120件,代理行政诉讼案件35件。").is_empty());
+        assert!(claims("受理行政复议申请56件,审结50件。").is_empty());
+        // Near misses: cases about its own 政府信息公开 work are still read.
+        assert_eq!(
+            claims("全年共办理政府信息公开行政复议案件2件。"),
+            vec![(Claim::Review, 2, false)]
+        );
+        assert_eq!(
+            claims("本机关被申请行政复议1件。"),
+            vec![(Claim::Review, 1, false)]
+        );
+        let x = ReportBuilder::new()
+            .agency("郑县司法局")
+            .part_line(
+                Part::Overview,
+                5,
+                "(五)监督保障。全年共办理行政复议案件120件,代理行政诉讼案件35件。",
+            )
+            .build();
+        let f = Checker::default().check(&x);
+        assert!(only(&f, RuleId::NarrativeTableMismatch).is_empty(), "{f:?}");
     }
 
     #[test]

@@ -6,13 +6,8 @@ use crate::agency::AgencyProfile;
 use crate::text::num;
 use nianbao_model::{Extraction, Finding, RuleId, T2Cell, T3Col, T3Row};
 
-/// `known`: the agency's profile from the directory; `None` → read from the printed name.
-pub(crate) fn check(x: &Extraction, known: Option<AgencyProfile>, sink: &mut Sink<'_>) {
-    let profile = known.unwrap_or_else(|| {
-        x.agency
-            .as_deref()
-            .map_or(AgencyProfile::UNKNOWN, AgencyProfile::from_name)
-    });
+/// `profile`: the agency's, from the directory or else read from the printed name.
+pub(crate) fn check(x: &Extraction, profile: AgencyProfile, sink: &mut Sink<'_>) {
     if let Some(t) = &x.table2 {
         if sink.on(RuleId::T2RegulationScope) && profile.may_hold_regulations() == Some(false) {
             let first = [T2Cell::A01, T2Cell::A02, T2Cell::A03]
@@ -60,6 +55,11 @@ pub(crate) fn check(x: &Extraction, known: Option<AgencyProfile>, sink: &mut Sin
             );
         }
     }
+    if let Some(t) = &x.table2
+        && sink.on(RuleId::T2DecisionScale)
+    {
+        decision_scale(t, profile, sink);
+    }
     if let Some(t) = &x.table3 {
         let carried = t.get(T3Row::R25, T3Col::Total);
         let received = t.get(T3Row::R01, T3Col::Total);
@@ -87,11 +87,92 @@ pub(crate) fn check(x: &Extraction, known: Option<AgencyProfile>, sink: &mut Sin
     }
 }
 
+/// 行政许可/处罚/强制 decisions out of scale for a 乡镇 or 街道: thousands of 行政许可 is a county
+/// department's or the whole county's figure copied into the township's table. Only grassroots
+/// bodies are judged: a department or a government decides whatever its powers give it, and a
+/// department with 行政处罚 and no 许可 or 强制 (a 执法局) is ordinary.
+fn decision_scale(t: &nianbao_model::Table2, profile: AgencyProfile, sink: &mut Sink<'_>) {
+    use crate::agency::AgencyKind;
+    if !matches!(profile.kind, AgencyKind::Township | AgencyKind::Street) {
+        return;
+    }
+    let th = sink.config().thresholds();
+    let limits = [
+        (T2Cell::A07, "行政许可", th.township_max_permits),
+        (T2Cell::A08, "行政处罚", th.township_max_penalties),
+        (T2Cell::A09, "行政强制", th.township_max_enforcements),
+    ];
+    for (c, name, max) in limits {
+        let cell = t.get(c);
+        let Some(v) = cell.value.filter(|&v| v > max as f64) else {
+            continue;
+        };
+        sink.push(
+            Finding::new(
+                RuleId::T2DecisionScale,
+                format!(
+                    "表二 {name} 本年处理决定数量为{}，对{}而言明显过大（一般不超过{max}），请核实是否误填了县（区）或上级部门的数量",
+                    num(v),
+                    profile.describe()
+                ),
+            )
+            .part(2)
+            .cell(c.id())
+            .expected(format!("≤{max}"))
+            .actual(num(v))
+            .line(cell.line.or(Some(t.line))),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::Checker;
     use crate::testutil::{ReportBuilder, only};
     use nianbao_model::{RuleId, Severity, T2Cell, T3Row};
+
+    #[test]
+    fn thousands_of_permits_for_a_township() {
+        let x = ReportBuilder::new()
+            .agency("叶县辛店镇人民政府")
+            .t2(T2Cell::A07, 4500.0)
+            .t2(T2Cell::A08, 287.0)
+            .build();
+        let f = Checker::default().check(&x);
+        let d = only(&f, RuleId::T2DecisionScale);
+        assert_eq!(d.len(), 1, "{f:?}");
+        assert_eq!(d[0].cell.as_deref(), Some("A07"));
+        assert_eq!(d[0].part, Some(2));
+        assert_eq!(d[0].severity, Severity::Warning);
+        assert_eq!(d[0].actual.as_deref(), Some("4500"));
+        assert!(d[0].message.contains("表二 行政许可"), "{}", d[0].message);
+        assert!(d[0].message.contains("乡镇人民政府"), "{}", d[0].message);
+        // The threshold is the deployment's.
+        let th = crate::Thresholds {
+            township_max_permits: 5000,
+            ..Default::default()
+        };
+        let c = Checker::new(crate::RuleConfig::default().with_thresholds(th));
+        assert!(only(&c.check(&x), RuleId::T2DecisionScale).is_empty());
+    }
+
+    #[test]
+    fn departments_and_modest_townships_are_plausible() {
+        // Near misses: a 执法局 with 行政处罚 only, and a street office with delegated powers (seed
+        // 003: 行政处罚 287).
+        let dept = ReportBuilder::new()
+            .agency("郑县综合行政执法局")
+            .t2(T2Cell::A08, 40_000.0)
+            .build();
+        assert!(only(&Checker::default().check(&dept), RuleId::T2DecisionScale).is_empty());
+        let street = ReportBuilder::new()
+            .agency("曲靖市沾益区人民政府西平街道办事处")
+            .t2(T2Cell::A07, 300.0)
+            .t2(T2Cell::A08, 287.0)
+            .t2(T2Cell::A09, 12.0)
+            .build();
+        assert!(only(&Checker::default().check(&street), RuleId::T2DecisionScale).is_empty());
+    }
 
     #[test]
     fn a_known_profile_overrides_the_printed_name() {

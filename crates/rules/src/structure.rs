@@ -59,9 +59,50 @@ fn absent_in_2019(template: Template, id: &str) -> bool {
     template == Template::V2019 && matches!(id, "A02" | "A05" | "A10" | "R22" | "R23")
 }
 
+/// A table whose every cell is blank: one `table-blank` finding instead of one `cell-missing` per
+/// cell (175 for 表三), which buries the report's other findings and says nothing more. `true` when
+/// the finding was given; with the rule switched off the cells are reported one by one as before.
+fn table_blank<'c>(
+    x: &Extraction,
+    mut cells: impl Iterator<Item = &'c Cell>,
+    (part, table, count, line): (Part, &str, usize, u32),
+    sink: &mut Sink<'_>,
+) -> bool {
+    if !sink.on(RuleId::TableBlank) || !cells.all(|c| c.raw.is_none() && c.value.is_none()) {
+        return false;
+    }
+    let line = x
+        .part(part)
+        .map(|p| p.heading_line)
+        .filter(|_| line == 0)
+        .or(Some(line));
+    sink.push(
+        Finding::new(
+            RuleId::TableBlank,
+            format!(
+                "第{}部分“{}”的{table}整表空白（{count}个单元格均未填写），请按统一格式填写全部数字（没有发生的填0）",
+                part.numeral(),
+                part.heading()
+            ),
+        )
+        .part(part.number())
+        .expected(format!("{count}个单元格"))
+        .actual("0")
+        .line(line),
+    );
+    true
+}
+
 fn tables(x: &Extraction, sink: &mut Sink<'_>) {
     match &x.table2 {
         None => table_missing(x, Part::Proactive, "表二", sink),
+        Some(t)
+            if table_blank(
+                x,
+                T2Cell::ALL.iter().map(|&c| t.get(c)),
+                (Part::Proactive, "表二", T2Cell::ALL.len(), t.line),
+                sink,
+            ) => {}
         Some(t) => {
             for c in T2Cell::ALL {
                 let cell = t.get(c);
@@ -73,6 +114,16 @@ fn tables(x: &Extraction, sink: &mut Sink<'_>) {
     }
     match &x.table3 {
         None => table_missing(x, Part::Requests, "表三", sink),
+        Some(t)
+            if table_blank(
+                x,
+                T3Row::ALL
+                    .iter()
+                    .flat_map(|&r| T3Col::ALL.into_iter().map(move |c| (r, c)))
+                    .map(|(r, c)| t.get(r, c)),
+                (Part::Requests, "表三", T3Row::ALL.len() * 7, t.line),
+                sink,
+            ) => {}
         Some(t) => {
             for r in T3Row::ALL {
                 for col in T3Col::ALL {
@@ -87,6 +138,13 @@ fn tables(x: &Extraction, sink: &mut Sink<'_>) {
     }
     match &x.table4 {
         None => table_missing(x, Part::ReviewLitigation, "表四", sink),
+        Some(t)
+            if table_blank(
+                x,
+                T4Cell::ALL.iter().map(|&c| t.get(c)),
+                (Part::ReviewLitigation, "表四", T4Cell::ALL.len(), t.line),
+                sink,
+            ) => {}
         Some(t) => {
             for c in T4Cell::ALL {
                 let cell = t.get(c);
@@ -216,6 +274,58 @@ mod tests {
     use crate::testutil::{ReportBuilder, only};
     use nianbao_model::report::{LabelDeviation, TemplateSignature};
     use nianbao_model::{Cell, Part, RuleId, Severity, T2Cell, T3Col, T3Row, T4Cell, Template};
+
+    fn blank_table3() -> ReportBuilder {
+        T3Row::ALL
+            .into_iter()
+            .fold(ReportBuilder::new(), |b, r| b.blank_t3_row(r))
+    }
+
+    #[test]
+    fn a_wholly_blank_table3_is_one_finding() {
+        let x = blank_table3().build();
+        let f = Checker::default().check(&x);
+        let b = only(&f, RuleId::TableBlank);
+        assert_eq!(b.len(), 1, "{f:?}");
+        assert_eq!(b[0].part, Some(3));
+        assert_eq!(b[0].severity, Severity::Error);
+        assert!(b[0].message.contains("表三整表空白"), "{}", b[0].message);
+        assert!(b[0].message.contains("175"), "{}", b[0].message);
+        assert!(only(&f, RuleId::CellMissing).is_empty(), "{f:?}");
+        assert_eq!(f.len(), 1, "{f:?}");
+        // Switched off, the cells are reported one by one as before.
+        let off = Checker::new(crate::RuleConfig::default().disable(RuleId::TableBlank)).check(&x);
+        assert_eq!(only(&off, RuleId::CellMissing).len(), 175);
+    }
+
+    #[test]
+    fn one_filled_cell_is_not_a_blank_table() {
+        // Near miss: a single written cell makes it a table with 174 blank cells, each to be filled.
+        let x = blank_table3()
+            .t3(T3Row::R01, T3Col::NaturalPerson, 0.0)
+            .build();
+        let f = Checker::default().check(&x);
+        assert!(only(&f, RuleId::TableBlank).is_empty());
+        assert_eq!(only(&f, RuleId::CellMissing).len(), 174);
+    }
+
+    #[test]
+    fn blank_tables_two_and_four_too() {
+        let x = T2Cell::ALL
+            .into_iter()
+            .fold(ReportBuilder::new(), |b, c| b.blank_t2(c));
+        let x = T4Cell::ALL
+            .into_iter()
+            .fold(x, |b, c| b.blank_t4(c))
+            .build();
+        let f = Checker::default().check(&x);
+        let b = only(&f, RuleId::TableBlank);
+        assert_eq!(
+            b.iter().map(|f| f.part).collect::<Vec<_>>(),
+            vec![Some(2), Some(4)]
+        );
+        assert!(only(&f, RuleId::CellMissing).is_empty());
+    }
 
     #[test]
     fn part_missing_per_absent_part_and_no_table_missing_with_it() {

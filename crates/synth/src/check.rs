@@ -126,7 +126,29 @@ pub fn check(t: &Tables, p: &Presence, agency: &AgencySpec, year: i32) -> Vec<Ex
     out
 }
 
+/// The agreed `t2-decision-scale` defaults (`[thresholds]` township_max_*): A07, A08, A09.
+pub const TOWNSHIP_DECISION_LIMITS: [f64; 3] = [1000.0, 3000.0, 500.0];
+
+/// Every cell of a present table blank: one `table-blank` instead of a `cell-missing` per cell.
+fn all_blank(mut cells: impl Iterator<Item = Val>) -> bool {
+    cells.all(|v| v.is_blank())
+}
+
 fn check_t2(t: &Tables, agency: &AgencySpec, out: &mut Vec<Expected>) {
+    if all_blank(T2Cell::ALL.iter().map(|&c| t.t2(c))) {
+        out.push(Expected::new(RuleId::TableBlank, 2));
+        return;
+    }
+    if crate::defects::grassroots_by_name(agency) {
+        for (c, limit) in [T2Cell::A07, T2Cell::A08, T2Cell::A09]
+            .into_iter()
+            .zip(TOWNSHIP_DECISION_LIMITS)
+        {
+            if t.t2_exists(c) && t.t2(c).arith() > limit {
+                out.push(Expected::new(RuleId::T2DecisionScale, 2).at(c.id(), None));
+            }
+        }
+    }
     for c in T2Cell::ALL {
         if !t.t2_exists(c) {
             continue;
@@ -154,6 +176,14 @@ fn check_t2(t: &Tables, agency: &AgencySpec, out: &mut Vec<Expected>) {
 }
 
 fn check_t3(t: &Tables, out: &mut Vec<Expected>) {
+    let cells = T3Row::ALL
+        .into_iter()
+        .flat_map(|r| (0..7).map(move |k| (r, k)))
+        .map(|(r, k)| t.t3(r, k));
+    if all_blank(cells) {
+        out.push(Expected::new(RuleId::TableBlank, 3));
+        return;
+    }
     for r in T3Row::ALL {
         if !t.t3_exists(r) {
             continue;
@@ -196,6 +226,10 @@ fn check_t3(t: &Tables, out: &mut Vec<Expected>) {
 }
 
 fn check_t4(t: &Tables, out: &mut Vec<Expected>) {
+    if all_blank(T4Cell::ALL.iter().map(|&c| t.t4(c))) {
+        out.push(Expected::new(RuleId::TableBlank, 4));
+        return;
+    }
     for c in T4Cell::ALL {
         let v = t.t4(c);
         if v.is_blank() {

@@ -56,10 +56,22 @@ pub enum DefectKind {
     OutdatedTemplate,
     /// A mistyped official label (本年度止件数, 结转下年继续办理).
     LabelTypo,
+    /// 表三 left wholly blank (a copied template): one `table-blank`.
+    BlankTable,
+    /// A 乡镇/街道 with thousands of 行政许可 (the county's figure copied in).
+    DecisionScale,
+    /// Part 二's text names a number of 行政许可/处罚/强制 decisions that 表二 does not have.
+    DecisionText,
+    /// 表三 R22 > 0 (fee notices were issued) while 六 reports no fee notice figure.
+    FeeNoticeUnreported,
+    /// 六 states more 信息处理费 collected than 表二's 行政事业性收费.
+    FeeOverTable,
+    /// Part 五 reduced to one word ("无。").
+    ThinProblems,
 }
 
 impl DefectKind {
-    pub const ALL: [DefectKind; 18] = [
+    pub const ALL: [DefectKind; 24] = [
         DefectKind::RowTotal,
         DefectKind::ResultTotal,
         DefectKind::Balance,
@@ -78,6 +90,12 @@ impl DefectKind {
         DefectKind::NoFeeStatement,
         DefectKind::OutdatedTemplate,
         DefectKind::LabelTypo,
+        DefectKind::BlankTable,
+        DefectKind::DecisionScale,
+        DefectKind::DecisionText,
+        DefectKind::FeeNoticeUnreported,
+        DefectKind::FeeOverTable,
+        DefectKind::ThinProblems,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +118,12 @@ impl DefectKind {
             DefectKind::NoFeeStatement => "no-fee-statement",
             DefectKind::OutdatedTemplate => "outdated-template",
             DefectKind::LabelTypo => "label-typo",
+            DefectKind::BlankTable => "blank-table",
+            DefectKind::DecisionScale => "decision-scale",
+            DefectKind::DecisionText => "decision-text",
+            DefectKind::FeeNoticeUnreported => "fee-notice-unreported",
+            DefectKind::FeeOverTable => "fee-over-table",
+            DefectKind::ThinProblems => "thin-problems",
         }
     }
 
@@ -110,7 +134,11 @@ impl DefectKind {
         match self {
             DefectKind::OutdatedTemplate => 0,
             DefectKind::NoApplicationsClaim => 1,
-            DefectKind::FeeInYuan | DefectKind::RegulationScope => 2,
+            DefectKind::FeeInYuan
+            | DefectKind::RegulationScope
+            | DefectKind::BlankTable
+            | DefectKind::DecisionScale
+            | DefectKind::FeeNoticeUnreported => 2,
             DefectKind::RowTotal
             | DefectKind::ResultTotal
             | DefectKind::Balance
@@ -122,7 +150,10 @@ impl DefectKind {
             | DefectKind::StaleYear
             | DefectKind::NoRectification
             | DefectKind::NoFeeStatement
-            | DefectKind::LabelTypo => 4,
+            | DefectKind::LabelTypo
+            | DefectKind::DecisionText
+            | DefectKind::FeeOverTable
+            | DefectKind::ThinProblems => 4,
             DefectKind::MissingTable => 5,
             DefectKind::MissingPart => 6,
         }
@@ -152,15 +183,50 @@ fn applicable(k: DefectKind, a: &AgencySpec, year: i32) -> bool {
         DefectKind::RegulationScope => {
             a.is_grassroots() || (a.level == Level::County && !a.level_ambiguous_by_name())
         }
+        // Read from 表二 and 表三 cells the 2019 template does not have (A10, R22), or a 2021 表三.
+        DefectKind::BlankTable | DefectKind::FeeNoticeUnreported | DefectKind::FeeOverTable => {
+            year >= 2021
+        }
+        // Only where every name the report may print reads as a 乡镇/街道 (the rule reads the name).
+        DefectKind::DecisionScale => a.is_grassroots() && grassroots_by_name(a),
         _ => true,
     }
 }
 
+/// Whether every name the report may print classifies as a 乡镇 or 街道 (what `t2-decision-scale`
+/// reads when no directory says).
+pub fn grassroots_by_name(a: &AgencySpec) -> bool {
+    use nianbao_model::{AgencyKind, AgencyProfile};
+    a.acceptable_names().iter().all(|n| {
+        matches!(
+            AgencyProfile::from_name(n).kind,
+            AgencyKind::Township | AgencyKind::Street
+        )
+    })
+}
+
 fn compatible(k: DefectKind, chosen: &[DefectKind]) -> bool {
+    use DefectKind as D;
     let clash = |a: DefectKind, b: DefectKind| {
         (k == a && chosen.contains(&b)) || (k == b && chosen.contains(&a))
     };
-    !chosen.contains(&k) && !clash(DefectKind::OutdatedTemplate, DefectKind::FeeInYuan)
+    // A blank 表三 leaves nothing for the 表三 defects, the claim of no applications or R22.
+    let blank_clashes = [
+        D::RowTotal,
+        D::ResultTotal,
+        D::Balance,
+        D::NoApplicationsClaim,
+        D::FeeNoticeUnreported,
+        D::OutdatedTemplate,
+    ];
+    !chosen.contains(&k)
+        && !clash(D::OutdatedTemplate, D::FeeInYuan)
+        && !clash(D::OutdatedTemplate, D::FeeOverTable)
+        && !clash(D::OutdatedTemplate, D::FeeNoticeUnreported)
+        && !clash(D::ThinProblems, D::NoRectification)
+        && !clash(D::FeeOverTable, D::NoFeeStatement)
+        && !clash(D::FeeOverTable, D::FeeNoticeUnreported)
+        && !blank_clashes.iter().any(|&b| clash(D::BlankTable, b))
 }
 
 /// Which defects a report gets: none with probability `1 - rate`, else one to three compatible ones.
@@ -395,6 +461,8 @@ fn row_total(d: &mut Dice, t: &mut Tables, touched: &HashSet<CellRef>, nac: bool
     let rows: Vec<T3Row> = T3Row::ALL
         .into_iter()
         .filter(|r| t.t3_exists(*r) && !(nac && *r == T3Row::R01))
+        // A non-zero R22 总计 obliges 六 to report fee notices (fee-notice-missing): its own defect.
+        .filter(|r| *r != T3Row::R22)
         .filter(|r| !touched.contains(&t3ref(*r, 6)))
         .collect();
     let busy: Vec<T3Row> = rows
@@ -538,6 +606,114 @@ pub fn inject(
                     cx.touched.insert((2, T2Cell::A01.index()));
                 }
                 cx.used[2] = true;
+                true
+            }
+            DefectKind::BlankTable => {
+                if tables.template != Template::V2021 {
+                    false
+                } else {
+                    for r in T3Row::ALL {
+                        for k in 0..7 {
+                            tables.t3[r.index()][k] = Val::Blank;
+                            cx.touched.insert(t3ref(r, k));
+                        }
+                    }
+                    cx.used[3] = true;
+                    true
+                }
+            }
+            DefectKind::DecisionScale => {
+                // A county's 行政许可 figure copied into a township's table.
+                tables.t2[T2Cell::A07.index()] = Val::int(cx.d.range(1500, 9000));
+                cx.touched.insert((2, T2Cell::A07.index()));
+                cx.used[2] = true;
+                true
+            }
+            DefectKind::FeeNoticeUnreported => {
+                // Applicants who did not pay after a fee notice: moved from 予以公开 so that every
+                // relation of 表三 still holds, in a column that has some.
+                let cols: Vec<usize> = (0..6)
+                    .filter(|&k| tables.t3(T3Row::R03, k).arith() >= 1.0)
+                    .filter(|&k| {
+                        ![T3Row::R03, T3Row::R22]
+                            .iter()
+                            .any(|r| cx.touched.contains(&t3ref(*r, k)))
+                    })
+                    .collect();
+                if tables.template != Template::V2021 {
+                    false
+                } else {
+                    // Without 予以公开 to move from, one more application that ended unpaid (R01,
+                    // R22 and R24 of the 自然人 column and 总计 each one up: every relation holds).
+                    let (k, n, moves) = if cols.is_empty() {
+                        (
+                            0,
+                            1,
+                            vec![(T3Row::R01, 1), (T3Row::R22, 1), (T3Row::R24, 1)],
+                        )
+                    } else {
+                        let k = *cx.d.pick(&cols);
+                        let n =
+                            cx.d.range(1, 2)
+                                .min(tables.t3(T3Row::R03, k).arith() as i64);
+                        (k, n, vec![(T3Row::R03, -1), (T3Row::R22, 1)])
+                    };
+                    for (r, sign) in moves {
+                        for col in [k, 6] {
+                            let v = tables.t3(r, col).arith() + (sign * n) as f64;
+                            tables.t3[r.index()][col] = Val::Num(v);
+                            cx.touched.insert(t3ref(r, col));
+                        }
+                    }
+                    cx.used[3] = true;
+                    cx.used[6] = true;
+                    out.text_findings
+                        .push(Expected::new(RuleId::FeeNoticeMissing, 6).at("R22", Some(6)));
+                    true
+                }
+            }
+            DefectKind::DecisionText => {
+                let cells = [
+                    (T2Cell::A07, "行政许可"),
+                    (T2Cell::A08, "行政处罚"),
+                    (T2Cell::A09, "行政强制"),
+                ];
+                let (cell, label) = *cx.d.pick(&cells);
+                let v = tables.t2(cell).arith().max(0.0) as i64;
+                let stated = v + cx.d.range(1, 40);
+                if !tables.t2_exists(cell) || tables.t2(cell).is_blank() {
+                    false
+                } else {
+                    cx.touched.insert((2, cell.index()));
+                    cx.used[2] = true;
+                    out.flags.decision_claim = Some((label, stated));
+                    out.text_findings
+                        .push(Expected::new(RuleId::NarrativeTableMismatch, 2).at(cell.id(), None));
+                    true
+                }
+            }
+            DefectKind::FeeOverTable => {
+                let a10 = tables.t2(T2Cell::A10);
+                if tables.template != Template::V2021 || a10.is_blank() {
+                    false
+                } else {
+                    // More 元 than A10 holds in 万元.
+                    let yuan =
+                        (a10.arith().max(0.0) * 10_000.0).ceil() as i64 + cx.d.range(100, 900);
+                    cx.touched.insert((2, T2Cell::A10.index()));
+                    cx.used[2] = true;
+                    cx.used[6] = true;
+                    out.flags.fee_over_table = Some((cx.d.range(1, 5), yuan));
+                    out.text_findings
+                        .push(Expected::new(RuleId::FeeAmountMismatch, 6).at("A10", None));
+                    true
+                }
+            }
+            DefectKind::ThinProblems => {
+                out.flags.thin_problems = true;
+                cx.used[5] = true;
+                out.text_findings
+                    .push(Expected::new(RuleId::ProblemsThin, 5));
                 true
             }
             DefectKind::RowTotal => cx.retry(tables, row_total),

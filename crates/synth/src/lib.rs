@@ -476,6 +476,9 @@ pub fn generate_one(seed: u64, index: usize, opts: &SynthOptions) -> SynthReport
     for n in 2..=4u8 {
         if presence.part(n) {
             blocks.push(doc::Block::Heading(n));
+            if n == 2 {
+                blocks.extend(writer.part2_claim());
+            }
             if presence.table(n) {
                 blocks.push(doc::Block::Table(n));
             }
@@ -651,6 +654,11 @@ pub fn provoked_rules() -> Vec<RuleId> {
         RuleId::YearMismatch,
         RuleId::RectificationMissing,
         RuleId::FeeStatementMissing,
+        RuleId::TableBlank,
+        RuleId::T2DecisionScale,
+        RuleId::FeeNoticeMissing,
+        RuleId::FeeAmountMismatch,
+        RuleId::ProblemsThin,
     ]
 }
 

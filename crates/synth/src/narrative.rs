@@ -29,6 +29,12 @@ pub struct NarrFlags {
     pub no_rectification: bool,
     /// 六 says only 无.
     pub no_fee_statement: bool,
+    /// 二 states this many decisions of this kind (行政许可/处罚/强制), which 表二 does not have.
+    pub decision_claim: Option<(&'static str, i64)>,
+    /// 六 reports (notices, 元 collected), the amount more than 表二 A10.
+    pub fee_over_table: Option<(i64, i64)>,
+    /// 五 is one word.
+    pub thin_problems: bool,
 }
 
 /// Topic keywords, in the official order; each also names the trigger words kept inside its paragraph.
@@ -542,9 +548,23 @@ impl<'a> Writer<'a> {
         vec![s]
     }
 
+    /// Part 二's sentence on decisions, when a defect puts one there (clean reports write none).
+    pub fn part2_claim(&self) -> Option<Block> {
+        let (label, n) = self.flags.decision_claim?;
+        Some(Block::Para(format!(
+            "{}，{}共作出{label}决定{n}件。",
+            self.y(),
+            self.we
+        )))
+    }
+
     /// Part 五: problems (never containing 改进/整改/措施/下一步/计划), then what is done about them.
     pub fn part5(&self, d: &mut Dice) -> Vec<Block> {
         let mut out = vec![Block::Heading(5)];
+        if self.flags.thin_problems {
+            out.push(Block::Para(d.pick_str(&["无。", "暂无。"]).to_string()));
+            return out;
+        }
         let mut problems = PROBLEMS.to_vec();
         d.shuffle(&mut problems);
         let k = d.range(2, 4) as usize;
@@ -658,6 +678,9 @@ impl<'a> Writer<'a> {
         };
         if self.year <= 2020 && fee.contains("管理办法") {
             fee = "本年度未收取信息处理费。".to_string();
+        }
+        if let Some((notices, yuan)) = self.flags.fee_over_table {
+            fee = format!("本年度发出收费通知{notices}件，实际收取信息处理费{yuan}元。");
         }
         let others: Vec<String> = if d.chance(0.4) {
             let mut v = vec![

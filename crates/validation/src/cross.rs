@@ -18,11 +18,17 @@
 //!   `received_order`): the later report is the copy or the replacement, and a re-delivered event
 //!   gets exactly the findings it got the first time.
 //! - `duplicate-peer` gives one finding, naming the most similar peer and how many others match.
+//! - `duplicate-previous-year` also compares part 五 on its own: a part 五 of which at least
+//!   `[thresholds] duplicate_problems_percent` (default 50 %) was already in last year's part 五 is a
+//!   copy, even when part 一 was rewritten. One finding per report; the whole-narrative one wins.
+//! - `previous-problems-unaddressed` reads the problems last year's part 五 named (stored with last
+//!   year's row) and this year's part 五 (held only for the report being validated); see
+//!   `nianbao_rules::rectification`.
 
 use crate::fingerprint::{Fingerprint, normalize_agency};
 use nianbao_model::report::format_number;
 use nianbao_model::{Extraction, Finding, Part, RuleId, T2Cell, T3Col, T3Row};
-use nianbao_rules::RuleConfig;
+use nianbao_rules::{RuleConfig, rectification};
 
 /// What the cross-report rules need of one validated report: the `validated` table's row.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -44,6 +50,13 @@ pub struct ReportRow {
     /// 表二 A01–A06 (规章 and 行政规范性文件: 制发, 废止, 现行有效).
     pub a: [Option<f64>; 6],
     pub fingerprint: Fingerprint,
+    /// The problems part 五 names (stored: next year's report must answer them).
+    pub problems: Vec<String>,
+    /// Part 五's text without its heading; only for the report being validated (not stored, empty
+    /// for rows read back from the store).
+    pub problems_text: String,
+    /// Fingerprint of part 五 alone (stored; default for rows validated before it was kept).
+    pub problems_fingerprint: Fingerprint,
 }
 
 /// The narrative the duplicate rules compare: parts 一 and 五.
@@ -98,7 +111,12 @@ impl ReportRow {
             names.push(agency_fallback);
         }
         let fingerprint = Fingerprint::of_text(&narrative(x), &names);
+        let problems_text = rectification::problems_text(x);
+        let problems_fingerprint = Fingerprint::of_text(&problems_text, &names);
         ReportRow {
+            problems: rectification::listed_problems(x),
+            problems_text,
+            problems_fingerprint,
             report_id: report_id.to_string(),
             version: version.to_string(),
             agency: normalize_agency(&agency_name),
@@ -266,13 +284,41 @@ pub fn t2_stock_flow(cur: &ReportRow, prev: &ReportRow) -> Vec<Finding> {
     out
 }
 
-/// I14: the narrative is near-identical to the same agency's previous report.
+/// Part 五 texts with fewer distinct shingles are too short to call copied ("无。").
+const MIN_PROBLEM_SHINGLES: u32 = 20;
+
+/// I14: the narrative is near-identical to the same agency's previous report, or part 五 alone
+/// repeats at least `problems_percent` % of last year's part 五 (the 重复率 > 50 % that provinces
+/// deduct for). The score is in the message and in `actual`.
 pub fn duplicate_previous_year(
     cur: &ReportRow,
     prev: &ReportRow,
     sim: &Similarity,
+    problems_percent: u32,
 ) -> Option<Finding> {
-    let j = sim.near_identical(&cur.fingerprint, &prev.fingerprint)?;
+    let Some(j) = sim.near_identical(&cur.fingerprint, &prev.fingerprint) else {
+        let (a, b) = (&cur.problems_fingerprint, &prev.problems_fingerprint);
+        if a.shingles < MIN_PROBLEM_SHINGLES || b.shingles < MIN_PROBLEM_SHINGLES {
+            return None;
+        }
+        let c = a.containment_in(b);
+        let limit = f64::from(problems_percent) / 100.0;
+        if c < limit {
+            return None;
+        }
+        let msg = format!(
+            "第五部分（存在的主要问题及改进情况）与本机关{}年度报告的第五部分重复率为{}（去除数字和机关名称后，本年度文字中已见于上年度的比例；不应超过{}），请核实是否照抄上年度的问题和措施",
+            prev.year,
+            percent(c),
+            percent(limit)
+        );
+        return Some(
+            Finding::new(RuleId::DuplicatePreviousYear, msg)
+                .part(5)
+                .expected(format!("< {}", percent(limit)))
+                .actual(percent(c)),
+        );
+    };
     let msg = format!(
         "第一部分（总体情况）和第五部分（存在的主要问题及改进情况）的正文与本机关{}年度报告高度雷同（去除数字和机关名称后相似度{}），请核实是否照抄上年度报告",
         prev.year,
@@ -282,6 +328,37 @@ pub fn duplicate_previous_year(
         Finding::new(RuleId::DuplicatePreviousYear, msg)
             .expected(format!("< {}", percent(sim.threshold)))
             .actual(percent(j)),
+    )
+}
+
+/// §5 #15 (上年度问题整改): last year's part 五 named problems that this year's part 五 neither
+/// reports on as last year's problems nor takes up again with what was done. One finding naming them.
+pub fn previous_problems_unaddressed(cur: &ReportRow, prev: &ReportRow) -> Option<Finding> {
+    // Without this year's part 五 text (a row read back from the store) there is nothing to judge,
+    // and without a part 五 at all, part-missing says it.
+    if cur.problems_text.trim().is_empty() {
+        return None;
+    }
+    let open = rectification::unaddressed(&prev.problems, &cur.problems_text, Some(cur.year));
+    if open.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = open.iter().take(3).map(|p| format!("“{p}”")).collect();
+    let more = if open.len() > 3 {
+        format!("等{}项", open.len())
+    } else {
+        String::new()
+    };
+    let msg = format!(
+        "本机关{}年度报告第五部分所列问题{}{more}，本年度报告第五部分未说明整改情况（应报告上年度问题的整改情况）",
+        prev.year,
+        named.join("、")
+    );
+    Some(
+        Finding::new(RuleId::PreviousProblemsUnaddressed, msg)
+            .part(5)
+            .expected("上年度问题的整改情况")
+            .actual(open.join("；")),
     )
 }
 
@@ -375,7 +452,14 @@ pub fn evaluate(
         {
             out.extend(carryover_continuity(cur, prev));
             out.extend(t2_stock_flow(cur, prev));
-            out.extend(duplicate_previous_year(cur, prev, sim));
+            let th = rules.thresholds();
+            out.extend(duplicate_previous_year(
+                cur,
+                prev,
+                sim,
+                th.duplicate_problems_percent,
+            ));
+            out.extend(previous_problems_unaddressed(cur, prev));
         }
         out.extend(duplicate_peer(cur, &ctx.peers, sim));
         out.extend(report_changed(cur, &ctx.same_agency_year));
@@ -412,6 +496,93 @@ mod tests {
     fn with_text(mut r: ReportRow, text: &str) -> ReportRow {
         r.fingerprint = Fingerprint::of_text(text, &[&r.agency_name]);
         r
+    }
+
+    /// A row whose part 五 (only) is `five`; parts 一 differ between any two rows built here.
+    fn with_five(mut r: ReportRow, five: &str) -> ReportRow {
+        r.fingerprint = Fingerprint::of_text(&format!("{}{five}", r.year), &[]);
+        r.problems_text = five.to_string();
+        r.problems_fingerprint = Fingerprint::of_text(five, &[&r.agency_name]);
+        r
+    }
+
+    const FIVE_2023: &str = "一是政策解读质量仍需提升，个别单位政策解读内容简单、形式单一；二是政务公开队伍建设还需进一步加强，个别单位存在人员配备不足、兼职多、流动性过快的问题。下一步，将着力加强政策解读质效，建立健全传帮带机制，定期组织业务培训。";
+
+    #[test]
+    fn part_five_copied_from_last_year_is_a_duplicate_with_its_score() {
+        let sim = Similarity::default();
+        let prev = with_five(row("清河县财政局", 2023, 1), FIVE_2023);
+        // This year's part 五: last year's, one sentence added. Part 一 differs (not near-identical).
+        let cur = with_five(
+            row("清河县财政局", 2024, 2),
+            &format!("{FIVE_2023}同时，部分栏目更新不够及时。"),
+        );
+        assert!(
+            sim.near_identical(&cur.fingerprint, &prev.fingerprint)
+                .is_none()
+        );
+        let f = duplicate_previous_year(&cur, &prev, &sim, 50).expect("part 五 copied");
+        assert_eq!(f.rule, RuleId::DuplicatePreviousYear);
+        assert_eq!(f.part, Some(5));
+        assert!(f.message.contains("第五部分"), "{}", f.message);
+        assert!(f.message.contains("重复率"), "{}", f.message);
+        let score = f.actual.clone().unwrap_or_default();
+        assert!(score.ends_with('%') && score != "0%", "{score}");
+        assert_eq!(f.expected.as_deref(), Some("< 50%"));
+        // The threshold is the deployment's: at 99 % the same part 五 passes.
+        assert!(duplicate_previous_year(&cur, &prev, &sim, 99).is_none());
+        // Near miss: a part 五 written anew.
+        let fresh = with_five(
+            row("清河县财政局", 2024, 2),
+            "一是信息发布审核机制有待完善，部分栏目更新不够及时；二是公开内容与群众需求还有差距。针对上述问题，将建立信息发布三级审核制度，按月开展栏目巡查。",
+        );
+        assert!(duplicate_previous_year(&fresh, &prev, &sim, 50).is_none());
+    }
+
+    #[test]
+    fn last_years_problems_must_be_answered_this_year() {
+        let mut prev = with_five(row("清河县财政局", 2023, 1), FIVE_2023);
+        prev.problems = vec![
+            "政策解读质量仍需提升".to_string(),
+            "政务公开队伍建设还需进一步加强".to_string(),
+        ];
+        let cur = with_five(
+            row("清河县财政局", 2024, 2),
+            "一是信息发布不够及时；二是公开形式单一。下一步，我们将完善制度。",
+        );
+        let f = previous_problems_unaddressed(&cur, &prev).expect("unanswered");
+        assert_eq!(f.rule, RuleId::PreviousProblemsUnaddressed);
+        assert_eq!(f.part, Some(5));
+        assert!(
+            f.message
+                .contains("2023年度报告第五部分所列问题“政策解读质量仍需提升”"),
+            "{}",
+            f.message
+        );
+        assert_eq!(f.severity, Severity::Warning);
+        // Near miss: this year's part 五 reports on last year's problems.
+        let answered = with_five(
+            row("清河县财政局", 2024, 2),
+            "一是信息发布不够及时。针对2023年存在的问题，已逐项落实整改。下一步，我们将完善制度。",
+        );
+        assert!(previous_problems_unaddressed(&answered, &prev).is_none());
+        // Through evaluate, with identity and the previous year in the context.
+        let ctx = Context {
+            previous_year: Some(prev.clone()),
+            ..Default::default()
+        };
+        let all = evaluate(&cur, &ctx, &Similarity::default(), &RuleConfig::default());
+        assert!(
+            all.iter()
+                .any(|f| f.rule == RuleId::PreviousProblemsUnaddressed)
+        );
+        let off = RuleConfig::default().disable(RuleId::PreviousProblemsUnaddressed);
+        let none = evaluate(&cur, &ctx, &Similarity::default(), &off);
+        assert!(
+            !none
+                .iter()
+                .any(|f| f.rule == RuleId::PreviousProblemsUnaddressed)
+        );
     }
 
     #[test]
@@ -495,15 +666,15 @@ mod tests {
             row("清河县财政局", 2024, 2),
             &TEXT.replace("本机关", "清河县财政局2024年"),
         );
-        let f = duplicate_previous_year(&copy, &prev, &sim).expect("a copy is flagged");
+        let f = duplicate_previous_year(&copy, &prev, &sim, 50).expect("a copy is flagged");
         assert_eq!(f.rule, RuleId::DuplicatePreviousYear);
         assert_eq!(f.actual.as_deref(), Some("100%"));
         let fresh = with_text(row("清河县财政局", 2024, 2), OTHER);
-        assert!(duplicate_previous_year(&fresh, &prev, &sim).is_none());
+        assert!(duplicate_previous_year(&fresh, &prev, &sim, 50).is_none());
         // Too short to judge.
         let a = with_text(row("清河县财政局", 2024, 2), "一、总体情况");
         let b = with_text(row("清河县财政局", 2023, 1), "一、总体情况");
-        assert!(duplicate_previous_year(&a, &b, &sim).is_none());
+        assert!(duplicate_previous_year(&a, &b, &sim, 50).is_none());
     }
 
     #[test]

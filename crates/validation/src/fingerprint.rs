@@ -192,6 +192,19 @@ impl Fingerprint {
         }
     }
 
+    /// Estimated share of this text's shingles that the other text also has (containment, the
+    /// "重复率" provinces deduct for: how much of this year's text was already in last year's),
+    /// from the Jaccard estimate J and the two set sizes: |A∩B| = J·(|A|+|B|)/(1+J). 0 when either
+    /// text is empty.
+    pub fn containment_in(&self, other: &Fingerprint) -> f64 {
+        if self.shingles == 0 || other.shingles == 0 {
+            return 0.0;
+        }
+        let j = self.jaccard(other);
+        let both = j * (f64::from(self.shingles) + f64::from(other.shingles)) / (1.0 + j);
+        (both / f64::from(self.shingles)).min(1.0)
+    }
+
     /// The stored form of the simhash (the `fingerprint` column): 16 hex digits.
     pub fn simhash_hex(&self) -> String {
         format!("{:016x}", self.simhash)
@@ -270,6 +283,25 @@ mod tests {
         let a = Fingerprint::of_text("认真贯彻落实政府信息公开条例，依申请公开办理及时规范", &[]);
         let b = Fingerprint::of_text("加强平台建设，完善监督保障机制，推进重点领域信息公开", &[]);
         assert!(a.jaccard(&b) < 0.1);
+    }
+
+    #[test]
+    fn containment_is_the_share_of_this_text_found_in_the_other() {
+        let last = "政策解读质量仍需提升，个别单位政策解读内容简单形式单一。队伍建设还需进一步加强，人员配备不足兼职多流动性过快。";
+        // This year: last year's text plus as much again that is new.
+        let this = format!(
+            "{last}信息发布审核机制有待完善，部分栏目更新不够及时，公开内容与群众需求还有差距。"
+        );
+        let a = Fingerprint::of_text(&this, &[]);
+        let b = Fingerprint::of_text(last, &[]);
+        let c = a.containment_in(&b);
+        assert!((0.4..0.7).contains(&c), "{c}");
+        // All of last year's text is in this year's: last year's is contained whole, while the
+        // Jaccard (which a superset dilutes) stays at this year's share.
+        assert!(b.containment_in(&a) > 0.95);
+        assert!(a.jaccard(&b) < b.containment_in(&a));
+        assert!((a.jaccard(&b) - c).abs() < 1e-9);
+        assert_eq!(a.containment_in(&Fingerprint::default()), 0.0);
     }
 
     #[test]

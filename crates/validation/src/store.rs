@@ -61,6 +61,34 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX IF NOT EXISTS validated_order ON validated (received_order)",
         )],
     },
+    Migration {
+        version: 3,
+        name: "part five on its own: listed problems and fingerprint",
+        // What next year's report is compared with (issue #25.3, #25.6): the problems part 五 names
+        // (JSON list of phrases) and the fingerprint of part 五 alone. NULL in rows validated before.
+        steps: &[
+            Step::AddColumn {
+                table: "validated",
+                column: "problems_json",
+                definition: "TEXT",
+            },
+            Step::AddColumn {
+                table: "validated",
+                column: "p5_fingerprint",
+                definition: "TEXT",
+            },
+            Step::AddColumn {
+                table: "validated",
+                column: "p5_shingles",
+                definition: "BIGINT",
+            },
+            Step::AddColumn {
+                table: "validated",
+                column: "p5_sketch",
+                definition: "TEXT",
+            },
+        ],
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +197,9 @@ impl Store {
              v.agency_name AS agency_name, v.year AS year, v.received_order AS received_order, \
              v.r02_json AS r02_json, v.r25_json AS r25_json, v.a01 AS a01, v.a02 AS a02, \
              v.a03 AS a03, v.a04 AS a04, v.a05 AS a05, v.a06 AS a06, \
-             v.fingerprint AS fingerprint, v.shingles AS shingles, v.sketch AS sketch \
+             v.fingerprint AS fingerprint, v.shingles AS shingles, v.sketch AS sketch, \
+             v.problems_json AS problems_json, v.p5_fingerprint AS p5_fingerprint, \
+             v.p5_shingles AS p5_shingles, v.p5_sketch AS p5_sketch \
              FROM validated v JOIN ( \
                SELECT agency, year, MAX(received_order) AS latest FROM validated \
                WHERE agency IN ({}) AND year IN ({}) GROUP BY agency, year \
@@ -227,7 +257,25 @@ impl Store {
         for (i, slot) in a.iter_mut().enumerate() {
             *slot = r.try_get::<Option<f64>, _>(format!("a0{}", i + 1).as_str())?;
         }
+        let problems: Vec<String> = match r.try_get::<Option<String>, _>("problems_json")? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|_| StoreError::Corrupt(report_id.clone(), "problems_json".into()))?,
+            None => Vec::new(),
+        };
+        let problems_fingerprint = match (
+            r.try_get::<Option<String>, _>("p5_fingerprint")?,
+            r.try_get::<Option<i64>, _>("p5_shingles")?,
+            r.try_get::<Option<String>, _>("p5_sketch")?,
+        ) {
+            (Some(fp), Some(n), Some(sketch)) => Fingerprint::from_stored(&fp, n, &sketch)
+                .ok_or_else(|| StoreError::Corrupt(report_id.clone(), "p5_fingerprint".into()))?,
+            _ => Fingerprint::default(),
+        };
         Ok(ReportRow {
+            problems,
+            // Not stored: only the report being validated needs its own part 五 text.
+            problems_text: String::new(),
+            problems_fingerprint,
             version: r.try_get("version")?,
             agency: r.try_get("agency")?,
             agency_name: r.try_get("agency_name")?,
@@ -249,7 +297,8 @@ impl Store {
     ) -> Result<Option<ReportRow>, StoreError> {
         let row = query(
             "SELECT report_id, version, agency, agency_name, year, received_order, r02_json, \
-             r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch \
+             r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch, \
+             problems_json, p5_fingerprint, p5_shingles, p5_sketch \
              FROM validated WHERE agency = $1 AND year = $2 \
              ORDER BY received_order DESC LIMIT 1",
         )
@@ -367,14 +416,15 @@ impl Store {
         rows: &[(&ReportRow, &str)],
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        const PER_ROW: usize = 19;
+        const PER_ROW: usize = 23;
         if rows.is_empty() {
             return Ok(());
         }
         let sql = format!(
             "INSERT INTO validated (report_id, version, agency, agency_name, year, received_order, \
              r02_json, r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch, \
-             findings_json, validated_at_ms) VALUES {} \
+             findings_json, validated_at_ms, problems_json, p5_fingerprint, p5_shingles, \
+             p5_sketch) VALUES {} \
              ON CONFLICT (report_id, version) DO NOTHING",
             sql_rows(rows.len(), PER_ROW)
         );
@@ -397,7 +447,11 @@ impl Store {
                 .bind(i64::from(row.fingerprint.shingles))
                 .bind(row.fingerprint.sketch_hex())
                 .bind(findings_json.to_string())
-                .bind(now_ms);
+                .bind(now_ms)
+                .bind(serde_json::to_string(&row.problems).ok())
+                .bind(row.problems_fingerprint.simhash_hex())
+                .bind(i64::from(row.problems_fingerprint.shingles))
+                .bind(row.problems_fingerprint.sketch_hex());
         }
         q.execute(&self.db).await?;
         Ok(())
