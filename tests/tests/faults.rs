@@ -22,6 +22,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Submissions in flight at once.
+const IN_FLIGHT: usize = 8;
+
 /// One service process: how to start it again after a kill.
 struct Proc {
     label: String,
@@ -303,7 +306,7 @@ async fn every_report_is_notified_once_through_killed_services_and_a_restarted_b
             .await
             .unwrap_or_else(|e| panic!("{e}; logs in {}", p.dir.display()));
     }
-    let mut clients = vec![
+    let clients = vec![
         IngestClient::new(p.channel_as(&ingest_a, &p.security.operator).await.unwrap()),
         IngestClient::new(p.channel_as(&ingest_b, &p.security.operator).await.unwrap()),
     ];
@@ -319,17 +322,26 @@ async fn every_report_is_notified_once_through_killed_services_and_a_restarted_b
         .collect();
     let started = Instant::now();
     let mut ids = Vec::with_capacity(n);
-    for (i, r) in reports.iter().enumerate() {
-        ids.push(submit(&mut clients, i, r).await);
+    // Eight submissions in flight at a time; the faults happen as the count passes each mark.
+    let mut next = 0;
+    while next < n {
+        let end = (next + IN_FLIGHT).min(n);
+        let batch = (next..end).map(|k| {
+            let mut clients = clients.clone();
+            let r = &reports[k];
+            async move { submit(&mut clients, k, r).await }
+        });
+        ids.extend(futures_util::future::join_all(batch).await);
+        let passed = |mark: usize| (next..end).contains(&mark);
         // While they flow: kill and restart one instance of each service, and the queue leader.
-        if i == n / 5 {
+        if passed(n / 5) {
             for label in ["extraction-0", "validation-a"] {
                 let k = find(&mut procs, label);
                 procs[k].kill();
                 procs[k].start();
             }
         }
-        if i == 2 * n / 5 {
+        if passed(2 * n / 5) {
             let vhost = p.vhost.name.clone();
             let leader = cluster.nodes[0]
                 .rabbitmqctl(&["-q", "list_queues", "-p", &vhost, "name", "leader"])
@@ -350,7 +362,7 @@ async fn every_report_is_notified_once_through_killed_services_and_a_restarted_b
             cluster.nodes[down].restart().unwrap();
             eprintln!("faults: broker node {down} is back");
         }
-        if i == 3 * n / 5 {
+        if passed(3 * n / 5) {
             // The notification instance holding the worker lease, and an ingest.
             let db = nianbao_db::connect(&database("notification"))
                 .await
@@ -370,6 +382,7 @@ async fn every_report_is_notified_once_through_killed_services_and_a_restarted_b
                 }
             }
         }
+        next = end;
     }
     eprintln!("faults: {n} reports submitted in {:?}", started.elapsed());
     // Through the ingest that was never killed.
