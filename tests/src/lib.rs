@@ -36,6 +36,7 @@
 //! script runs it as the system user `nianbao-pg`.
 
 pub mod bus;
+pub mod offline;
 pub mod pipeline;
 
 use std::collections::hash_map::RandomState;
@@ -249,6 +250,31 @@ impl BrokerCluster {
             nodes.push(node);
         }
         Ok(BrokerCluster { nodes })
+    }
+
+    /// `url` (an `amqps://…@localhost:PORT/…` URL of the first node, as [`Pipeline`] hands them
+    /// out) pointed at node `i`: users and vhosts are the same on every node.
+    ///
+    /// [`Pipeline`]: crate::pipeline::Pipeline
+    pub fn url_on(&self, url: &str, i: usize) -> String {
+        let port = |u: &str| {
+            u.rsplit(':')
+                .next()
+                .unwrap_or_default()
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (from, to) = (
+            port(&self.nodes[0].amqps_url),
+            port(&self.nodes[i].amqps_url),
+        );
+        url.replacen(
+            &format!("localhost:{from}/"),
+            &format!("localhost:{to}/"),
+            1,
+        )
     }
 
     /// The index of the node named `name` (see [`Broker::node_name`]).

@@ -8,36 +8,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 use nianbao_e2e::BrokerCluster;
+use nianbao_e2e::offline::{offline, single_report};
 use nianbao_e2e::pipeline::{Db, Pipeline};
 use nianbao_model::Finding;
 use nianbao_proto::v1::ListAlertsRequest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-
-/// `cfg` pointed at node `i` of `cluster` (the same user and vhost: they are cluster-wide).
-fn on_node(
-    mut cfg: nianbao_bus::BusConfig,
-    cluster: &BrokerCluster,
-    i: usize,
-) -> nianbao_bus::BusConfig {
-    let port = |url: &str| {
-        url.rsplit(':')
-            .next()
-            .unwrap_or_default()
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_string()
-    };
-    let from = port(&cluster.nodes[0].amqps_url);
-    let to = port(&cluster.nodes[i].amqps_url);
-    cfg.url = cfg.url.replacen(
-        &format!("localhost:{from}/"),
-        &format!("localhost:{to}/"),
-        1,
-    );
-    cfg
-}
 
 /// The quorum queues of `vhost` and the node leading each, as `node` sees them.
 fn leaders(cluster: &BrokerCluster, node: usize, vhost: &str) -> BTreeMap<String, String> {
@@ -53,24 +29,6 @@ fn leaders(cluster: &BrokerCluster, node: usize, vhost: &str) -> BTreeMap<String
         .collect()
 }
 
-fn offline(bytes: &[u8]) -> Vec<String> {
-    let x = nianbao_extract::extract_bytes(bytes);
-    let mut v: Vec<String> = nianbao_rules::Checker::default()
-        .check(&x)
-        .iter()
-        .map(key)
-        .collect();
-    v.sort();
-    v
-}
-
-fn key(f: &Finding) -> String {
-    format!(
-        "{}|{}|{:?}|{:?}|{:?}|{:?}",
-        f.rule, f.severity, f.part, f.cell, f.column, f.line
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_pipeline_rides_out_a_restart_of_the_node_leading_the_work_queues() {
     let mut cluster = BrokerCluster::start(3).unwrap();
@@ -79,25 +37,25 @@ async fn the_pipeline_rides_out_a_restart_of_the_node_leading_the_work_queues() 
 
     // Spread over the nodes: whichever node stops, some services lose their connection.
     let mut cfg = p.ingest_config(Db::Sqlite).unwrap();
-    cfg.bus = on_node(cfg.bus, &cluster, 1);
+    cfg.bus.url = cluster.url_on(&cfg.bus.url, 1);
     p.ingest_url = p
         .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
         .await
         .unwrap();
     let mut cfg = p.validation_config(Db::Sqlite).unwrap();
-    cfg.bus = on_node(cfg.bus, &cluster, 2);
+    cfg.bus.url = cluster.url_on(&cfg.bus.url, 2);
     p.spawn("validation", |l, s| nianbao_validation::run(cfg, l, s))
         .await
         .unwrap();
     let mut cfg = p.notification_config(Db::Sqlite).unwrap();
-    cfg.bus = on_node(cfg.bus, &cluster, 0);
+    cfg.bus.url = cluster.url_on(&cfg.bus.url, 0);
     p.notify_url = p
         .spawn("notification", |l, s| nianbao_notification::run(cfg, l, s))
         .await
         .unwrap();
     for node in [0, 2] {
         let mut cfg = p.extraction_config(&p.ingest_url, 8);
-        cfg.bus = on_node(cfg.bus, &cluster, node);
+        cfg.bus.url = cluster.url_on(&cfg.bus.url, node);
         p.spawn("extraction", |l, s| nianbao_extraction::run(cfg, l, s))
             .await
             .unwrap();
@@ -157,15 +115,12 @@ async fn the_pipeline_rides_out_a_restart_of_the_node_leading_the_work_queues() 
         .unwrap();
     let mut problems = Vec::new();
     for ((name, bytes), r) in reports.iter().zip(&done) {
-        let mut single: Vec<String> = r
+        let findings: Vec<Finding> = r
             .findings
             .iter()
             .map(|f| Finding::try_from(f).unwrap())
-            .filter(|f| f.rule.scope() == nianbao_model::finding::RuleScope::Single)
-            .map(|f| key(&f))
             .collect();
-        single.sort();
-        if single != offline(bytes) {
+        if single_report(&findings) != offline(bytes) {
             problems.push(format!("{name}: findings differ from nianbao check"));
         }
     }

@@ -12,6 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+use nianbao_e2e::offline::{offline, single_report};
 use nianbao_e2e::pipeline::{Pipeline, wait_serving_with};
 use nianbao_e2e::{BrokerCluster, new_database, shared_postgres, target_dir};
 use nianbao_model::Finding;
@@ -99,34 +100,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn port_of(url: &str) -> String {
-    url.rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn offline(bytes: &[u8]) -> Vec<String> {
-    let x = nianbao_extract::extract_bytes(bytes);
-    let mut v: Vec<String> = nianbao_rules::Checker::default()
-        .check(&x)
-        .iter()
-        .map(key)
-        .collect();
-    v.sort();
-    v
-}
-
-fn key(f: &Finding) -> String {
-    format!(
-        "{}|{}|{:?}|{:?}|{:?}|{:?}",
-        f.rule, f.severity, f.part, f.cell, f.column, f.line
-    )
-}
-
 /// Submits `report` through the first ingest that accepts it (an ingest may be down for a moment).
 async fn submit(
     clients: &mut [IngestClient<nianbao_auth::AuthChannel>],
@@ -210,11 +183,7 @@ async fn every_report_is_notified_once_through_killed_services_and_a_restarted_b
 
     // The environment of one instance of `service` on broker node `node`.
     let env_of = |service: &str, node: usize, port: u16, extra: Vec<(String, String)>| {
-        let url = p.vhost.services[service].replacen(
-            &format!("localhost:{}/", port_of(&cluster.nodes[0].amqps_url)),
-            &format!("localhost:{}/", port_of(&cluster.nodes[node].amqps_url)),
-            1,
-        );
+        let url = cluster.url_on(&p.vhost.services[service], node);
         let mut env: Vec<(String, String)> = vec![
             ("NIANBAO_LISTEN".into(), format!("127.0.0.1:{port}")),
             (
@@ -402,15 +371,12 @@ async fn every_report_is_notified_once_through_killed_services_and_a_restarted_b
 
     let mut problems = Vec::new();
     for ((name, bytes), r) in reports.iter().zip(&done) {
-        let mut single: Vec<String> = r
+        let findings: Vec<Finding> = r
             .findings
             .iter()
             .map(|f| Finding::try_from(f).unwrap())
-            .filter(|f| f.rule.scope() == nianbao_model::finding::RuleScope::Single)
-            .map(|f| key(&f))
             .collect();
-        single.sort();
-        if single != offline(bytes) {
+        if single_report(&findings) != offline(bytes) {
             problems.push(format!("{name}: findings differ from nianbao check"));
         }
     }

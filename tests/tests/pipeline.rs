@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+use nianbao_e2e::offline::{offline, single_report};
 use nianbao_e2e::pipeline::{Db, Pipeline, fast_bus, listener, stop_on};
 use nianbao_e2e::shared_broker;
 use nianbao_model::{Finding, RuleId, Severity};
@@ -91,25 +92,6 @@ impl Run {
     }
 }
 
-/// The findings `nianbao check` gives offline, as comparable keys.
-fn offline(bytes: &[u8]) -> Vec<String> {
-    let x = nianbao_extract::extract_bytes(bytes);
-    let mut v: Vec<String> = nianbao_rules::Checker::default()
-        .check(&x)
-        .iter()
-        .map(key)
-        .collect();
-    v.sort();
-    v
-}
-
-fn key(f: &Finding) -> String {
-    format!(
-        "{}|{}|{:?}|{:?}|{:?}|{:?}",
-        f.rule, f.severity, f.part, f.cell, f.column, f.line
-    )
-}
-
 fn corpus(generated: usize) -> Vec<(String, Vec<u8>, Option<String>)> {
     let mut out = Vec::new();
     if let Some(dir) = nianbao_e2e::seeds_dir() {
@@ -192,12 +174,7 @@ async fn run_corpus(db: Db, generated: usize) {
             .iter()
             .map(|f| Finding::try_from(f).unwrap())
             .collect();
-        let mut single: Vec<String> = findings
-            .iter()
-            .filter(|f| f.rule.scope() == nianbao_model::finding::RuleScope::Single)
-            .map(key)
-            .collect();
-        single.sort();
+        let single = single_report(&findings);
         if single != offline(bytes) {
             problems.push(format!(
                 "{name}: pipeline findings {single:?} ≠ offline {:?}",
