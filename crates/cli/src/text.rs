@@ -7,7 +7,7 @@ use nianbao_proto::v1::Finding;
 /// `第三部分，单元格 R24（自然人列），第57行`, as `nianbao check` and the alerts write it; empty
 /// when the finding has no location (a cross-report rule such as `report-changed`).
 pub fn location(f: &Finding) -> String {
-    nianbao_proto::StoredFinding::from(f).location()
+    nianbao_model::StoredFinding::from(f).location()
 }
 
 /// The severity word an official reads; an unknown word (a newer validator's) counts as a warning,

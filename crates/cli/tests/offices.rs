@@ -6,13 +6,12 @@
 
 mod common;
 use common::nianbao;
-use nianbao_notification::alert::{
-    AlertRecord, FindingRecord, KIND_FINDINGS, KIND_MISSING, STATUS_OPEN,
-};
+use nianbao_model::StoredFinding;
+use nianbao_notification::alert::{AlertRecord, KIND_FINDINGS, KIND_MISSING, STATUS_OPEN};
 use nianbao_notification::store::{DeliveryStatus, Store};
 use std::time::Duration;
 
-fn alert(report: &str, agency: &str, kind: &str, findings: Vec<FindingRecord>) -> AlertRecord {
+fn alert(report: &str, agency: &str, kind: &str, findings: Vec<StoredFinding>) -> AlertRecord {
     AlertRecord {
         alert_id: AlertRecord::id_for(report, "v1", "390121", kind),
         office_id: "390121".into(),
@@ -40,8 +39,8 @@ fn alert(report: &str, agency: &str, kind: &str, findings: Vec<FindingRecord>) -
     }
 }
 
-fn finding(rule: &str, msg: &str) -> FindingRecord {
-    FindingRecord {
+fn finding(rule: &str, msg: &str) -> StoredFinding {
+    StoredFinding {
         rule: rule.into(),
         severity: "error".into(),
         message: msg.into(),
@@ -69,7 +68,7 @@ async fn alerts_ack_export_and_channels() {
         "missing:清河县审计局",
         "清河县审计局",
         KIND_MISSING,
-        vec![FindingRecord {
+        vec![StoredFinding {
             rule: "report-missing".into(),
             severity: "error".into(),
             message: "截至2025年1月31日（政府部门报送期限）未收到2024年度报告".into(),

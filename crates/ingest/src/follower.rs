@@ -2,9 +2,10 @@
 //! events of every region) and records each report's progress in the store.
 
 use crate::status::{Status, StatusChange};
-use crate::store::{Applied, EventData, StatusEvent, Store, StoredFinding};
+use crate::store::{Applied, EventData, StatusEvent, Store};
 use nianbao_bus::{Handler, Message, Outcome, QueueSpec, Stage};
 use nianbao_directory::MatchKind;
+use nianbao_model::StoredFinding;
 use nianbao_proto::v1;
 use prost::Message as _;
 

@@ -5,11 +5,12 @@
 
 use crate::outbox::publish_received;
 use crate::status::Status;
-use crate::store::{ListFilter, ReportRow, Store, StoreError, StoredFinding};
+use crate::store::{ListFilter, ReportRow, Store, StoreError};
 use crate::submit::Submitter;
 use nianbao_auth::Role;
 use nianbao_auth::grpc::{denied, require};
 use nianbao_bus::Bus;
+use nianbao_model::StoredFinding;
 use nianbao_proto::v1;
 use nianbao_proto::v1::ingest_server::Ingest;
 use sha2::{Digest, Sha256};

@@ -62,7 +62,7 @@ pub struct ReportRow {
     pub http_status: i64,
 }
 
-pub use nianbao_proto::StoredFinding;
+use nianbao_model::StoredFinding;
 
 /// Filters of `ListReports`; `None` means "any".
 #[derive(Clone, Debug, Default)]

@@ -18,6 +18,7 @@ pub mod cells;
 pub mod finding;
 pub mod json;
 pub mod report;
+pub mod stored;
 
 pub use agency::{AgencyKind, AgencyLevel, AgencyProfile};
 pub use cells::{T2Cell, T2Row, T3Col, T3Row, T4Cell, T4Group, T4Result};
@@ -26,3 +27,4 @@ pub use report::{
     Cell, Extraction, LabelDeviation, Part, PartSpan, SourceLocation, Table2, Table3, Table4,
     Template, TextLine,
 };
+pub use stored::StoredFinding;

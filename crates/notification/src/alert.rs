@@ -13,16 +13,16 @@ pub const ALERT_SCHEMA: &str = "nianbao.alert/v1";
 const MESSAGE_MAX_FINDINGS: usize = 20;
 
 /// A finding as alerts store and deliver it (the fields of `nianbao check --json`).
-pub use nianbao_proto::StoredFinding as FindingRecord;
+use nianbao_model::StoredFinding;
 
 /// The severity, an unknown word counting as a warning: a newer validator's level must not make an
 /// alert disappear, nor shout as an error.
-pub fn level(f: &FindingRecord) -> Severity {
+pub fn level(f: &StoredFinding) -> Severity {
     f.severity.parse().unwrap_or(Severity::Warning)
 }
 
 /// `第三部分，单元格 R24（自然人列），第57行`, the way `nianbao check` writes it.
-pub fn location(f: &FindingRecord) -> String {
+pub fn location(f: &StoredFinding) -> String {
     f.location()
 }
 
@@ -59,7 +59,7 @@ pub struct AlertRecord {
     pub region: String,
     pub status: String,
     pub kind: String,
-    pub findings: Vec<FindingRecord>,
+    pub findings: Vec<StoredFinding>,
     pub message: String,
     /// Why the alert went where it went when the agency was not matched exactly (empty otherwise).
     pub route_note: String,
@@ -146,7 +146,7 @@ impl AlertRecord {
 
 /// The identity of a finding across versions: rule, severity, place and text (not the line, which
 /// moves when text above it changes).
-pub fn finding_key(f: &FindingRecord) -> String {
+pub fn finding_key(f: &StoredFinding) -> String {
     format!(
         "{}|{}|{:?}|{:?}|{:?}|{}",
         f.rule,
@@ -159,7 +159,7 @@ pub fn finding_key(f: &FindingRecord) -> String {
 }
 
 /// Order-independent hash of a set of findings.
-pub fn fingerprint(findings: &[FindingRecord]) -> String {
+pub fn fingerprint(findings: &[StoredFinding]) -> String {
     let mut keys: Vec<String> = findings.iter().map(finding_key).collect();
     keys.sort();
     keys.dedup();
@@ -190,7 +190,7 @@ pub fn display_year(year: i32) -> String {
 }
 
 /// `2 个错误、1 个警告`.
-pub fn counts(findings: &[FindingRecord]) -> String {
+pub fn counts(findings: &[StoredFinding]) -> String {
     let mut out = Vec::new();
     for s in [Severity::Error, Severity::Warning, Severity::Info] {
         let n = findings.iter().filter(|f| level(f) == s).count();
@@ -202,7 +202,7 @@ pub fn counts(findings: &[FindingRecord]) -> String {
 }
 
 /// `1. [错误] …（第三部分，单元格 R24（自然人列），第57行）[t3-balance]`, numbered from `first`.
-pub fn finding_line(i: usize, f: &FindingRecord) -> String {
+pub fn finding_line(i: usize, f: &StoredFinding) -> String {
     let loc = location(f);
     let msg = f.message.trim().trim_end_matches(['。', '；', ';']);
     let mut s = format!("{i}. [{}] {msg}", level(f).chinese());
@@ -217,15 +217,15 @@ pub fn finding_line(i: usize, f: &FindingRecord) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Changes {
     /// In the previous alert, gone now.
-    pub fixed: Vec<FindingRecord>,
+    pub fixed: Vec<StoredFinding>,
     /// In both.
-    pub kept: Vec<FindingRecord>,
+    pub kept: Vec<StoredFinding>,
     /// Only now.
-    pub added: Vec<FindingRecord>,
+    pub added: Vec<StoredFinding>,
 }
 
 impl Changes {
-    pub fn between(previous: &[FindingRecord], now: &[FindingRecord]) -> Changes {
+    pub fn between(previous: &[StoredFinding], now: &[StoredFinding]) -> Changes {
         let prev: std::collections::HashSet<String> = previous.iter().map(finding_key).collect();
         let cur: std::collections::HashSet<String> = now.iter().map(finding_key).collect();
         Changes {
@@ -253,7 +253,7 @@ impl Changes {
 pub fn format_update_message(
     agency: &str,
     year: i32,
-    findings: &[FindingRecord],
+    findings: &[StoredFinding],
     changes: &Changes,
     quiet: bool,
     route_note: &str,
@@ -274,7 +274,7 @@ pub fn format_update_message(
         parts.push(format!("新发现 {}", counts(&changes.added)));
     }
     head.push_str(&parts.join("，"));
-    let shown: Vec<FindingRecord> = if quiet {
+    let shown: Vec<StoredFinding> = if quiet {
         changes.added.clone()
     } else {
         findings.to_vec()
@@ -349,9 +349,9 @@ pub fn format_missing_message(agency: &str, year: i32, deadline: &str, kind: &st
 }
 
 /// The finding a report published after its deadline carries.
-pub fn late_finding(arrived: &str, deadline: &str, published: bool) -> FindingRecord {
+pub fn late_finding(arrived: &str, deadline: &str, published: bool) -> StoredFinding {
     let how = if published { "发布" } else { "收到" };
-    FindingRecord {
+    StoredFinding {
         rule: RULE_LATE.to_string(),
         severity: nianbao_model::RuleId::ReportLate
             .default_severity()
@@ -369,11 +369,11 @@ pub fn late_finding(arrived: &str, deadline: &str, published: bool) -> FindingRe
 
 /// The findings that alert at `min` (never info), errors first, in the validator's order within a
 /// severity.
-pub fn alerting_findings(findings: &[v1::Finding], min: Severity) -> Vec<FindingRecord> {
+pub fn alerting_findings(findings: &[v1::Finding], min: Severity) -> Vec<StoredFinding> {
     let min = min.max(Severity::Warning);
-    let mut v: Vec<FindingRecord> = findings
+    let mut v: Vec<StoredFinding> = findings
         .iter()
-        .map(FindingRecord::from)
+        .map(StoredFinding::from)
         .filter(|f| level(f) >= min)
         .collect();
     v.sort_by_key(|f| std::cmp::Reverse(level(f)));
@@ -386,7 +386,7 @@ pub fn alerting_findings(findings: &[v1::Finding], min: Severity) -> Vec<Finding
 pub fn format_message(
     agency: &str,
     year: i32,
-    findings: &[FindingRecord],
+    findings: &[StoredFinding],
     route_note: &str,
 ) -> String {
     let mut out = format!(

@@ -24,10 +24,10 @@
 //! service per database (like validation).
 
 use crate::alert::{
-    AlertRecord, Changes, DIGEST_PENDING, FindingRecord, KIND_ESCALATION, KIND_FINDINGS,
-    KIND_MISSING, KIND_RESOLUTION, RULE_MISSING, STATUS_OPEN, STATUS_RESOLVED, alerting_findings,
-    fingerprint, format_arrived_message, format_escalation_message, format_message,
-    format_missing_message, format_resolution_message, format_update_message, late_finding, level,
+    AlertRecord, Changes, DIGEST_PENDING, KIND_ESCALATION, KIND_FINDINGS, KIND_MISSING,
+    KIND_RESOLUTION, RULE_MISSING, STATUS_OPEN, STATUS_RESOLVED, alerting_findings, fingerprint,
+    format_arrived_message, format_escalation_message, format_message, format_missing_message,
+    format_resolution_message, format_update_message, late_finding, level,
 };
 use crate::clock::{DAY_MS, HOUR_MS, MINUTE_MS, SharedClock};
 use crate::config::RosterConfig;
@@ -36,6 +36,7 @@ use crate::render;
 use crate::store::{Arrival, Store, StoreError};
 use nianbao_directory::{Date, Directory, MatchKind, Office, Repeats};
 use nianbao_model::Severity;
+use nianbao_model::StoredFinding;
 use nianbao_proto::v1;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -819,7 +820,7 @@ impl Engine {
             a.region = agency.region.clone();
             a.report_key = format!("{}|{year}", agency.id);
             a.has_error = true;
-            a.findings = vec![FindingRecord {
+            a.findings = vec![StoredFinding {
                 rule: RULE_MISSING.to_string(),
                 severity: Severity::Error.as_str().to_string(),
                 message: format!(

@@ -347,7 +347,8 @@ pub fn digest_notice(office: &Office, alerts: &[AlertRecord], now_ms: i64) -> No
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::alert::{FindingRecord, KIND_FINDINGS, STATUS_OPEN, format_message};
+    use crate::alert::{KIND_FINDINGS, STATUS_OPEN, format_message};
+    use nianbao_model::StoredFinding;
 
     /// A report whose title and text try to make the robots link, mention, format and break lines.
     const HOSTILE_AGENCY: &str = "恶意局\n### 紧急通知 [点此领取](http://evil.example/a) <a href=\"http://evil.example\">x</a> <@zhangsan> @all @13800000000\u{202E}";
@@ -355,7 +356,7 @@ mod tests {
 
     fn hostile_alert() -> AlertRecord {
         let findings = vec![
-            FindingRecord {
+            StoredFinding {
                 rule: "t3-balance".into(),
                 severity: "error".into(),
                 message: HOSTILE_TEXT.into(),
@@ -366,7 +367,7 @@ mod tests {
                 actual: None,
                 line: Some(57),
             },
-            FindingRecord {
+            StoredFinding {
                 rule: "part-missing".into(),
                 severity: "warning".into(),
                 message: "缺少第五部分".into(),

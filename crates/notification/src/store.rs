@@ -9,12 +9,13 @@
 //! updates whose affected-row count says who won.
 
 use crate::alert::{
-    AlertRecord, DIGEST_PENDING, FindingRecord, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED,
+    AlertRecord, DIGEST_PENDING, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED,
 };
 use crate::render::Notice;
 use nianbao_db::{
     Db, Migration, Query, Row, Step, query, rows_per_statement, sql_params, sql_rows,
 };
+use nianbao_model::StoredFinding;
 use std::collections::{HashMap, HashSet};
 use thiserror::Error;
 
@@ -1292,7 +1293,7 @@ fn bind_alert(q: Query, a: &AlertRecord, findings_json: String) -> Query {
 fn alert_from_row(r: &Row) -> Result<AlertRecord, StoreError> {
     let alert_id: String = r.try_get(0)?;
     let findings_json: String = r.try_get(10)?;
-    let findings: Vec<FindingRecord> = serde_json::from_str(&findings_json)
+    let findings: Vec<StoredFinding> = serde_json::from_str(&findings_json)
         .map_err(|e| StoreError::Findings(alert_id.clone(), e))?;
     let year: i64 = r.try_get(6)?;
     Ok(AlertRecord {

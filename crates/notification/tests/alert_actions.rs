@@ -12,7 +12,8 @@ use axum::Json;
 use axum::extract::State;
 use nianbao_auth::{Identity, Role};
 use nianbao_directory::Directory;
-use nianbao_notification::alert::{AlertRecord, FindingRecord, KIND_FINDINGS, STATUS_OPEN};
+use nianbao_model::StoredFinding;
+use nianbao_notification::alert::{AlertRecord, KIND_FINDINGS, STATUS_OPEN};
 use nianbao_notification::clock::ManualClock;
 use nianbao_notification::deliver::{Deliverer, SmtpSettings, WebhookSettings};
 use nianbao_notification::engine::{Engine, Policy};
@@ -86,7 +87,7 @@ kind = "department"
 }
 
 fn alert(agency: &str, agency_id: &str) -> AlertRecord {
-    let findings = vec![FindingRecord {
+    let findings = vec![StoredFinding {
         rule: "t3-balance".into(),
         severity: "error".into(),
         message: "表三 自然人 列：第一项加第二项之和(41)不等于第三项加第四项之和(40)，相差1".into(),

@@ -11,7 +11,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use nianbao_notification::alert::{AlertRecord, FindingRecord, KIND_FINDINGS, STATUS_OPEN};
+use nianbao_model::StoredFinding;
+use nianbao_notification::alert::{AlertRecord, KIND_FINDINGS, STATUS_OPEN};
 use nianbao_notification::deliver::{Channel, Deliverer, SmtpSettings, WebhookSettings};
 use nianbao_notification::render::alert_notice;
 use nianbao_notification::store::Store;
@@ -201,7 +202,7 @@ async fn smtp_server() -> (u16, Arc<Mutex<Vec<Mail>>>) {
 }
 
 fn alert() -> AlertRecord {
-    let findings = vec![FindingRecord {
+    let findings = vec![StoredFinding {
         rule: "t3-balance".into(),
         severity: "error".into(),
         message: "表三 自然人 列：第一项加第二项之和(41)不等于第三项加第四项之和(40)，相差1".into(),

@@ -3,9 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use nianbao_notification::alert::{
-    AlertRecord, FindingRecord, KIND_FINDINGS, STATUS_ACKNOWLEDGED, STATUS_OPEN,
-};
+use nianbao_model::StoredFinding;
+use nianbao_notification::alert::{AlertRecord, KIND_FINDINGS, STATUS_ACKNOWLEDGED, STATUS_OPEN};
 use nianbao_notification::store::{AlertQuery, DeliveryStatus, Store};
 
 fn alert(report: &str, office: &str, at: i64) -> AlertRecord {
@@ -20,7 +19,7 @@ fn alert(report: &str, office: &str, at: i64) -> AlertRecord {
         region: "390121".into(),
         status: STATUS_OPEN.into(),
         kind: KIND_FINDINGS.into(),
-        findings: vec![FindingRecord {
+        findings: vec![StoredFinding {
             rule: "t3-balance".into(),
             severity: "error".into(),
             message: "表三 不平衡".into(),
