@@ -190,11 +190,13 @@ pub const TOKEN_PREFIX: &str = "nbt_";
 /// revocation takes effect within it).
 pub const RELOAD_AFTER: Duration = Duration::from_secs(1);
 
-/// After a token or certificate it does not know, a service looks at the file again at once, so a
-/// credential issued a moment ago works on its first call. A flood of unknown tokens costs one
-/// `stat` each (the file is read only when it changed): less than the TLS handshake and the hash
-/// the caller has already made the service do. (A rate limit here once refused credentials issued
-/// within it.)
+/// After a token or certificate it does not know, a service reads the file again at once and
+/// compares its content (a hash) with what it holds, so a credential issued a moment ago works on
+/// its first call. The file's `stat` alone cannot tell: two credentials issued within one tick of
+/// the kernel's clock can leave the same time and length, and the inode of a file replaced by
+/// rename is reused (CI saw exactly that). A flood of unknown tokens costs a read of this small
+/// file each: less than the TLS handshake and the hash the caller has already made the service do.
+/// (A rate limit here once refused credentials issued within it.)
 pub const RECHECK_ON_MISS: Duration = Duration::ZERO;
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -415,6 +417,8 @@ impl Table {
 struct State {
     table: Table,
     modified: Option<Stamp>,
+    /// SHA-256 of the text the table was read from.
+    digest: String,
     checked: Instant,
 }
 
@@ -461,6 +465,8 @@ impl Credentials {
     /// The credentials of the file at `path`; it must exist and be valid (a service that starts
     /// with none would refuse every call).
     pub fn load(path: &Path) -> Result<Credentials, AuthError> {
+        // The stamp before the text: a file replaced in between is then seen as changed.
+        let stamp = modified(path);
         let text = std::fs::read_to_string(path).map_err(|source| AuthError::Read {
             path: path.into(),
             source,
@@ -470,7 +476,8 @@ impl Credentials {
             path: Some(path.into()),
             state: Mutex::new(State {
                 table: Table::of(&records),
-                modified: modified(path),
+                modified: stamp,
+                digest: sha256_hex(text.as_bytes()),
                 checked: Instant::now(),
             }),
         })
@@ -483,13 +490,15 @@ impl Credentials {
             state: Mutex::new(State {
                 table: Table::of(records),
                 modified: None,
+                digest: String::new(),
                 checked: Instant::now(),
             }),
         }
     }
 
-    /// The table, read again first if the file changed and it was last looked at `after` ago.
-    fn state(&self, after: Duration) -> std::sync::MutexGuard<'_, State> {
+    /// The table, read again first if the file changed and it was last looked at `after` ago:
+    /// changed by its `stat`, or with `by_content` by the hash of its text.
+    fn state(&self, after: Duration, by_content: bool) -> std::sync::MutexGuard<'_, State> {
         let mut st = self
             .state
             .lock()
@@ -499,11 +508,19 @@ impl Credentials {
         {
             st.checked = Instant::now();
             let now = modified(path);
-            if now != st.modified {
-                match read_records(path) {
-                    Ok(records) => {
+            if now != st.modified || by_content {
+                match std::fs::read_to_string(path)
+                    .map_err(|source| AuthError::Read {
+                        path: path.clone(),
+                        source,
+                    })
+                    .and_then(|text| Ok((sha256_hex(text.as_bytes()), parse(&text, path)?)))
+                {
+                    Ok((digest, _)) if digest == st.digest => st.modified = now,
+                    Ok((digest, records)) => {
                         st.table = Table::of(&records);
                         st.modified = now;
+                        st.digest = digest;
                         tracing::info!(path = %path.display(), valid = st.table.by_token.len() + st.table.by_cert.len(), "credentials reloaded");
                     }
                     Err(e) => {
@@ -533,11 +550,11 @@ impl Credentials {
 
     fn lookup(&self, find: impl Fn(&Table) -> Option<Identity>) -> Option<Identity> {
         // Two statements: the first guard must be dropped before the second lock is taken.
-        let found = find(&self.state(RELOAD_AFTER).table);
+        let found = find(&self.state(RELOAD_AFTER, false).table);
         if found.is_some() {
             return found;
         }
-        let st = self.state(RECHECK_ON_MISS);
+        let st = self.state(RECHECK_ON_MISS, true);
         find(&st.table)
     }
 }
@@ -553,6 +570,29 @@ mod tests {
             name: String::new(),
             cert_pem: None,
         }
+    }
+
+    /// CI: the service read the file, a credential was issued (the file replaced), and only then
+    /// did the service take the file's stamp; the stamp then never changed again, and the new
+    /// credential was refused. On a miss the content decides.
+    #[test]
+    fn a_credential_issued_while_the_file_was_being_read_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials.toml");
+        issue(&path, &req(Role::Operator, "")).unwrap();
+        let creds = Credentials::load(&path).unwrap();
+        let late = issue(&path, &req(Role::Operator, "")).unwrap();
+        // What the race left: the new file's stamp with the old file's table.
+        creds
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .modified = modified(&path);
+        let token = late.token.unwrap();
+        assert!(
+            creds.verify_token(&token).is_some(),
+            "the new credential is refused"
+        );
     }
 
     #[test]
