@@ -203,6 +203,27 @@ pub fn alert_proto(a: &AlertRecord, w: Option<&AlertWork>) -> v1::Alert {
     p
 }
 
+/// The audit record of `action` on `alert_id` by `caller`, before its outcome is known.
+fn action_by(
+    caller: &Identity,
+    alert_id: &str,
+    action: &str,
+    peer: String,
+    at_ms: i64,
+) -> AlertAction {
+    AlertAction {
+        alert_id: alert_id.trim().to_string(),
+        action: action.into(),
+        by_name: caller.name.clone(),
+        credential_id: caller.credential_id.clone(),
+        caller: caller.describe(),
+        peer,
+        detail: String::new(),
+        outcome: String::new(),
+        at_ms,
+    }
+}
+
 /// The caller's address for audit records, with the browser's when a console forwards it.
 fn peer_of(remote: Option<std::net::SocketAddr>, client_address: &str) -> String {
     let peer = remote.map_or_else(String::new, |a| a.to_string());
@@ -397,17 +418,13 @@ impl Notification for NotificationService {
         let note = check_note(&r.note)?;
         let to = r.office_id.trim().to_string();
         let now = self.clock.now_ms();
-        let mut audit = AlertAction {
-            alert_id: r.alert_id.trim().to_string(),
-            action: ACTION_REASSIGN.into(),
-            by_name: caller.name.clone(),
-            credential_id: caller.credential_id.clone(),
-            caller: caller.describe(),
-            peer: peer_of(remote, &r.client_address),
-            detail: String::new(),
-            outcome: String::new(),
-            at_ms: now,
-        };
+        let mut audit = action_by(
+            &caller,
+            &r.alert_id,
+            ACTION_REASSIGN,
+            peer_of(remote, &r.client_address),
+            now,
+        );
         let (alert, work) = self.alert_for_action(&caller, &mut audit).await?;
         let (from, _) = current_office(&alert, &work);
         audit.detail = format!("{from} → {to}");
@@ -475,17 +492,13 @@ impl Notification for NotificationService {
         let r = request.into_inner();
         let note = check_note(&r.note)?;
         let date = check_date(&r.rectify_by)?;
-        let mut audit = AlertAction {
-            alert_id: r.alert_id.trim().to_string(),
-            action: ACTION_RECTIFY_BY.into(),
-            by_name: caller.name.clone(),
-            credential_id: caller.credential_id.clone(),
-            caller: caller.describe(),
-            peer: peer_of(remote, &r.client_address),
-            detail: String::new(),
-            outcome: String::new(),
-            at_ms: self.clock.now_ms(),
-        };
+        let mut audit = action_by(
+            &caller,
+            &r.alert_id,
+            ACTION_RECTIFY_BY,
+            peer_of(remote, &r.client_address),
+            self.clock.now_ms(),
+        );
         let (alert, work) = self.alert_for_action(&caller, &mut audit).await?;
         audit.detail = format!(
             "{} → {}",
@@ -521,17 +534,13 @@ impl Notification for NotificationService {
         let r = request.into_inner();
         let note = check_note(&r.note)?;
         let now = self.clock.now_ms();
-        let mut audit = AlertAction {
-            alert_id: r.alert_id.trim().to_string(),
-            action: ACTION_NOTIFY_AGENCY.into(),
-            by_name: caller.name.clone(),
-            credential_id: caller.credential_id.clone(),
-            caller: caller.describe(),
-            peer: peer_of(remote, &r.client_address),
-            detail: String::new(),
-            outcome: String::new(),
-            at_ms: now,
-        };
+        let mut audit = action_by(
+            &caller,
+            &r.alert_id,
+            ACTION_NOTIFY_AGENCY,
+            peer_of(remote, &r.client_address),
+            now,
+        );
         let (alert, work) = self.alert_for_action(&caller, &mut audit).await?;
         let engine = self.engine()?;
         if alert.kind != crate::alert::KIND_FINDINGS && alert.kind != crate::alert::KIND_MISSING {
