@@ -129,7 +129,13 @@ for svc in ingest extraction validation notification; do
     if sh deploy/compose/service.sh --ready "$(port "$svc")" 2>/dev/null; then ok=1; break; fi
     sleep 0.4
   done
-  [ "$ok" = 1 ] || { echo "$svc not ready:"; tail -20 "$work/$svc.log"; exit 1; }
+  [ "$ok" = 1 ] || {
+    echo "$svc not ready:"
+    # A panic's message comes before its backtrace: show it, then the end of the log.
+    grep -m1 -A4 'panicked' "$work/$svc.log" || true
+    tail -20 "$work/$svc.log"
+    exit 1
+  }
   echo "$svc: healthy (GET /readyz = 200)"
 done
 
