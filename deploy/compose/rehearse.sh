@@ -131,9 +131,9 @@ for svc in ingest extraction validation notification; do
   done
   [ "$ok" = 1 ] || {
     echo "$svc not ready:"
-    # A panic's message comes before its backtrace: show it, then the end of the log.
-    grep -m1 -A4 'panicked' "$work/$svc.log" || true
-    tail -20 "$work/$svc.log"
+    # The end of its log without backtrace frames (RUST_BACKTRACE may be set): the error or
+    # panic message comes before them.
+    grep -v -E '^ +([0-9]+: | *at )' "$work/$svc.log" | tail -20
     exit 1
   }
   echo "$svc: healthy (GET /readyz = 200)"

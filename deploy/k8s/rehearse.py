@@ -51,6 +51,14 @@ SERVICES = ["nianbao-ingest", "nianbao-extraction", "nianbao-validation", "nianb
 procs: list[subprocess.Popen] = []
 
 
+def log_tail(path, lines=20):
+    """The end of a process's log without backtrace frames (RUST_BACKTRACE may be set): the error
+    or panic message comes before them."""
+    kept = [l for l in path.read_text(errors="replace").splitlines()
+            if not re.match(r"^ +([0-9]+: | *at )", l)]
+    return "\n".join(kept[-lines:])
+
+
 def run(*cmd, **kw):
     return subprocess.run([str(c) for c in cmd], check=True, **kw)
 
@@ -133,7 +141,7 @@ def inside(args):
         code = p.wait(timeout=120)
         print(f"   {c['name']}: exit {code}")
         if code != 0:
-            print((BASE / f"job-{c['name']}.log").read_text()[-3000:])
+            print(log_tail(BASE / f"job-{c['name']}.log"))
             return 1
 
     step("the Deployments, with their readiness probes")
@@ -157,7 +165,7 @@ def inside(args):
             time.sleep(0.3)
         else:
             print(f"{name}: {url} never answered 200")
-            print((BASE / f"{name}.log").read_text()[-3000:])
+            print(log_tail(BASE / f"{name}.log"))
             return 1
         print(f"   {name}: ready ({probe['path']} on {probe['port']} = 200)")
 

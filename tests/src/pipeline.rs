@@ -8,12 +8,11 @@ use nianbao_auth::{AuthChannel, Role};
 use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_proto::v1::notification_client::NotificationClient;
 use nianbao_proto::v1::{GetReportRequest, Report, SubmitReportRequest};
+use nianbao_service::Shutdown;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 impl Broker {
@@ -151,16 +150,6 @@ pub async fn listener() -> Result<(tokio::net::TcpListener, String)> {
     Ok((l, url))
 }
 
-/// A future that resolves once `rx` turns true: the shutdown signal handed to each service.
-pub fn stop_on(
-    rx: &watch::Receiver<bool>,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let mut rx = rx.clone();
-    async move {
-        let _ = rx.wait_for(|v| *v).await;
-    }
-}
-
 /// Connects to the gRPC server at `url` and waits until its health service reports `service`
 /// (`""`: the whole server) SERVING, retrying the connection and the check every 100 ms; an error
 /// after `within`. Returns the channel, for the service's own client.
@@ -289,9 +278,6 @@ pub async fn connect(url: &str, client: &nianbao_auth::ClientConfig) -> Result<A
     ))
 }
 
-/// The shutdown signal a service of a [`Pipeline`] gets: resolves when the pipeline shuts down.
-pub type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
 /// The directory of offices and agencies the bundled samples and generated reports are routed by.
 pub fn sample_directory() -> PathBuf {
     crate::repo_root().join("deploy/directory/chujiang.toml")
@@ -318,7 +304,8 @@ pub struct Pipeline {
     pub security: Security,
     /// Agency credentials issued by [`submit_as_agency`](Pipeline::submit_as_agency), by agency.
     agency_tokens: Mutex<std::collections::HashMap<String, String>>,
-    stop: watch::Sender<bool>,
+    stop: nianbao_service::Trigger,
+    shutdown: Shutdown,
     services: Vec<(&'static str, JoinHandle<Result<(), String>>)>,
     /// Errors of services that ended before the shutdown, as they happen: a test waiting for its
     /// reports stops waiting and says which service failed and why.
@@ -354,6 +341,7 @@ impl Pipeline {
         let dir = crate::e2e_tmp_dir()?.join(format!("{name}-{}", unique_suffix()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let security = Security::new(&dir)?;
+        let (stop, shutdown) = Shutdown::new();
         Ok(Pipeline {
             amqp,
             vhost,
@@ -364,7 +352,8 @@ impl Pipeline {
             metrics: Default::default(),
             security,
             agency_tokens: Mutex::default(),
-            stop: watch::channel(false).0,
+            stop,
+            shutdown,
             services: Vec::new(),
             failed: Arc::default(),
         })
@@ -377,7 +366,9 @@ impl Pipeline {
         p.start_ingest_and_validation(db).await?;
         let cfg = p.notification_config(db)?;
         p.notify_url = p
-            .spawn("notification", |l, s| nianbao_notification::run(cfg, l, s))
+            .spawn("notification", |l, s| {
+                nianbao_notification::run(cfg, l, s, Default::default())
+            })
             .await?;
         Ok(p)
     }
@@ -386,11 +377,15 @@ impl Pipeline {
     pub async fn start_ingest_and_validation(&mut self, db: Db) -> Result<()> {
         let cfg = self.ingest_config(db)?;
         self.ingest_url = self
-            .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
+            .spawn("ingest", |l, s| {
+                nianbao_ingest::run(cfg, l, s, Default::default())
+            })
             .await?;
         let cfg = self.validation_config(db)?;
         self.validation_url = self
-            .spawn("validation", |l, s| nianbao_validation::run(cfg, l, s))
+            .spawn("validation", |l, s| {
+                nianbao_validation::run(cfg, l, s, Default::default())
+            })
             .await?;
         Ok(())
     }
@@ -399,13 +394,13 @@ impl Pipeline {
     /// service's URL. `start` gets the listener and the signal and returns the service's future.
     pub async fn spawn<F, Fut, E>(&mut self, service: &'static str, start: F) -> Result<String>
     where
-        F: FnOnce(tokio::net::TcpListener, StopSignal) -> Fut,
+        F: FnOnce(tokio::net::TcpListener, Shutdown) -> Fut,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: std::fmt::Display + Send + 'static,
     {
         let (l, url) = listener().await?;
         let url = url.replacen("http://", "https://", 1);
-        let run = start(l, Box::pin(stop_on(&self.stop.subscribe())));
+        let run = start(l, self.shutdown.clone());
         let failed = self.failed.clone();
         let handle = tokio::spawn(async move {
             let result = run.await.map_err(|e| format!("{e:#}"));
@@ -588,7 +583,7 @@ impl Pipeline {
     /// Stops every service, waits for each (20 s at most) and removes the folder. An error if a
     /// service had failed, panicked or did not stop.
     pub async fn shutdown(self) -> Result<()> {
-        let _ = self.stop.send(true);
+        self.stop.fire();
         let mut failures = Vec::new();
         for (service, handle) in self.services {
             match tokio::time::timeout(Duration::from_secs(20), handle).await {

@@ -90,19 +90,25 @@ async fn start(dir_file: &Path, clock: Arc<ManualClock>) -> Pipeline {
     let mut cfg = p.ingest_config(Db::Sqlite).unwrap();
     cfg.directory = directory.clone();
     p.ingest_url = p
-        .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
+        .spawn("ingest", |l, s| {
+            nianbao_ingest::run(cfg, l, s, Default::default())
+        })
         .await
         .unwrap();
     let mut cfg = p.validation_config(Db::Sqlite).unwrap();
     cfg.directory = directory.clone();
     p.validation_url = p
-        .spawn("validation", |l, s| nianbao_validation::run(cfg, l, s))
+        .spawn("validation", |l, s| {
+            nianbao_validation::run(cfg, l, s, Default::default())
+        })
         .await
         .unwrap();
     let cfg = p.extraction_config(&p.ingest_url, 4);
-    p.spawn("extraction", |l, s| nianbao_extraction::run(cfg, l, s))
-        .await
-        .unwrap();
+    p.spawn("extraction", |l, s| {
+        nianbao_extraction::run(cfg, l, s, Default::default())
+    })
+    .await
+    .unwrap();
     let mut cfg = p.notification_config(Db::Sqlite).unwrap();
     cfg.directory = directory;
     cfg.tick_ms = 100;
@@ -110,7 +116,15 @@ async fn start(dir_file: &Path, clock: Arc<ManualClock>) -> Pipeline {
     cfg.roster.year = YEAR;
     p.notify_url = p
         .spawn("notification", |l, s| {
-            nianbao_notification::run_with_clock(cfg, l, s, clock)
+            nianbao_notification::run(
+                cfg,
+                l,
+                s,
+                nianbao_notification::Deps {
+                    clock,
+                    ..Default::default()
+                },
+            )
         })
         .await
         .unwrap();

@@ -27,16 +27,26 @@ async fn start(db: Db, clock: Arc<ManualClock>, year: i32) -> Pipeline {
     let mut p = Pipeline::new(shared_broker(), "alerts").await.unwrap();
     p.start_ingest_and_validation(db).await.unwrap();
     let cfg = p.extraction_config(&p.ingest_url, 8);
-    p.spawn("extraction", |l, s| nianbao_extraction::run(cfg, l, s))
-        .await
-        .unwrap();
+    p.spawn("extraction", |l, s| {
+        nianbao_extraction::run(cfg, l, s, Default::default())
+    })
+    .await
+    .unwrap();
     let mut cfg = p.notification_config(db).unwrap();
     cfg.tick_ms = 100;
     cfg.roster.enabled = true;
     cfg.roster.year = year;
     p.notify_url = p
         .spawn("notification", |l, s| {
-            nianbao_notification::run_with_clock(cfg, l, s, clock)
+            nianbao_notification::run(
+                cfg,
+                l,
+                s,
+                nianbao_notification::Deps {
+                    clock,
+                    ..Default::default()
+                },
+            )
         })
         .await
         .unwrap();

@@ -38,7 +38,9 @@ async fn ingest_caps_strings_and_each_agencys_storage() {
     // Room for the first report, not for both.
     cfg.agency_quota_bytes = (a.len() + b.len() / 2) as u64;
     p.ingest_url = p
-        .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
+        .spawn("ingest", |l, s| {
+            nianbao_ingest::run(cfg, l, s, Default::default())
+        })
         .await
         .unwrap();
     let mut operator = p.ingest().await.unwrap();
@@ -101,7 +103,9 @@ async fn alert_streams_need_an_office_and_are_capped() {
     let mut cfg = p.notification_config(Db::Sqlite).unwrap();
     cfg.stream.max_subscribers = 1;
     p.notify_url = p
-        .spawn("notification", |l, s| nianbao_notification::run(cfg, l, s))
+        .spawn("notification", |l, s| {
+            nianbao_notification::run(cfg, l, s, Default::default())
+        })
         .await
         .unwrap();
     let mut operator = p.notification().await.unwrap();
@@ -167,7 +171,9 @@ async fn validate_answers_within_its_deadline() {
     cfg.validate_timeout_ms = 0;
     cfg.validate_concurrency = 1;
     p.validation_url = p
-        .spawn("validation", |l, s| nianbao_validation::run(cfg, l, s))
+        .spawn("validation", |l, s| {
+            nianbao_validation::run(cfg, l, s, Default::default())
+        })
         .await
         .unwrap();
     let token = p.agency_token(AGENCY).unwrap();

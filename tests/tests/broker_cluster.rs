@@ -39,26 +39,34 @@ async fn the_pipeline_rides_out_a_restart_of_the_node_leading_the_work_queues() 
     let mut cfg = p.ingest_config(Db::Sqlite).unwrap();
     cfg.bus.url = cluster.url_on(&cfg.bus.url, 1);
     p.ingest_url = p
-        .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
+        .spawn("ingest", |l, s| {
+            nianbao_ingest::run(cfg, l, s, Default::default())
+        })
         .await
         .unwrap();
     let mut cfg = p.validation_config(Db::Sqlite).unwrap();
     cfg.bus.url = cluster.url_on(&cfg.bus.url, 2);
-    p.spawn("validation", |l, s| nianbao_validation::run(cfg, l, s))
-        .await
-        .unwrap();
+    p.spawn("validation", |l, s| {
+        nianbao_validation::run(cfg, l, s, Default::default())
+    })
+    .await
+    .unwrap();
     let mut cfg = p.notification_config(Db::Sqlite).unwrap();
     cfg.bus.url = cluster.url_on(&cfg.bus.url, 0);
     p.notify_url = p
-        .spawn("notification", |l, s| nianbao_notification::run(cfg, l, s))
+        .spawn("notification", |l, s| {
+            nianbao_notification::run(cfg, l, s, Default::default())
+        })
         .await
         .unwrap();
     for node in [0, 2] {
         let mut cfg = p.extraction_config(&p.ingest_url, 8);
         cfg.bus.url = cluster.url_on(&cfg.bus.url, node);
-        p.spawn("extraction", |l, s| nianbao_extraction::run(cfg, l, s))
-            .await
-            .unwrap();
+        p.spawn("extraction", |l, s| {
+            nianbao_extraction::run(cfg, l, s, Default::default())
+        })
+        .await
+        .unwrap();
     }
 
     let opts = nianbao_synth::SynthOptions {

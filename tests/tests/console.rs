@@ -437,13 +437,17 @@ async fn console_in_a_browser() {
         ..p.notification_config(Db::Sqlite).unwrap()
     };
     p.notify_url = p
-        .spawn("notification", |l, s| nianbao_notification::run(cfg, l, s))
+        .spawn("notification", |l, s| {
+            nianbao_notification::run(cfg, l, s, Default::default())
+        })
         .await
         .unwrap();
     let cfg = p.extraction_config(&p.ingest_url, 8);
-    p.spawn("extraction", |l, s| nianbao_extraction::run(cfg, l, s))
-        .await
-        .unwrap();
+    p.spawn("extraction", |l, s| {
+        nianbao_extraction::run(cfg, l, s, Default::default())
+    })
+    .await
+    .unwrap();
     let mut ids = Vec::new();
     for r in [&bad, &good, &other] {
         ids.extend(

@@ -383,9 +383,11 @@ async fn crawls_a_simulated_site_exactly_once_and_a_change_once_more() {
         .await
         .unwrap();
     let cfg = p.extraction_config(&p.ingest_url, 8);
-    p.spawn("extraction", |l, s| nianbao_extraction::run(cfg, l, s))
-        .await
-        .unwrap();
+    p.spawn("extraction", |l, s| {
+        nianbao_extraction::run(cfg, l, s, Default::default())
+    })
+    .await
+    .unwrap();
 
     let site = Arc::new(Site::default());
     build_site(&site);

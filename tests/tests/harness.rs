@@ -160,13 +160,17 @@ async fn a_failing_service_of_a_test_pipeline_is_reported() {
     let mut p = Pipeline::new(shared_broker(), "harness").await.unwrap();
     let cfg = p.ingest_config(Db::Sqlite).unwrap();
     p.ingest_url = p
-        .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
+        .spawn("ingest", |l, s| {
+            nianbao_ingest::run(cfg, l, s, Default::default())
+        })
         .await
         .unwrap();
     let mut cfg = p.notification_config(Db::Sqlite).unwrap();
     cfg.directory = p.dir.join("no-such-directory.toml").display().to_string();
     p.notify_url = p
-        .spawn("notification", |l, s| nianbao_notification::run(cfg, l, s))
+        .spawn("notification", |l, s| {
+            nianbao_notification::run(cfg, l, s, Default::default())
+        })
         .await
         .unwrap();
 

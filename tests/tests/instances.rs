@@ -8,15 +8,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use nianbao_e2e::pipeline::{Db, Pipeline, listener, stop_on};
+use nianbao_e2e::pipeline::{Db, Pipeline, listener};
 use nianbao_e2e::shared_broker;
 use nianbao_model::{Finding, RuleId};
 use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_proto::v1::notification_client::NotificationClient;
 use nianbao_proto::v1::{ListAlertsRequest, StreamAlertsRequest, SubmitReportRequest};
+use nianbao_service::Shutdown;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// A file name and its bytes.
 type File = (String, Vec<u8>);
@@ -121,38 +121,47 @@ async fn two_instances_of_every_service_on_one_postgresql() {
 
     let ingest_a = {
         let c = ingest.clone();
-        p.spawn("ingest", |l, s| nianbao_ingest::run(c, l, s))
-            .await
-            .unwrap()
+        p.spawn("ingest", |l, s| {
+            nianbao_ingest::run(c, l, s, Default::default())
+        })
+        .await
+        .unwrap()
     };
     let ingest_b = {
         let c = ingest.clone();
-        p.spawn("ingest", |l, s| nianbao_ingest::run(c, l, s))
-            .await
-            .unwrap()
+        p.spawn("ingest", |l, s| {
+            nianbao_ingest::run(c, l, s, Default::default())
+        })
+        .await
+        .unwrap()
     };
     p.ingest_url = ingest_b.clone();
     for _ in 0..2 {
         let c = validation.clone();
         p.validation_url = p
-            .spawn("validation", |l, s| nianbao_validation::run(c, l, s))
+            .spawn("validation", |l, s| {
+                nianbao_validation::run(c, l, s, Default::default())
+            })
             .await
             .unwrap();
     }
     for url in [&ingest_a, &ingest_b] {
         let c = p.extraction_config(url, 4);
-        p.spawn("extraction", |l, s| nianbao_extraction::run(c, l, s))
-            .await
-            .unwrap();
+        p.spawn("extraction", |l, s| {
+            nianbao_extraction::run(c, l, s, Default::default())
+        })
+        .await
+        .unwrap();
     }
     // Notification A first, with a stop of its own (the test stops it midway); then B.
-    let (stop_a, stop_a_rx) = watch::channel(false);
+    let (stop_a, shutdown_a) = Shutdown::new();
     let (l, url_a) = listener().await.unwrap();
     let url_a = url_a.replacen("http://", "https://", 1);
     let first = tokio::spawn(nianbao_notification::run(
         notification.clone(),
         l,
-        Box::pin(stop_on(&stop_a_rx)),
+        shutdown_a,
+        Default::default(),
     ));
     let db = nianbao_db::connect(&notification_db).await.unwrap();
     let mut leader = None;
@@ -170,7 +179,9 @@ async fn two_instances_of_every_service_on_one_postgresql() {
     {
         let c = notification.clone();
         p.notify_url = p
-            .spawn("notification", |l, s| nianbao_notification::run(c, l, s))
+            .spawn("notification", |l, s| {
+                nianbao_notification::run(c, l, s, Default::default())
+            })
             .await
             .unwrap();
     }
@@ -207,7 +218,7 @@ async fn two_instances_of_every_service_on_one_postgresql() {
     drop(on_a);
 
     // A stops: it gives the lease up and B takes over.
-    let _ = stop_a.send(true);
+    stop_a.fire();
     let stopped = tokio::time::timeout(Duration::from_secs(30), first).await;
     assert!(
         matches!(stopped, Ok(Ok(Ok(())))),

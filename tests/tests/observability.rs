@@ -14,12 +14,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use nianbao_e2e::pipeline::{Db, Pipeline, fast_bus, stop_on};
+use nianbao_e2e::pipeline::{Db, Pipeline, fast_bus};
 use nianbao_e2e::{Broker, shared_broker};
 use nianbao_metrics::sample_value;
 use nianbao_proto::v1;
 use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_proto::v1::ingest_server::{Ingest, IngestServer};
+use nianbao_service::Shutdown;
 use nianbao_service::{Metrics, Observability};
 use nianbao_telemetry::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
@@ -36,7 +37,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 
 /// The spans of every test in this binary (installed once, first thing in each test).
 fn exporter() -> &'static InMemorySpanExporter {
@@ -81,7 +81,9 @@ async fn start(broker: &Broker) -> Pipeline {
     let (obs, addr) = observed("ingest").await;
     p.metrics.insert("ingest", addr);
     p.ingest_url = p
-        .spawn("ingest", |l, s| nianbao_ingest::run_with(cfg, l, s, obs))
+        .spawn("ingest", |l, s| {
+            nianbao_ingest::run(cfg, l, s, nianbao_ingest::Deps { obs: Some(obs) })
+        })
         .await
         .unwrap();
 
@@ -89,7 +91,7 @@ async fn start(broker: &Broker) -> Pipeline {
     let (obs, addr) = observed("validation").await;
     p.metrics.insert("validation", addr);
     p.spawn("validation", |l, s| {
-        nianbao_validation::run_with(cfg, l, s, obs)
+        nianbao_validation::run(cfg, l, s, nianbao_validation::Deps { obs: Some(obs) })
     })
     .await
     .unwrap();
@@ -99,7 +101,15 @@ async fn start(broker: &Broker) -> Pipeline {
     p.metrics.insert("notification", addr);
     p.notify_url = p
         .spawn("notification", |l, s| {
-            nianbao_notification::run_with(cfg, l, s, obs)
+            nianbao_notification::run(
+                cfg,
+                l,
+                s,
+                nianbao_notification::Deps {
+                    obs: Some(obs),
+                    ..Default::default()
+                },
+            )
         })
         .await
         .unwrap();
@@ -112,7 +122,15 @@ async fn add_worker(p: &mut Pipeline, ingest_url: &str, prefetch: u16) {
     let (obs, addr) = observed("extraction").await;
     p.metrics.insert("extraction", addr);
     p.spawn("extraction", |l, s| {
-        nianbao_extraction::run_with(cfg, l, s, Arc::default(), obs)
+        nianbao_extraction::run(
+            cfg,
+            l,
+            s,
+            nianbao_extraction::Deps {
+                obs: Some(obs),
+                ..Default::default()
+            },
+        )
     })
     .await
     .unwrap();
@@ -676,13 +694,13 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
         inner: p.ingest_as(&p.security.extraction).await.unwrap(),
         delay: Duration::from_millis(250),
     };
-    let (front_stop, front_rx) = watch::channel(false);
+    let (front_stop, front_shutdown) = Shutdown::new();
     let front_task = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(IngestServer::new(slow).max_encoding_message_size(64 << 20))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(front),
-                stop_on(&front_rx),
+                front_shutdown.waiter(),
             ),
     );
 
@@ -695,7 +713,7 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
             .add_service(TraceServiceServer::new(Collector(exported.clone())))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(collector),
-                stop_on(&front_rx),
+                front_shutdown.waiter(),
             ),
     );
 
@@ -816,7 +834,7 @@ async fn sigterm_in_the_middle_of_a_batch_loses_no_report() {
         "SIGTERM landed mid-way: {:?}",
         count_by_status(&after)
     );
-    let _ = front_stop.send(true);
+    front_stop.fire();
     let _ = front_task.await;
     let _ = collector_task.await;
 

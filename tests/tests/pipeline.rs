@@ -5,22 +5,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 use nianbao_e2e::offline::{offline, single_report};
-use nianbao_e2e::pipeline::{Db, Pipeline, fast_bus, listener, stop_on};
+use nianbao_e2e::pipeline::{Db, Pipeline, fast_bus, listener};
 use nianbao_e2e::shared_broker;
 use nianbao_model::{Finding, RuleId, Severity};
 use nianbao_proto::v1::ListAlertsRequest;
+use nianbao_service::{Shutdown, Trigger};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// An extraction worker with a stop signal of its own, so that a test can stop or kill it alone.
 struct Worker {
     stats: Arc<nianbao_extraction::Stats>,
-    stop: watch::Sender<bool>,
+    stop: Trigger,
     handle: JoinHandle<Result<(), nianbao_extraction::Error>>,
 }
 
@@ -50,12 +50,15 @@ impl Run {
         let (l, _) = listener().await.unwrap();
         let cfg = self.p.extraction_config(ingest_url, prefetch);
         let stats = Arc::new(nianbao_extraction::Stats::default());
-        let (stop, rx) = watch::channel(false);
-        let handle = tokio::spawn(nianbao_extraction::run_with_stats(
+        let (stop, shutdown) = Shutdown::new();
+        let handle = tokio::spawn(nianbao_extraction::run(
             cfg,
             l,
-            stop_on(&rx),
-            stats.clone(),
+            shutdown,
+            nianbao_extraction::Deps {
+                stats: stats.clone(),
+                ..Default::default()
+            },
         ));
         self.workers.push(Worker {
             stats,
@@ -79,7 +82,7 @@ impl Run {
     /// Stops the workers, then the pipeline; fails if any of them failed.
     async fn shutdown(self) {
         for w in &self.workers {
-            let _ = w.stop.send(true);
+            w.stop.fire();
         }
         for w in self.workers {
             let stopped = tokio::time::timeout(Duration::from_secs(20), w.handle).await;

@@ -27,7 +27,9 @@ const SAMPLE4: &str = "0030_web_云阳市自然资源局_2024.txt";
 
 async fn start_ingest(p: &mut Pipeline, cfg: nianbao_ingest::Config) {
     p.ingest_url = p
-        .spawn("ingest", |l, s| nianbao_ingest::run(cfg, l, s))
+        .spawn("ingest", |l, s| {
+            nianbao_ingest::run(cfg, l, s, Default::default())
+        })
         .await
         .unwrap();
 }
@@ -53,7 +55,15 @@ async fn an_extraction_above_the_event_limit_fails_its_report_at_once() {
     let worker_stats = stats.clone();
     let worker = p
         .spawn("extraction", move |l, s| {
-            nianbao_extraction::run_with_stats(cfg, l, s, worker_stats)
+            nianbao_extraction::run(
+                cfg,
+                l,
+                s,
+                nianbao_extraction::Deps {
+                    stats: worker_stats,
+                    ..Default::default()
+                },
+            )
         })
         .await
         .unwrap();

@@ -105,16 +105,12 @@ async fn alerts_ack_export_and_channels() {
     cfg.bus.url = "amqp://guest:guest@127.0.0.1:9/%2f".into();
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let mut rx2 = rx.clone();
+    let (stop, shutdown) = nianbao_service::Shutdown::new();
     let server = tokio::spawn(async move {
-        nianbao_notification::run(cfg, l, async move {
-            let _ = rx2.wait_for(|v| *v).await;
-        })
-        .await
-        .unwrap();
+        nianbao_notification::run(cfg, l, shutdown, Default::default())
+            .await
+            .unwrap();
     });
-    drop(rx);
 
     let url2 = url.clone();
     let run = move |args: Vec<String>| {
@@ -234,7 +230,7 @@ async fn alerts_ack_export_and_channels() {
     );
     assert!(out.contains("connection refused"), "{out}");
 
-    let _ = stop.send(true);
+    stop.fire();
     let _ = tokio::time::timeout(Duration::from_secs(20), server).await;
 }
 
@@ -328,16 +324,12 @@ async fn the_inbox_says_what_is_wrong_and_reads_the_same_every_time() {
     cfg.bus.url = "amqp://guest:guest@127.0.0.1:9/%2f".into();
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let mut rx2 = rx.clone();
+    let (stop, shutdown) = nianbao_service::Shutdown::new();
     let server = tokio::spawn(async move {
-        nianbao_notification::run(cfg, l, async move {
-            let _ = rx2.wait_for(|v| *v).await;
-        })
-        .await
-        .unwrap();
+        nianbao_notification::run(cfg, l, shutdown, Default::default())
+            .await
+            .unwrap();
     });
-    drop(rx);
 
     let run = |args: &[&str], token: &str| {
         let mut a: Vec<String> = args.iter().map(ToString::to_string).collect();
@@ -463,6 +455,6 @@ async fn the_inbox_says_what_is_wrong_and_reads_the_same_every_time() {
     );
     assert!(text.contains("2025-02-01 00:00 +08:00"), "{text}");
 
-    let _ = stop.send(true);
+    stop.fire();
     let _ = tokio::time::timeout(Duration::from_secs(20), server).await;
 }

@@ -88,9 +88,11 @@ async fn status_writes_findings_as_the_alerts_do() {
         .unwrap();
     p.start_ingest_and_validation(Db::Sqlite).await.unwrap();
     let cfg = p.extraction_config(&p.ingest_url, 8);
-    p.spawn("extraction", |l, s| nianbao_extraction::run(cfg, l, s))
-        .await
-        .unwrap();
+    p.spawn("extraction", |l, s| {
+        nianbao_extraction::run(cfg, l, s, Default::default())
+    })
+    .await
+    .unwrap();
     let bytes = std::fs::read(nianbao_e2e::repo_root().join("deploy/samples").join(FILE)).unwrap();
     let mut second = bytes.clone();
     second.extend_from_slice("\n（更正版）\n".as_bytes());

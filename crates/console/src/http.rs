@@ -2,7 +2,6 @@
 //! loopback address when `[tls] plaintext = true`, like the gRPC services.
 
 use crate::ConsoleError;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,15 +60,13 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     router: axum::Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: nianbao_service::Shutdown,
 ) -> Result<(), ConsoleError> {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
-            () = &mut shutdown => break,
+            () = shutdown.wait() => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -81,10 +78,7 @@ pub async fn serve(
         };
         let router = router.clone();
         let acceptor = acceptor.clone();
-        let mut stop = stop_rx.clone();
-        let stopped = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
+        let stopped = shutdown.waiter();
         tasks.spawn(async move {
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
@@ -136,7 +130,6 @@ pub async fn serve(
         });
         while tasks.try_join_next().is_some() {}
     }
-    let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), async {
         while tasks.join_next().await.is_some() {}
     })

@@ -26,7 +26,6 @@ pub mod session;
 pub mod tongbao;
 
 use serde::Deserialize;
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use thiserror::Error;
@@ -125,11 +124,13 @@ impl App {
     }
 }
 
-/// Serves the console on `listener` until `shutdown` resolves.
+nianbao_service::impl_service_config!(Config);
+
+/// Serves the console on `listener` until `shutdown`.
 pub async fn run(
     cfg: Config,
     listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: nianbao_service::Shutdown,
 ) -> Result<(), ConsoleError> {
     let addr = nianbao_service::local_addr(&listener);
     let tls = http::server_tls(&cfg.tls, addr)?;

@@ -10,7 +10,7 @@
 //! - [`crawl`]: one pass over the directory, submitting new or changed documents with their
 //!   provenance; the first pass over a site backfills earlier years.
 //!
-//! [`run`] runs passes every `interval_ms` (or one with `once`) until the shutdown future resolves.
+//! [`run`] runs passes every `interval_ms` (or one with `once`) until shutdown.
 
 pub mod crawl;
 pub mod fetch;
@@ -19,7 +19,6 @@ pub mod robots;
 pub mod state;
 
 use serde::Deserialize;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -230,19 +229,14 @@ pub async fn crawler(cfg: &Config) -> Result<crawl::Crawler, CrawlerError> {
     })
 }
 
-/// Runs a pass now and then every `interval_ms` until `shutdown` resolves (`once`: one pass).
-/// A pass in progress is finished first.
+/// Runs a pass now and then every `interval_ms` until `shutdown` (`once`: one pass). A pass in
+/// progress is finished first.
 pub async fn run(
     cfg: Config,
     once: bool,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: nianbao_service::Shutdown,
 ) -> Result<(), CrawlerError> {
     let crawler = crawler(&cfg).await?;
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
     loop {
         let r = crawler.pass().await?;
         tracing::info!(
@@ -255,12 +249,12 @@ pub async fn run(
             problems = r.problems.len(),
             "pass done"
         );
-        if once || *stop_rx.borrow() {
+        if once || shutdown.is_set() {
             break;
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(cfg.interval_ms.max(1000))) => {}
-            _ = stop_rx.wait_for(|s| *s) => break,
+            () = shutdown.wait() => break,
         }
     }
     crawler.state.close().await;

@@ -15,9 +15,13 @@ async fn main() -> anyhow::Result<()> {
     let cfg = nianbao_crawler::load(path.as_deref()).context("loading the configuration")?;
     nianbao_telemetry::init("crawler", &cfg.log).context("setting up logging")?;
     tracing::info!(ingest = %nianbao_service::redact(&cfg.ingest_url), directory = %cfg.directory, once, "nianbao-crawler starting");
-    nianbao_crawler::run(cfg, once, nianbao_service::shutdown_signal())
-        .await
-        .context("crawling")?;
+    nianbao_crawler::run(
+        cfg,
+        once,
+        nianbao_service::Shutdown::on(nianbao_service::shutdown_signal()),
+    )
+    .await
+    .context("crawling")?;
     tracing::info!("nianbao-crawler stopped");
     Ok(())
 }

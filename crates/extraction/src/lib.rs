@@ -26,15 +26,14 @@ use nianbao_bus::{
 use nianbao_proto::v1;
 use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_service::{
-    Observability, Readiness, ServiceError, grpc_health, grpc_reflection, load_config, now_ms,
+    Observability, Readiness, ServiceError, Shutdown, grpc_health, grpc_reflection, load_config,
+    now_ms,
 };
 use prost::Message as _;
 use serde::Deserialize;
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 use tonic_health::ServingStatus;
 
 /// The work queue shared by all extraction workers.
@@ -334,49 +333,34 @@ impl Handler for Worker {
     }
 }
 
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|v| *v).await;
+/// What a worker runs with besides its configuration; [`Deps::default`] is what the binary uses.
+#[derive(Debug, Default)]
+pub struct Deps {
+    /// The metrics registry and its endpoint; `None`: a fresh registry, the endpoint where
+    /// `[metrics] listen` says.
+    pub obs: Option<Observability>,
+    /// Counts what this worker does (tests and benches read it).
+    pub stats: Arc<Stats>,
 }
 
-/// Runs the worker until `shutdown` resolves: health and reflection on `listener`, the broker
-/// connection (retried every second until it answers), then the consumer. Graceful: on shutdown the
-/// consumer stops taking deliveries, finishes those in hand, and returns the prefetched rest to the
-/// queue for other workers.
+nianbao_service::impl_service_config!(Config);
+
+/// Runs the worker until `shutdown`: health and reflection on `listener`, the broker connection
+/// (retried every second until it answers), then the consumer. Graceful: on shutdown the consumer
+/// stops taking deliveries, finishes those in hand, and returns the prefetched rest to the queue
+/// for other workers.
 pub async fn run(
     cfg: Config,
     listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: Shutdown,
+    deps: Deps,
 ) -> Result<(), Error> {
-    run_with_stats(cfg, listener, shutdown, Arc::default()).await
-}
-
-/// [`run`], counting what this worker does into `stats`.
-pub async fn run_with_stats(
-    cfg: Config,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    stats: Arc<Stats>,
-) -> Result<(), Error> {
-    let obs = Observability::bind("extraction", &cfg.metrics).await?;
-    run_with(cfg, listener, shutdown, stats, obs).await
-}
-
-/// [`run_with_stats`], recording metrics into `obs.metrics` and serving them on `obs.listener`
-/// (instead of what `cfg.metrics` says).
-pub async fn run_with(
-    cfg: Config,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    stats: Arc<Stats>,
-    mut obs: Observability,
-) -> Result<(), Error> {
+    let mut obs = match deps.obs {
+        Some(obs) => obs,
+        None => Observability::bind("extraction", &cfg.metrics).await?,
+    };
     let ingest = ingest_client(&cfg)?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-
+    tracing::info!(ingest = %nianbao_service::redact(&cfg.ingest_url), "reports fetched from ingest");
     let (reporter, health) = grpc_health();
     reporter
         .set_service_status("", ServingStatus::NotServing)
@@ -387,7 +371,7 @@ pub async fn run_with(
         &["broker", "consumer"],
         obs.metrics.clone(),
     );
-    let metrics_server = obs.serve(&readiness, stop_rx.clone());
+    let metrics_server = obs.serve(&readiness, shutdown.clone());
     let server = nianbao_service::grpc_server(
         &cfg.tls,
         nianbao_service::local_addr(&listener),
@@ -398,12 +382,12 @@ pub async fn run_with(
     .add_service(grpc_reflection()?)
     .serve_with_incoming_shutdown(
         tokio_stream::wrappers::TcpListenerStream::new(listener),
-        stopped(stop_rx.clone()),
+        shutdown.waiter(),
     );
     let server = tokio::spawn(server);
 
     if let Some(bus) =
-        nianbao_service::connect_bus(&cfg.bus, "nianbao-extraction", None, stop_rx.clone()).await
+        nianbao_service::connect_bus(&cfg.bus, "nianbao-extraction", None, shutdown.clone()).await
     {
         let bus = bus.with_metrics(obs.metrics.clone());
         nianbao_service::probe_readiness(&readiness, Some(&bus), None).await;
@@ -412,38 +396,25 @@ pub async fn run_with(
             Some(bus.clone()),
             None,
             Duration::from_secs(1),
-            stop_rx.clone(),
+            shutdown.clone(),
         ));
-        let spec = queue_spec();
         let worker = Arc::new(
             Worker::with_stats(
                 bus.clone(),
                 ingest,
                 cfg.limits.limits(cfg.max_bytes),
-                stats.clone(),
+                deps.stats,
             )
             .with_max_event_bytes(cfg.max_event_bytes),
         );
-        while !*stop_rx.borrow() {
-            match bus.declare(&spec).await {
-                Ok(()) => {
-                    readiness.set("consumer", true).await;
-                    match bus
-                        .consume(&spec, worker.clone(), stopped(stop_rx.clone()))
-                        .await
-                    {
-                        Ok(()) => break,
-                        Err(e) => tracing::warn!(error = %e, "consumer ended; resuming"),
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot declare {QUEUE}; retrying"),
-            }
-            readiness.set("consumer", false).await;
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                () = stopped(stop_rx.clone()) => {}
-            }
-        }
+        nianbao_service::consume_until_stopped(
+            &bus,
+            &queue_spec(),
+            worker,
+            Some(&readiness),
+            &shutdown,
+        )
+        .await;
         readiness.stopping().await;
         bus.close().await;
         let _ = watchdog.await;

@@ -152,9 +152,14 @@ async fn extraction_worker_end_to_end() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(nianbao_extraction::run(cfg, listener, async {
-        let _ = stop_rx.await;
-    }));
+    let worker = tokio::spawn(nianbao_extraction::run(
+        cfg,
+        listener,
+        nianbao_service::Shutdown::on(async move {
+            let _ = stop_rx.await;
+        }),
+        Default::default(),
+    ));
 
     nianbao_e2e::pipeline::wait_serving(&format!("http://{addr}"), "", Duration::from_secs(30))
         .await

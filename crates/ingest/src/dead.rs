@@ -11,10 +11,10 @@
 
 use nianbao_bus::{Bus, Handler, Message, Outcome, dead_queue_spec};
 use nianbao_proto::v1;
+use nianbao_service::Shutdown;
 use prost::Message as _;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// Any event: every event message carries its `EventMeta` as field 1.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -90,17 +90,14 @@ impl Handler for DeadLetters {
 }
 
 /// Consumes `nianbao.dead` until `stop`; resumes after a pause if the broker cancels the consumer.
-pub async fn run(bus: Bus, mut stop: watch::Receiver<bool>) {
+/// Not [`nianbao_service::consume_until_stopped`]: the dead-letter queue is part of the topology
+/// (declared with the exchange), not a work queue with retry steps of its own to declare.
+pub async fn run(bus: Bus, stop: Shutdown) {
     let spec = dead_queue_spec();
     let handler = Arc::new(DeadLetters { bus: bus.clone() });
     loop {
-        let mut rx = stop.clone();
-        let result = bus
-            .consume(&spec, handler.clone(), async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })
-            .await;
-        if *stop.borrow() {
+        let result = bus.consume(&spec, handler.clone(), stop.waiter()).await;
+        if stop.is_set() {
             return;
         }
         if let Err(e) = result {
@@ -108,7 +105,7 @@ pub async fn run(bus: Bus, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.wait_for(|s| *s) => return,
+            () = stop.wait() => return,
         }
     }
 }

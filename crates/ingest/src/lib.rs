@@ -24,15 +24,14 @@ pub mod status;
 pub mod store;
 pub mod submit;
 
-use nianbao_bus::{Bus, BusConfig};
+use nianbao_bus::BusConfig;
 use nianbao_proto::v1::ingest_server::IngestServer;
+use nianbao_service::Shutdown;
 use serde::Deserialize;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::watch;
 
 /// The gRPC service name of the Ingest API (its health status follows readiness).
 pub const INGEST_SERVICE: &str = "nianbao.v1.Ingest";
@@ -168,34 +167,28 @@ pub fn load(file: Option<&Path>) -> Result<Config, IngestError> {
     Ok(nianbao_service::load_config(DEFAULT_CONFIG, file)?)
 }
 
-/// Serves the Ingest API on `listener` and follows the status events until `shutdown` resolves;
-/// then stops taking requests and events, finishes those in hand, and returns.
+/// What ingest runs with besides its configuration; [`Deps::default`] is what the binary uses.
+#[derive(Debug, Default)]
+pub struct Deps {
+    /// The metrics registry and its endpoint; `None`: a fresh registry, the endpoint where
+    /// `[metrics] listen` says.
+    pub obs: Option<nianbao_service::Observability>,
+}
+
+nianbao_service::impl_service_config!(Config);
+
+/// Serves the Ingest API on `listener` and follows the status events until `shutdown`; then stops
+/// taking requests and events, finishes those in hand, and returns.
 pub async fn run(
     cfg: Config,
     listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: Shutdown,
+    deps: Deps,
 ) -> Result<(), IngestError> {
-    let obs = nianbao_service::Observability::bind("ingest", &cfg.metrics).await?;
-    serve(cfg, listener, shutdown, obs).await
-}
-
-/// [`run`], recording metrics into `obs.metrics` and serving them on `obs.listener` (instead of
-/// what `cfg.metrics` says).
-pub async fn run_with(
-    cfg: Config,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    obs: nianbao_service::Observability,
-) -> Result<(), IngestError> {
-    serve(cfg, listener, shutdown, obs).await
-}
-
-async fn serve(
-    cfg: Config,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    mut obs: nianbao_service::Observability,
-) -> Result<(), IngestError> {
+    let mut obs = match deps.obs {
+        Some(obs) => obs,
+        None => nianbao_service::Observability::bind("ingest", &cfg.metrics).await?,
+    };
     // Refuse a server nobody could trust before anything else starts: TLS (or cleartext on
     // loopback only), credentials, the directory.
     let addr = nianbao_service::local_addr(&listener);
@@ -207,15 +200,6 @@ async fn serve(
             path,
         ))?)),
     };
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-
     let (health, health_service) = nianbao_service::grpc_health();
     health
         .set_not_serving::<IngestServer<grpc::IngestService>>()
@@ -226,7 +210,7 @@ async fn serve(
         &["broker", "database"],
         obs.metrics.clone(),
     );
-    let metrics_server = obs.serve(&readiness, stop_rx.clone());
+    let metrics_server = obs.serve(&readiness, shutdown.clone());
 
     let db_url = cfg.database_url();
     let store = store::Store::open(&db_url).await?;
@@ -240,7 +224,7 @@ async fn serve(
     );
     let spec = follower::queue_spec();
     let Some(bus) =
-        nianbao_service::connect_bus(&cfg.bus, "nianbao-ingest", Some(&spec), stop_rx.clone())
+        nianbao_service::connect_bus(&cfg.bus, "nianbao-ingest", Some(&spec), shutdown.clone())
             .await
     else {
         if let Some(m) = metrics_server {
@@ -284,28 +268,32 @@ async fn serve(
     .await
     .map_err(store::StoreError::from)?;
     let republisher = tokio::spawn({
-        let (bus, store, stop) = (bus.clone(), store.clone(), stop_rx.clone());
+        let (bus, store, stop) = (bus.clone(), store.clone(), shutdown.clone());
         let (leading, _) = tokio::sync::watch::channel(false);
         nianbao_service::lead(lease, stop, leading, move |work_stop| {
             outbox::republish_loop(bus.clone(), store.clone(), republish_every, work_stop)
         })
     });
-    let follower = tokio::spawn(follow(
-        bus.clone(),
-        store.clone(),
-        directory,
-        spec,
-        stop_rx.clone(),
-    ));
+    // The status follower; resumes after the broker cancels it (queue deleted, connection lost).
+    let follower = tokio::spawn({
+        let (bus, shutdown) = (bus.clone(), shutdown.clone());
+        let handler = Arc::new(follower::StatusFollower {
+            store: store.clone(),
+            directory,
+        });
+        async move {
+            nianbao_service::consume_until_stopped(&bus, &spec, handler, None, &shutdown).await
+        }
+    });
     // Reports whose message the broker dead-lettered (workers kept dying on it) are marked failed.
-    let dead_letters = tokio::spawn(dead::run(bus.clone(), stop_rx.clone()));
+    let dead_letters = tokio::spawn(dead::run(bus.clone(), shutdown.clone()));
     nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.db())).await;
     let watchdog = tokio::spawn(nianbao_service::watch_readiness(
         readiness,
         Some(bus.clone()),
         Some(store.db().clone()),
         Duration::from_secs(1),
-        stop_rx.clone(),
+        shutdown.clone(),
     ));
     tracing::info!(addr = ?listener.local_addr().ok(), "nianbao-ingest serving");
     let served = server
@@ -315,7 +303,7 @@ async fn serve(
         .add_service(ingest)
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
-            stopped(stop_rx.clone()),
+            shutdown.waiter(),
         )
         .await;
 
@@ -331,39 +319,6 @@ async fn serve(
     store.close().await;
     tracing::info!("nianbao-ingest stopped");
     Ok(served?)
-}
-
-/// Runs the status follower until `stop`; if the broker cancels the consumer (queue deleted,
-/// connection lost), declares the queue again and resumes after a pause.
-async fn follow(
-    bus: Bus,
-    store: store::Store,
-    directory: Option<Arc<nianbao_directory::Directory>>,
-    spec: nianbao_bus::QueueSpec,
-    mut stop: watch::Receiver<bool>,
-) {
-    let handler = Arc::new(follower::StatusFollower { store, directory });
-    loop {
-        let mut rx = stop.clone();
-        let result = bus
-            .consume(&spec, handler.clone(), async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })
-            .await;
-        if *stop.borrow() {
-            return;
-        }
-        if let Err(e) = result {
-            tracing::warn!(error = %e, queue = %spec.name, "status consumer stopped; resuming shortly");
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-        if let Err(e) = bus.declare(&spec).await {
-            tracing::warn!(error = %e, queue = %spec.name, "could not declare the status queue");
-        }
-    }
 }
 
 #[cfg(test)]

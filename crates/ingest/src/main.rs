@@ -1,29 +1,13 @@
 //! `nianbao-ingest [--config FILE]`: the ingest service (see the library for what it does).
 
-use anyhow::Context;
-
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let path = nianbao_service::config_path_from_args();
-    let cfg = nianbao_ingest::load(path.as_deref()).context("loading the configuration")?;
-    let telemetry = nianbao_telemetry::init_service(
+fn main() -> anyhow::Result<()> {
+    nianbao_service::main(
         "ingest",
         env!("CARGO_PKG_VERSION"),
-        &cfg.log,
-        &cfg.telemetry,
+        nianbao_ingest::load,
+        |cfg, listener, shutdown| nianbao_ingest::run(cfg, listener, shutdown, Default::default()),
     )
-    .context("setting up logging and tracing")?;
-    let listener = tokio::net::TcpListener::bind(&cfg.listen)
-        .await
-        .with_context(|| format!("binding {}", cfg.listen))?;
-    let result = nianbao_ingest::run(cfg, listener, nianbao_service::shutdown_signal()).await;
-    if let Err(e) = &result {
-        tracing::error!(error = %e, "nianbao-ingest stopped with an error");
-    }
-    // Flush the spans of the last moments, of a failure too.
-    telemetry.shutdown();
-    Ok(result?)
 }

@@ -11,10 +11,10 @@
 use crate::store::{ReportRow, Store, StoreError};
 use nianbao_bus::{Bus, Envelope, Stage};
 use nianbao_proto::v1;
+use nianbao_service::Shutdown;
 use prost::Message;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// The `report.received` event of a stored report.
 pub fn received_event(r: &ReportRow, now_ms: i64) -> v1::ReportReceived {
@@ -152,7 +152,7 @@ async fn republish_round(
     store: &Store,
     cutoff: i64,
     failures: &mut Failures,
-    stop: &watch::Receiver<bool>,
+    stop: &Shutdown,
 ) -> Result<(), StoreError> {
     let mut rows = Vec::new();
     for p in pending(store, cutoff).await? {
@@ -174,7 +174,7 @@ async fn republish_round(
     let (mut published, mut in_a_row) = (0u32, 0u32);
     let mut failed_now = Vec::new();
     for r in &rows {
-        if *stop.borrow() || !bus.is_connected() {
+        if stop.is_set() || !bus.is_connected() {
             break;
         }
         if publish_received(bus, store, r).await {
@@ -217,19 +217,14 @@ async fn republish_round(
 /// given up after failing in [`MAX_ROW_STRIKES`] rounds in which other rows were published. A
 /// round ends early when the broker is away (disconnected, or the first publications all failed).
 /// Ends when `stop` turns true.
-pub async fn republish_loop(
-    bus: Bus,
-    store: Store,
-    interval: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+pub async fn republish_loop(bus: Bus, store: Store, interval: Duration, stop: Shutdown) {
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failures = Failures::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.wait_for(|s| *s) => return,
+            () = stop.wait() => return,
         }
         // Only rows older than one interval: a younger one may be a submission whose publish is
         // still waiting for its confirm, and publishing it here too would send the event twice.

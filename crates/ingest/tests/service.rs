@@ -38,9 +38,14 @@ async fn start(cfg: Config) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(nianbao_ingest::run(cfg, listener, async move {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(nianbao_ingest::run(
+        cfg,
+        listener,
+        nianbao_service::Shutdown::on(async move {
+            let _ = rx.await;
+        }),
+        Default::default(),
+    ));
     Running {
         addr,
         stop: Some(tx),

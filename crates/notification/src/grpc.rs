@@ -16,7 +16,7 @@ use nianbao_proto::v1::notification_server::Notification;
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -30,7 +30,7 @@ const STREAM_BUFFER: usize = 64;
 pub struct NotificationService {
     store: Store,
     alerts: broadcast::Sender<Arc<AlertRecord>>,
-    stop: watch::Receiver<bool>,
+    stop: nianbao_service::Shutdown,
     clock: SharedClock,
     /// Consecutive failures from which a channel is reported failing.
     failing_after: u32,
@@ -64,7 +64,7 @@ impl NotificationService {
     pub fn new(
         store: Store,
         alerts: broadcast::Sender<Arc<AlertRecord>>,
-        stop: watch::Receiver<bool>,
+        stop: nianbao_service::Shutdown,
         clock: SharedClock,
         failing_after: u32,
         directory: Arc<Directory>,
@@ -688,7 +688,7 @@ impl Notification for NotificationService {
             }
             loop {
                 tokio::select! {
-                    () = crate::wait_stop(stop.clone()) => return,
+                    () = stop.wait() => return,
                     () = tx.closed() => return,
                     r = live.recv() => match r {
                         Ok(a) => {

@@ -16,7 +16,6 @@
 
 use crate::alert::AlertRecord;
 use crate::store::Store;
-use crate::wait_stop;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +37,7 @@ pub async fn follow_alerts(
     store: Store,
     stream: broadcast::Sender<Arc<AlertRecord>>,
     mut leading: watch::Receiver<bool>,
-    stop: watch::Receiver<bool>,
+    stop: nianbao_service::Shutdown,
     every: Duration,
 ) {
     // Alert id → created_at_ms of those passed on within the look-back window.
@@ -48,7 +47,7 @@ pub async fn follow_alerts(
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}
-            () = wait_stop(stop.clone()) => return,
+            () = stop.wait() => return,
         }
         if *leading.borrow_and_update() {
             // This instance's engine streams what it creates; start over from now when it stops.

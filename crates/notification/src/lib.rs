@@ -17,8 +17,8 @@
 //!
 //! [`run`] wires them: the gRPC server (with health and reflection) on the given listener, the
 //! consumer of `nianbao.notification`, and the tick task (escalation, digests, roster) every
-//! `tick_ms`, until `shutdown` resolves. [`run_with_clock`] is the same with injected time,
-//! [`run_with`] with the caller's metrics registry and endpoint. Health is SERVING while the database
+//! `tick_ms`, until `shutdown`; its [`Deps`] carry the clock (tests move time) and the metrics
+//! registry and endpoint (tests keep a clone of the registry). Health is SERVING while the database
 //! answers and the broker is connected; `[metrics] listen` serves the shared service metrics
 //! (`nianbao_reports_total{stage="notified"}`, `nianbao_alerts_total{kind}`, consumer and channel
 //! failure counters) and, read from the store at each scrape, the `nianbao_notification_*` alert and
@@ -44,10 +44,10 @@ use crate::deliver::{DeliverError, Deliverer};
 use crate::engine::{Engine, Policy};
 use crate::grpc::NotificationService;
 use crate::store::{Store, StoreError};
-use nianbao_bus::{Bus, QueueSpec, Stage};
+use nianbao_bus::{QueueSpec, Stage};
 use nianbao_directory::{Directory, DirectoryError};
 use nianbao_proto::v1::notification_server::NotificationServer;
-use std::future::Future;
+use nianbao_service::Shutdown;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -139,54 +139,44 @@ fn channels_of_notice(engine: &Engine, notice: &render::Notice) -> Vec<deliver::
     engine.channels_of(&notice.office_id)
 }
 
-/// Runs the service until `shutdown` resolves: serves gRPC on `listener` and consumes
-/// `report.validated` events. Health turns SERVING once the database and the broker are up; the
-/// broker is awaited (with retries) rather than required at start, so that the services of a
-/// deployment can start in any order. On shutdown: stop taking deliveries, finish those in hand,
-/// end streams, stop webhook tasks (they resume at the next start), and return.
+/// What the service runs with besides its configuration; [`Deps::default`] is what the binary
+/// uses.
+pub struct Deps {
+    /// The metrics registry and its endpoint; `None`: a fresh registry, the endpoint where
+    /// `[metrics] listen` says.
+    pub obs: Option<nianbao_service::Observability>,
+    /// The time the timers and records use (tests move a `ManualClock`).
+    pub clock: SharedClock,
+}
+
+impl Default for Deps {
+    fn default() -> Self {
+        Deps {
+            obs: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+nianbao_service::impl_service_config!(Config);
+
+/// Runs the service until `shutdown`: serves gRPC on `listener` and consumes `report.validated`
+/// events. Health turns SERVING once the database and the broker are up; the broker is awaited
+/// (with retries) rather than required at start, so that the services of a deployment can start
+/// in any order. On shutdown: stop taking deliveries, finish those in hand, end streams, stop
+/// webhook tasks (they resume at the next start), and return.
 pub async fn run(
     cfg: Config,
     listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: Shutdown,
+    deps: Deps,
 ) -> Result<(), NotificationError> {
-    run_with_clock(cfg, listener, shutdown, Arc::new(SystemClock)).await
-}
-
-/// [`run`] with the time the timers and records use (tests move a `ManualClock`).
-pub async fn run_with_clock(
-    cfg: Config,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    clock: SharedClock,
-) -> Result<(), NotificationError> {
-    let obs = nianbao_service::Observability::bind("notification", &cfg.metrics).await?;
-    serve(cfg, listener, shutdown, obs, clock).await
-}
-
-/// [`run`], recording metrics into `obs.metrics` and serving them on `obs.listener` (instead of
-/// what `cfg.metrics` says).
-pub async fn run_with(
-    cfg: Config,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    obs: nianbao_service::Observability,
-) -> Result<(), NotificationError> {
-    serve(cfg, listener, shutdown, obs, Arc::new(SystemClock)).await
-}
-
-async fn serve(
-    cfg: Config,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    mut obs: nianbao_service::Observability,
-    clock: SharedClock,
-) -> Result<(), NotificationError> {
+    let Deps { obs, clock } = deps;
+    let mut obs = match obs {
+        Some(obs) => obs,
+        None => nianbao_service::Observability::bind("notification", &cfg.metrics).await?,
+    };
     cfg.validate()?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
 
     let directory = Arc::new(load_directory(&cfg)?);
     let local = nianbao_service::local_addr(&listener);
@@ -207,7 +197,7 @@ async fn serve(
             cfg.outbox_path(),
             cfg.webhook_settings(),
             &cfg.smtp_settings(),
-            stop_rx.clone(),
+            shutdown.clone(),
         )?
         .with_metrics(obs.metrics.clone()),
     );
@@ -243,7 +233,7 @@ async fn serve(
         store.clone(),
         stream_tx.clone(),
         leading_rx,
-        stop_rx.clone(),
+        shutdown.clone(),
         FOLLOW_EVERY,
     ));
 
@@ -265,12 +255,12 @@ async fn serve(
         cfg.webhook_settings().failing_after,
         obs.metrics.service().to_string(),
     ));
-    let metrics_server = obs.serve(&readiness, stop_rx.clone());
+    let metrics_server = obs.serve(&readiness, shutdown.clone());
     let reflection = nianbao_service::grpc_reflection()?;
     let service = NotificationService::new(
         store.clone(),
         stream_tx.clone(),
-        stop_rx.clone(),
+        shutdown.clone(),
         clock.clone(),
         cfg.webhook_settings().failing_after,
         directory.clone(),
@@ -278,7 +268,7 @@ async fn serve(
     )
     .with_engine(engine.clone());
     let addr = listener.local_addr().ok();
-    let server_stop = wait_stop(stop_rx.clone());
+    let server_stop = shutdown.waiter();
     let server = tokio::spawn(
         grpc_server
             .trace_fn(nianbao_telemetry::grpc_server_span("notification"))
@@ -299,7 +289,7 @@ async fn serve(
         &cfg.bus,
         "nianbao-notification",
         Some(&queue_spec()),
-        stop_rx.clone(),
+        shutdown.clone(),
     )
     .await
     {
@@ -310,14 +300,14 @@ async fn serve(
             Some(bus.clone()),
             Some(store.db().clone()),
             Duration::from_secs(1),
-            stop_rx.clone(),
+            shutdown.clone(),
         ));
         let handler = Arc::new(NotifyHandler {
             engine: engine.clone(),
             bus: bus.clone(),
         });
         let tick_every = Duration::from_millis(cfg.tick_ms.max(10));
-        nianbao_service::lead(lease, stop_rx.clone(), leading_tx, |work_stop| {
+        nianbao_service::lead(lease, shutdown.clone(), leading_tx, |work_stop| {
             let (engine, deliverer, bus, handler) = (
                 engine.clone(),
                 deliverer.clone(),
@@ -333,7 +323,14 @@ async fn serve(
                     tracing::warn!(error = %e, "could not resume unfinished deliveries");
                 }
                 let ticker = tokio::spawn(tick_loop(engine, tick_every, work_stop.clone()));
-                consume(&bus, handler, work_stop).await;
+                nianbao_service::consume_until_stopped(
+                    &bus,
+                    &queue_spec(),
+                    handler,
+                    None,
+                    &work_stop,
+                )
+                .await;
                 let _ = ticker.await;
             }
         })
@@ -409,13 +406,13 @@ fn check_mail(engine: &Engine) -> Result<(), NotificationError> {
 
 /// Runs the engine's timers every `every` until shutdown. A failed tick is logged and tried
 /// again at the next one.
-async fn tick_loop(engine: Arc<Engine>, every: Duration, stop: watch::Receiver<bool>) {
+async fn tick_loop(engine: Arc<Engine>, every: Duration, stop: Shutdown) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = interval.tick() => {},
-            () = wait_stop(stop.clone()) => return,
+            () = stop.wait() => return,
         }
         if let Err(e) = engine.tick().await {
             tracing::warn!(error = %e, "tick failed; trying again at the next one");
@@ -459,35 +456,6 @@ async fn count_alerts(
             // Unlikely (this loop does nothing else), but counted rather than lost.
             Err(broadcast::error::RecvError::Lagged(n)) => metrics.alerts_created("unknown", n),
             Err(broadcast::error::RecvError::Closed) => return,
-        }
-    }
-}
-
-/// Resolves once the service is told to stop.
-pub(crate) async fn wait_stop(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
-}
-
-/// Consumes until shutdown; if the broker cancels the consumer (queue deleted, node restarted),
-/// re-declares and consumes again.
-async fn consume(bus: &Bus, handler: Arc<NotifyHandler>, stop: watch::Receiver<bool>) {
-    let spec = queue_spec();
-    loop {
-        match bus
-            .consume(&spec, handler.clone(), wait_stop(stop.clone()))
-            .await
-        {
-            Ok(()) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "consumer stopped; consuming again shortly");
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {},
-                    () = wait_stop(stop.clone()) => return,
-                }
-                if let Err(e) = bus.declare(&spec).await {
-                    tracing::warn!(error = %e, "re-declaring the queue failed");
-                }
-            }
         }
     }
 }

@@ -24,7 +24,7 @@ use nianbao_proto::v1::notification_server::Notification;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 use tonic::{Code, Request};
 
 type Got = Arc<Mutex<Vec<(String, Value)>>>;
@@ -130,7 +130,7 @@ struct Setup {
     clock: Arc<ManualClock>,
     store: Store,
     _dir: tempfile::TempDir,
-    _stop: watch::Sender<bool>,
+    _stop: nianbao_service::Trigger,
 }
 
 async fn setup(base: &str) -> Setup {
@@ -138,7 +138,7 @@ async fn setup(base: &str) -> Setup {
     let store = Store::connect(&format!("sqlite://{}/n.db?mode=rwc", dir.path().display()))
         .await
         .unwrap();
-    let (stop, rx) = watch::channel(false);
+    let (stop, rx) = nianbao_service::Shutdown::new();
     let deliverer = Arc::new(
         Deliverer::new(
             store.clone(),

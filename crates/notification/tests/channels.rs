@@ -21,7 +21,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::watch;
 
 const SECRET: &str = "SEC0123456789abcdef";
 
@@ -249,7 +248,7 @@ struct Setup {
     store: Store,
     deliverer: Arc<Deliverer>,
     _dir: tempfile::TempDir,
-    _stop: watch::Sender<bool>,
+    _stop: nianbao_service::Trigger,
 }
 
 async fn setup(smtp_port: u16, retries: u32) -> Setup {
@@ -257,7 +256,7 @@ async fn setup(smtp_port: u16, retries: u32) -> Setup {
     let store = Store::connect(&format!("sqlite://{}/n.db?mode=rwc", dir.path().display()))
         .await
         .unwrap();
-    let (stop, rx) = watch::channel(false);
+    let (stop, rx) = nianbao_service::Shutdown::new();
     let deliverer = Deliverer::new(
         store.clone(),
         dir.path().join("outbox.jsonl"),

@@ -19,7 +19,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 const DIRECTORY: &str = r#"
 default_office = "province"
@@ -78,7 +78,7 @@ struct Fixture {
     clock: Arc<ManualClock>,
     outbox: PathBuf,
     _dir: tempfile::TempDir,
-    _stop: watch::Sender<bool>,
+    _stop: nianbao_service::Trigger,
 }
 
 /// 2025-06-01 00:00 Beijing time: reports for 2024 are all past their deadlines.
@@ -91,7 +91,7 @@ async fn fixture(now_ms: i64, roster: bool) -> Fixture {
     let store = Store::connect(&format!("sqlite://{}/n.db?mode=rwc", dir.path().display()))
         .await
         .unwrap();
-    let (stop, stop_rx) = watch::channel(false);
+    let (stop, stop_rx) = nianbao_service::Shutdown::new();
     let outbox = dir.path().join("outbox.jsonl");
     let deliverer = Deliverer::new(
         store.clone(),

@@ -206,9 +206,14 @@ async fn scenario(database_url: String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let service = tokio::spawn(nianbao_notification::run(cfg, listener, async {
-        let _ = stop_rx.await;
-    }));
+    let service = tokio::spawn(nianbao_notification::run(
+        cfg,
+        listener,
+        nianbao_service::Shutdown::on(async move {
+            let _ = stop_rx.await;
+        }),
+        Default::default(),
+    ));
 
     // SERVING once the database and the broker are up (and the queue declared).
     let channel = nianbao_e2e::pipeline::wait_serving(&addr, "nianbao.v1.Notification", WAIT)

@@ -1,12 +1,9 @@
 //! Work that one instance of a service does at a time, among several sharing a database.
 
+use crate::{Shutdown, Trigger};
 use nianbao_db::{Claim, Lease};
 use std::future::Future;
 use tokio::sync::watch;
-
-async fn wait_stop(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
-}
 
 /// Runs `work` whenever this instance holds `lease`, until `stop`. `work` is given a signal that
 /// turns true when the service stops or the lease is lost, and must return soon after.
@@ -16,13 +13,9 @@ async fn wait_stop(mut stop: watch::Receiver<bool>) {
 /// instance took it over or when it could not be renewed before its margin (a database away):
 /// then `work` is told to stop, and this instance stands by again. At shutdown the lease is given
 /// up, so that another instance takes over at once.
-pub async fn lead<F, Fut>(
-    lease: Lease,
-    stop: watch::Receiver<bool>,
-    leading: watch::Sender<bool>,
-    mut work: F,
-) where
-    F: FnMut(watch::Receiver<bool>) -> Fut,
+pub async fn lead<F, Fut>(lease: Lease, stop: Shutdown, leading: watch::Sender<bool>, mut work: F)
+where
+    F: FnMut(Shutdown) -> Fut,
     Fut: Future<Output = ()>,
 {
     let mut standing_by_logged = false;
@@ -47,7 +40,7 @@ pub async fn lead<F, Fut>(
             }
             tokio::select! {
                 () = tokio::time::sleep(lease.renew_every()) => {}
-                () = wait_stop(stop.clone()) => return,
+                () = stop.wait() => return,
             }
         };
         standing_by_logged = false;
@@ -56,13 +49,13 @@ pub async fn lead<F, Fut>(
             holder = lease.holder(),
             "this instance holds the lease and does its work"
         );
-        let (work_stop_tx, work_stop) = watch::channel(false);
+        let (work_stop_tx, work_stop) = Shutdown::new();
         let renewer = tokio::spawn(renew(lease.clone(), until, stop.clone(), work_stop_tx));
         let _ = leading.send(true);
         work(work_stop).await;
         let _ = leading.send(false);
         renewer.abort();
-        if *stop.borrow() {
+        if stop.is_set() {
             if let Err(e) = lease.release().await {
                 tracing::warn!(lease = lease.name(), error = %e, "could not give the lease up; another instance takes over when it ends");
             }
@@ -77,16 +70,11 @@ pub async fn lead<F, Fut>(
 
 /// Renews the claim until the service stops or the claim is lost (another holder, or no renewal
 /// before the margin), then turns `work_stop` true.
-async fn renew(
-    lease: Lease,
-    mut until: i64,
-    stop: watch::Receiver<bool>,
-    work_stop: watch::Sender<bool>,
-) {
+async fn renew(lease: Lease, mut until: i64, stop: Shutdown, work_stop: Trigger) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(lease.renew_every()) => {}
-            () = wait_stop(stop.clone()) => break,
+            () = stop.wait() => break,
         }
         match tokio::time::timeout(lease.renew_every(), lease.hold(crate::now_ms())).await {
             Ok(Ok(Claim::Held { until_ms })) => until = until_ms,
@@ -107,5 +95,5 @@ async fn renew(
             break;
         }
     }
-    let _ = work_stop.send(true);
+    work_stop.fire();
 }

@@ -35,7 +35,10 @@ pub enum ServiceError {
 pub use nianbao_metrics::{Metrics, MetricsConfig};
 
 mod lead;
+mod lifecycle;
 pub use lead::lead;
+pub use lifecycle::{ServiceConfig, Shutdown, Trigger, consume_until_stopped, main};
+pub use nianbao_telemetry::{LogConfig, TraceConfig};
 
 /// What a service instance records and where it serves it: its own [`Metrics`] registry, and the
 /// listener of its `/metrics` endpoint when `[metrics] listen` is set. Tests build one with
@@ -113,7 +116,7 @@ impl Observability {
     pub fn serve(
         &mut self,
         readiness: &Readiness,
-        stop: tokio::sync::watch::Receiver<bool>,
+        stop: Shutdown,
     ) -> Option<tokio::task::JoinHandle<()>> {
         let listener = self.listener.take()?;
         Some(serve_metrics(
@@ -134,7 +137,7 @@ pub fn serve_metrics(
     metrics: Metrics,
     scrape: Option<ScrapeFamilies>,
     readiness: Option<Readiness>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: Shutdown,
 ) -> tokio::task::JoinHandle<()> {
     use axum::http::{StatusCode, header};
     use axum::routing::get;
@@ -174,9 +177,7 @@ pub fn serve_metrics(
     tracing::info!(?addr, "metrics endpoint listening");
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
+            .with_graceful_shutdown(stop.waiter())
             .await;
         if let Err(e) = served {
             tracing::warn!(error = %e, "metrics endpoint stopped");
@@ -334,16 +335,16 @@ pub async fn watch_readiness(
     bus: Option<nianbao_bus::Bus>,
     db: Option<nianbao_db::Db>,
     interval: std::time::Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: Shutdown,
 ) {
     loop {
-        if *stop.borrow() {
+        if stop.is_set() {
             break;
         }
         probe_readiness(&readiness, bus.as_ref(), db.as_ref()).await;
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
-            _ = stop.wait_for(|s| *s) => break,
+            () = stop.wait() => break,
         }
     }
     readiness.stopping().await;
@@ -547,14 +548,14 @@ pub async fn connect_bus(
     cfg: &nianbao_bus::BusConfig,
     name: &str,
     spec: Option<&nianbao_bus::QueueSpec>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: Shutdown,
 ) -> Option<nianbao_bus::Bus> {
     use std::time::Duration;
     let mut delay = Duration::from_millis(500);
     let mut failures = RepeatedFailure::default();
     let url = redact(&cfg.url);
     loop {
-        if *stop.borrow() {
+        if stop.is_set() {
             return None;
         }
         let attempt = async {
@@ -573,7 +574,7 @@ pub async fn connect_bus(
                 Ok(Err(e)) => e.to_string(),
                 Err(_) => "no answer within 10 s".to_string(),
             },
-            _ = stop.wait_for(|s| *s) => return None,
+            () = stop.wait() => return None,
         };
         if failures.record(&reason, std::time::Instant::now()) {
             tracing::warn!(error = %reason, url = %url, attempts = failures.count, retry_in_ms = delay.as_millis(), "broker not reachable yet");
@@ -582,7 +583,7 @@ pub async fn connect_bus(
         }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            _ = stop.wait_for(|s| *s) => return None,
+            () = stop.wait() => return None,
         }
         delay = (delay * 2).min(Duration::from_secs(2));
     }
@@ -731,7 +732,7 @@ mod tests {
             &["broker", "database"],
             metrics.clone(),
         );
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (stop_tx, stop_rx) = Shutdown::new();
         let mut obs = Observability::bind(
             "ingest",
             &MetricsConfig {
@@ -794,7 +795,7 @@ mod tests {
         );
 
         // Shutdown: NOT_SERVING at once, the endpoint stops.
-        stop_tx.send(true).unwrap();
+        stop_tx.fire();
         watcher.await.unwrap();
         assert!(!readiness.is_ready());
         assert_eq!(status("").await, 2);

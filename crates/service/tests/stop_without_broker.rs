@@ -30,14 +30,14 @@ fn stopping_while_the_broker_is_unreachable_panics_no_thread() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (stop, stopped) = nianbao_service::Shutdown::new();
         let connecting = tokio::spawn(async move {
             nianbao_service::connect_bus(&cfg, "nianbao-test", None, stopped)
                 .await
                 .is_some()
         });
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        stop.send(true).unwrap();
+        stop.fire();
         assert!(!connecting.await.unwrap(), "connected to a closed port");
     });
     drop(rt);

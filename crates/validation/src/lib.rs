@@ -29,15 +29,13 @@ pub use config::{Config, DEFAULT_SKETCH_CACHE, Error, SimilarityConfig, load};
 pub use validator::{Input, Validator};
 pub use worker::Worker;
 
-use nianbao_bus::{Bus, Handler, QueueSpec, Stage};
+use nianbao_bus::{QueueSpec, Stage};
 use nianbao_proto::v1::validation_server::ValidationServer;
 use nianbao_rules::Checker;
-use nianbao_service::{Observability, Readiness, grpc_health, grpc_reflection};
-use std::future::Future;
+use nianbao_service::{Observability, Readiness, Shutdown, grpc_health, grpc_reflection};
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Store, StoreError};
-use tokio::sync::watch;
 use tonic_health::ServingStatus;
 
 /// The work queue of this service.
@@ -50,12 +48,18 @@ pub fn queue_spec() -> QueueSpec {
     QueueSpec::new(QUEUE, &[Stage::Extracted.pattern()])
 }
 
-/// Resolves once `rx` has seen `true`.
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|v| *v).await;
+/// What the service runs with besides its configuration; [`Deps::default`] is what the binary
+/// uses.
+#[derive(Debug, Default)]
+pub struct Deps {
+    /// The metrics registry and its endpoint; `None`: a fresh registry, the endpoint where
+    /// `[metrics] listen` says.
+    pub obs: Option<Observability>,
 }
 
-/// Runs the service until `shutdown` resolves: the gRPC server on `listener` at once (Validate works
+nianbao_service::impl_service_config!(Config);
+
+/// Runs the service until `shutdown`: the gRPC server on `listener` at once (Validate works
 /// without the broker), then the database and the broker (retrying the connection until it
 /// succeeds), then the consumer. Health turns SERVING once the database and the broker are up.
 /// Graceful: on shutdown the consumer stops taking messages and finishes those in hand, and the
@@ -63,32 +67,20 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 pub async fn run(
     cfg: Config,
     listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: Shutdown,
+    deps: Deps,
 ) -> Result<(), Error> {
-    let obs = Observability::bind("validation", &cfg.metrics).await?;
-    run_with(cfg, listener, shutdown, obs).await
-}
-
-/// [`run`], recording metrics into `obs.metrics` and serving them on `obs.listener` (instead of
-/// what `cfg.metrics` says).
-pub async fn run_with(
-    cfg: Config,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    mut obs: Observability,
-) -> Result<(), Error> {
+    let mut obs = match deps.obs {
+        Some(obs) => obs,
+        None => Observability::bind("validation", &cfg.metrics).await?,
+    };
+    tracing::info!(database = %nianbao_service::redact(&cfg.database_url()), "validation store");
     let rules = cfg.rule_config()?;
     let checker = Arc::new(Checker::new(rules));
     let addr = nianbao_service::local_addr(&listener);
     let grpc_server = nianbao_service::grpc_server(&cfg.tls, addr, &cfg.grpc)?;
     let authenticator = cfg.auth.authenticator(addr)?;
     let directory = Arc::new(cfg.load_directory()?);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-
     let (reporter, health) = grpc_health();
     reporter
         .set_service_status("", ServingStatus::NotServing)
@@ -100,7 +92,7 @@ pub async fn run_with(
         &["database", "broker", "consumer"],
         obs.metrics.clone(),
     );
-    let metrics_server = obs.serve(&readiness, stop_rx.clone());
+    let metrics_server = obs.serve(&readiness, shutdown.clone());
     let api = tonic::service::interceptor::InterceptedService::new(
         ValidationServer::new(Api::bounded(
             checker.clone(),
@@ -118,7 +110,7 @@ pub async fn run_with(
         .add_service(api)
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
-            stopped(stop_rx.clone()),
+            shutdown.waiter(),
         );
     let server = tokio::spawn(server);
 
@@ -133,7 +125,7 @@ pub async fn run_with(
                 .with_directory(directory),
         );
         let Some(bus) =
-            nianbao_service::connect_bus(&cfg.bus, "nianbao-validation", None, stop_rx.clone())
+            nianbao_service::connect_bus(&cfg.bus, "nianbao-validation", None, shutdown.clone())
                 .await
         else {
             return Ok::<(), Error>(());
@@ -145,12 +137,13 @@ pub async fn run_with(
             Some(bus.clone()),
             Some(db),
             Duration::from_secs(1),
-            stop_rx.clone(),
+            shutdown.clone(),
         ));
         let spec = queue_spec();
         let worker =
             Arc::new(Worker::new(validator, bus.clone()).with_metrics(obs.metrics.clone()));
-        consume_until_stopped(&bus, &spec, worker, &readiness, stop_rx.clone()).await;
+        nianbao_service::consume_until_stopped(&bus, &spec, worker, Some(&readiness), &shutdown)
+            .await;
         readiness.stopping().await;
         bus.close().await;
         let _ = watchdog.await;
@@ -172,35 +165,4 @@ pub async fn run_with(
         let _ = m.await;
     }
     Ok(())
-}
-
-/// Declares the queue and consumes until shutdown; re-declares and resumes if the broker cancels the
-/// consumer (queue deleted, node restarted).
-async fn consume_until_stopped<H: Handler>(
-    bus: &Bus,
-    spec: &QueueSpec,
-    handler: Arc<H>,
-    readiness: &Readiness,
-    stop: watch::Receiver<bool>,
-) {
-    while !*stop.borrow() {
-        match bus.declare(spec).await {
-            Ok(()) => {
-                readiness.set("consumer", true).await;
-                match bus
-                    .consume(spec, handler.clone(), stopped(stop.clone()))
-                    .await
-                {
-                    Ok(()) => break,
-                    Err(e) => tracing::warn!(error = %e, "consumer ended; resuming"),
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot declare {}; retrying", spec.name),
-        }
-        readiness.set("consumer", false).await;
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            () = stopped(stop.clone()) => {}
-        }
-    }
 }

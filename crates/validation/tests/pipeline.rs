@@ -140,9 +140,14 @@ async fn validation_service_end_to_end() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let service = tokio::spawn(nianbao_validation::run(cfg, listener, async {
-        let _ = stop_rx.await;
-    }));
+    let service = tokio::spawn(nianbao_validation::run(
+        cfg,
+        listener,
+        nianbao_service::Shutdown::on(async move {
+            let _ = stop_rx.await;
+        }),
+        Default::default(),
+    ));
 
     // Health turns SERVING once the database and the broker are up.
     let channel =

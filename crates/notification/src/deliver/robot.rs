@@ -81,8 +81,7 @@ mod tests {
     use super::*;
     use crate::store::Store;
     use std::time::Duration;
-    use tokio::sync::watch;
-
+    
     #[tokio::test]
     async fn robots_get_one_message_per_interval() {
         let dir = std::env::temp_dir().join(format!("nianbao-slots-{}", std::process::id()));
@@ -92,7 +91,7 @@ mod tests {
         ))
         .await
         .unwrap();
-        let (_stop, rx) = watch::channel(false);
+        let (_stop, rx) = nianbao_service::Shutdown::new();
         let d = Deliverer::new(
             store,
             dir.join("outbox.jsonl"),

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 #[derive(Debug, Error)]
@@ -69,7 +68,7 @@ pub struct Deliverer {
     pub(super) client: reqwest::Client,
     pub(super) mailer: Option<Mailer>,
     pub(super) webhook: WebhookSettings,
-    stop: watch::Receiver<bool>,
+    stop: nianbao_service::Shutdown,
     tasks: Mutex<JoinSet<()>>,
     /// When each robot (by channel name) may be sent to next.
     pub(super) robot_slots:
@@ -84,7 +83,7 @@ impl Deliverer {
         outbox: PathBuf,
         webhook: WebhookSettings,
         smtp: &SmtpSettings,
-        stop: watch::Receiver<bool>,
+        stop: nianbao_service::Shutdown,
     ) -> Result<Deliverer, DeliverError> {
         let client = reqwest::Client::builder()
             .timeout(webhook.timeout)
@@ -267,7 +266,7 @@ impl Deliverer {
         tasks.spawn(async move {
             tokio::select! {
                 () = this.send_remote(&notice, &channel, first_attempt) => {},
-                () = crate::wait_stop(stop) => {
+                () = stop.wait() => {
                     tracing::info!(notice = %notice.id, %channel, "shutting down: delivery resumes at the next start");
                 },
             }
