@@ -303,6 +303,40 @@ impl fmt::Debug for Issued {
     }
 }
 
+/// Holds an exclusive lock on `PATH.lock` beside the credentials file while an operator command
+/// reads, changes and writes it: two operators issuing at the same moment would otherwise each
+/// write back what they read, and one credential would be lost. Readers (the services) do not
+/// lock: they see the old file or the new one, as each write is a rename.
+struct WriteLock(std::fs::File);
+
+impl WriteLock {
+    fn take(path: &Path) -> Result<WriteLock, AuthError> {
+        let write_err = |source| AuthError::Write {
+            path: path.into(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(write_err)?;
+        }
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::path::PathBuf::from(name))
+            .map_err(write_err)?;
+        file.lock().map_err(write_err)?;
+        Ok(WriteLock(file))
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
 /// Adds a credential to the file at `path` (created if missing).
 pub fn issue(path: &Path, req: &Request) -> Result<Issued, AuthError> {
     if req.role == Role::Local {
@@ -326,6 +360,7 @@ pub fn issue(path: &Path, req: &Request) -> Result<Issued, AuthError> {
             req.role
         )));
     }
+    let _lock = WriteLock::take(path)?;
     let mut records = read_records(path)?;
     let random: [u8; 32] = rand::random();
     let id = format!("k-{}", &hex::encode(Sha256::digest(random))[..12]);
@@ -378,6 +413,7 @@ pub fn issue(path: &Path, req: &Request) -> Result<Issued, AuthError> {
 
 /// Marks credential `id` revoked (kept in the file for the audit trail).
 pub fn revoke(path: &Path, id: &str) -> Result<Record, AuthError> {
+    let _lock = WriteLock::take(path)?;
     let mut records = read_records(path)?;
     let r = records
         .iter_mut()
@@ -569,6 +605,38 @@ mod tests {
             subject: subject.into(),
             name: String::new(),
             cert_pem: None,
+        }
+    }
+
+    /// Operators issuing at the same moment: every credential is in the file (each command reads,
+    /// adds and writes back under the lock; without it, records were lost or the write failed).
+    #[test]
+    fn credentials_issued_at_the_same_moment_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials.toml");
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    (0..10)
+                        .map(|i| {
+                            issue(&path, &req(Role::Agency, &format!("机关{t}-{i}")))
+                                .unwrap()
+                                .record
+                                .id
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let issued: Vec<String> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        let kept = read_records(&path).unwrap();
+        assert_eq!(kept.len(), 80);
+        for id in &issued {
+            assert!(kept.iter().any(|r| &r.id == id), "{id} was lost");
         }
     }
 
