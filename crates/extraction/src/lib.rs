@@ -26,15 +26,13 @@ use nianbao_bus::{
 use nianbao_proto::v1;
 use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_service::{
-    Observability, Readiness, ServiceError, Shutdown, grpc_health, grpc_reflection, load_config,
-    now_ms,
+    Observability, ServiceError, Shutdown, grpc_reflection, load_config, now_ms,
 };
 use prost::Message as _;
 use serde::Deserialize;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tonic_health::ServingStatus;
 
 /// The work queue shared by all extraction workers.
 pub const QUEUE: &str = "nianbao.extraction";
@@ -361,24 +359,14 @@ pub async fn run(
     };
     let ingest = ingest_client(&cfg)?;
     tracing::info!(ingest = %nianbao_service::redact(&cfg.ingest_url), "reports fetched from ingest");
-    let (reporter, health) = grpc_health();
-    reporter
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
-    let readiness = Readiness::new(
-        reporter,
-        &[""],
-        &["broker", "consumer"],
-        obs.metrics.clone(),
-    );
-    let metrics_server = obs.serve(&readiness, shutdown.clone());
+    let health = obs.health(&[""], &["broker", "consumer"], &shutdown).await;
     let server = nianbao_service::grpc_server(
         &cfg.tls,
         nianbao_service::local_addr(&listener),
         &nianbao_service::GrpcLimits::default(),
     )?
     .trace_fn(nianbao_telemetry::grpc_server_span("extraction"))
-    .add_service(health)
+    .add_service(health.grpc.clone())
     .add_service(grpc_reflection()?)
     .serve_with_incoming_shutdown(
         tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -390,14 +378,7 @@ pub async fn run(
         nianbao_service::connect_bus(&cfg.bus, "nianbao-extraction", None, shutdown.clone()).await
     {
         let bus = bus.with_metrics(obs.metrics.clone());
-        nianbao_service::probe_readiness(&readiness, Some(&bus), None).await;
-        let watchdog = tokio::spawn(nianbao_service::watch_readiness(
-            readiness.clone(),
-            Some(bus.clone()),
-            None,
-            Duration::from_secs(1),
-            shutdown.clone(),
-        ));
+        let watchdog = health.watch(Some(&bus), None, &shutdown).await;
         let worker = Arc::new(
             Worker::with_stats(
                 bus.clone(),
@@ -411,18 +392,16 @@ pub async fn run(
             &bus,
             &queue_spec(),
             worker,
-            Some(&readiness),
+            Some(&health.readiness),
             &shutdown,
         )
         .await;
-        readiness.stopping().await;
+        health.readiness.stopping().await;
         bus.close().await;
         let _ = watchdog.await;
     }
     server.await??;
-    if let Some(m) = metrics_server {
-        let _ = m.await;
-    }
+    health.stopped().await;
     Ok(())
 }
 

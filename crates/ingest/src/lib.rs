@@ -200,17 +200,9 @@ pub async fn run(
             path,
         ))?)),
     };
-    let (health, health_service) = nianbao_service::grpc_health();
-    health
-        .set_not_serving::<IngestServer<grpc::IngestService>>()
+    let health = obs
+        .health(&["", INGEST_SERVICE], &["broker", "database"], &shutdown)
         .await;
-    let readiness = nianbao_service::Readiness::new(
-        health.clone(),
-        &["", INGEST_SERVICE],
-        &["broker", "database"],
-        obs.metrics.clone(),
-    );
-    let metrics_server = obs.serve(&readiness, shutdown.clone());
 
     let db_url = cfg.database_url();
     let store = store::Store::open(&db_url).await?;
@@ -227,9 +219,7 @@ pub async fn run(
         nianbao_service::connect_bus(&cfg.bus, "nianbao-ingest", Some(&spec), shutdown.clone())
             .await
     else {
-        if let Some(m) = metrics_server {
-            let _ = m.await;
-        }
+        health.stopped().await;
         store.close().await;
         tracing::info!("nianbao-ingest stopped before the broker was reachable");
         return Ok(());
@@ -287,18 +277,11 @@ pub async fn run(
     });
     // Reports whose message the broker dead-lettered (workers kept dying on it) are marked failed.
     let dead_letters = tokio::spawn(dead::run(bus.clone(), shutdown.clone()));
-    nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.db())).await;
-    let watchdog = tokio::spawn(nianbao_service::watch_readiness(
-        readiness,
-        Some(bus.clone()),
-        Some(store.db().clone()),
-        Duration::from_secs(1),
-        shutdown.clone(),
-    ));
+    let watchdog = health.watch(Some(&bus), Some(store.db()), &shutdown).await;
     tracing::info!(addr = ?listener.local_addr().ok(), "nianbao-ingest serving");
     let served = server
         .trace_fn(nianbao_telemetry::grpc_server_span("ingest"))
-        .add_service(health_service)
+        .add_service(health.grpc.clone())
         .add_service(nianbao_service::grpc_reflection()?)
         .add_service(ingest)
         .serve_with_incoming_shutdown(
@@ -312,9 +295,7 @@ pub async fn run(
     let _ = dead_letters.await;
     let _ = republisher.await;
     let _ = watchdog.await;
-    if let Some(m) = metrics_server {
-        let _ = m.await;
-    }
+    health.stopped().await;
     bus.close().await;
     store.close().await;
     tracing::info!("nianbao-ingest stopped");

@@ -53,7 +53,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{broadcast, watch};
-use tonic_health::ServingStatus;
 
 /// Loads the configuration: embedded defaults, then `file`, then `NIANBAO_…` variables.
 pub fn load(file: Option<&Path>) -> Result<Config, config::ConfigError> {
@@ -237,25 +236,18 @@ pub async fn run(
         FOLLOW_EVERY,
     ));
 
-    let (health, health_service) = nianbao_service::grpc_health();
-    health
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
-    health
-        .set_not_serving::<NotificationServer<NotificationService>>()
-        .await;
-    let readiness = nianbao_service::Readiness::new(
-        health.clone(),
-        &["", "nianbao.v1.Notification"],
-        &["database", "broker"],
-        obs.metrics.clone(),
-    );
     obs.scrape = Some(scrape_families(
         store.clone(),
         cfg.webhook_settings().failing_after,
         obs.metrics.service().to_string(),
     ));
-    let metrics_server = obs.serve(&readiness, shutdown.clone());
+    let health = obs
+        .health(
+            &["", "nianbao.v1.Notification"],
+            &["database", "broker"],
+            &shutdown,
+        )
+        .await;
     let reflection = nianbao_service::grpc_reflection()?;
     let service = NotificationService::new(
         store.clone(),
@@ -272,7 +264,7 @@ pub async fn run(
     let server = tokio::spawn(
         grpc_server
             .trace_fn(nianbao_telemetry::grpc_server_span("notification"))
-            .add_service(health_service)
+            .add_service(health.grpc.clone())
             .add_service(reflection)
             .add_service(tonic::service::interceptor::InterceptedService::new(
                 NotificationServer::new(service),
@@ -294,14 +286,7 @@ pub async fn run(
     .await
     {
         let bus = bus.with_metrics(obs.metrics.clone());
-        nianbao_service::probe_readiness(&readiness, Some(&bus), Some(store.db())).await;
-        let watchdog = tokio::spawn(nianbao_service::watch_readiness(
-            readiness.clone(),
-            Some(bus.clone()),
-            Some(store.db().clone()),
-            Duration::from_secs(1),
-            shutdown.clone(),
-        ));
+        let watchdog = health.watch(Some(&bus), Some(store.db()), &shutdown).await;
         let handler = Arc::new(NotifyHandler {
             engine: engine.clone(),
             bus: bus.clone(),
@@ -335,7 +320,7 @@ pub async fn run(
             }
         })
         .await;
-        readiness.stopping().await;
+        health.readiness.stopping().await;
         bus.close().await;
         let _ = watchdog.await;
     }
@@ -351,9 +336,7 @@ pub async fn run(
         counter_abort.abort();
     }
     forward.abort();
-    if let Some(m) = metrics_server {
-        let _ = m.await;
-    }
+    health.stopped().await;
     deliverer.join().await;
     store.close().await;
     served??;

@@ -4,14 +4,15 @@
 //!   file, and `NIANBAO_`-prefixed environment variables (`NIANBAO_BUS__URL=…`, `__` separates
 //!   levels), in that order of precedence.
 //! - [`shutdown_signal`]: Ctrl-C or SIGTERM.
-//! - [`grpc_health`] / [`grpc_reflection`]: the standard health and reflection services, so that
-//!   `grpcurl` works against every service.
-//! - [`Observability`], [`serve_metrics`]: the service's own metrics registry and its HTTP endpoint
-//!   (`GET /metrics` for Prometheus, `/healthz`, `/readyz`).
-//! - [`Readiness`], [`watch_readiness`]: named readiness checks (broker connected, database
-//!   answering, consumer running) that drive the gRPC health statuses, `/readyz` and
-//!   `nianbao_ready`; on shutdown every status turns NOT_SERVING at once, so that load balancers and
-//!   orchestrators stop sending work while the service drains.
+//! - [`main`], [`Shutdown`], [`consume_until_stopped`]: the life of a service process (its binary's
+//!   `main`, the stop signal every task watches, the consumer loop), in [`lifecycle`].
+//! - [`Observability::health`] → [`Health`]: the standard gRPC health service, the service's own
+//!   metrics registry and its HTTP endpoint (`GET /metrics` for Prometheus, `/healthz`, `/readyz`),
+//!   and the [`Readiness`] checks (broker connected, database answering, consumer running) that
+//!   drive the gRPC health statuses, `/readyz` and `nianbao_ready`; on shutdown every status turns
+//!   NOT_SERVING at once, so that load balancers and orchestrators stop sending work while the
+//!   service drains.
+//! - [`grpc_reflection`]: server reflection, so that `grpcurl` works against every service.
 
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -35,7 +36,7 @@ pub enum ServiceError {
 pub use nianbao_metrics::{Metrics, MetricsConfig};
 
 mod lead;
-mod lifecycle;
+pub mod lifecycle;
 pub use lead::lead;
 pub use lifecycle::{ServiceConfig, Shutdown, Trigger, consume_until_stopped, main};
 pub use nianbao_telemetry::{LogConfig, TraceConfig};
@@ -126,6 +127,75 @@ impl Observability {
             Some(readiness.clone()),
             stop,
         ))
+    }
+}
+
+impl Observability {
+    /// The health of a service, wired: the gRPC health service, in which every name of `services`
+    /// (`""` is the whole server) is NOT_SERVING until every check of `checks` passes, and this
+    /// instance's `/metrics`, `/healthz`, `/readyz` endpoint (when it has a listener) until
+    /// `shutdown`.
+    pub async fn health(
+        &mut self,
+        services: &[&str],
+        checks: &[&str],
+        shutdown: &Shutdown,
+    ) -> Health {
+        let (reporter, _) = tonic_health::server::health_reporter();
+        let grpc = tonic_health::pb::health_server::HealthServer::new(
+            tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
+        );
+        let readiness = Readiness::new(reporter, services, checks, self.metrics.clone());
+        // The reporter starts with "" SERVING: the first answer must already be the real one.
+        readiness.publish().await;
+        let endpoint = self.serve(&readiness, shutdown.clone());
+        Health {
+            readiness,
+            grpc,
+            endpoint,
+        }
+    }
+}
+
+/// What [`Observability::health`] wired: add `grpc` to the server, [`Health::watch`] the broker
+/// and the database once they are connected, and await [`Health::stopped`] at the end.
+pub struct Health {
+    pub readiness: Readiness,
+    pub grpc: tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>,
+    endpoint: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Health {
+    /// Probes the broker and the database once now (so that the first health answer is the real
+    /// one), then every second in a task until `shutdown`, which then marks the service stopping.
+    pub async fn watch(
+        &self,
+        bus: Option<&nianbao_bus::Bus>,
+        db: Option<&nianbao_db::Db>,
+        shutdown: &Shutdown,
+    ) -> tokio::task::JoinHandle<()> {
+        probe_readiness(&self.readiness, bus, db).await;
+        tokio::spawn(watch_readiness(
+            self.readiness.clone(),
+            bus.cloned(),
+            db.cloned(),
+            std::time::Duration::from_secs(1),
+            shutdown.clone(),
+        ))
+    }
+
+    /// Waits for the endpoint, which stops at shutdown.
+    pub async fn stopped(self) {
+        if let Some(endpoint) = self.endpoint {
+            let _ = endpoint.await;
+        }
+    }
+
+    /// Stops the endpoint now (a service that failed before its shutdown).
+    pub fn abort(&self) {
+        if let Some(endpoint) = &self.endpoint {
+            endpoint.abort();
+        }
     }
 }
 
@@ -308,9 +378,9 @@ impl Readiness {
     }
 }
 
-/// One round of [`watch_readiness`]'s probes: services call it once before they start serving, so
-/// that their first health answer is already the real one.
-pub async fn probe_readiness(
+/// One round of [`watch_readiness`]'s probes: [`Health::watch`] calls it once before the task, so
+/// that the first health answer is already the real one.
+async fn probe_readiness(
     readiness: &Readiness,
     bus: Option<&nianbao_bus::Bus>,
     db: Option<&nianbao_db::Db>,
@@ -330,7 +400,7 @@ pub async fn probe_readiness(
 
 /// Probes the broker connection (`broker` check) and the database (`database` check: `SELECT 1`
 /// within 5 s) every `interval` until `stop` turns true, then marks `readiness` as stopping.
-pub async fn watch_readiness(
+async fn watch_readiness(
     readiness: Readiness,
     bus: Option<nianbao_bus::Bus>,
     db: Option<nianbao_db::Db>,
@@ -426,14 +496,6 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-}
-
-/// The standard gRPC health service; the returned reporter sets each service's status.
-pub fn grpc_health() -> (
-    tonic_health::server::HealthReporter,
-    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
-) {
-    tonic_health::server::health_reporter()
 }
 
 /// Server reflection over the nianbao.v1 descriptors (grpcurl list/describe).
@@ -721,17 +783,7 @@ mod tests {
 
     #[tokio::test]
     async fn metrics_and_readiness_over_http_and_grpc_health() {
-        use tonic_health::pb::health_server::Health;
-        let reporter = tonic_health::server::HealthReporter::new();
-        let health = tonic_health::server::HealthService::from_health_reporter(reporter.clone());
-        let metrics = Metrics::new("ingest");
-        metrics.report_reached("received");
-        let readiness = Readiness::new(
-            reporter,
-            &["", "nianbao.v1.Ingest"],
-            &["broker", "database"],
-            metrics.clone(),
-        );
+        use tonic_health::pb::health_server::Health as _;
         let (stop_tx, stop_rx) = Shutdown::new();
         let mut obs = Observability::bind(
             "ingest",
@@ -741,9 +793,20 @@ mod tests {
         )
         .await
         .unwrap();
-        obs.metrics = metrics.clone();
+        obs.metrics.report_reached("received");
         let addr = obs.listener.as_ref().unwrap().local_addr().unwrap();
-        let server = obs.serve(&readiness, stop_rx.clone()).unwrap();
+        let wired = obs
+            .health(
+                &["", "nianbao.v1.Ingest"],
+                &["broker", "database"],
+                &stop_rx,
+            )
+            .await;
+        let readiness = wired.readiness.clone();
+        // A second view of the same statuses (the wired one is a tower service for the server).
+        let health = tonic_health::server::HealthService::from_health_reporter(
+            readiness.inner.reporter.clone(),
+        );
 
         let status = |name: &str| {
             let req = tonic::Request::new(tonic_health::pb::HealthCheckRequest {
@@ -760,6 +823,9 @@ mod tests {
             "{body}"
         );
         assert_eq!(http_get(addr, "/healthz").await.0, 200);
+        // NOT_SERVING from the start, the whole server ("") too, which the reporter starts SERVING.
+        assert_eq!(status("").await, 2);
+        assert_eq!(status("nianbao.v1.Ingest").await, 2);
 
         readiness.set("broker", true).await;
         let (code, body) = http_get(addr, "/readyz").await;
@@ -772,13 +838,7 @@ mod tests {
         let db = nianbao_db::connect(&format!("sqlite://{}/r.db?mode=rwc", dir.path().display()))
             .await
             .unwrap();
-        let watcher = tokio::spawn(watch_readiness(
-            readiness.clone(),
-            None,
-            Some(db),
-            std::time::Duration::from_millis(20),
-            stop_rx,
-        ));
+        let watcher = wired.watch(None, Some(&db), &stop_rx).await;
         for _ in 0..100 {
             if readiness.is_ready() {
                 break;
@@ -799,7 +859,7 @@ mod tests {
         watcher.await.unwrap();
         assert!(!readiness.is_ready());
         assert_eq!(status("").await, 2);
-        server.await.unwrap();
+        wired.stopped().await;
     }
 
     #[tokio::test]

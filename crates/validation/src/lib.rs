@@ -32,11 +32,10 @@ pub use worker::Worker;
 use nianbao_bus::{QueueSpec, Stage};
 use nianbao_proto::v1::validation_server::ValidationServer;
 use nianbao_rules::Checker;
-use nianbao_service::{Observability, Readiness, Shutdown, grpc_health, grpc_reflection};
+use nianbao_service::{Observability, Shutdown, grpc_reflection};
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Store, StoreError};
-use tonic_health::ServingStatus;
 
 /// The work queue of this service.
 pub const QUEUE: &str = "nianbao.validation";
@@ -81,18 +80,13 @@ pub async fn run(
     let grpc_server = nianbao_service::grpc_server(&cfg.tls, addr, &cfg.grpc)?;
     let authenticator = cfg.auth.authenticator(addr)?;
     let directory = Arc::new(cfg.load_directory()?);
-    let (reporter, health) = grpc_health();
-    reporter
-        .set_service_status("", ServingStatus::NotServing)
+    let health = obs
+        .health(
+            &["", "nianbao.v1.Validation"],
+            &["database", "broker", "consumer"],
+            &shutdown,
+        )
         .await;
-    reporter.set_not_serving::<ValidationServer<Api>>().await;
-    let readiness = Readiness::new(
-        reporter,
-        &["", "nianbao.v1.Validation"],
-        &["database", "broker", "consumer"],
-        obs.metrics.clone(),
-    );
-    let metrics_server = obs.serve(&readiness, shutdown.clone());
     let api = tonic::service::interceptor::InterceptedService::new(
         ValidationServer::new(Api::bounded(
             checker.clone(),
@@ -105,7 +99,7 @@ pub async fn run(
     );
     let server = grpc_server
         .trace_fn(nianbao_telemetry::grpc_server_span("validation"))
-        .add_service(health)
+        .add_service(health.grpc.clone())
         .add_service(grpc_reflection()?)
         .add_service(api)
         .serve_with_incoming_shutdown(
@@ -131,20 +125,19 @@ pub async fn run(
             return Ok::<(), Error>(());
         };
         let bus = bus.with_metrics(obs.metrics.clone());
-        nianbao_service::probe_readiness(&readiness, Some(&bus), Some(&db)).await;
-        let watchdog = tokio::spawn(nianbao_service::watch_readiness(
-            readiness.clone(),
-            Some(bus.clone()),
-            Some(db),
-            Duration::from_secs(1),
-            shutdown.clone(),
-        ));
+        let watchdog = health.watch(Some(&bus), Some(&db), &shutdown).await;
         let spec = queue_spec();
         let worker =
             Arc::new(Worker::new(validator, bus.clone()).with_metrics(obs.metrics.clone()));
-        nianbao_service::consume_until_stopped(&bus, &spec, worker, Some(&readiness), &shutdown)
-            .await;
-        readiness.stopping().await;
+        nianbao_service::consume_until_stopped(
+            &bus,
+            &spec,
+            worker,
+            Some(&health.readiness),
+            &shutdown,
+        )
+        .await;
+        health.readiness.stopping().await;
         bus.close().await;
         let _ = watchdog.await;
         Ok(())
@@ -153,16 +146,12 @@ pub async fn run(
     // server would otherwise keep running without a pipeline. The caller logs the error (the
     // binary's `main`), so that it is logged once.
     if let Err(e) = pipeline.await {
-        readiness.stopping().await;
+        health.readiness.stopping().await;
         server.abort();
-        if let Some(m) = &metrics_server {
-            m.abort();
-        }
+        health.abort();
         return Err(e);
     }
     server.await??;
-    if let Some(m) = metrics_server {
-        let _ = m.await;
-    }
+    health.stopped().await;
     Ok(())
 }

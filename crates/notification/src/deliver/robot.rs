@@ -81,7 +81,7 @@ mod tests {
     use super::*;
     use crate::store::Store;
     use std::time::Duration;
-    
+
     #[tokio::test]
     async fn robots_get_one_message_per_interval() {
         let dir = std::env::temp_dir().join(format!("nianbao-slots-{}", std::process::id()));
