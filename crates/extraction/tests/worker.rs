@@ -1,11 +1,10 @@
-//! The extraction worker in-process against a real private RabbitMQ and a small real Ingest gRPC
-//! server (fixed documents for FetchReport): extraction and publication, an unreadable document that
-//! flows on, NOT_FOUND and an unreachable ingest retried then parked with `report.failed`, garbage
-//! parked at once.
+//! The extraction worker in-process against a real private RabbitMQ (the `nianbao-e2e` harness's
+//! broker, a vhost of its own) and a small real Ingest gRPC server (fixed documents for
+//! FetchReport): extraction and publication, an unreadable document that flows on, NOT_FOUND and an
+//! unreachable ingest retried then parked with `report.failed`, garbage parked at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use nianbao_bus::{Bus, BusConfig, Envelope, Stage};
-use nianbao_e2e::Broker;
 use nianbao_e2e::bus::{collect, next, wait_len};
 use nianbao_model::Extraction;
 use nianbao_proto::v1;
@@ -116,7 +115,7 @@ async fn publish(bus: &Bus, ev: &v1::ReportReceived) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn extraction_worker_end_to_end() {
-    let broker = Broker::start().expect("a private RabbitMQ (deploy/scripts/rabbitmq.sh)");
+    let amqp_url = nianbao_e2e::shared_broker().new_vhost_url().unwrap();
 
     // The fake ingest, on its own port, stoppable to simulate an outage.
     let fetches = Arc::new(AtomicUsize::new(0));
@@ -145,7 +144,7 @@ async fn extraction_worker_end_to_end() {
     );
 
     let mut cfg = nianbao_extraction::load(None).unwrap();
-    cfg.bus = bus_config(&broker.amqp_url);
+    cfg.bus = bus_config(&amqp_url);
     cfg.ingest_url = format!("http://{ingest_addr}");
     cfg.fetch_timeout_ms = 2_000;
     cfg.tls.plaintext = true;
@@ -165,9 +164,7 @@ async fn extraction_worker_end_to_end() {
         .await
         .unwrap();
 
-    let bus = Bus::connect(&bus_config(&broker.amqp_url), "test")
-        .await
-        .unwrap();
+    let bus = Bus::connect(&bus_config(&amqp_url), "test").await.unwrap();
     let (mut extracted, stop_a) =
         collect(&bus, "test.extracted", &[Stage::Extracted.pattern()]).await;
     let (mut failed, stop_b) = collect(&bus, "test.failed", &[Stage::Failed.pattern()]).await;
@@ -250,5 +247,4 @@ async fn extraction_worker_end_to_end() {
         .unwrap()
         .unwrap();
     bus.close().await;
-    drop(broker);
 }
