@@ -122,7 +122,7 @@ rules! {
     T3CarryoverHigh = "t3-carryover-high", Warning, Single, "结转下年度数量大于本年新收数量";
     NarrativeTableMismatch = "narrative-table-mismatch", Warning, Single, "正文与表格数据不一致";
     YearMismatch = "year-mismatch", Warning, Single, "年份与报告年度不一致";
-    RectificationMissing = "rectification-missing", Warning, Single, "缺少问题整改情况";
+    RectificationMissing = "rectification-missing", Warning, Single, "第五部分只写问题未写改进措施";
     FeeStatementMissing = "fee-statement-missing", Warning, Single, "未说明信息处理费收取情况";
     CarryoverContinuity = "carryover-continuity", Warning, CrossReport, "上年结转与上年度报告结转下年度不一致";
     T2StockFlow = "t2-stock-flow", Info, CrossReport, "现行有效件数与上年度不衔接";

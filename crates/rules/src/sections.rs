@@ -166,6 +166,8 @@ fn body(x: &Extraction, part: Part) -> &[TextLine] {
 }
 
 const PROBLEM_WORDS: [&str; 5] = ["问题", "不足", "短板", "差距", "薄弱"];
+/// Any of these in part 五 is an improvement or rectification passage for `rectification-missing`
+/// (the message names them).
 const IMPROVEMENT_WORDS: [&str; 5] = ["改进", "整改", "措施", "下一步", "计划"];
 
 fn rectification(x: &Extraction, sink: &mut Sink<'_>) {
@@ -180,10 +182,16 @@ fn rectification(x: &Extraction, sink: &mut Sink<'_>) {
         .collect();
     let has = |words: &[&str]| lines.iter().any(|l| words.iter().any(|w| l.contains(w)));
     if has(&PROBLEM_WORDS) && !has(&IMPROVEMENT_WORDS) {
+        // Says what was checked: no word of improvement at all. Whether last year's problems were
+        // rectified is `previous-problems-unaddressed`, against last year's report.
+        let words: Vec<String> = IMPROVEMENT_WORDS.iter().map(|w| format!("“{w}”")).collect();
         sink.push(
             Finding::new(
                 RuleId::RectificationMissing,
-                "“五、存在的主要问题及改进情况”只写了存在的问题，未写改进措施或整改情况",
+                format!(
+                    "“五、存在的主要问题及改进情况”只写了存在的问题，未写任何改进措施（未见{}等表述）",
+                    words.join("")
+                ),
             )
             .part(5)
             .line(Some(span.heading_line)),
@@ -753,12 +761,12 @@ mod tests {
         let r = only(&f, RuleId::RectificationMissing);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].part, Some(5));
-        // The message promises what the rule checks: measures or rectification, nothing about last
-        // year's report (that is `previous-problems-unaddressed`, which needs last year's report).
-        assert!(
-            r[0].message.contains("未写改进措施或整改情况"),
-            "{}",
-            r[0].message
+        // The message says what the rule checks: no word of improvement in part 五, nothing about
+        // last year's report (that is `previous-problems-unaddressed`, which needs last year's
+        // report).
+        assert_eq!(
+            r[0].message,
+            "“五、存在的主要问题及改进情况”只写了存在的问题，未写任何改进措施（未见“改进”“整改”“措施”“下一步”“计划”等表述）"
         );
         assert!(!r[0].message.contains("上年度"), "{}", r[0].message);
         assert_eq!(r[0].severity, Severity::Warning);

@@ -332,7 +332,9 @@ pub fn duplicate_previous_year(
 }
 
 /// §5 #15 (上年度问题整改): last year's part 五 named problems that this year's part 五 neither
-/// reports on as last year's problems nor takes up again with what was done. One finding naming them.
+/// reports on as last year's problems nor takes up again with what was done. One finding naming them;
+/// the message says exactly that (see [`rectification::unaddressed`]), nothing about whether the
+/// problems are really solved (`previous-findings-recurring` is nianbao's own evidence of that).
 pub fn previous_problems_unaddressed(cur: &ReportRow, prev: &ReportRow) -> Option<Finding> {
     // Without this year's part 五 text (a row read back from the store) there is nothing to judge,
     // and without a part 五 at all, part-missing says it.
@@ -350,7 +352,7 @@ pub fn previous_problems_unaddressed(cur: &ReportRow, prev: &ReportRow) -> Optio
         String::new()
     };
     let msg = format!(
-        "本机关{}年度报告第五部分所列问题{}{more}，本年度报告第五部分未说明整改情况（应报告上年度问题的整改情况）",
+        "本机关{}年度报告第五部分所列问题{}{more}，本年度报告第五部分既未说明上年度问题的整改情况，也未再提及这些问题及其整改（已整改、完成、解决、落实等）",
         prev.year,
         named.join("、")
     );
