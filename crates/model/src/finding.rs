@@ -140,6 +140,7 @@ rules! {
     ProblemsThin = "problems-thin", Warning, Single, "第五部分内容过于简单";
     AssessmentMissing = "assessment-missing", Warning, Single, "人民政府年报未报告工作考核、社会评议和责任追究情况";
     PreviousProblemsUnaddressed = "previous-problems-unaddressed", Warning, CrossReport, "未报告上年度所列问题的整改情况";
+    PreviousFindingsRecurring = "previous-findings-recurring", Warning, CrossReport, "上年度报告检查发现的问题本年度再次出现";
 }
 
 impl RuleId {
@@ -246,7 +247,7 @@ mod tests {
                 format!("\"{}\"", r.as_str())
             );
         }
-        assert_eq!(RuleId::ALL.len(), 34);
+        assert_eq!(RuleId::ALL.len(), 35);
         assert_eq!(RuleId::ReportLate.default_severity(), Severity::Error);
         assert!(!RuleId::AssessmentMissing.enabled_by_default());
         assert!(RuleId::ProblemsThin.enabled_by_default());
