@@ -147,7 +147,8 @@ impl RuleId {
     /// Rules a deployment must switch on (`enabled = [...]` or a severity in `[severity]`): checks
     /// whose basis is law but which reports that supervising offices accept omit, so that on by
     /// default they would warn about most of a province (the real 淮安市人民政府 2024 report, whose
-    /// truth is "no finding", says nothing of Art. 50(4)'s 考核、评议、追究).
+    /// truth is "no finding", says nothing of Art. 50(4)'s 社会评议 and 责任追究; its 监督保障 has
+    /// only 监测指标, 检查, 评估分报告 and 督促整改, words every report's 监督保障 has: issue #25.5).
     pub const OPT_IN: &'static [RuleId] = &[RuleId::AssessmentMissing];
 
     /// Whether the rule runs without being switched on (see [`RuleId::OPT_IN`]).
