@@ -122,7 +122,7 @@ rules! {
     T3CarryoverHigh = "t3-carryover-high", Warning, Single, "结转下年度数量大于本年新收数量";
     NarrativeTableMismatch = "narrative-table-mismatch", Warning, Single, "正文与表格数据不一致";
     YearMismatch = "year-mismatch", Warning, Single, "年份与报告年度不一致";
-    RectificationMissing = "rectification-missing", Warning, Single, "缺少问题整改情况";
+    RectificationMissing = "rectification-missing", Warning, Single, "第五部分只写问题未写改进措施";
     FeeStatementMissing = "fee-statement-missing", Warning, Single, "未说明信息处理费收取情况";
     CarryoverContinuity = "carryover-continuity", Warning, CrossReport, "上年结转与上年度报告结转下年度不一致";
     T2StockFlow = "t2-stock-flow", Info, CrossReport, "现行有效件数与上年度不衔接";
@@ -140,13 +140,15 @@ rules! {
     ProblemsThin = "problems-thin", Warning, Single, "第五部分内容过于简单";
     AssessmentMissing = "assessment-missing", Warning, Single, "人民政府年报未报告工作考核、社会评议和责任追究情况";
     PreviousProblemsUnaddressed = "previous-problems-unaddressed", Warning, CrossReport, "未报告上年度所列问题的整改情况";
+    PreviousFindingsRecurring = "previous-findings-recurring", Warning, CrossReport, "上年度报告检查发现的问题本年度再次出现";
 }
 
 impl RuleId {
     /// Rules a deployment must switch on (`enabled = [...]` or a severity in `[severity]`): checks
     /// whose basis is law but which reports that supervising offices accept omit, so that on by
     /// default they would warn about most of a province (the real 淮安市人民政府 2024 report, whose
-    /// truth is "no finding", says nothing of Art. 50(4)'s 考核、评议、追究).
+    /// truth is "no finding", says nothing of Art. 50(4)'s 社会评议 and 责任追究; its 监督保障 has
+    /// only 监测指标, 检查, 评估分报告 and 督促整改, words every report's 监督保障 has: issue #25.5).
     pub const OPT_IN: &'static [RuleId] = &[RuleId::AssessmentMissing];
 
     /// Whether the rule runs without being switched on (see [`RuleId::OPT_IN`]).
@@ -246,7 +248,7 @@ mod tests {
                 format!("\"{}\"", r.as_str())
             );
         }
-        assert_eq!(RuleId::ALL.len(), 34);
+        assert_eq!(RuleId::ALL.len(), 35);
         assert_eq!(RuleId::ReportLate.default_severity(), Severity::Error);
         assert!(!RuleId::AssessmentMissing.enabled_by_default());
         assert!(RuleId::ProblemsThin.enabled_by_default());

@@ -166,6 +166,8 @@ fn body(x: &Extraction, part: Part) -> &[TextLine] {
 }
 
 const PROBLEM_WORDS: [&str; 5] = ["问题", "不足", "短板", "差距", "薄弱"];
+/// Any of these in part 五 is an improvement or rectification passage for `rectification-missing`
+/// (the message names them).
 const IMPROVEMENT_WORDS: [&str; 5] = ["改进", "整改", "措施", "下一步", "计划"];
 
 fn rectification(x: &Extraction, sink: &mut Sink<'_>) {
@@ -180,10 +182,16 @@ fn rectification(x: &Extraction, sink: &mut Sink<'_>) {
         .collect();
     let has = |words: &[&str]| lines.iter().any(|l| words.iter().any(|w| l.contains(w)));
     if has(&PROBLEM_WORDS) && !has(&IMPROVEMENT_WORDS) {
+        // Says what was checked: no word of improvement at all. Whether last year's problems were
+        // rectified is `previous-problems-unaddressed`, against last year's report.
+        let words: Vec<String> = IMPROVEMENT_WORDS.iter().map(|w| format!("“{w}”")).collect();
         sink.push(
             Finding::new(
                 RuleId::RectificationMissing,
-                "“五、存在的主要问题及改进情况”只写了存在的问题，未写改进措施或整改情况",
+                format!(
+                    "“五、存在的主要问题及改进情况”只写了存在的问题，未写任何改进措施（未见{}等表述）",
+                    words.join("")
+                ),
             )
             .part(5)
             .line(Some(span.heading_line)),
@@ -419,8 +427,15 @@ fn fees(x: &Extraction, sink: &mut Sink<'_>) {
 
 /// `assessment-missing` (opt-in): 条例 Art. 50(4) — a government's report also covers the results of
 /// 工作考核、社会评议和责任追究. The 2021 notice puts them under 监督保障 in part 一, the issue under
-/// part 六; either counts. Township governments are left out: their reports are compiled into the
-/// county's, and the real township seed (叶县辛店镇 2024) writes none of it without being faulted.
+/// part 六, and Art. 50 lists them in item （四） with the problems (part 五); any of the three counts.
+/// A part is read as one text, so a word wrapped over two lines of a PDF is found. Township
+/// governments are left out: their reports are compiled into the county's, and the real township
+/// seed (叶县辛店镇 2024) writes none of it without being faulted.
+///
+/// Opt-in because a report the supervising office accepts omits it: 淮安市人民政府 2024 (truth: no
+/// finding) writes under 监督保障 only of 监测指标, 栏目全覆盖检查, 评估分报告 and 督促整改, nothing of
+/// 社会评议 or 责任追究; words that would let it pass (检查, 整改, 督查) are in every report's
+/// 监督保障, and the rule would then never fire.
 fn assessment(x: &Extraction, profile: AgencyProfile, sink: &mut Sink<'_>) {
     if profile.kind != AgencyKind::Government
         || matches!(profile.level, AgencyLevel::Township | AgencyLevel::Unknown)
@@ -436,12 +451,10 @@ fn assessment(x: &Extraction, profile: AgencyProfile, sink: &mut Sink<'_>) {
         ("责任追究", &["责任追究", "追责", "问责"]),
     ];
     let mut found = [false; 3];
-    for part in [Part::Overview, Part::Other] {
-        for line in x.part_lines(part) {
-            let t = x.text_of(line);
-            for (k, (_, words)) in TOPICS.iter().enumerate() {
-                found[k] |= words.iter().any(|w| t.contains(w));
-            }
+    for part in [Part::Overview, Part::Problems, Part::Other] {
+        let text: String = x.part_lines(part).iter().map(|l| x.text_of(l)).collect();
+        for (k, (_, words)) in TOPICS.iter().enumerate() {
+            found[k] |= words.iter().any(|w| text.contains(w));
         }
     }
     let missing: Vec<&str> = TOPICS
@@ -457,7 +470,7 @@ fn assessment(x: &Extraction, profile: AgencyProfile, sink: &mut Sink<'_>) {
         Finding::new(
             RuleId::AssessmentMissing,
             format!(
-                "人民政府的年度报告应报告工作考核、社会评议和责任追究结果情况（条例第五十条第四项），“六、其他需要报告的事项”和“一、总体情况”中未写{}",
+                "人民政府的年度报告应报告工作考核、社会评议和责任追究结果情况（条例第五十条第四项），“一、总体情况”“五、存在的主要问题及改进情况”“六、其他需要报告的事项”中未写{}",
                 missing.join("、")
             ),
         )
@@ -655,6 +668,61 @@ mod tests {
             .part_line(Part::Overview, 5, "(五)监督保障。加强组织领导。")
             .build();
         assert!(only(&on.check(&town), RuleId::AssessmentMissing).is_empty());
+        // Near misses: in part 五 (Art. 50 item （四）), and wrapped over two lines of a PDF.
+        for (part, lines) in [
+            (
+                Part::Problems,
+                &["一是解读形式单一。全年开展工作考核1次、社会评议1次，无责任追究情况。"][..],
+            ),
+            (
+                Part::Other,
+                &[
+                    "本年度未收取信息处理费。全年开展政务公开工作考核和社会评议各1次,未发生责任",
+                    "追究情况。",
+                ][..],
+            ),
+        ] {
+            let x = ReportBuilder::new()
+                .agency("郑县人民政府")
+                .part_line(Part::Overview, 5, "(五)监督保障。加强组织领导。")
+                .part_text(part, lines)
+                .build();
+            assert!(
+                only(&on.check(&x), RuleId::AssessmentMissing).is_empty(),
+                "{lines:?}"
+            );
+        }
+    }
+
+    /// Why `assessment-missing` stays opt-in (issue #25.5): 淮安市人民政府 2024, whose truth is "no
+    /// finding", writes this under 监督保障 (its PDF as extracted), and of 考核、评议、追究 nothing in
+    /// parts 五 and 六 either. Switched on, the rule names all three; no sound word list lets it pass.
+    #[test]
+    fn huaian_2024_omits_art_50_4_and_is_not_faulted_by_default() {
+        let huaian = ReportBuilder::new()
+            .agency("淮安市人民政府")
+            .part_line(
+                Part::Overview,
+                5,
+                "(五)政府信息公开监督保障情况。根据省政务公开年度和季度监测指标,全年组织4次政府信息公开栏目全覆盖检查,并出具各县区、各部门政务公开评估分报告。在日常巡查的基础上,按季度开展政务新媒体专项检查,针对突出问题和日常共性问题,及时督促整改。针对具体问题,创新开展调研式培训、过堂式培训,不断提高全市政务公开工作人员的工作能力和水平。",
+            )
+            .part_text(
+                Part::Other,
+                &["2024年,市政府严格落实《政府信息公开信息处理费管理办法》,全年收取政府信息公开信息处理费3940元。"],
+            )
+            .build();
+        assert!(
+            only(
+                &Checker::default().check(&huaian),
+                RuleId::AssessmentMissing
+            )
+            .is_empty()
+        );
+        let on = Checker::new(RuleConfig::default().enable(RuleId::AssessmentMissing));
+        let f = on.check(&huaian);
+        let a = only(&f, RuleId::AssessmentMissing);
+        assert_eq!(a.len(), 1, "{f:?}");
+        assert_eq!(a[0].actual.as_deref(), Some("工作考核、社会评议、责任追究"));
     }
 
     #[test]
@@ -753,12 +821,12 @@ mod tests {
         let r = only(&f, RuleId::RectificationMissing);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].part, Some(5));
-        // The message promises what the rule checks: measures or rectification, nothing about last
-        // year's report (that is `previous-problems-unaddressed`, which needs last year's report).
-        assert!(
-            r[0].message.contains("未写改进措施或整改情况"),
-            "{}",
-            r[0].message
+        // The message says what the rule checks: no word of improvement in part 五, nothing about
+        // last year's report (that is `previous-problems-unaddressed`, which needs last year's
+        // report).
+        assert_eq!(
+            r[0].message,
+            "“五、存在的主要问题及改进情况”只写了存在的问题，未写任何改进措施（未见“改进”“整改”“措施”“下一步”“计划”等表述）"
         );
         assert!(!r[0].message.contains("上年度"), "{}", r[0].message);
         assert_eq!(r[0].severity, Severity::Warning);

@@ -24,10 +24,19 @@
 //! - `previous-problems-unaddressed` reads the problems last year's part 五 named (stored with last
 //!   year's row) and this year's part 五 (held only for the report being validated); see
 //!   `nianbao_rules::rectification`.
+//! - `previous-findings-recurring` compares the findings published for last year's report (stored
+//!   with its row) with this year's single-report findings: a single-report rule (not `unreadable`)
+//!   found at warning or error in both years. Cross-report and roster rules (`report-changed`,
+//!   `duplicate-*`, `report-late`, …) are about other reports and timing, not the report's content,
+//!   and an info finding never alerts. The severities are the ones published each year. One finding
+//!   per report.
 
 use crate::fingerprint::{Fingerprint, normalize_agency};
+use nianbao_model::finding::RuleScope;
 use nianbao_model::report::format_number;
-use nianbao_model::{Extraction, Finding, Part, RuleId, T2Cell, T3Col, T3Row};
+use nianbao_model::{
+    Extraction, Finding, Part, RuleId, Severity, StoredFinding, T2Cell, T3Col, T3Row,
+};
 use nianbao_rules::{RuleConfig, rectification};
 
 /// What the cross-report rules need of one validated report: the `validated` table's row.
@@ -57,6 +66,11 @@ pub struct ReportRow {
     pub problems_text: String,
     /// Fingerprint of part 五 alone (stored; default for rows validated before it was kept).
     pub problems_fingerprint: Fingerprint,
+    /// The rules this report's published findings name, with the severity published: read back
+    /// from the stored findings for last year's report, and set to this report's single-report
+    /// findings before the cross-report decision (`previous-findings-recurring` compares the two).
+    /// Not kept in the validator's index (only the previous year's row needs it).
+    pub found: Vec<(RuleId, Severity)>,
 }
 
 /// The narrative the duplicate rules compare: parts 一 and 五.
@@ -127,7 +141,17 @@ impl ReportRow {
             r25: row3(T3Row::R25),
             a,
             fingerprint,
+            found: Vec::new(),
         }
+    }
+
+    /// [`ReportRow::found`] from findings as stored (`findings_json`): findings of rules this build
+    /// does not know, or with a severity it does not know, are left out.
+    pub fn found_from_stored(findings: &[StoredFinding]) -> Vec<(RuleId, Severity)> {
+        findings
+            .iter()
+            .filter_map(|f| Some((f.rule.parse().ok()?, f.severity.parse().ok()?)))
+            .collect()
     }
 
     fn has_identity(&self) -> bool {
@@ -332,7 +356,9 @@ pub fn duplicate_previous_year(
 }
 
 /// §5 #15 (上年度问题整改): last year's part 五 named problems that this year's part 五 neither
-/// reports on as last year's problems nor takes up again with what was done. One finding naming them.
+/// reports on as last year's problems nor takes up again with what was done. One finding naming them;
+/// the message says exactly that (see [`rectification::unaddressed`]), nothing about whether the
+/// problems are really solved (`previous-findings-recurring` is nianbao's own evidence of that).
 pub fn previous_problems_unaddressed(cur: &ReportRow, prev: &ReportRow) -> Option<Finding> {
     // Without this year's part 五 text (a row read back from the store) there is nothing to judge,
     // and without a part 五 at all, part-missing says it.
@@ -350,7 +376,7 @@ pub fn previous_problems_unaddressed(cur: &ReportRow, prev: &ReportRow) -> Optio
         String::new()
     };
     let msg = format!(
-        "本机关{}年度报告第五部分所列问题{}{more}，本年度报告第五部分未说明整改情况（应报告上年度问题的整改情况）",
+        "本机关{}年度报告第五部分所列问题{}{more}，本年度报告第五部分既未说明上年度问题的整改情况，也未再提及这些问题及其整改（已整改、完成、解决、落实等）",
         prev.year,
         named.join("、")
     );
@@ -359,6 +385,61 @@ pub fn previous_problems_unaddressed(cur: &ReportRow, prev: &ReportRow) -> Optio
             .part(5)
             .expected("上年度问题的整改情况")
             .actual(open.join("；")),
+    )
+}
+
+/// How many recurring rules a `previous-findings-recurring` message names; the rest are counted.
+const RECURRING_NAMED: usize = 5;
+
+/// Whether a finding of `rule` at `severity` is a problem of the report that can recur: a
+/// single-report rule (the cross-report and roster rules are about other reports, versions and
+/// timing, and `unreadable` about the file) found at warning or error, the severities that alert.
+fn recurrable(rule: RuleId, severity: Severity) -> bool {
+    rule.scope() == RuleScope::Single && rule != RuleId::Unreadable && severity >= Severity::Warning
+}
+
+/// The rules found (at warning or error) in last year's report `prev` that are found again in this
+/// year's `cur`, in catalogue order, each once.
+pub fn recurring_rules(cur: &[(RuleId, Severity)], prev: &[(RuleId, Severity)]) -> Vec<RuleId> {
+    let mut out: Vec<RuleId> = prev
+        .iter()
+        .filter(|(r, s)| recurrable(*r, *s))
+        .filter(|(r, _)| cur.iter().any(|(c, s)| c == r && recurrable(*c, *s)))
+        .map(|(r, _)| *r)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Issue #25.3 (上年度问题整改, as nianbao itself saw them): the rules whose warnings or errors
+/// nianbao published for the agency's report of last year are broken again by this year's report.
+/// One finding naming them (at most [`RECURRING_NAMED`], the rest counted); `actual` lists every id.
+pub fn previous_findings_recurring(cur: &ReportRow, prev: &ReportRow) -> Option<Finding> {
+    let again = recurring_rules(&cur.found, &prev.found);
+    if again.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = again
+        .iter()
+        .take(RECURRING_NAMED)
+        .map(|r| format!("{}（{}）", r.title(), r.as_str()))
+        .collect();
+    let more = if again.len() > RECURRING_NAMED {
+        format!("等{}项", again.len())
+    } else {
+        String::new()
+    };
+    let msg = format!(
+        "本机关{}年度报告经检查发现的问题在本年度报告中再次出现：{}{more}，请核实上年度检查发现的问题是否已整改",
+        prev.year,
+        named.join("、")
+    );
+    let ids: Vec<&str> = again.iter().map(|r| r.as_str()).collect();
+    Some(
+        Finding::new(RuleId::PreviousFindingsRecurring, msg)
+            .expected("上年度检查发现的问题不再出现")
+            .actual(ids.join("、")),
     )
 }
 
@@ -460,6 +541,7 @@ pub fn evaluate(
                 th.duplicate_problems_percent,
             ));
             out.extend(previous_problems_unaddressed(cur, prev));
+            out.extend(previous_findings_recurring(cur, prev));
         }
         out.extend(duplicate_peer(cur, &ctx.peers, sim));
         out.extend(report_changed(cur, &ctx.same_agency_year));
@@ -582,6 +664,129 @@ mod tests {
             !none
                 .iter()
                 .any(|f| f.rule == RuleId::PreviousProblemsUnaddressed)
+        );
+    }
+
+    #[test]
+    fn last_years_findings_recurring_is_one_warning_naming_them() {
+        use Severity::{Error, Info, Warning};
+        let prev_found = vec![
+            (RuleId::T3Balance, Error),
+            (RuleId::T3Balance, Error),
+            (RuleId::FeeStatementMissing, Warning),
+            (RuleId::LabelMismatch, Info),
+            (RuleId::ReportChanged, Warning),
+            (RuleId::DuplicatePreviousYear, Warning),
+            (RuleId::Unreadable, Error),
+            (RuleId::CellMissing, Error),
+        ];
+        // The pure decision: single-report rules at warning or error in both years, each once, in
+        // catalogue order (t3-balance before fee-statement-missing).
+        let cur_found = vec![
+            (RuleId::FeeStatementMissing, Warning),
+            (RuleId::T3Balance, Error),
+            (RuleId::LabelMismatch, Info),
+            (RuleId::ReportChanged, Warning),
+            (RuleId::DuplicatePreviousYear, Warning),
+            (RuleId::Unreadable, Error),
+            (RuleId::T4Total, Error),
+        ];
+        assert_eq!(
+            recurring_rules(&cur_found, &prev_found),
+            vec![RuleId::T3Balance, RuleId::FeeStatementMissing]
+        );
+        // A rule found only at info in one of the years does not recur.
+        assert!(recurring_rules(&[(RuleId::T3Balance, Info)], &prev_found).is_empty());
+        assert!(
+            recurring_rules(&[(RuleId::LabelMismatch, Warning)], &prev_found).is_empty(),
+            "label-mismatch was info last year"
+        );
+        let mut prev = row("清河县财政局", 2023, 1);
+        prev.found = prev_found;
+        let mut cur = row("清河县财政局", 2024, 2);
+        cur.found = cur_found;
+        let f = previous_findings_recurring(&cur, &prev).expect("recurring");
+        assert_eq!(f.rule, RuleId::PreviousFindingsRecurring);
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.message,
+            "本机关2023年度报告经检查发现的问题在本年度报告中再次出现：表三勾稽关系不平衡（t3-balance）、未说明信息处理费收取情况（fee-statement-missing），请核实上年度检查发现的问题是否已整改"
+        );
+        assert_eq!(
+            f.actual.as_deref(),
+            Some("t3-balance、fee-statement-missing")
+        );
+        // Near miss: last year's problems are gone (only another rule, and the meta ones, remain).
+        let mut fixed = row("清河县财政局", 2024, 2);
+        fixed.found = vec![
+            (RuleId::T4Total, Error),
+            (RuleId::ReportChanged, Warning),
+            (RuleId::DuplicatePreviousYear, Warning),
+        ];
+        assert!(previous_findings_recurring(&fixed, &prev).is_none());
+        // Many: five named, all counted, all ids in `actual`.
+        let many = [
+            RuleId::PartMissing,
+            RuleId::TableMissing,
+            RuleId::CellMissing,
+            RuleId::CellInvalid,
+            RuleId::T3RowTotal,
+            RuleId::T3Balance,
+            RuleId::T4Total,
+        ];
+        prev.found = many.iter().map(|r| (*r, Error)).collect();
+        cur.found = many.iter().rev().map(|r| (*r, Error)).collect();
+        let f = previous_findings_recurring(&cur, &prev).expect("recurring");
+        assert!(
+            f.message
+                .contains("表三行总计不等于各列之和（t3-row-total）等7项"),
+            "{}",
+            f.message
+        );
+        assert!(!f.message.contains("t3-balance"), "{}", f.message);
+        assert_eq!(f.actual.unwrap_or_default().split('、').count(), 7);
+        // Through evaluate: only with the same agency's report of Y−1, and switchable.
+        let ctx = Context {
+            previous_year: Some(prev.clone()),
+            ..Default::default()
+        };
+        let sim = Similarity::default();
+        let got = evaluate(&cur, &ctx, &sim, &RuleConfig::default());
+        assert_eq!(
+            got.iter()
+                .filter(|f| f.rule == RuleId::PreviousFindingsRecurring)
+                .count(),
+            1
+        );
+        for other in [row("洛水县财政局", 2023, 1), row("清河县财政局", 2022, 1)] {
+            let ctx = Context {
+                previous_year: Some(ReportRow {
+                    found: prev.found.clone(),
+                    ..other
+                }),
+                ..Default::default()
+            };
+            assert!(evaluate(&cur, &ctx, &sim, &RuleConfig::default()).is_empty());
+        }
+        let off = RuleConfig::default().disable(RuleId::PreviousFindingsRecurring);
+        assert!(
+            !evaluate(&cur, &ctx, &sim, &off)
+                .iter()
+                .any(|f| f.rule == RuleId::PreviousFindingsRecurring)
+        );
+    }
+
+    #[test]
+    fn found_rules_are_read_from_stored_findings() {
+        let stored: Vec<StoredFinding> = serde_json::from_str(
+            r#"[{"rule":"t3-balance","severity":"error","message":"x"},
+                {"rule":"rule-of-a-newer-build","severity":"warning","message":"y"},
+                {"rule":"fee-statement-missing","severity":"critical","message":"z"}]"#,
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            ReportRow::found_from_stored(&stored),
+            vec![(RuleId::T3Balance, Severity::Error)]
         );
     }
 

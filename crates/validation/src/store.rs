@@ -1,6 +1,7 @@
 //! The validation service's own store: one row per validated report version, holding what the
 //! cross-report rules compare later (表三 R02/R25, 表二 A01–A06, the narrative fingerprint) and the
-//! findings that were published (so that a re-delivered event publishes exactly the same list).
+//! findings that were published (so that a re-delivered event publishes exactly the same list, and
+//! next year's report is compared with them: `previous-findings-recurring`).
 //!
 //! Portable SQL only (SQLite by default, PostgreSQL by URL): `$n` placeholders, BIGINT / TEXT /
 //! DOUBLE PRECISION, `ON CONFLICT DO NOTHING`.
@@ -8,6 +9,7 @@
 use crate::cross::ReportRow;
 use crate::fingerprint::Fingerprint;
 use nianbao_db::{Db, Migration, Row, Step, query, rows_per_statement, sql_params, sql_rows};
+use nianbao_model::StoredFinding;
 use std::collections::HashMap;
 
 /// The validation schema, in order (see [`nianbao_db::migrate`]). Migration 1 is the schema as it
@@ -199,7 +201,8 @@ impl Store {
              v.a03 AS a03, v.a04 AS a04, v.a05 AS a05, v.a06 AS a06, \
              v.fingerprint AS fingerprint, v.shingles AS shingles, v.sketch AS sketch, \
              v.problems_json AS problems_json, v.p5_fingerprint AS p5_fingerprint, \
-             v.p5_shingles AS p5_shingles, v.p5_sketch AS p5_sketch \
+             v.p5_shingles AS p5_shingles, v.p5_sketch AS p5_sketch, \
+             v.findings_json AS findings_json \
              FROM validated v JOIN ( \
                SELECT agency, year, MAX(received_order) AS latest FROM validated \
                WHERE agency IN ({}) AND year IN ({}) GROUP BY agency, year \
@@ -271,7 +274,13 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(report_id.clone(), "p5_fingerprint".into()))?,
             _ => Fingerprint::default(),
         };
+        // The findings published for it (every row has them, since migration 1), as the rule ids
+        // and severities `previous-findings-recurring` compares.
+        let findings: Vec<StoredFinding> =
+            serde_json::from_str(&r.try_get::<String, _>("findings_json")?)
+                .map_err(|_| StoreError::Corrupt(report_id.clone(), "findings_json".into()))?;
         Ok(ReportRow {
+            found: ReportRow::found_from_stored(&findings),
             problems,
             // Not stored: only the report being validated needs its own part 五 text.
             problems_text: String::new(),
@@ -298,7 +307,7 @@ impl Store {
         let row = query(
             "SELECT report_id, version, agency, agency_name, year, received_order, r02_json, \
              r25_json, a01, a02, a03, a04, a05, a06, fingerprint, shingles, sketch, \
-             problems_json, p5_fingerprint, p5_shingles, p5_sketch \
+             problems_json, p5_fingerprint, p5_shingles, p5_sketch, findings_json \
              FROM validated WHERE agency = $1 AND year = $2 \
              ORDER BY received_order DESC LIMIT 1",
         )

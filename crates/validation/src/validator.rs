@@ -81,6 +81,7 @@ impl YearIndex {
     /// Appends a row (its sketch is not kept here; see `SketchCache`).
     fn push(&mut self, mut row: cross::ReportRow) {
         row.fingerprint.sketch = Vec::new();
+        row.found = Vec::new();
         let shingles = if row.agency.is_empty() {
             0
         } else {
@@ -400,6 +401,10 @@ impl Validator {
             None => self.store.next_order().await?,
         };
         row.received_order = order;
+        // This report's own findings so far (single-report, and agency-conflict, which
+        // `previous-findings-recurring` does not count): what next year's report is compared with
+        // too, as the row of this batch that a later report of the batch may find as its Y−1.
+        row.found = findings.iter().map(|f| (f.rule, f.severity)).collect();
         let ctx = self.context(row, index, previous, pending).await?;
         findings.extend(cross::evaluate(row, &ctx, &self.sim, self.checker.config()));
         let json = serde_json::to_string(&findings)
@@ -618,6 +623,95 @@ region = "390181"
             found.iter().any(|f| f.rule == RuleId::T2RegulationScope),
             "{found:?}"
         );
+    }
+
+    /// `previous-findings-recurring` through the store: last year's published findings are read
+    /// back with last year's row (from the store, and from the same batch), compared with this
+    /// year's, and a re-delivery gets the same answer.
+    #[tokio::test]
+    async fn last_years_findings_recurring_are_read_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str| {
+            let url = format!("sqlite://{}/{name}.db?mode=rwc", dir.path().display());
+            async move {
+                let store = Store::open(nianbao_db::connect(&url).await.unwrap())
+                    .await
+                    .unwrap();
+                // The sample's 行政事业性收费 is out of scale (t2-fee-scale) in both years: off, so
+                // that only the injected defect recurs.
+                let rules = nianbao_rules::RuleConfig::default().disable(RuleId::T2FeeScale);
+                Validator::new(Arc::new(Checker::new(rules)), Similarity::default(), store)
+            }
+        };
+        let sample = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../deploy/samples/0062_tab_临川市人民政府_2022.txt"),
+        )
+        .unwrap();
+        let fee = "按照《国务院办公厅关于印发〈政府信息公开信息处理费管理办法〉的通知》（国办函〔2020〕109号）规定的按件、按量收费标准，本年度没有产生政府信息公开信息处理费。";
+        assert!(sample.contains(fee));
+        let no_fee = |t: &str| t.replace(fee, "无其他需要报告的事项。");
+        // 2021: the sample a year earlier, without its fee statement (fee-statement-missing).
+        let prev = nianbao_extract::extract_text(&no_fee(
+            &sample.replace("2021", "2020").replace("2022", "2021"),
+        ));
+        assert_eq!(prev.year, Some(2021));
+        // 2022: the same defect again; and the sample as published (the defect gone).
+        let again = nianbao_extract::extract_text(&no_fee(&sample));
+        let fixed = nianbao_extract::extract_text(&sample);
+        let rule = |f: &[Finding], r: RuleId| -> Vec<Finding> {
+            f.iter().filter(|x| x.rule == r).cloned().collect()
+        };
+
+        let v = open("one").await;
+        let first = v.validate("lc2021", "a", "", 0, &prev).await.unwrap();
+        assert_eq!(
+            rule(&first, RuleId::FeeStatementMissing).len(),
+            1,
+            "{first:?}"
+        );
+        assert!(rule(&first, RuleId::PreviousFindingsRecurring).is_empty());
+        let got = v.validate("lc2022", "b", "", 0, &again).await.unwrap();
+        let rec = rule(&got, RuleId::PreviousFindingsRecurring);
+        assert_eq!(rec.len(), 1, "{got:?}");
+        assert_eq!(
+            rec[0].message,
+            "本机关2021年度报告经检查发现的问题在本年度报告中再次出现：未说明信息处理费收取情况（fee-statement-missing），请核实上年度检查发现的问题是否已整改"
+        );
+        assert_eq!(rec[0].severity, nianbao_model::Severity::Warning);
+        // A re-delivery, and the same event after a restart: the same findings.
+        assert_eq!(v.validate("lc2022", "b", "", 0, &again).await.unwrap(), got);
+        drop(v);
+        let v = open("one").await;
+        assert_eq!(v.validate("lc2022", "b", "", 0, &again).await.unwrap(), got);
+        // Near miss: a corrected version (fee statement back) does not repeat last year's problem
+        // (it is a replacement, report-changed, which is not a problem that recurs).
+        let corrected = v.validate("lc2022", "c", "", 0, &fixed).await.unwrap();
+        assert!(
+            rule(&corrected, RuleId::PreviousFindingsRecurring).is_empty(),
+            "{corrected:?}"
+        );
+        assert_eq!(rule(&corrected, RuleId::ReportChanged).len(), 1);
+
+        // Both years in one batch: last year's row is not stored yet, its findings are the ones
+        // just decided.
+        let v = open("batch").await;
+        fn input<'a>(id: &'a str, x: &'a Extraction) -> Input<'a> {
+            Input {
+                report_id: id,
+                version: id,
+                agency_hint: "",
+                named: "",
+                region: "",
+                year_hint: 0,
+                x,
+            }
+        }
+        let out = v
+            .validate_batch(&[input("p", &prev), input("c", &again)])
+            .await;
+        let cur = out[1].as_ref().unwrap();
+        assert_eq!(rule(cur, RuleId::PreviousFindingsRecurring), rec);
     }
 
     #[tokio::test]
