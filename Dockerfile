@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1.7
 #
-# One image with the four service binaries, the crawler and the CLI (deploy/README.md "Images").
+# One image with the four service binaries, the office console, the crawler and the CLI (deploy/README.md "Images").
 #
 #   docker build -t registry.example/nianbao:$(git describe --always) .
 #
@@ -29,9 +29,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked \
         -p nianbao-ingest -p nianbao-extraction -p nianbao-validation -p nianbao-notification \
-        -p nianbao-crawler -p nianbao-cli \
+        -p nianbao-console -p nianbao-crawler -p nianbao-cli \
     && mkdir -p /out \
-    && for b in nianbao-ingest nianbao-extraction nianbao-validation nianbao-notification nianbao-crawler nianbao; do \
+    && for b in nianbao-ingest nianbao-extraction nianbao-validation nianbao-notification nianbao-console nianbao-crawler nianbao; do \
          install -m 0755 "target/release/$b" /out/; \
        done
 
@@ -54,13 +54,14 @@ COPY --from=build /out/ /usr/local/bin/
 # The embedded defaults, for reference inside the container (the binaries carry their own copy).
 COPY deploy/config/ /usr/share/nianbao/config/
 LABEL org.opencontainers.image.title="nianbao" \
-      org.opencontainers.image.description="nianbao (年报): ingest, extraction, validation, notification, crawler and CLI" \
+      org.opencontainers.image.description="nianbao (年报): ingest, extraction, validation, notification, office console, crawler and CLI" \
       org.opencontainers.image.licenses="Apache-2.0"
 WORKDIR /var/lib/nianbao
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
 ENV NIANBAO_LOG__FORMAT=json
-# gRPC (ingest, extraction, validation, notification) and metrics/health ports; see deploy/README.md.
-EXPOSE 50051 50052 50053 50054 9451 9452 9453 9454
+# gRPC (ingest, extraction, validation, notification), metrics/health and the console's HTTPS
+# ports; see deploy/README.md.
+EXPOSE 50051 50052 50053 50054 9451 9452 9453 9454 8443
 # No ENTRYPOINT: every Deployment, Job and compose service names its binary.
 CMD ["nianbao", "--help"]
