@@ -150,13 +150,11 @@ async fn extraction_worker_end_to_end() {
     cfg.tls.plaintext = true;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop_tx, shutdown) = nianbao_service::Shutdown::new();
     let worker = tokio::spawn(nianbao_extraction::run(
         cfg,
         listener,
-        nianbao_service::Shutdown::on(async move {
-            let _ = stop_rx.await;
-        }),
+        shutdown,
         Default::default(),
     ));
 
@@ -240,7 +238,7 @@ async fn extraction_worker_end_to_end() {
 
     let _ = stop_a.send(());
     let _ = stop_b.send(());
-    let _ = stop_tx.send(());
+    stop_tx.fire();
     tokio::time::timeout(Duration::from_secs(30), worker)
         .await
         .expect("worker stops")

@@ -30,25 +30,23 @@ impl Handler for Collect {
 
 struct Running {
     addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: nianbao_service::Trigger,
     task: tokio::task::JoinHandle<Result<(), nianbao_ingest::IngestError>>,
 }
 
 async fn start(cfg: Config) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop, shutdown) = nianbao_service::Shutdown::new();
     let task = tokio::spawn(nianbao_ingest::run(
         cfg,
         listener,
-        nianbao_service::Shutdown::on(async move {
-            let _ = rx.await;
-        }),
+        shutdown,
         Default::default(),
     ));
     Running {
         addr,
-        stop: Some(tx),
+        stop,
         task,
     }
 }
@@ -69,10 +67,8 @@ impl Running {
         }
     }
 
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
+    async fn stop(self) {
+        self.stop.fire();
         let r = tokio::time::timeout(Duration::from_secs(20), self.task)
             .await
             .expect("the service did not stop within 20 s");

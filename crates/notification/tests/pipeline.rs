@@ -205,13 +205,11 @@ async fn scenario(database_url: String) {
     // The service.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop_tx, shutdown) = nianbao_service::Shutdown::new();
     let service = tokio::spawn(nianbao_notification::run(
         cfg,
         listener,
-        nianbao_service::Shutdown::on(async move {
-            let _ = stop_rx.await;
-        }),
+        shutdown,
         Default::default(),
     ));
 
@@ -465,7 +463,7 @@ async fn scenario(database_url: String) {
 
     // Shut down cleanly; the stream ends.
     store.close().await;
-    stop_tx.send(()).unwrap();
+    stop_tx.fire();
     tokio::time::timeout(WAIT, service)
         .await
         .expect("service did not stop")

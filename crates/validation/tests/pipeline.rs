@@ -144,13 +144,11 @@ async fn validation_service_end_to_end() {
     let db_url = cfg.database_url();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop_tx, shutdown) = nianbao_service::Shutdown::new();
     let service = tokio::spawn(nianbao_validation::run(
         cfg,
         listener,
-        nianbao_service::Shutdown::on(async move {
-            let _ = stop_rx.await;
-        }),
+        shutdown,
         Default::default(),
     ));
 
@@ -354,7 +352,7 @@ async fn validation_service_end_to_end() {
 
     // 6. Graceful shutdown.
     let _ = stop_collect.send(());
-    let _ = stop_tx.send(());
+    stop_tx.fire();
     tokio::time::timeout(Duration::from_secs(30), service)
         .await
         .expect("service stops")
