@@ -173,7 +173,8 @@ where
             Err(e) => tracing::error!(error = %e, "nianbao-{service} stopped with an error"),
         }
         telemetry.shutdown();
-        result.with_context(|| format!("nianbao-{service}"))
+        // The error itself first on stderr (`Error: …`), as operators read it.
+        Ok(result?)
     })
 }
 
