@@ -70,6 +70,11 @@ for s in ingest validation notification crawler postgres; do cp "db/$s" "postgre
 chown -R 10001:10001 pki tokens credentials.toml broker-users broker-definitions.json broker-admin db
 chown -R 999:999 rabbitmq postgres
 chown -R 100:101 curl
+# The volume's top folder and the credentials' lock file too: `nianbao credentials issue` (the
+# cli service, uid 10001) takes credentials.toml.lock, writes credentials.tmp beside the file and
+# renames it into place. The services mount the volume read-only.
+chown 10001:10001 "$S"
+[ ! -e credentials.toml.lock ] || chown 10001:10001 credentials.toml.lock
 chmod 0755 "$S" rabbitmq rabbitmq/conf.d postgres curl pki
 chmod 0644 pki/ca.pem pki/server.pem rabbitmq/conf.d/90-nianbao.conf
 echo "init: secrets ready in the volume (operator token: tokens/operator, CA: pki/ca.pem)"
