@@ -26,7 +26,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "deploy" / "k8s"))
 import validate  # noqa: E402  (deploy/k8s/validate.py: the Dockerfile and config-key checks)
 
-NIANBAO_SERVICES = ["ingest", "extraction", "validation", "notification", "crawler"]
+NIANBAO_SERVICES = ["ingest", "extraction", "validation", "notification", "console", "crawler"]
 
 
 def compose_config(folder: pathlib.Path) -> tuple[int, str, str]:

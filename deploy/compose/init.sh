@@ -1,8 +1,9 @@
 #!/bin/sh
 # The pilot's one-shot set-up (compose service `init`, run as root once before everything else):
 # makes, on the `secrets` volume and only where missing (a second run changes nothing):
-#   pki/            a local CA and one certificate for every name the services, the broker and
-#                   the database answer to on the compose network (and $NIANBAO_PUBLIC_HOSTS)
+#   pki/            a local CA and one certificate for every name the services, the console,
+#                   the broker and the database answer to on the compose network (and
+#                   $NIANBAO_PUBLIC_HOSTS, the names the clerks' browsers use for the console)
 #   tokens/         the extraction, crawler and operator credentials' tokens
 #   credentials.toml  their hashes, read by ingest, validation and notification
 #   broker-users/   one broker password per service, broker-definitions.json (their users)
@@ -20,7 +21,7 @@ rand() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
 
 if [ ! -f pki/server.pem ]; then
   set --
-  for h in ingest extraction validation notification rabbitmq postgres localhost 127.0.0.1 ${NIANBAO_PUBLIC_HOSTS:-}; do
+  for h in ingest extraction validation notification console rabbitmq postgres localhost 127.0.0.1 ${NIANBAO_PUBLIC_HOSTS:-}; do
     set -- "$@" --host "$h"
   done
   nianbao certs init --dir pki "$@"
@@ -69,6 +70,11 @@ for s in ingest validation notification crawler postgres; do cp "db/$s" "postgre
 chown -R 10001:10001 pki tokens credentials.toml broker-users broker-definitions.json broker-admin db
 chown -R 999:999 rabbitmq postgres
 chown -R 100:101 curl
+# The volume's top folder and the credentials' lock file too: `nianbao credentials issue` (the
+# cli service, uid 10001) takes credentials.toml.lock, writes credentials.tmp beside the file and
+# renames it into place. The services mount the volume read-only.
+chown 10001:10001 "$S"
+[ ! -e credentials.toml.lock ] || chown 10001:10001 credentials.toml.lock
 chmod 0755 "$S" rabbitmq rabbitmq/conf.d postgres curl pki
 chmod 0644 pki/ca.pem pki/server.pem rabbitmq/conf.d/90-nianbao.conf
 echo "init: secrets ready in the volume (operator token: tokens/operator, CA: pki/ca.pem)"

@@ -6,7 +6,9 @@
 #   init.sh  ->  RabbitMQ (Debian's, with the conf.d init.sh wrote)  ->  PostgreSQL (Debian's, TLS,
 #   postgres-init.sh)  ->  broker-users (curl POST of the definitions)  ->  broker-setup
 #   ->  the four services through service.sh  ->  their healthchecks  ->  a sample report
-#   submitted with the CLI until notified.
+#   submitted with the CLI until notified  ->  the office console through service.sh, its
+#   healthcheck, its login page over HTTPS with the pilot's CA, and an office clerk's login and
+#   overview page (which the console fills from ingest and notification).
 # What it cannot show: the images themselves (no Docker engine here).
 #
 #   deploy/compose/rehearse.sh [BIN_DIR]      # BIN_DIR: the nianbao binaries (default target/debug)
@@ -14,8 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 bin=$(cd "${1:-${CARGO_TARGET_DIR:-target}/debug}" && pwd)
-for b in nianbao nianbao-ingest nianbao-extraction nianbao-validation nianbao-notification; do
-  [ -x "$bin/$b" ] || { echo "rehearse.sh: $bin/$b missing (cargo build -p nianbao-cli -p nianbao-ingest …)" >&2; exit 2; }
+for b in nianbao nianbao-ingest nianbao-extraction nianbao-validation nianbao-notification nianbao-console; do
+  [ -x "$bin/$b" ] || { echo "rehearse.sh: $bin/$b missing (cargo build -p nianbao-cli -p nianbao-console -p nianbao-ingest …)" >&2; exit 2; }
 done
 [ "$(id -u)" = 0 ] || { echo "rehearse.sh: run as root (namespaces, file owners)" >&2; exit 2; }
 
@@ -61,7 +63,7 @@ mount --bind "$root/deploy/compose/config" /etc/nianbao/config
 touch /etc/nianbao/directory.toml
 mount --bind "$root/deploy/directory/chujiang.toml" /etc/nianbao/directory.toml
 cp /etc/hosts "$work/hosts"
-echo "127.0.0.1 rabbitmq postgres ingest extraction validation notification" >>"$work/hosts"
+echo "127.0.0.1 rabbitmq postgres ingest extraction validation notification console" >>"$work/hosts"
 mount --bind "$work/hosts" /etc/hosts
 mkdir -p /var/lib/nianbao && chown 10001:10001 /var/lib/nianbao
 export PATH="$bin:$PATH"
@@ -147,4 +149,28 @@ id=$(nianbao submit "$sample" | awk '{print $1}')
 nianbao wait "$id" --until notified --timeout-secs 120 >/dev/null
 nianbao status "$id" | head -5
 echo "queues by type: $("$sbin/rabbitmqctl" -q list_queues name type | awk 'NR>1 {n[$2]++} END {for (t in n) printf "%s %d  ", t, n[t]}')"
+
+step "the office console (service.sh, as uid 10001), its healthcheck, login page and an office clerk's overview"
+setpriv --reuid 10001 --regid 10001 --clear-groups -- env NIANBAO_CONFIG=/etc/nianbao/config/console.toml \
+  PATH="$PATH" sh deploy/compose/service.sh console >"$work/console.log" 2>&1 &
+pids+=($!)
+ok=0
+for _ in $(seq 1 100); do
+  if sh deploy/compose/service.sh --listening 8443 2>/dev/null; then ok=1; break; fi
+  sleep 0.3
+done
+[ "$ok" = 1 ] || { echo "console not listening:"; grep -v -E '^ +([0-9]+: | *at )' "$work/console.log" | tail -20; exit 1; }
+echo "console: healthy (8443 accepts)"
+code=$(curl --silent --show-error --cacert /secrets/pki/ca.pem -o "$work/login.html" -w '%{http_code}' https://console:8443/login)
+[ "$code" = 200 ] && grep -q 'action="/login"' "$work/login.html" || { echo "console: GET /login = $code"; tail -20 "$work/console.log"; exit 1; }
+echo "console: GET https://console:8443/login = 200 (certificate verified with the pilot's CA)"
+# A clerk of 临江区 (390202), as the operator would issue one with the cli service.
+setpriv --reuid 10001 --regid 10001 --clear-groups -- nianbao credentials issue --file /secrets/credentials.toml \
+  --directory /etc/nianbao/directory.toml --office 390202 --name 王科长 | tail -n 1 >"$work/office-token"
+code=$(curl --silent --show-error --cacert /secrets/pki/ca.pem --cookie-jar "$work/cookies" --cookie "$work/cookies" \
+  --location --data-urlencode "token=$(cat "$work/office-token")" -o "$work/overview.html" -w '%{http_code} %{url_effective}' \
+  https://console:8443/login)
+[ "$code" = "200 https://console:8443/" ] && grep -q '总览' "$work/overview.html" && ! grep -q 'class="err"' "$work/overview.html" \
+  || { echo "console: login and overview = $code"; grep -o 'class="err">[^<]*' "$work/overview.html" | head -3; tail -20 "$work/console.log"; exit 1; }
+echo "console: an office clerk logged in, overview = 200 (from ingest and notification)"
 echo "rehearsal: passed"

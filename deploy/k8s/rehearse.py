@@ -14,8 +14,13 @@ overlay's own Job and Deployments, run as processes the way a kubelet would run 
   `$(VAR)` expansion as Kubernetes does them) and `volumeMounts` (ConfigMaps and Secrets written
   as the kubelet projects them, `items` honoured, emptyDirs), in a mount namespace of its own,
   as the pod's `runAsUser`.
-- The readiness probes (HTTP GET on the named port) must pass; then a sample report is submitted
-  with the operator's token to `nianbao-ingest:50051` and must reach `notified`.
+- The readiness probes (HTTP GET on the named port; the console's over HTTPS, its certificate
+  verified with the CA make-secrets.sh wrote) must pass; then a sample report is submitted
+  with the operator's token to `nianbao-ingest:50051` and must reach `notified`; then an office
+  clerk's credential, issued into credentials.toml as an operator would (the Secret
+  `nianbao-credentials` updated as `kubectl apply` would, the kubelet refreshing the file), logs in
+  to the console at `nianbao-console:8443` and gets the overview page, which the console fills
+  from ingest and notification with the clerk's token.
 
 All of it in a private network namespace, where the Services' names resolve to 127.0.0.1 and
 their ports are free. What it cannot show: the images, the operators themselves, KEDA, the
@@ -34,6 +39,7 @@ import re
 import shutil
 import subprocess
 import sys
+import ssl
 import time
 import urllib.request
 
@@ -45,8 +51,9 @@ NAMESPACE = "nianbao-chujiang"
 BASE = pathlib.Path("/opt/nianbao-rehearsal")  # a tmpfs inside the namespace
 MOUNT_POINTS = [str(BASE), "/etc/nianbao", "/var/lib/nianbao"]
 HOSTS = ["nianbao-broker", f"nianbao-broker.{NAMESPACE}.svc", "nianbao-db-rw", "nianbao-ingest",
-         "nianbao-validation", "nianbao-notification", "nianbao-extraction"]
-SERVICES = ["nianbao-ingest", "nianbao-extraction", "nianbao-validation", "nianbao-notification"]
+         "nianbao-validation", "nianbao-notification", "nianbao-extraction", "nianbao-console"]
+SERVICES = ["nianbao-ingest", "nianbao-extraction", "nianbao-validation", "nianbao-notification",
+            "nianbao-console"]
 
 procs: list[subprocess.Popen] = []
 
@@ -154,10 +161,18 @@ def inside(args):
         c = deployments[name]["spec"]["template"]["spec"]["containers"][0]
         probe = c["readinessProbe"]["httpGet"]
         port = next(p["containerPort"] for p in c["ports"] if p["name"] == probe["port"])
-        url = f"http://127.0.0.1:{port}{probe['path']}"
+        scheme = probe.get("scheme", "HTTP").lower()
+        context = None
+        if scheme == "https":
+            # Stricter than the kubelet (which does not verify): the Service's name and the CA of
+            # the console's Secret, as the edge would check its backend.
+            context = ssl.create_default_context(cafile=str(out / "pki/console/ca.pem"))
+            url = f"https://{name}:{port}{probe['path']}"
+        else:
+            url = f"http://127.0.0.1:{port}{probe['path']}"
         for _ in range(300):
             try:
-                with urllib.request.urlopen(url, timeout=2) as r:
+                with urllib.request.urlopen(url, timeout=2, context=context) as r:
                     if r.status == 200:
                         break
             except Exception:
@@ -167,7 +182,7 @@ def inside(args):
             print(f"{name}: {url} never answered 200")
             print(log_tail(BASE / f"{name}.log"))
             return 1
-        print(f"   {name}: ready ({probe['path']} on {probe['port']} = 200)")
+        print(f"   {name}: ready ({scheme.upper()} {probe['path']} on {probe['port']} = 200)")
 
     step("a sample report, submitted with the operator's token")
     env = dict(os.environ, NIANBAO_INGEST_URL="https://nianbao-ingest:50051",
@@ -178,7 +193,55 @@ def inside(args):
                          capture_output=True, text=True).stdout.split()[0]
     run("nianbao", "wait", rid, "--until", "notified", "--timeout-secs", "120", env=env, stdout=subprocess.DEVNULL)
     print(subprocess.run(["nianbao", "status", rid], env=env, check=True, capture_output=True, text=True).stdout.strip())
+
+    step("an office clerk logs in to the console and reads the overview")
+    if console_login(deployments, out) != 0:
+        return 1
     print("kubernetes rehearsal: passed")
+    return 0
+
+
+def console_login(deployments, out) -> int:
+    """Issues an office credential as the operator would (into the credentials.toml the Secret is
+    made from), updates the projected file of every pod that mounts nianbao-credentials (the
+    console, ingest, notification, …) as the kubelet would after `kubectl apply`, then logs in over
+    HTTPS and reads the overview."""
+    dep = deployments["nianbao-console"]
+    c = dep["spec"]["template"]["spec"]["containers"][0]
+    port = next(p["containerPort"] for p in c["ports"] if p["name"] == "https")
+    directory = OVERLAY / "directory.toml"
+    token = subprocess.run(["nianbao", "credentials", "issue", "--file", str(out / "credentials.toml"),
+                            "--directory", str(directory), "--office", "390202", "--name", "王科长"],
+                           check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    for name in SERVICES:
+        for v in deployments[name]["spec"]["template"]["spec"].get("volumes") or []:
+            if (v.get("secret") or {}).get("secretName") != "nianbao-credentials":
+                continue
+            projected = BASE / "volumes" / name / v["name"] / "credentials.toml"
+            tmp = projected.with_suffix(".new")
+            shutil.copy(out / "credentials.toml", tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, projected)
+    base = f"https://nianbao-console:{port}"
+    ca = out / "pki/console/ca.pem"
+    jar = BASE / "console-cookies"
+    body = BASE / "console-overview.html"
+    # The console rereads the credentials file when it changes; give it a few tries.
+    for _ in range(20):
+        got = subprocess.run(["curl", "--silent", "--show-error", "--cacert", str(ca), "--cookie-jar", str(jar),
+                              "--cookie", str(jar), "--location", "--data-urlencode", f"token={token}",
+                              "-o", str(body), "-w", "%{http_code} %{url_effective}", f"{base}/login"],
+                             capture_output=True, text=True)
+        if got.stdout == f"200 {base}/":
+            break
+        time.sleep(0.5)
+    page = body.read_text(errors="replace") if body.exists() else ""
+    if got.stdout != f"200 {base}/" or "总览" not in page or 'class="err"' in page:
+        print(f"   console: login and overview = {got.stdout!r} {got.stderr.strip()}")
+        print(re.findall(r'class="err">[^<]*', page)[:3])
+        print(log_tail(BASE / "nianbao-console.log"))
+        return 1
+    print(f"   nianbao-console: an office clerk (390202) logged in, overview = 200 (from ingest and notification)")
     return 0
 
 

@@ -65,6 +65,7 @@ CRD_SCHEMAS = {
 # RabbitMQ Cluster Operator makes <cluster>-default-user, CloudNativePG <cluster>-ca).
 SECRETS = {  # name: what it holds
     "nianbao-tls": "the services' gRPC certificate and key, and the CA clients trust",
+    "nianbao-console-tls": "the office console's HTTPS certificate and key, and its CA",
     "nianbao-credentials": "credentials.toml (token hashes)",
     "nianbao-extraction-token": "the extraction credential's token",
     "nianbao-crawler-token": "the crawler credential's token",
@@ -85,6 +86,7 @@ SECRETS = {  # name: what it holds
 # Secrets have more keys than the ones listed).
 SECRET_KEYS = {
     "nianbao-tls": ["tls.crt", "tls.key", "ca.crt"],
+    "nianbao-console-tls": ["tls.crt", "tls.key", "ca.crt"],
     "nianbao-credentials": ["credentials.toml"],
     "nianbao-extraction-token": ["token"],
     "nianbao-crawler-token": ["token"],
@@ -114,7 +116,21 @@ OPERATOR_POD_LABELS = [
 # deploy/README.md "Kubernetes").
 EXTERNAL_PEER_LABELS = [{"nianbao.io/api-client": "true"}, {"nianbao.io/ingest-client": "true"}]
 
-BINARIES = ["nianbao-ingest", "nianbao-extraction", "nianbao-validation", "nianbao-notification"]
+BINARIES = ["nianbao-ingest", "nianbao-extraction", "nianbao-validation", "nianbao-notification",
+            "nianbao-console"]
+
+# The probes of each Deployment's containers: (readiness path, liveness path, scheme). The
+# services serve /readyz and /healthz on their metrics port; the console has neither (and no
+# metrics port) and is probed on its login page, the one page served without a session, over
+# its HTTPS port.
+PROBES = {"nianbao-console": ("/login", "/login", "HTTPS")}
+DEFAULT_PROBES = ("/readyz", "/healthz", "HTTP")
+
+# The console keeps its sessions in memory (crates/console/src/session.rs): exactly one replica
+# (deploy/README.md "Kubernetes"); and the only workload with an egress policy, which may reach
+# these pods' gRPC ports and the cluster DNS, nothing else.
+CONSOLE = "nianbao-console"
+CONSOLE_PEERS = ["nianbao-ingest", "nianbao-notification"]
 
 
 class Problems:
@@ -386,11 +402,14 @@ def check_workloads(docs: list[dict], problems: Problems, where: str, overlay: b
         spec = pod["spec"]
         if spec.get("terminationGracePeriodSeconds", 30) < 60:
             problems.add(label, "terminationGracePeriodSeconds below 60 s (slowest report: 60 s)")
+        ready, live, scheme = PROBES.get(name, DEFAULT_PROBES)
         for c in spec["containers"]:
-            for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
-                got = ((c.get(probe) or {}).get("httpGet") or {}).get("path")
-                if got != path:
-                    problems.add(label, f"{c['name']}: {probe} must GET {path}, has {got}")
+            for probe, path in (("readinessProbe", ready), ("livenessProbe", live)):
+                get = (c.get(probe) or {}).get("httpGet") or {}
+                if get.get("path") != path:
+                    problems.add(label, f"{c['name']}: {probe} must GET {path}, has {get.get('path')}")
+                if get.get("scheme", "HTTP") != scheme:
+                    problems.add(label, f"{c['name']}: {probe} must use scheme {scheme}, has {get.get('scheme', 'HTTP')}")
             res = c.get("resources") or {}
             for part in ("requests", "limits"):
                 for r in ("cpu", "memory"):
@@ -411,6 +430,13 @@ def check_workloads(docs: list[dict], problems: Problems, where: str, overlay: b
             if not any(selects(p["spec"].get("selector", {}).get("matchLabels", {}), selector)
                        and p["spec"].get("minAvailable") == 1 for p in pdbs):
                 problems.add(label, "no PodDisruptionBudget keeping one replica (minAvailable: 1)")
+        if name == CONSOLE:
+            # Sessions in memory: a second replica would not know the first one's sessions.
+            if dep["spec"].get("replicas") != 1:
+                problems.add(label, "must have exactly 1 replica (its sessions are in memory; deploy/README.md)")
+            if any(selects(p["spec"].get("selector", {}).get("matchLabels", {}), selector)
+                   and p["spec"].get("minAvailable") == 1 for p in pdbs):
+                problems.add(label, "a PodDisruptionBudget minAvailable: 1 on one replica blocks every drain")
     # Every pod of ours meets the `restricted` Pod Security Standard.
     for doc in docs:
         for pod in pod_specs(doc):
@@ -479,6 +505,56 @@ def check_network_policies(docs: list[dict], problems: Problems, where: str):
                     continue
                 if psel and "namespaceSelector" not in peer and not any(selects(psel, labels) for labels in pods):
                     problems.add(f"{where} {name_of(np)}", f"peer podSelector {psel} selects no pod (label missing on a workload?)")
+
+
+def check_console_policy(docs: list[dict], problems: Problems, where: str):
+    """The console reaches ingest and notification on their gRPC ports and nothing else (plus the
+    cluster DNS), and is reached on its HTTPS port from the edge only."""
+    dep = next((d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == CONSOLE), None)
+    if not dep:
+        return
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    label = f"{where} NetworkPolicy for {CONSOLE}"
+    nps = [d for d in docs if d["kind"] == "NetworkPolicy"
+           and selects((d["spec"].get("podSelector") or {}).get("matchLabels") or {}, labels)
+           and (d["spec"].get("podSelector") or {}).get("matchLabels")]
+    egress = [np for np in nps if "Egress" in (np["spec"].get("policyTypes") or [])]
+    if not egress:
+        problems.add(label, "no egress policy: the console could reach anything (the broker, the database)")
+    for np in egress:
+        for rule in np["spec"].get("egress") or []:
+            ports = rule.get("ports") or []
+            peers = rule.get("to") or []
+            if not ports or not peers:
+                problems.add(label, f"{np['metadata']['name']}: an egress rule open to all ports or all peers")
+                continue
+            if all(p.get("port") == 53 for p in ports):
+                continue  # DNS
+            for peer in peers:
+                sel = (peer.get("podSelector") or {}).get("matchLabels") or {}
+                if "namespaceSelector" in peer or sel.get("app.kubernetes.io/name") not in CONSOLE_PEERS:
+                    problems.add(label, f"{np['metadata']['name']}: egress to {peer}, not to {CONSOLE_PEERS}")
+            if any(p.get("port") != "grpc" for p in ports):
+                problems.add(label, f"{np['metadata']['name']}: egress ports {ports}, only grpc")
+    for np in nps:
+        for rule in np["spec"].get("ingress") or []:
+            for peer in rule.get("from") or []:
+                if ((peer.get("namespaceSelector") or {}).get("matchLabels") or {}).get("nianbao.io/edge") != "true":
+                    problems.add(label, f"{np['metadata']['name']}: ingress from {peer}, not only the edge")
+    # ingest and notification admit the console on their gRPC port.
+    for peer_name in CONSOLE_PEERS:
+        admitted = False
+        for np in (d for d in docs if d["kind"] == "NetworkPolicy"):
+            sel = (np["spec"].get("podSelector") or {}).get("matchLabels") or {}
+            if sel.get("app.kubernetes.io/name") != peer_name:
+                continue
+            for rule in np["spec"].get("ingress") or []:
+                if any(p.get("port") == "grpc" for p in rule.get("ports") or []) and any(
+                        "namespaceSelector" not in peer and selects((peer.get("podSelector") or {}).get("matchLabels") or {"-": "-"}, labels)
+                        for peer in rule.get("from") or []):
+                    admitted = True
+        if not admitted:
+            problems.add(label, f"{peer_name}'s NetworkPolicy does not admit the console on grpc")
 
 
 def check_directory_copies(problems: Problems, k8s: pathlib.Path):
@@ -598,6 +674,7 @@ def check_tree(kubectl: str, k8s: pathlib.Path, validators: dict) -> Problems:
             lambda: check_workloads(docs, problems, where, overlay=True),
             lambda: check_keda(docs, problems, where),
             lambda: check_network_policies(docs, problems, where),
+            lambda: check_console_policy(docs, problems, where),
         ):
             guarded(check, problems, where)
         for doc in docs:
@@ -609,7 +686,18 @@ def check_tree(kubectl: str, k8s: pathlib.Path, validators: dict) -> Problems:
         print(f"{where}: {len(docs)} objects rendered, " + ", ".join(
             f"{n} {k}" for k, n in sorted(count_kinds(docs).items())))
     check_directory_copies(problems, k8s)
+    check_secrets_documented(problems, k8s)
     return problems
+
+
+def check_secrets_documented(problems: Problems, k8s: pathlib.Path):
+    """Every Secret of SECRETS is in the table of deploy/README.md "Kubernetes" (`name`, or the
+    table's shorthand `-suffix` for the per-service database Secrets)."""
+    readme = (ROOT / "deploy" / "README.md").read_text()
+    for name in SECRETS:
+        short = "`-" + name.removeprefix("nianbao-db-") + "`" if name.startswith("nianbao-db-") else None
+        if f"`{name}`" not in readme and not (short and short in readme):
+            problems.add("deploy/README.md", f"Secret {name} is not in the table of Secrets")
 
 
 def guarded(check, problems: Problems, where: str):
@@ -656,6 +744,18 @@ BREAKAGES = [
      "  - crawler.yaml", "  - crawlers.yaml", "crawlers.yaml"),
     ("a container that may escalate privileges", "base/crawler.yaml",
      "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true", "restricted container securityContext"),
+    ("a console config key the console does not have", "base/config/console.toml",
+     'ca = "/etc/nianbao/services-ca/ca.crt"', 'cafile = "/etc/nianbao/services-ca/ca.crt"', "cafile"),
+    ("the console probed over plain HTTP", "base/console.yaml",
+     "              scheme: HTTPS\n            periodSeconds: 5", "            periodSeconds: 5", "scheme HTTPS"),
+    ("two consoles, each with its own sessions", "base/console.yaml",
+     "  replicas: 1", "  replicas: 2", "exactly 1 replica"),
+    ("the console allowed to reach the database", "base/networkpolicies.yaml",
+     "              app.kubernetes.io/name: nianbao-notification\n    - ports:\n        - port: 53",
+     "              app.kubernetes.io/name: nianbao-notification\n        - podSelector:\n            matchLabels:\n"
+     "              cnpg.io/cluster: nianbao-db\n    - ports:\n        - port: 53", "not to"),
+    ("the console's TLS Secret undocumented", "base/console.yaml",
+     "secretName: nianbao-console-tls", "secretName: nianbao-console-cert", "nianbao-console-cert"),
     ("an unknown kind", "base/networkpolicies.yaml",
      "kind: NetworkPolicy\nmetadata:\n  name: nianbao-default-deny-ingress",
      "kind: NetworkPolicies\nmetadata:\n  name: nianbao-default-deny-ingress", "NetworkPolicies"),
