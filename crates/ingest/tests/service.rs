@@ -44,11 +44,7 @@ async fn start(cfg: Config) -> Running {
         shutdown,
         Default::default(),
     ));
-    Running {
-        addr,
-        stop,
-        task,
-    }
+    Running { addr, stop, task }
 }
 
 impl Running {

@@ -163,9 +163,15 @@ where
         let telemetry =
             nianbao_telemetry::init_service(service, version, cfg.log(), cfg.telemetry())
                 .context("setting up logging and tracing")?;
-        let listener = tokio::net::TcpListener::bind(cfg.listen())
-            .await
-            .with_context(|| format!("binding {}", cfg.listen()))?;
+        let listener = match tokio::net::TcpListener::bind(cfg.listen()).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                // Logged too: the log collector sees why the service never started.
+                tracing::error!(error = %e, listen = cfg.listen(), "nianbao-{service} cannot listen");
+                telemetry.shutdown();
+                return Err(e).with_context(|| format!("binding {}", cfg.listen()));
+            }
+        };
         tracing::info!(listen = %local_addr(&listener), version, "nianbao-{service} starting");
         let result = run(cfg, listener, Shutdown::on(shutdown_signal())).await;
         match &result {
