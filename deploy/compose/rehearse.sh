@@ -39,6 +39,11 @@ fi
 
 # ---- inside the namespaces ----------------------------------------------------------------
 ip link set lo up
+# Every process of the rehearsal shares this one network namespace (a real deployment gives each
+# its own): keep the kernel's choice of client ports away from the ports the services listen on
+# (50051-50054, 9451-9454, 8443, 5432, 5671, ...), so that an outgoing connection cannot hold a
+# port a service is about to bind.
+echo "61000 65535" >/proc/sys/net/ipv4/ip_local_port_range
 work=$(mktemp -d /tmp/nianbao-rehearsal.XXXXXX)
 chmod 755 "$work"
 pids=()

@@ -107,6 +107,9 @@ def inside(args):
     bin_src = pathlib.Path(args.bin).resolve()
     kubectl = args.kubectl
     run("ip", "link", "set", "lo", "up")
+    # Every pod shares this one network namespace here (a cluster gives each its own): client
+    # ports stay above every port a container listens on, so none is taken before it binds.
+    pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").write_text("61000 65535\n")
     for d in MOUNT_POINTS:
         run("mount", "-t", "tmpfs", "tmpfs", d)
         os.chmod(d, 0o755)
