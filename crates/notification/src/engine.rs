@@ -70,6 +70,8 @@ pub struct TickReport {
     pub escalated: Vec<String>,
     pub digests: Vec<String>,
     pub missing: Vec<String>,
+    /// Reminders sent for a 整改期限 that passed (notice ids).
+    pub overdue: Vec<String>,
 }
 
 /// One async lock per report (`report_key`), so that two versions of a report handled at once
@@ -686,7 +688,37 @@ impl Engine {
             escalated: self.escalate().await?,
             missing: self.roster().await?,
             digests: self.digests().await?,
+            overdue: self.rectify_reminders().await?,
         })
+    }
+
+    /// Reminds, once per deadline, the office an alert is with that the alert's 整改期限 passed
+    /// (the day after it, Beijing time) while the report was not corrected.
+    pub async fn rectify_reminders(&self) -> Result<Vec<String>, EngineError> {
+        let now = self.now();
+        let today = nianbao_directory::Date::from_ms_cst(now).to_string();
+        let mut sent = Vec::new();
+        for (a, rectify_by, office_id) in self.store.rectify_overdue(&today).await? {
+            let office = self
+                .directory
+                .office(&office_id)
+                .unwrap_or_else(|| self.directory.default_office());
+            let notice = render::rectify_overdue_notice(&a, office, &rectify_by, now);
+            // Delivered first (idempotent by notice id), then marked: a crash in between sends
+            // it again at the next tick under the same id.
+            self.deliverer
+                .deliver(&notice, &self.channels(office))
+                .await?;
+            if self
+                .store
+                .mark_rectify_reminded(&a.alert_id, &rectify_by)
+                .await?
+            {
+                tracing::info!(alert_id = %a.alert_id, office = %office.id, rectify_by = %rectify_by, "整改期限 passed; office reminded");
+                sent.push(notice.id);
+            }
+        }
+        Ok(sent)
     }
 
     /// Escalates, once, every open error alert older than its office's period to the parent office.

@@ -238,6 +238,34 @@ pub fn reassigned_notice(
     n
 }
 
+/// The reminder that an alert's 整改期限 has passed with the alert still open: the alert's notice
+/// under its own id (`ro-<alert>-<date>`, one per deadline), to the office the alert is with now,
+/// titled 整改逾期.
+pub fn rectify_overdue_notice(
+    a: &AlertRecord,
+    office: &Office,
+    rectify_by: &str,
+    now_ms: i64,
+) -> Notice {
+    let mut n = alert_notice(a);
+    n.id = format!("ro-{}-{rectify_by}", a.alert_id);
+    n.office_id = office.id.clone();
+    let line = plain_text(&format!(
+        "【整改逾期】整改期限 {rectify_by} 已过，{} {}年度报告的问题仍未整改（告警 {}），请督促整改",
+        a.agency, a.year, a.alert_id
+    ));
+    n.title = plain_text(&format!("【整改逾期】{}", n.title));
+    n.text = format!("{line}\n{}", n.text);
+    n.markdown = format!("**{}**\n\n{}", md_text(&line), n.markdown);
+    if let Some(o) = n.json.as_object_mut() {
+        o.insert("reminder".into(), "rectify-overdue".into());
+        o.insert("rectify_by".into(), rectify_by.into());
+        o.insert("reminded_office_id".into(), office.id.clone().into());
+    }
+    n.created_at_ms = now_ms;
+    n
+}
+
 /// The alert's notice for the agency that must fix its report (`NotifyAgency`): what is wrong,
 /// the 整改期限 if one is set, the office's note, and who to answer. Its JSON says
 /// `"audience": "agency"` and the agency's id, which is how an interrupted delivery finds the

@@ -312,6 +312,19 @@ pub const MIGRATIONS: &[Migration] = &[
             ),
         ],
     },
+    Migration {
+        version: 3,
+        name: "alerts.rectify_reminded_for: the 整改期限 whose passing was announced",
+        steps: &[
+            // The 整改期限 (YYYY-MM-DD) the office was reminded of when it passed ('' : none): a
+            // new deadline set later is reminded of again.
+            Step::AddColumn {
+                table: "alerts",
+                column: "rectify_reminded_for",
+                definition: "TEXT NOT NULL DEFAULT ''",
+            },
+        ],
+    },
 ];
 
 /// The office an alert is with now: the one it was reassigned to, else the one it was routed to.
@@ -978,6 +991,48 @@ impl Store {
             .bind(alert_id.to_string())
             .execute(&self.db)
             .await?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    /// Alerts not yet resolved whose 整改期限 is before `today` (YYYY-MM-DD, Beijing) and whose
+    /// passing was not announced yet, with their 整改期限 and the office they are with now.
+    pub async fn rectify_overdue(
+        &self,
+        today: &str,
+    ) -> Result<Vec<(AlertRecord, String, String)>, StoreError> {
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS}, rectify_by, {CURRENT_OFFICE} FROM alerts \
+             WHERE status <> $1 AND rectify_by <> '' AND rectify_by < $2 \
+             AND rectify_reminded_for <> rectify_by ORDER BY rectify_by, alert_id"
+        );
+        let rows = query(sql)
+            .bind(STATUS_RESOLVED)
+            .bind(today.to_string())
+            .fetch_all(&self.db)
+            .await?;
+        let extra = ALERT_COLUMNS.split(',').count();
+        rows.iter()
+            .map(|r| Ok((alert_from_row(r)?, r.try_get(extra)?, r.try_get(extra + 1)?)))
+            .collect()
+    }
+
+    /// Records that the passing of 整改期限 `rectify_by` was announced; `false` when the deadline
+    /// changed meanwhile or it was already announced (then nothing is sent again).
+    pub async fn mark_rectify_reminded(
+        &self,
+        alert_id: &str,
+        rectify_by: &str,
+    ) -> Result<bool, StoreError> {
+        let n = query(
+            "UPDATE alerts SET rectify_reminded_for = $1 WHERE alert_id = $2 AND rectify_by = $3 \
+             AND rectify_reminded_for <> $4",
+        )
+        .bind(rectify_by.to_string())
+        .bind(alert_id.to_string())
+        .bind(rectify_by.to_string())
+        .bind(rectify_by.to_string())
+        .execute(&self.db)
+        .await?;
         Ok(n.rows_affected() > 0)
     }
 

@@ -546,6 +546,65 @@ async fn unacknowledged_error_alerts_escalate_once_to_the_parent_office() {
     assert_eq!(f.get(&e.alert_id).await.status, STATUS_RESOLVED);
 }
 
+/// A 整改期限 that passes with the report not corrected reminds the office the alert is with, once
+/// per deadline; a corrected report is not reminded of.
+#[tokio::test]
+async fn a_passed_rectify_deadline_reminds_the_office_once() {
+    let f = fixture(june_2025(), false).await;
+    let a = f.validated("r1", "v1", "清河县财政局", defects()).await;
+    let fixed = f
+        .validated("r2", "v1", "清河县河西街道办事处", defects())
+        .await;
+    for x in [&a[0], &fixed[0]] {
+        assert!(
+            f.engine
+                .store
+                .set_rectify_by(&x.alert_id, "2025-06-10")
+                .await
+                .unwrap()
+        );
+    }
+    f.validated("r2c", "v2", "清河县河西街道办事处", vec![])
+        .await;
+    assert_eq!(f.get(&fixed[0].alert_id).await.status, STATUS_RESOLVED);
+
+    // The deadline day itself is still in time (Beijing).
+    f.clock
+        .set(Date::new(2025, 6, 10).unwrap().end_ms_cst() - 1);
+    assert!(f.engine.tick().await.unwrap().overdue.is_empty());
+    f.clock.set(Date::new(2025, 6, 11).unwrap().start_ms_cst());
+    let t = f.engine.tick().await.unwrap();
+    assert_eq!(
+        t.overdue,
+        vec![format!("ro-{}-2025-06-10", a[0].alert_id)],
+        "only the alert not corrected"
+    );
+    let reminders: Vec<Value> = f
+        .sent()
+        .into_iter()
+        .filter(|n| n["reminder"] == "rectify-overdue")
+        .collect();
+    assert_eq!(reminders.len(), 1, "{reminders:?}");
+    assert_eq!(reminders[0]["alert_id"], a[0].alert_id.as_str());
+    assert_eq!(reminders[0]["rectify_by"], "2025-06-10");
+    assert_eq!(reminders[0]["reminded_office_id"], a[0].office_id.as_str());
+
+    // Once per deadline; a new deadline that passes too is reminded of again.
+    f.clock.advance_hours(48);
+    assert!(f.engine.tick().await.unwrap().overdue.is_empty());
+    f.engine
+        .store
+        .set_rectify_by(&a[0].alert_id, "2025-06-20")
+        .await
+        .unwrap();
+    assert!(f.engine.tick().await.unwrap().overdue.is_empty());
+    f.clock.set(Date::new(2025, 6, 21).unwrap().start_ms_cst());
+    assert_eq!(
+        f.engine.tick().await.unwrap().overdue,
+        vec![format!("ro-{}-2025-06-20", a[0].alert_id)]
+    );
+}
+
 #[tokio::test]
 async fn roster_deadlines_missing_and_late_reports() {
     // 2025-01-20 in Beijing: nothing is due yet for 2024.
