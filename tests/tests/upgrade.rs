@@ -97,6 +97,11 @@ async fn count(db: &Db, table: &str) -> i64 {
         .unwrap()
 }
 
+/// The versions a store's code has: after the upgrade, every one of them is applied.
+fn versions(migrations: &[nianbao_db::migrate::Migration]) -> Vec<i64> {
+    migrations.iter().map(|m| m.version).collect()
+}
+
 async fn migrations(db: &Db, component: &str) -> Vec<i64> {
     query_scalar::<i64>(
         "SELECT version FROM schema_migrations WHERE component = $1 ORDER BY version",
@@ -130,7 +135,10 @@ async fn upgrade(engine: Engine) {
         assert!(!row.backfill && row.first_seen_at_ms == 0);
     }
     assert!(rows.iter().any(|r| r.status.to_string() == "notified"));
-    assert_eq!(migrations(store.db(), "ingest").await, [1]);
+    assert_eq!(
+        migrations(store.db(), "ingest").await,
+        versions(nianbao_ingest::store::MIGRATIONS)
+    );
     // Opening again applies nothing.
     drop(store);
     let store = nianbao_ingest::store::Store::open(&url).await.unwrap();
@@ -161,7 +169,10 @@ async fn upgrade(engine: Engine) {
             .is_some()
     );
     assert_eq!(store.next_order().await.unwrap(), before + 1);
-    assert_eq!(migrations(&db, "validation").await, [1, 2, 3]);
+    assert_eq!(
+        migrations(&db, "validation").await,
+        versions(nianbao_validation::store::MIGRATIONS)
+    );
 
     // Notification: alerts, their deliveries and arrivals.
     let url = old_database(engine, "notification", tmp.path()).await;
@@ -181,7 +192,10 @@ async fn upgrade(engine: Engine) {
     assert!(alerts.iter().any(|a| a.agency == "临江区临江街道办事处"));
     let deliveries = count(store.db(), "deliveries").await;
     assert_eq!(deliveries, DELIVERIES, "{engine:?}");
-    assert_eq!(migrations(store.db(), "notification").await, [1, 2]);
+    assert_eq!(
+        migrations(store.db(), "notification").await,
+        versions(nianbao_notification::store::MIGRATIONS)
+    );
 }
 
 #[tokio::test]
