@@ -150,6 +150,33 @@ pub async fn listener() -> Result<(tokio::net::TcpListener, String)> {
     Ok((l, url))
 }
 
+/// Every alert notification holds, page by page, by report id.
+pub async fn alerts_by_report(
+    n: &mut NotificationClient<AuthChannel>,
+) -> Result<std::collections::BTreeMap<String, Vec<nianbao_proto::v1::Alert>>> {
+    let mut out: std::collections::BTreeMap<String, Vec<nianbao_proto::v1::Alert>> =
+        std::collections::BTreeMap::new();
+    let mut offset = 0;
+    loop {
+        let page = n
+            .list_alerts(nianbao_proto::v1::ListAlertsRequest {
+                limit: 1000,
+                offset,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        let got = u32::try_from(page.alerts.len())?;
+        for a in page.alerts {
+            out.entry(a.report_id.clone()).or_default().push(a);
+        }
+        offset += got;
+        if got == 0 || u64::from(offset) >= page.total {
+            return Ok(out);
+        }
+    }
+}
+
 /// Connects to the gRPC server at `url` and waits until its health service reports `service`
 /// (`""`: the whole server) SERVING, retrying the connection and the check every 100 ms; an error
 /// after `within`. Returns the channel, for the service's own client.

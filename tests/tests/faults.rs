@@ -13,11 +13,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 use nianbao_e2e::offline::{offline, single_report};
-use nianbao_e2e::pipeline::{Pipeline, wait_serving_with};
+use nianbao_e2e::pipeline::{Pipeline, alerts_by_report, wait_serving_with};
 use nianbao_e2e::{BrokerCluster, new_database, shared_postgres, target_dir};
 use nianbao_model::Finding;
+use nianbao_proto::v1::SubmitReportRequest;
 use nianbao_proto::v1::ingest_client::IngestClient;
-use nianbao_proto::v1::{ListAlertsRequest, SubmitReportRequest};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -384,26 +384,14 @@ async fn every_report_is_notified_once_through_killed_services_and_a_restarted_b
         p.channel_as(&notify_b, &p.security.operator).await.unwrap(),
     );
     let mut seen = BTreeSet::new();
-    let mut offset = 0;
-    loop {
-        let page = notification
-            .list_alerts(ListAlertsRequest {
-                limit: 1000,
-                offset,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let got = page.alerts.len() as u32;
-        for a in page.alerts {
-            if !seen.insert((a.report_id.clone(), a.kind.clone())) {
-                problems.push(format!("two {} alerts for {}", a.kind, a.report_id));
-            }
-        }
-        offset += got;
-        if got == 0 || u64::from(offset) >= page.total {
-            break;
+    for a in alerts_by_report(&mut notification)
+        .await
+        .unwrap()
+        .into_values()
+        .flatten()
+    {
+        if !seen.insert((a.report_id.clone(), a.kind.clone())) {
+            problems.push(format!("two {} alerts for {}", a.kind, a.report_id));
         }
     }
     for proc in &mut procs {

@@ -8,12 +8,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use nianbao_e2e::pipeline::{Db, Pipeline, listener};
+use nianbao_e2e::pipeline::{Db, Pipeline, alerts_by_report, listener};
 use nianbao_e2e::shared_broker;
 use nianbao_model::{Finding, RuleId};
 use nianbao_proto::v1::ingest_client::IngestClient;
 use nianbao_proto::v1::notification_client::NotificationClient;
-use nianbao_proto::v1::{ListAlertsRequest, StreamAlertsRequest, SubmitReportRequest};
+use nianbao_proto::v1::{StreamAlertsRequest, SubmitReportRequest};
 use nianbao_service::Shutdown;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -80,33 +80,6 @@ async fn submit_pairs(
         ids.push((x, y));
     }
     ids
-}
-
-/// Every alert notification knows, by report id.
-async fn alerts_by_report(
-    n: &mut NotificationClient<nianbao_auth::AuthChannel>,
-) -> BTreeMap<String, Vec<nianbao_proto::v1::Alert>> {
-    let mut out: BTreeMap<String, Vec<nianbao_proto::v1::Alert>> = BTreeMap::new();
-    let mut offset = 0;
-    loop {
-        let page = n
-            .list_alerts(ListAlertsRequest {
-                limit: 1000,
-                offset,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let got = page.alerts.len() as u32;
-        for a in page.alerts {
-            out.entry(a.report_id.clone()).or_default().push(a);
-        }
-        offset += got;
-        if got == 0 || u64::from(offset) >= page.total {
-            return out;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -263,7 +236,7 @@ async fn two_instances_of_every_service_on_one_postgresql() {
     );
 
     // No report has two alerts of one kind; every report with an error has its alert.
-    let alerts = alerts_by_report(&mut on_b).await;
+    let alerts = alerts_by_report(&mut on_b).await.unwrap();
     for id in &flat {
         let list = alerts.get(id).map(Vec::as_slice).unwrap_or(&[]);
         let kinds: BTreeSet<&str> = list.iter().map(|a| a.kind.as_str()).collect();

@@ -5,12 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 use nianbao_e2e::offline::{offline, single_report};
-use nianbao_e2e::pipeline::{Db, Pipeline, fast_bus, listener};
+use nianbao_e2e::pipeline::{Db, Pipeline, alerts_by_report, fast_bus, listener};
 use nianbao_e2e::shared_broker;
 use nianbao_model::{Finding, RuleId, Severity};
-use nianbao_proto::v1::ListAlertsRequest;
 use nianbao_service::{Shutdown, Trigger};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -137,31 +135,8 @@ async fn run_corpus(db: Db, generated: usize) {
     let ids = run.p.submit(&submissions).await.unwrap();
     let done = run.wait_notified(&ids, Duration::from_secs(300)).await;
 
-    let mut alerts_by_report: BTreeMap<String, Vec<nianbao_proto::v1::Alert>> = BTreeMap::new();
     let mut n = run.p.notification().await.unwrap();
-    let mut offset = 0;
-    loop {
-        let page = n
-            .list_alerts(ListAlertsRequest {
-                limit: 1000,
-                offset,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let got = page.alerts.len() as u32;
-        for a in page.alerts {
-            alerts_by_report
-                .entry(a.report_id.clone())
-                .or_default()
-                .push(a);
-        }
-        offset += got;
-        if got == 0 || u64::from(offset) >= page.total {
-            break;
-        }
-    }
+    let alerts_by_report = alerts_by_report(&mut n).await.unwrap();
 
     let mut problems = Vec::new();
     for (((name, bytes, supervisor), id), r) in reports.iter().zip(&ids).zip(&done) {
